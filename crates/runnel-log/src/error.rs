@@ -1,0 +1,85 @@
+//! The one error type of the storage engine.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why a batch handed to [`crate::Log::append`] was refused. Nothing of a refused append is
+/// written.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum BatchError {
+    #[error("batch is truncated: {available} bytes where {needed} are needed")]
+    Truncated { needed: usize, available: usize },
+    #[error("batch length field {0} is out of range")]
+    BadLength(i32),
+    #[error("unsupported record batch magic {0} (only v2 is stored)")]
+    UnsupportedMagic(i8),
+    #[error("CRC-32C mismatch: header says {expected:#010x}, content gives {actual:#010x}")]
+    CrcMismatch { expected: u32, actual: u32 },
+    #[error("batch of {size} bytes exceeds max.message.bytes {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("unknown compression codec {0}")]
+    UnknownCompression(i16),
+    #[error("malformed record inside batch: {0}")]
+    MalformedRecord(&'static str),
+    #[error("record count {declared} in header but {found} records in the batch")]
+    RecordCountMismatch { declared: i32, found: i32 },
+    #[error("last offset delta {0} is invalid")]
+    BadOffsetDelta(i32),
+    #[error("could not decompress batch: {0}")]
+    Decompression(String),
+    #[error("could not compress batch: {0}")]
+    Compression(String),
+    #[error("a compacted log refuses records without a key")]
+    MissingKey,
+    #[error("no batch given")]
+    Empty,
+}
+
+/// Errors of the log as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    InvalidBatch(#[from] BatchError),
+    #[error("offset {requested} is outside the log [{log_start}, {high_watermark}]")]
+    OffsetOutOfRange {
+        requested: i64,
+        log_start: i64,
+        high_watermark: i64,
+    },
+    #[error("corrupt batch in {segment} at position {position}: {error}")]
+    Corrupt {
+        segment: PathBuf,
+        position: u64,
+        error: BatchError,
+    },
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    #[error("the log is closed")]
+    Closed,
+}
+
+impl LogError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        LogError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Attaches the path to an `io::Result`, so every I/O error names the file it concerns.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &std::path::Path) -> Result<T, LogError>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, path: &std::path::Path) -> Result<T, LogError> {
+        self.map_err(|e| LogError::io(path, e))
+    }
+}

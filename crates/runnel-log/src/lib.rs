@@ -1,0 +1,27 @@
+//! `runnel-log` is Runnel's storage engine: one append-only, segmented, checksummed log per
+//! partition, holding Kafka v2 record batches exactly as producers sent them.
+//!
+//! Architecture invariant: this crate knows nothing of networking, async runtimes or the
+//! Kafka request framing. It reads and writes files with positioned I/O and takes time from
+//! an injected [`Clock`]. The on-disk format is described in `docs/storage-format.md`.
+
+mod batch;
+mod checkpoint;
+mod cleaner;
+mod clock;
+mod config;
+mod error;
+mod fsutil;
+mod index;
+mod log;
+mod records;
+mod segment;
+mod swap;
+
+pub use batch::{validate as validate_batch, BatchHeader, Batches, Compression, HEADER_LEN, LOG_OVERHEAD};
+pub use cleaner::{BatchVerdict, CleanerHooks, CompactionReport, KeepControlBatches, LogCleaner, OFFSET_MAP_MAX_BYTES};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{CleanupPolicy, LogConfig, TimestampType, CONFIG_NAMES};
+pub use error::{BatchError, LogError};
+pub use log::{AppendInfo, Log, ReadResult, RetentionReport, TimestampOffset};
+pub use records::{parse as parse_records, payload as batch_payload, BatchBuilder, Header, Record};

@@ -1,0 +1,634 @@
+//! A partition's log: an ordered list of segments, the last of which takes appends.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::batch::{self, BatchHeader, Batches, HEADER_LEN};
+use crate::checkpoint;
+use crate::clock::Clock;
+use crate::config::{LogConfig, TimestampType};
+use crate::error::{BatchError, IoContext, LogError};
+use crate::fsutil;
+use crate::records;
+use crate::segment::{OpenMode, Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
+use crate::swap;
+
+/// Present only between a clean close and the next open: the indexes on disk are complete
+/// and the last segment needs no validation.
+pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+pub(crate) const LOG_START_FILE: &str = "log-start-offset";
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The time stamped on the batches when the log uses `LogAppendTime`, else -1.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+}
+
+/// Batches read from the log, with the bounds in force when they were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    /// Whole batches, as stored. The first may start before the requested offset.
+    pub records: Vec<u8>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+/// A record located by time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampOffset {
+    pub offset: i64,
+    pub timestamp: i64,
+}
+
+/// What retention removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub segments_deleted: usize,
+    pub bytes_deleted: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub(crate) next_offset: i64,
+    unflushed_messages: u64,
+    unflushed_bytes: u64,
+    last_flush_ms: i64,
+    closed: bool,
+}
+
+/// A partition log. `Send + Sync`: appends are serialized inside, and reads run concurrently
+/// with them and with each other without waiting on I/O of the writer.
+#[derive(Debug)]
+pub struct Log {
+    pub(crate) dir: PathBuf,
+    pub(crate) clock: Arc<dyn Clock>,
+    config: RwLock<LogConfig>,
+    /// Sorted by base offset; the last is the active segment. Replaced, never mutated, so a
+    /// reader's snapshot stays valid.
+    segments: RwLock<Arc<Vec<Arc<Segment>>>>,
+    writer: Mutex<Writer>,
+    /// One past the last offset readers may see; on a single node, the log end offset once
+    /// the append's durability requirement is met.
+    high_watermark: AtomicI64,
+    log_start: AtomicI64,
+    /// Serializes compactions of this log.
+    pub(crate) cleaning: Mutex<crate::cleaner::CleanerState>,
+}
+
+impl Log {
+    /// Opens the log in `dir`, creating it if needed, and recovers it: completes or rolls
+    /// back an interrupted compaction swap, validates the last segment unless the previous
+    /// close was clean, truncates an invalid tail, and rebuilds missing indexes.
+    pub fn open(dir: impl AsRef<Path>, config: LogConfig, clock: Arc<dyn Clock>) -> Result<Log, LogError> {
+        let dir = dir.as_ref().to_owned();
+        fs::create_dir_all(&dir).at(&dir)?;
+        swap::recover(&dir)?;
+        let bases = tidy_and_list(&dir)?;
+        let marker = dir.join(CLEAN_SHUTDOWN_FILE);
+        let clean = marker.exists();
+        let now = clock.now_ms();
+
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        for (i, &base) in bases.iter().enumerate() {
+            let mode = if clean || i + 1 < bases.len() {
+                OpenMode::Trusted
+            } else {
+                OpenMode::RecoverTail
+            };
+            let (segment, truncated) = Segment::open(&dir, base, mode, config.index_interval_bytes, now)?;
+            if truncated > 0 {
+                tracing::warn!(dir = %dir.display(), base, truncated, "recovered log by truncating its tail");
+            }
+            segments.push(Arc::new(segment));
+        }
+
+        let stored_start = checkpoint::read(&dir.join(LOG_START_FILE))?;
+        let first_base = segments.first().map(|s| s.base_offset);
+        let mut log_start = stored_start.or(first_base).unwrap_or(0).max(first_base.unwrap_or(0));
+        let end = segments.last().map_or(log_start, |s| s.next_offset());
+        if segments.is_empty() || end < log_start {
+            // Nothing stored, or the tail lost below a log start that was already promised:
+            // start afresh at the log start so no offset below it is ever handed out again.
+            for segment in &segments {
+                segment.delete_files()?;
+            }
+            segments = vec![Arc::new(Segment::create(&dir, log_start, now)?)];
+        }
+        while segments.len() > 1 && segments[1].base_offset <= log_start {
+            segments.remove(0).delete_files()?;
+        }
+        log_start = log_start.max(segments[0].base_offset);
+        if clean {
+            fs::remove_file(&marker).at(&marker)?;
+        }
+        fsutil::sync_dir(&dir)?;
+
+        let next_offset = segments.last().map_or(log_start, |s| s.next_offset());
+        let cleaner_state = crate::cleaner::CleanerState::load(&dir)?;
+        Ok(Log {
+            dir,
+            clock,
+            config: RwLock::new(config),
+            segments: RwLock::new(Arc::new(segments)),
+            writer: Mutex::new(Writer {
+                next_offset,
+                unflushed_messages: 0,
+                unflushed_bytes: 0,
+                last_flush_ms: now,
+                closed: false,
+            }),
+            high_watermark: AtomicI64::new(next_offset),
+            log_start: AtomicI64::new(log_start),
+            cleaning: Mutex::new(cleaner_state),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> LogConfig {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the settings; they apply from the next operation on.
+    pub fn set_config(&self, config: LogConfig) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start.load(Ordering::Acquire)
+    }
+
+    /// Bytes in all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments().iter().map(|s| s.size()).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments().len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments().iter().map(|s| s.base_offset).collect()
+    }
+
+    pub(crate) fn segments(&self) -> Arc<Vec<Arc<Segment>>> {
+        Arc::clone(&self.segments.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub(crate) fn replace_segments(&self, segments: Vec<Arc<Segment>>) {
+        debug_assert!(segments.windows(2).all(|w| w[0].base_offset < w[1].base_offset));
+        *self.segments.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(segments);
+    }
+
+    fn active(&self) -> Arc<Segment> {
+        let segments = self.segments();
+        Arc::clone(&segments[segments.len() - 1])
+    }
+
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Validates `batches` (one or more v2 batches back to back), assigns their offsets and
+    /// leader epoch, and appends them. Either every batch is appended or none is. Returns
+    /// once the flush policy is satisfied: with `flush.messages=1`, once the bytes are on
+    /// stable storage; concurrent appenders then share one `fdatasync` (group commit).
+    pub fn append(&self, batches: &mut [u8], leader_epoch: i32) -> Result<AppendInfo, LogError> {
+        let config = self.config();
+        let mut headers = validate_for_append(batches, &config)?;
+        let now = self.clock.now_ms();
+
+        let mut writer = self.lock_writer();
+        if writer.closed {
+            return Err(LogError::Closed);
+        }
+        let records: i64 = headers.iter().map(|(_, h)| i64::from(h.last_offset_delta) + 1).sum();
+        let mut active = self.active();
+        if should_roll(&active, batches.len() as u64, writer.next_offset + records, now, &config) {
+            active = self.roll_locked(&mut writer, now)?;
+        }
+        let base_offset = writer.next_offset;
+        let log_append_time = match config.message_timestamp_type {
+            TimestampType::LogAppendTime => now,
+            TimestampType::CreateTime => -1,
+        };
+        let mut next = base_offset;
+        for (start, header) in &mut headers {
+            let bytes = &mut batches[*start..*start + header.total_len()];
+            batch::set_base_offset(bytes, next);
+            batch::set_leader_epoch(bytes, leader_epoch);
+            if log_append_time >= 0 {
+                batch::set_log_append_time(bytes, log_append_time);
+            }
+            *header = BatchHeader::parse(bytes)?;
+            next = header.last_offset() + 1;
+        }
+        active.append(batches, &headers, config.index_interval_bytes)?;
+        writer.next_offset = next;
+        writer.unflushed_messages += records as u64;
+        writer.unflushed_bytes += batches.len() as u64;
+        let must_sync = writer.unflushed_messages >= config.flush_messages
+            || writer.unflushed_bytes >= config.flush_bytes
+            || now.saturating_sub(writer.last_flush_ms) >= config.flush_ms;
+        if must_sync {
+            writer.unflushed_messages = 0;
+            writer.unflushed_bytes = 0;
+            writer.last_flush_ms = now;
+        } else {
+            self.high_watermark.store(next, Ordering::Release);
+        }
+        drop(writer);
+        if must_sync {
+            // Outside the writer lock: appends that arrive meanwhile are covered by the next
+            // sync, which then costs them nothing extra.
+            active.sync()?;
+            self.high_watermark.fetch_max(next, Ordering::AcqRel);
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: next - 1,
+            log_append_time,
+            log_start_offset: self.log_start_offset(),
+        })
+    }
+
+    /// Seals the active segment and starts a new one at the next offset. Does nothing when the
+    /// active segment is empty.
+    pub fn roll(&self) -> Result<(), LogError> {
+        let mut writer = self.lock_writer();
+        if writer.closed {
+            return Err(LogError::Closed);
+        }
+        if !self.active().is_empty() {
+            self.roll_locked(&mut writer, self.clock.now_ms())?;
+        }
+        Ok(())
+    }
+
+    fn roll_locked(&self, writer: &mut Writer, now: i64) -> Result<Arc<Segment>, LogError> {
+        let old = self.active();
+        old.seal()?;
+        let new = Arc::new(Segment::create(&self.dir, writer.next_offset, now)?);
+        fsutil::sync_dir(&self.dir)?;
+        let mut segments = self.segments().as_ref().clone();
+        segments.push(Arc::clone(&new));
+        self.replace_segments(segments);
+        tracing::debug!(dir = %self.dir.display(), base = new.base_offset, "rolled segment");
+        Ok(new)
+    }
+
+    /// Reads whole batches from the one containing `offset`, up to `max_bytes` (but at least
+    /// one batch when there is one), never past the high watermark.
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        let high_watermark = self.high_watermark();
+        let log_start_offset = self.log_start_offset();
+        if offset < log_start_offset || offset > high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                log_start: log_start_offset,
+                high_watermark,
+            });
+        }
+        let segments = self.segments();
+        let first = segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        let mut records: Vec<u8> = Vec::new();
+        let mut next = offset;
+        for segment in &segments[first..] {
+            if next >= high_watermark || records.len() >= max_bytes {
+                break;
+            }
+            let Some((position, _)) = segment.locate(next)? else {
+                continue; // `next` falls in a gap the cleaner left at this segment's end
+            };
+            let budget = max_bytes - records.len();
+            let bytes = segment.read(position, budget, high_watermark, records.is_empty())?;
+            let Some(last) = last_offset_in(&bytes) else {
+                break; // the next batch does not fit in what is left of `max_bytes`
+            };
+            next = last + 1;
+            let reached_end = next >= segment.next_offset();
+            if records.is_empty() {
+                records = bytes;
+            } else {
+                records.extend_from_slice(&bytes);
+            }
+            if !reached_end {
+                break;
+            }
+        }
+        Ok(ReadResult {
+            records,
+            high_watermark,
+            log_start_offset,
+        })
+    }
+
+    /// The first record (in offset order) whose timestamp is at or after `timestamp`.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<TimestampOffset>, LogError> {
+        let log_start = self.log_start_offset();
+        let high_watermark = self.high_watermark();
+        for segment in self.segments().iter() {
+            if segment.max_timestamp() < timestamp || segment.next_offset() <= log_start {
+                continue;
+            }
+            let position = {
+                let meta = segment.meta();
+                u64::from(meta.offsets.lookup(meta.times.lookup(timestamp)))
+            };
+            let found = first_record_in(segment, position, |header, record| {
+                header.base_offset < high_watermark
+                    && record.offset >= log_start
+                    && record.timestamp >= timestamp
+            })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The record with the largest timestamp (the first such, if several share it).
+    pub fn max_timestamp(&self) -> Result<Option<TimestampOffset>, LogError> {
+        let log_start = self.log_start_offset();
+        let segments = self.segments();
+        let Some(segment) = segments
+            .iter()
+            .filter(|s| s.next_offset() > log_start && s.max_timestamp() >= 0)
+            .max_by_key(|s| (s.max_timestamp(), std::cmp::Reverse(s.base_offset)))
+        else {
+            return Ok(None);
+        };
+        let (max, batch_offset) = {
+            let meta = segment.meta();
+            (meta.max_timestamp, meta.max_timestamp_batch)
+        };
+        let Some((position, _)) = segment.locate(batch_offset)? else {
+            return Ok(None);
+        };
+        first_record_in(segment, position, |_, record| record.timestamp == max && record.offset >= log_start)
+    }
+
+    /// Syncs the active segment to stable storage.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let active = {
+            let mut writer = self.lock_writer();
+            writer.unflushed_messages = 0;
+            writer.unflushed_bytes = 0;
+            writer.last_flush_ms = self.clock.now_ms();
+            self.active()
+        };
+        active.sync()
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush and something is unflushed; for
+    /// a caller's timer. Returns whether it flushed.
+    pub fn flush_if_due(&self) -> Result<bool, LogError> {
+        let flush_ms = self.config().flush_ms;
+        let due = {
+            let writer = self.lock_writer();
+            writer.unflushed_messages > 0
+                && self.clock.now_ms().saturating_sub(writer.last_flush_ms) >= flush_ms
+        };
+        if due {
+            self.flush()?;
+        }
+        Ok(due)
+    }
+
+    /// Bytes of the active segment not yet known to be on stable storage.
+    pub fn unflushed_bytes(&self) -> u64 {
+        let active = self.active();
+        active.size().saturating_sub(active.synced_through())
+    }
+
+    /// Deletes whole closed segments past `retention.ms` (by their largest timestamp) or
+    /// beyond `retention.bytes`, oldest first. The active segment is never deleted.
+    pub fn enforce_retention(&self) -> Result<RetentionReport, LogError> {
+        let config = self.config();
+        if !config.cleanup_policy.deletes() {
+            return Ok(RetentionReport::default());
+        }
+        let now = self.clock.now_ms();
+        let _writer = self.lock_writer();
+        let segments = self.segments();
+        let closed = &segments[..segments.len() - 1];
+        let mut count = 0;
+        if config.retention_ms >= 0 {
+            let horizon = now.saturating_sub(config.retention_ms);
+            count = closed.iter().take_while(|s| s.max_timestamp() < horizon).count();
+        }
+        if config.retention_bytes >= 0 {
+            let limit = config.retention_bytes as u64;
+            let mut remaining: u64 = segments[count..].iter().map(|s| s.size()).sum();
+            for segment in &closed[count..] {
+                if remaining < limit + segment.size() {
+                    break;
+                }
+                remaining -= segment.size();
+                count += 1;
+            }
+        }
+        self.delete_prefix(&segments, count, segments[count].base_offset)
+    }
+
+    /// Moves the log start offset to `offset` (Kafka's DeleteRecords) and deletes segments
+    /// wholly below it. Returns the new log start offset.
+    pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
+        let _writer = self.lock_writer();
+        let high_watermark = self.high_watermark();
+        let log_start = self.log_start_offset();
+        if offset < 0 || offset > high_watermark {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset,
+                log_start,
+                high_watermark,
+            });
+        }
+        if offset <= log_start {
+            return Ok(log_start);
+        }
+        let segments = self.segments();
+        let count = segments
+            .windows(2)
+            .take_while(|pair| pair[1].base_offset <= offset)
+            .count();
+        self.delete_prefix(&segments, count, offset)?;
+        Ok(self.log_start_offset())
+    }
+
+    /// Raises the log start offset to at least `new_start`, persists it, then drops the first
+    /// `count` segments. The caller holds the writer lock.
+    fn delete_prefix(
+        &self,
+        segments: &[Arc<Segment>],
+        count: usize,
+        new_start: i64,
+    ) -> Result<RetentionReport, LogError> {
+        let new_start = new_start.max(self.log_start_offset());
+        if new_start > self.log_start_offset() {
+            // Persisted before any file goes, so a crash never resurrects deleted records.
+            checkpoint::write(&self.dir.join(LOG_START_FILE), new_start)?;
+            self.log_start.store(new_start, Ordering::Release);
+        }
+        if count == 0 {
+            return Ok(RetentionReport::default());
+        }
+        self.replace_segments(segments[count..].to_vec());
+        let mut report = RetentionReport::default();
+        for segment in &segments[..count] {
+            report.bytes_deleted += segment.size();
+            report.segments_deleted += 1;
+            segment.delete_files()?;
+        }
+        fsutil::sync_dir(&self.dir)?;
+        tracing::info!(dir = %self.dir.display(), deleted = count, log_start = new_start, "deleted old segments");
+        Ok(report)
+    }
+
+    /// Flushes everything, writes the indexes and the clean-shutdown marker. Later appends
+    /// fail with [`LogError::Closed`]; reads keep working.
+    pub fn close(&self) -> Result<(), LogError> {
+        let mut writer = self.lock_writer();
+        if writer.closed {
+            return Ok(());
+        }
+        writer.closed = true;
+        let active = self.active();
+        active.trim_to_size()?;
+        active.seal()?;
+        fsutil::write_atomically(&self.dir.join(CLEAN_SHUTDOWN_FILE), &[])
+    }
+}
+
+/// Validates every batch before anything is written; returns each batch's start and header.
+fn validate_for_append(batches: &[u8], config: &LogConfig) -> Result<Vec<(usize, BatchHeader)>, LogError> {
+    if batches.is_empty() {
+        return Err(BatchError::Empty.into());
+    }
+    let mut headers = Vec::new();
+    let mut start = 0;
+    for item in Batches::new(batches) {
+        let (header, bytes) = item?;
+        if header.total_len() as u64 > config.max_message_bytes {
+            return Err(BatchError::TooLarge {
+                size: header.total_len(),
+                limit: config.max_message_bytes as usize,
+            }
+            .into());
+        }
+        if header.record_count <= 0 || i64::from(header.record_count) != i64::from(header.last_offset_delta) + 1 {
+            return Err(BatchError::RecordCountMismatch {
+                declared: header.record_count,
+                found: header.last_offset_delta.saturating_add(1),
+            }
+            .into());
+        }
+        header.compression()?;
+        if config.cleanup_policy.compacts() && !header.is_control() {
+            let payload = records::payload(&header, bytes)?;
+            if records::parse(&header, &payload)?.iter().any(|r| r.key.is_none()) {
+                return Err(BatchError::MissingKey.into());
+            }
+        }
+        headers.push((start, header));
+        start += header.total_len();
+    }
+    Ok(headers)
+}
+
+fn should_roll(active: &Segment, incoming: u64, next_offset_after: i64, now: i64, config: &LogConfig) -> bool {
+    if active.is_empty() {
+        return false;
+    }
+    let size_after = active.size() + incoming;
+    let meta = active.meta();
+    size_after > config.segment_bytes
+        || size_after > u64::from(u32::MAX)
+        || now.saturating_sub(meta.created_ms) >= config.segment_ms
+        || (meta.offsets.len() as u64 + 1) * crate::index::OFFSET_ENTRY_LEN as u64 > config.segment_index_bytes
+        || next_offset_after - active.base_offset > i64::from(u32::MAX)
+}
+
+/// The last offset of the last batch in `bytes` (whole batches back to back).
+fn last_offset_in(bytes: &[u8]) -> Option<i64> {
+    let mut position = 0;
+    let mut last = None;
+    while position + HEADER_LEN <= bytes.len() {
+        let header = BatchHeader::parse(&bytes[position..]).ok()?;
+        last = Some(header.last_offset());
+        position += header.total_len();
+    }
+    last
+}
+
+/// Scans the segment's batches from `position` for the first data record `wanted` accepts.
+fn first_record_in(
+    segment: &Segment,
+    position: u64,
+    mut wanted: impl FnMut(&BatchHeader, &records::Record<'_>) -> bool,
+) -> Result<Option<TimestampOffset>, LogError> {
+    let mut reader = segment.batches_from(position);
+    while let Some((_, header)) = reader.next_batch()? {
+        if header.is_control() {
+            continue;
+        }
+        let payload = records::payload(&header, reader.batch())?;
+        let found = records::parse(&header, &payload)?
+            .into_iter()
+            .find(|record| wanted(&header, record))
+            .map(|record| TimestampOffset {
+                offset: record.offset,
+                timestamp: record.timestamp,
+            });
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// Removes leftovers of interrupted operations (temporary files, uncommitted cleaner output,
+/// indexes without a log) and returns the base offsets of the segments, sorted.
+fn tidy_and_list(dir: &Path) -> Result<Vec<i64>, LogError> {
+    let mut bases = Vec::new();
+    let mut indexes = Vec::new();
+    for entry in fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") || name.ends_with(CLEANED_SUFFIX) {
+            fsutil::remove_if_exists(&entry.path())?;
+            continue;
+        }
+        let Some((stem, ext)) = name.split_once('.') else {
+            continue;
+        };
+        let Ok(base) = stem.parse::<i64>() else {
+            continue;
+        };
+        match ext {
+            LOG_EXT => bases.push(base),
+            INDEX_EXT | TIME_INDEX_EXT => indexes.push((base, entry.path())),
+            _ => {}
+        }
+    }
+    bases.sort_unstable();
+    for (base, path) in indexes {
+        if bases.binary_search(&base).is_err() {
+            fsutil::remove_if_exists(&path)?;
+        }
+    }
+    Ok(bases)
+}

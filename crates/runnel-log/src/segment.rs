@@ -1,0 +1,544 @@
+//! One segment: a log file of whole batches named by its base offset, with its sparse offset
+//! and time indexes.
+//!
+//! Only the log's writer appends to a segment; readers use positioned reads on the same file
+//! and see bytes only up to `size`, which the writer publishes after the bytes are written.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::error::{BatchError, IoContext, LogError};
+use crate::fsutil;
+use crate::index::{OffsetIndex, TimeIndex};
+
+pub(crate) const LOG_EXT: &str = "log";
+pub(crate) const INDEX_EXT: &str = "index";
+pub(crate) const TIME_INDEX_EXT: &str = "timeindex";
+/// Files written by the cleaner before they replace the originals.
+pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
+
+/// Reads for recovery and cleaning go through a buffer of this size.
+const SCAN_CHUNK: usize = 1 << 20;
+
+pub(crate) fn file_name(base_offset: i64, ext: &str) -> String {
+    format!("{base_offset:020}.{ext}")
+}
+
+pub(crate) fn path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
+    dir.join(file_name(base_offset, ext))
+}
+
+pub(crate) fn cleaned_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
+    dir.join(format!("{}{CLEANED_SUFFIX}", file_name(base_offset, ext)))
+}
+
+/// What the log knows about a segment besides its bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentMeta {
+    pub(crate) offsets: OffsetIndex,
+    pub(crate) times: TimeIndex,
+    /// One past the last offset stored, or the base offset when empty.
+    pub(crate) next_offset: i64,
+    /// Largest batch max timestamp, -1 when the segment holds no batch.
+    pub(crate) max_timestamp: i64,
+    /// Base offset of the batch holding `max_timestamp`.
+    pub(crate) max_timestamp_batch: i64,
+    bytes_since_entry: u64,
+    /// When this process first saw the segment; `segment.ms` counts from here.
+    pub(crate) created_ms: i64,
+}
+
+impl SegmentMeta {
+    fn new(base_offset: i64, now_ms: i64) -> Self {
+        SegmentMeta {
+            offsets: OffsetIndex::default(),
+            times: TimeIndex::default(),
+            next_offset: base_offset,
+            max_timestamp: -1,
+            max_timestamp_batch: -1,
+            bytes_since_entry: 0,
+            created_ms: now_ms,
+        }
+    }
+
+    /// Accounts for a batch stored at `position`, adding index entries every
+    /// `index_interval` bytes.
+    fn observe(&mut self, base: i64, header: &BatchHeader, position: u64, index_interval: u64) {
+        let relative = relative(base, header.base_offset);
+        if header.max_timestamp > self.max_timestamp {
+            self.max_timestamp = header.max_timestamp;
+            self.max_timestamp_batch = header.base_offset;
+        }
+        if self.bytes_since_entry >= index_interval && position > 0 {
+            self.offsets.push(relative, position as u32);
+            self.times.push(self.max_timestamp, relative);
+            self.bytes_since_entry = 0;
+        }
+        self.bytes_since_entry += header.total_len() as u64;
+        self.next_offset = header.last_offset() + 1;
+    }
+}
+
+fn relative(base: i64, offset: i64) -> u32 {
+    u32::try_from((offset - base).max(0)).unwrap_or(u32::MAX)
+}
+
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub(crate) base_offset: i64,
+    dir: PathBuf,
+    /// Where the log file lives once in place (a cleaned segment is renamed here).
+    log_path: PathBuf,
+    file: File,
+    /// Bytes of complete batches; readers never look past it.
+    size: AtomicU64,
+    /// Bytes known to be on stable storage.
+    synced: AtomicU64,
+    meta: RwLock<SegmentMeta>,
+}
+
+/// How much of a segment's existing content to trust when opening it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenMode {
+    /// The log was closed cleanly, or the segment was sealed: load the indexes, scan only
+    /// past the last index entry. If the indexes are missing or don't fit the log file, fall
+    /// back to validating every batch, truncating at the first invalid one, and rebuilding
+    /// the indexes.
+    Trusted,
+    /// The active segment after a crash: validate every batch as above, and since batches
+    /// there were appended one after another, require each to start exactly where the
+    /// previous one ended. This catches a damaged base offset, which the CRC does not cover.
+    RecoverTail,
+}
+
+impl Segment {
+    /// Creates an empty segment file. The caller syncs the directory.
+    pub(crate) fn create(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
+        let log_path = path(dir, base_offset, LOG_EXT);
+        Self::create_at(dir, &log_path, base_offset, now_ms)
+    }
+
+    /// Creates the cleaner's replacement for the segment at `base_offset`.
+    pub(crate) fn create_cleaned(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
+        let log_path = cleaned_path(dir, base_offset, LOG_EXT);
+        Self::create_at(dir, &log_path, base_offset, now_ms)
+    }
+
+    fn create_at(dir: &Path, log_path: &Path, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(log_path)
+            .at(log_path)?;
+        Ok(Segment {
+            base_offset,
+            dir: dir.to_owned(),
+            log_path: path(dir, base_offset, LOG_EXT),
+            file,
+            size: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
+        })
+    }
+
+    /// Opens an existing segment. Returns it with the number of bytes cut off its tail.
+    pub(crate) fn open(
+        dir: &Path,
+        base_offset: i64,
+        mode: OpenMode,
+        index_interval: u64,
+        now_ms: i64,
+    ) -> Result<(Segment, u64), LogError> {
+        let log_path = path(dir, base_offset, LOG_EXT);
+        let file = OpenOptions::new().read(true).write(true).open(&log_path).at(&log_path)?;
+        let len = file.metadata().at(&log_path)?.len();
+        let segment = Segment {
+            base_offset,
+            dir: dir.to_owned(),
+            log_path: log_path.clone(),
+            file,
+            size: AtomicU64::new(len),
+            synced: AtomicU64::new(len),
+            meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
+        };
+        if mode == OpenMode::Trusted {
+            if let Some(meta) = segment.load_indexes(len, index_interval, now_ms)? {
+                *segment.meta_mut() = meta;
+                return Ok((segment, 0));
+            }
+            tracing::info!(segment = %log_path.display(), "indexes missing or invalid; rebuilding");
+        }
+        let truncated = segment.recover(index_interval, mode == OpenMode::RecoverTail)?;
+        Ok((segment, truncated))
+    }
+
+    /// Loads the index files and scans the few batches past the last entry. `None` when the
+    /// files are missing or do not describe this log file.
+    fn load_indexes(&self, len: u64, index_interval: u64, now_ms: i64) -> Result<Option<SegmentMeta>, LogError> {
+        let (Some(index_bytes), Some(time_bytes)) = (
+            read_optional(&path(&self.dir, self.base_offset, INDEX_EXT))?,
+            read_optional(&path(&self.dir, self.base_offset, TIME_INDEX_EXT))?,
+        ) else {
+            return Ok(None);
+        };
+        let (Some(offsets), Some(times)) = (OffsetIndex::decode(&index_bytes, len), TimeIndex::decode(&time_bytes))
+        else {
+            return Ok(None);
+        };
+        let mut meta = SegmentMeta::new(self.base_offset, now_ms);
+        if let Some((t, r)) = times.last() {
+            meta.max_timestamp = t;
+            meta.max_timestamp_batch = self.base_offset + i64::from(r);
+        }
+        let start = offsets.last().map_or(0, |(_, p)| u64::from(p));
+        meta.offsets = offsets;
+        meta.times = times;
+        let mut reader = BatchReader::new(&self.file, &self.log_path, start, len);
+        while let Some((position, header)) = reader.next_batch()? {
+            meta.observe(self.base_offset, &header, position, index_interval);
+        }
+        if reader.position() != len {
+            return Ok(None);
+        }
+        Ok(Some(meta))
+    }
+
+    /// Validates every batch, truncates the file after the last valid one and rebuilds the
+    /// indexes. Returns the bytes removed.
+    fn recover(&self, index_interval: u64, contiguous: bool) -> Result<u64, LogError> {
+        let len = self.size();
+        let mut meta = SegmentMeta::new(self.base_offset, self.meta().created_ms);
+        let mut reader = BatchReader::new(&self.file, &self.log_path, 0, len);
+        while let Some((position, header)) = reader.next_batch()? {
+            let in_order = if contiguous {
+                header.base_offset == meta.next_offset
+            } else {
+                header.base_offset >= meta.next_offset
+            };
+            if !in_order {
+                tracing::warn!(segment = self.base_offset, position, "batch offset out of sequence; truncating");
+                reader.stop_at(position);
+                break;
+            }
+            meta.observe(self.base_offset, &header, position, index_interval);
+        }
+        let valid = reader.position();
+        if let Some(err) = reader.error() {
+            tracing::warn!(segment = self.base_offset, valid, len, %err, "truncating invalid tail");
+        }
+        if valid < len {
+            self.file.set_len(valid).at(&self.log_path)?;
+            self.file.sync_all().at(&self.log_path)?;
+        }
+        self.size.store(valid, Ordering::Release);
+        self.synced.store(valid, Ordering::Release);
+        *self.meta_mut() = meta;
+        Ok(len - valid)
+    }
+
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn meta(&self) -> RwLockReadGuard<'_, SegmentMeta> {
+        self.meta.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn meta_mut(&self) -> RwLockWriteGuard<'_, SegmentMeta> {
+        self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn next_offset(&self) -> i64 {
+        self.meta().next_offset
+    }
+
+    pub(crate) fn max_timestamp(&self) -> i64 {
+        self.meta().max_timestamp
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.size() == 0
+    }
+
+    /// Appends whole, validated batches with their offsets already assigned. `batches`
+    /// lists each batch's start within `bytes` and its header. Only the log's writer calls
+    /// this.
+    pub(crate) fn append(
+        &self,
+        bytes: &[u8],
+        batches: &[(usize, BatchHeader)],
+        index_interval: u64,
+    ) -> Result<(), LogError> {
+        let position = self.size.load(Ordering::Acquire);
+        self.file.write_all_at(bytes, position).at(&self.log_path)?;
+        {
+            let mut meta = self.meta_mut();
+            for (start, header) in batches {
+                meta.observe(self.base_offset, header, position + *start as u64, index_interval);
+            }
+        }
+        self.size.store(position + bytes.len() as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Makes every byte written so far durable, unless a concurrent sync already did.
+    pub(crate) fn sync(&self) -> Result<(), LogError> {
+        let target = self.size();
+        if self.synced.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        self.file.sync_data().at(&self.log_path)?;
+        self.synced.fetch_max(target, Ordering::AcqRel);
+        Ok(())
+    }
+
+    pub(crate) fn synced_through(&self) -> u64 {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Syncs the log file and writes both index files, each replaced atomically. After this
+    /// the segment can be opened in [`OpenMode::Trusted`].
+    pub(crate) fn seal(&self) -> Result<(), LogError> {
+        self.seal_as(false)
+    }
+
+    /// Seals the cleaner's replacement: its index files get the `.cleaned` suffix too.
+    pub(crate) fn seal_cleaned(&self) -> Result<(), LogError> {
+        self.seal_as(true)
+    }
+
+    fn seal_as(&self, cleaned: bool) -> Result<(), LogError> {
+        self.sync()?;
+        let (offsets, times) = {
+            let mut meta = self.meta_mut();
+            let (max, batch) = (meta.max_timestamp, meta.max_timestamp_batch);
+            if max >= 0 {
+                meta.times.push(max, relative(self.base_offset, batch));
+            }
+            (meta.offsets.encode(), meta.times.encode())
+        };
+        let place = |ext| {
+            if cleaned {
+                cleaned_path(&self.dir, self.base_offset, ext)
+            } else {
+                path(&self.dir, self.base_offset, ext)
+            }
+        };
+        fsutil::write_atomically(&place(INDEX_EXT), &offsets)?;
+        fsutil::write_atomically(&place(TIME_INDEX_EXT), &times)
+    }
+
+    /// Cuts the log file back to `size` bytes: drops bytes a failed write may have left past
+    /// the last complete batch, so the file can be trusted on the next open.
+    pub(crate) fn trim_to_size(&self) -> Result<(), LogError> {
+        let on_disk = self.file.metadata().at(&self.log_path)?.len();
+        if on_disk > self.size() {
+            self.file.set_len(self.size()).at(&self.log_path)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the segment's files, the log file first so a crash leaves no log without its
+    /// indexes being rebuildable. Open readers keep reading the unlinked file.
+    pub(crate) fn delete_files(&self) -> Result<(), LogError> {
+        for ext in [LOG_EXT, INDEX_EXT, TIME_INDEX_EXT] {
+            fsutil::remove_if_exists(&path(&self.dir, self.base_offset, ext))?;
+        }
+        Ok(())
+    }
+
+    /// Position of the first batch whose last offset is at or past `offset`.
+    pub(crate) fn locate(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        let size = self.size();
+        let mut position = u64::from(self.meta().offsets.lookup(relative(self.base_offset, offset)));
+        while position + HEADER_LEN as u64 <= size {
+            let header = self.header_at(position)?;
+            if header.last_offset() >= offset {
+                return Ok(Some((position, header)));
+            }
+            position += header.total_len() as u64;
+        }
+        Ok(None)
+    }
+
+    fn header_at(&self, position: u64) -> Result<BatchHeader, LogError> {
+        let mut buf = [0u8; HEADER_LEN];
+        self.file.read_exact_at(&mut buf, position).at(&self.log_path)?;
+        BatchHeader::parse(&buf).map_err(|e| self.corrupt(position, e))
+    }
+
+    fn corrupt(&self, position: u64, error: BatchError) -> LogError {
+        LogError::Corrupt {
+            segment: self.log_path.clone(),
+            position,
+            error,
+        }
+    }
+
+    /// Whole batches starting at `position`, up to `max_bytes` and below offset `limit`. When
+    /// `min_one` is set, the first batch is returned even if it is larger than `max_bytes`,
+    /// so a reader can always make progress.
+    pub(crate) fn read(
+        &self,
+        position: u64,
+        max_bytes: usize,
+        limit: i64,
+        min_one: bool,
+    ) -> Result<Vec<u8>, LogError> {
+        let available = self.size().saturating_sub(position);
+        let want = (max_bytes as u64).min(available) as usize;
+        let mut buf = vec![0u8; want];
+        self.file.read_exact_at(&mut buf, position).at(&self.log_path)?;
+        let mut end = 0;
+        while end + HEADER_LEN <= buf.len() {
+            let header = BatchHeader::parse(&buf[end..]).map_err(|e| self.corrupt(position + end as u64, e))?;
+            if header.base_offset >= limit || end + header.total_len() > buf.len() {
+                break;
+            }
+            end += header.total_len();
+        }
+        if end == 0 && min_one && available >= HEADER_LEN as u64 {
+            let header = self.header_at(position)?;
+            if header.base_offset < limit && header.total_len() as u64 <= available {
+                let mut whole = vec![0u8; header.total_len()];
+                self.file.read_exact_at(&mut whole, position).at(&self.log_path)?;
+                return Ok(whole);
+            }
+        }
+        buf.truncate(end);
+        Ok(buf)
+    }
+
+    /// A reader over the validated batches from `position` to the current end.
+    pub(crate) fn batches_from(&self, position: u64) -> BatchReader<'_> {
+        BatchReader::new(&self.file, &self.log_path, position, self.size())
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LogError::io(path, e)),
+    }
+}
+
+/// Reads whole batches sequentially through a large buffer, validating each (structure and
+/// CRC). Stops at the end or at the first invalid or incomplete batch; [`Self::position`] is
+/// then the end of the valid prefix and [`Self::error`] says why it stopped early.
+#[derive(Debug)]
+pub(crate) struct BatchReader<'a> {
+    file: &'a File,
+    path: &'a Path,
+    position: u64,
+    end: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+    current: std::ops::Range<usize>,
+    error: Option<BatchError>,
+    done: bool,
+}
+
+impl<'a> BatchReader<'a> {
+    fn new(file: &'a File, path: &'a Path, position: u64, end: u64) -> Self {
+        BatchReader {
+            file,
+            path,
+            position,
+            end,
+            buf: Vec::new(),
+            buf_start: position,
+            current: 0..0,
+            error: None,
+            done: false,
+        }
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub(crate) fn error(&self) -> Option<&BatchError> {
+        self.error.as_ref()
+    }
+
+    fn stop_at(&mut self, position: u64) {
+        self.position = position;
+        self.done = true;
+    }
+
+    /// The bytes of the batch last returned by [`Self::next_batch`].
+    pub(crate) fn batch(&self) -> &[u8] {
+        &self.buf[self.current.clone()]
+    }
+
+    /// The next valid batch's position and header, or `None` at the end of the valid prefix.
+    pub(crate) fn next_batch(&mut self) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        if self.done || self.position >= self.end {
+            return Ok(None);
+        }
+        let remaining = self.end - self.position;
+        if remaining < HEADER_LEN as u64 {
+            return Ok(self.fail(BatchError::Truncated {
+                needed: HEADER_LEN,
+                available: remaining as usize,
+            }));
+        }
+        self.fill(HEADER_LEN)?;
+        let header = match BatchHeader::parse(&self.buf[self.window_start()..]) {
+            Ok(header) => header,
+            Err(e) => return Ok(self.fail(e)),
+        };
+        let total = header.total_len();
+        if total as u64 > remaining {
+            return Ok(self.fail(BatchError::Truncated {
+                needed: total,
+                available: remaining as usize,
+            }));
+        }
+        self.fill(total)?;
+        let start = self.window_start();
+        if let Err(e) = batch::validate(&self.buf[start..start + total]) {
+            return Ok(self.fail(e));
+        }
+        self.current = start..start + total;
+        let position = self.position;
+        self.position += total as u64;
+        Ok(Some((position, header)))
+    }
+
+    fn window_start(&self) -> usize {
+        (self.position - self.buf_start) as usize
+    }
+
+    /// Ensures the buffer holds `len` bytes from the current position.
+    fn fill(&mut self, len: usize) -> Result<(), LogError> {
+        let have = (self.buf_start + self.buf.len() as u64).saturating_sub(self.position);
+        if self.position >= self.buf_start && have >= len as u64 {
+            return Ok(());
+        }
+        let want = (len.max(SCAN_CHUNK) as u64).min(self.end - self.position) as usize;
+        self.buf.resize(want, 0);
+        self.file
+            .read_exact_at(&mut self.buf, self.position)
+            .at(self.path)?;
+        self.buf_start = self.position;
+        Ok(())
+    }
+
+    fn fail(&mut self, error: BatchError) -> Option<(u64, BatchHeader)> {
+        self.error = Some(error);
+        self.done = true;
+        None
+    }
+}
