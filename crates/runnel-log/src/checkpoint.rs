@@ -14,7 +14,10 @@ use crate::fsutil;
 pub(crate) const VALUE_MAGIC: &[u8; 8] = b"RNLCKPT1";
 
 /// Reads `N` values written with `magic`; `None` if the file is missing or damaged.
-pub(crate) fn read_values<const N: usize>(path: &Path, magic: &[u8; 8]) -> Result<Option<[i64; N]>, LogError> {
+pub(crate) fn read_values<const N: usize>(
+    path: &Path,
+    magic: &[u8; 8],
+) -> Result<Option<[i64; N]>, LogError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -25,7 +28,12 @@ pub(crate) fn read_values<const N: usize>(path: &Path, magic: &[u8; 8]) -> Resul
         tracing::warn!(path = %path.display(), "ignoring malformed checkpoint");
         return Ok(None);
     }
-    let crc = u32::from_be_bytes([bytes[body_len], bytes[body_len + 1], bytes[body_len + 2], bytes[body_len + 3]]);
+    let crc = u32::from_be_bytes([
+        bytes[body_len],
+        bytes[body_len + 1],
+        bytes[body_len + 2],
+        bytes[body_len + 3],
+    ]);
     if crc32c::crc32c(&bytes[..body_len]) != crc {
         tracing::warn!(path = %path.display(), "ignoring checkpoint with a bad checksum");
         return Ok(None);
@@ -76,7 +84,11 @@ mod tests {
         fs::write(&path, &bytes).unwrap();
         assert_eq!(read(&path).unwrap(), None);
         write_values(&path, b"OTHERMAG", &[1, 2]).unwrap();
-        assert_eq!(read(&path).unwrap(), None, "another kind of record is not a value");
+        assert_eq!(
+            read(&path).unwrap(),
+            None,
+            "another kind of record is not a value"
+        );
         assert_eq!(read_values::<2>(&path, b"OTHERMAG").unwrap(), Some([1, 2]));
     }
 }

@@ -90,7 +90,10 @@ impl CleanerState {
 impl Log {
     /// Replaces the cleaner's batch hook (the transaction layer installs its own).
     pub fn set_cleaner_hooks(&self, hooks: Arc<dyn CleanerHooks>) {
-        self.cleaning.lock().unwrap_or_else(|p| p.into_inner()).hooks = hooks;
+        self.cleaning
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .hooks = hooks;
     }
 
     /// Runs one compaction pass if the log is compacted and dirty enough. Appends and reads
@@ -99,7 +102,10 @@ impl Log {
         self.compact_with(&mut Steps::unlimited())
     }
 
-    pub(crate) fn compact_with(&self, steps: &mut Steps) -> Result<Option<CompactionReport>, LogError> {
+    pub(crate) fn compact_with(
+        &self,
+        steps: &mut Steps,
+    ) -> Result<Option<CompactionReport>, LogError> {
         let config = self.config();
         if !config.cleanup_policy.compacts() {
             return Ok(None);
@@ -109,15 +115,21 @@ impl Log {
         let segments = self.segments();
         let closed = &segments[..segments.len() - 1];
         let lag_horizon = now.saturating_sub(config.min_compaction_lag_ms);
-        let cleanable = &closed[..closed.iter().take_while(|s| s.max_timestamp() <= lag_horizon).count()];
+        let cleanable = &closed[..closed
+            .iter()
+            .take_while(|s| s.max_timestamp() <= lag_horizon)
+            .count()];
         let first_dirty = state.first_dirty.max(self.log_start_offset());
         let Some(dirty_from) = cleanable.iter().position(|s| s.next_offset() > first_dirty) else {
             return Ok(None);
         };
         let total: u64 = cleanable.iter().map(|s| s.size()).sum();
         let dirty: u64 = cleanable[dirty_from..].iter().map(|s| s.size()).sum();
-        let overdue = cleanable[dirty_from].max_timestamp() < now.saturating_sub(config.max_compaction_lag_ms);
-        if total == 0 || ((dirty as f64) < config.min_cleanable_dirty_ratio * total as f64 && !overdue) {
+        let overdue = cleanable[dirty_from].max_timestamp()
+            < now.saturating_sub(config.max_compaction_lag_ms);
+        if total == 0
+            || ((dirty as f64) < config.min_cleanable_dirty_ratio * total as f64 && !overdue)
+        {
             return Ok(None);
         }
 
@@ -136,7 +148,14 @@ impl Log {
                 .iter()
                 .find(|s| s.base_offset > group[group.len() - 1].base_offset)
                 .map_or(end_offset, |s| s.base_offset);
-            self.clean_group(group, group_end, &policy, config.index_interval_bytes, steps, &mut report)?;
+            self.clean_group(
+                group,
+                group_end,
+                &policy,
+                config.index_interval_bytes,
+                steps,
+                &mut report,
+            )?;
         }
         checkpoint::write(&self.dir.join(CLEANER_CHECKPOINT_FILE), end_offset)?;
         state.first_dirty = end_offset;
@@ -191,7 +210,12 @@ impl Log {
         let Some(at) = current.iter().position(|s| Arc::ptr_eq(s, &group[0])) else {
             return Ok(()); // retention removed the group meanwhile; the leftovers are tidied on open
         };
-        if current.len() < at + group.len() || !group.iter().zip(&current[at..]).all(|(a, b)| Arc::ptr_eq(a, b)) {
+        if current.len() < at + group.len()
+            || !group
+                .iter()
+                .zip(&current[at..])
+                .all(|(a, b)| Arc::ptr_eq(a, b))
+        {
             return Ok(());
         }
         let replaced: Vec<i64> = group.iter().map(|s| s.base_offset).collect();
@@ -214,7 +238,12 @@ struct Retention<'a> {
 impl Retention<'_> {
     /// The batch to write in place of `batch`: itself, a rewrite with fewer records, or
     /// nothing.
-    fn filter(&self, header: &BatchHeader, batch: &[u8], removed: &mut u64) -> Result<Option<Vec<u8>>, LogError> {
+    fn filter(
+        &self,
+        header: &BatchHeader,
+        batch: &[u8],
+        removed: &mut u64,
+    ) -> Result<Option<Vec<u8>>, LogError> {
         match self.hooks.verdict(header) {
             BatchVerdict::Keep => return Ok(Some(batch.to_vec())),
             BatchVerdict::Discard => {
@@ -229,8 +258,12 @@ impl Retention<'_> {
             let Some(key) = record.key else {
                 return true; // written before the log was compacted; never dropped silently
             };
-            let is_latest = self.latest.get(key).is_none_or(|&latest| record.offset >= latest);
-            let expired_tombstone = record.value.is_none() && record.timestamp < self.delete_horizon;
+            let is_latest = self
+                .latest
+                .get(key)
+                .is_none_or(|&latest| record.offset >= latest);
+            let expired_tombstone =
+                record.value.is_none() && record.timestamp < self.delete_horizon;
             is_latest && !expired_tombstone
         };
         let kept = all.iter().filter(|r| keep(r)).count();
@@ -338,7 +371,11 @@ impl LogCleaner {
 
     /// Waits until `passes()` reaches `count` or `timeout` elapses; returns whether it did.
     pub fn wait_for_passes(&self, count: u64, timeout: Duration) -> bool {
-        let guard = self.shared.passes_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self
+            .shared
+            .passes_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let (_guard, result) = self
             .shared
             .passes_done
@@ -350,7 +387,11 @@ impl LogCleaner {
 
 impl Drop for LogCleaner {
     fn drop(&mut self) {
-        *self.shared.stopping.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *self
+            .shared
+            .stopping
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = true;
         self.shared.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {

@@ -134,7 +134,9 @@ impl LogConfig {
         let non_negative = || int().and_then(|v| u64::try_from(v).map_err(|_| bad()));
         let positive = || non_negative().and_then(|v| if v == 0 { Err(bad()) } else { Ok(v) });
         match name {
-            "cleanup.policy" => self.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(bad)?,
+            "cleanup.policy" => {
+                self.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(bad)?
+            }
             "delete.retention.ms" => self.delete_retention_ms = non_negative().map(saturate)?,
             "flush.bytes" => self.flush_bytes = positive()?,
             "flush.messages" => self.flush_messages = positive()?,
@@ -227,8 +229,12 @@ mod tests {
         let defaults = LogConfig::default();
         let mut config = LogConfig::default();
         for name in CONFIG_NAMES {
-            let value = defaults.get(name).unwrap_or_else(|| panic!("{name} has no value"));
-            config.set(name, &value).unwrap_or_else(|e| panic!("{name}={value}: {e}"));
+            let value = defaults
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} has no value"));
+            config
+                .set(name, &value)
+                .unwrap_or_else(|e| panic!("{name}={value}: {e}"));
         }
         assert_eq!(config, defaults);
     }

@@ -63,7 +63,10 @@ impl OffsetIndex {
         for chunk in bytes.chunks_exact(OFFSET_ENTRY_LEN) {
             let r = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
             let p = u32::from_be_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
-            let ordered = index.entries.last().is_none_or(|&(lr, lp)| lr < r && lp < p);
+            let ordered = index
+                .entries
+                .last()
+                .is_none_or(|&(lr, lp)| lr < r && lp < p);
             if !ordered || u64::from(p) >= log_len {
                 return None;
             }
@@ -83,7 +86,11 @@ pub(crate) struct TimeIndex {
 impl TimeIndex {
     /// Adds an entry if `timestamp` is newer than the last one.
     pub(crate) fn push(&mut self, timestamp: i64, relative_offset: u32) {
-        if self.entries.last().is_none_or(|&(t, r)| t < timestamp && r <= relative_offset) {
+        if self
+            .entries
+            .last()
+            .is_none_or(|&(t, r)| t < timestamp && r <= relative_offset)
+        {
             self.entries.push((timestamp, relative_offset));
         }
     }
@@ -122,7 +129,11 @@ impl TimeIndex {
             t.copy_from_slice(&chunk[..8]);
             let t = i64::from_be_bytes(t);
             let r = u32::from_be_bytes([chunk[8], chunk[9], chunk[10], chunk[11]]);
-            if index.entries.last().is_some_and(|&(lt, lr)| lt >= t || lr > r) {
+            if index
+                .entries
+                .last()
+                .is_some_and(|&(lt, lr)| lt >= t || lr > r)
+            {
                 return None;
             }
             index.entries.push((t, r));
@@ -144,8 +155,15 @@ mod tests {
         assert_eq!(index.lookup(10), 4096);
         assert_eq!(index.lookup(19), 4096);
         assert_eq!(index.lookup(25), 8192);
-        assert_eq!(OffsetIndex::decode(&index.encode(), 10_000), Some(index.clone()));
-        assert_eq!(OffsetIndex::decode(&index.encode(), 8192), None, "position past the log");
+        assert_eq!(
+            OffsetIndex::decode(&index.encode(), 10_000),
+            Some(index.clone())
+        );
+        assert_eq!(
+            OffsetIndex::decode(&index.encode(), 8192),
+            None,
+            "position past the log"
+        );
         assert_eq!(OffsetIndex::decode(&index.encode()[..7], 10_000), None);
     }
 

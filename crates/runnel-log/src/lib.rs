@@ -17,9 +17,16 @@ mod log;
 mod records;
 mod segment;
 mod swap;
+#[cfg(test)]
+mod swap_crash_tests;
 
-pub use batch::{validate as validate_batch, BatchHeader, Batches, Compression, HEADER_LEN, LOG_OVERHEAD};
-pub use cleaner::{BatchVerdict, CleanerHooks, CompactionReport, KeepControlBatches, LogCleaner, OFFSET_MAP_MAX_BYTES};
+pub use batch::{
+    validate as validate_batch, BatchHeader, Batches, Compression, HEADER_LEN, LOG_OVERHEAD,
+};
+pub use cleaner::{
+    BatchVerdict, CleanerHooks, CompactionReport, KeepControlBatches, LogCleaner,
+    OFFSET_MAP_MAX_BYTES,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType, CONFIG_NAMES};
 pub use error::{BatchError, LogError};

@@ -85,7 +85,11 @@ impl Log {
     /// Opens the log in `dir`, creating it if needed, and recovers it: completes or rolls
     /// back an interrupted compaction swap, validates the last segment unless the previous
     /// close was clean, truncates an invalid tail, and rebuilds missing indexes.
-    pub fn open(dir: impl AsRef<Path>, config: LogConfig, clock: Arc<dyn Clock>) -> Result<Log, LogError> {
+    pub fn open(
+        dir: impl AsRef<Path>,
+        config: LogConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Log, LogError> {
         let dir = dir.as_ref().to_owned();
         fs::create_dir_all(&dir).at(&dir)?;
         swap::recover(&dir)?;
@@ -101,7 +105,8 @@ impl Log {
             } else {
                 OpenMode::RecoverTail
             };
-            let (segment, truncated) = Segment::open(&dir, base, mode, config.index_interval_bytes, now)?;
+            let (segment, truncated) =
+                Segment::open(&dir, base, mode, config.index_interval_bytes, now)?;
             if truncated > 0 {
                 tracing::warn!(dir = %dir.display(), base, truncated, "recovered log by truncating its tail");
             }
@@ -110,7 +115,10 @@ impl Log {
 
         let stored_start = checkpoint::read(&dir.join(LOG_START_FILE))?;
         let first_base = segments.first().map(|s| s.base_offset);
-        let mut log_start = stored_start.or(first_base).unwrap_or(0).max(first_base.unwrap_or(0));
+        let mut log_start = stored_start
+            .or(first_base)
+            .unwrap_or(0)
+            .max(first_base.unwrap_or(0));
         let end = segments.last().map_or(log_start, |s| s.next_offset());
         if segments.is_empty() || end < log_start {
             // Nothing stored, or the tail lost below a log start that was already promised:
@@ -154,7 +162,10 @@ impl Log {
     }
 
     pub fn config(&self) -> LogConfig {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the settings; they apply from the next operation on.
@@ -189,7 +200,9 @@ impl Log {
     }
 
     pub(crate) fn replace_segments(&self, segments: Vec<Arc<Segment>>) {
-        debug_assert!(segments.windows(2).all(|w| w[0].base_offset < w[1].base_offset));
+        debug_assert!(segments
+            .windows(2)
+            .all(|w| w[0].base_offset < w[1].base_offset));
         *self.segments.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(segments);
     }
 
@@ -215,9 +228,18 @@ impl Log {
         if writer.closed {
             return Err(LogError::Closed);
         }
-        let records: i64 = headers.iter().map(|(_, h)| i64::from(h.last_offset_delta) + 1).sum();
+        let records: i64 = headers
+            .iter()
+            .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
+            .sum();
         let mut active = self.active();
-        if should_roll(&active, batches.len() as u64, writer.next_offset + records, now, &config) {
+        if should_roll(
+            &active,
+            batches.len() as u64,
+            writer.next_offset + records,
+            now,
+            &config,
+        ) {
             active = self.roll_locked(&mut writer, now)?;
         }
         let base_offset = writer.next_offset;
@@ -303,7 +325,9 @@ impl Log {
             });
         }
         let segments = self.segments();
-        let first = segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        let first = segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1);
         let mut records: Vec<u8> = Vec::new();
         let mut next = offset;
         for segment in &segments[first..] {
@@ -337,7 +361,10 @@ impl Log {
     }
 
     /// The first record (in offset order) whose timestamp is at or after `timestamp`.
-    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<TimestampOffset>, LogError> {
+    pub fn offset_for_timestamp(
+        &self,
+        timestamp: i64,
+    ) -> Result<Option<TimestampOffset>, LogError> {
         let log_start = self.log_start_offset();
         let high_watermark = self.high_watermark();
         for segment in self.segments().iter() {
@@ -378,7 +405,9 @@ impl Log {
         let Some((position, _)) = segment.locate(batch_offset)? else {
             return Ok(None);
         };
-        first_record_in(segment, position, |_, record| record.timestamp == max && record.offset >= log_start)
+        first_record_in(segment, position, |_, record| {
+            record.timestamp == max && record.offset >= log_start
+        })
     }
 
     /// Syncs the active segment to stable storage.
@@ -428,7 +457,10 @@ impl Log {
         let mut count = 0;
         if config.retention_ms >= 0 {
             let horizon = now.saturating_sub(config.retention_ms);
-            count = closed.iter().take_while(|s| s.max_timestamp() < horizon).count();
+            count = closed
+                .iter()
+                .take_while(|s| s.max_timestamp() < horizon)
+                .count();
         }
         if config.retention_bytes >= 0 {
             let limit = config.retention_bytes as u64;
@@ -514,7 +546,10 @@ impl Log {
 }
 
 /// Validates every batch before anything is written; returns each batch's start and header.
-fn validate_for_append(batches: &[u8], config: &LogConfig) -> Result<Vec<(usize, BatchHeader)>, LogError> {
+fn validate_for_append(
+    batches: &[u8],
+    config: &LogConfig,
+) -> Result<Vec<(usize, BatchHeader)>, LogError> {
     if batches.is_empty() {
         return Err(BatchError::Empty.into());
     }
@@ -529,7 +564,9 @@ fn validate_for_append(batches: &[u8], config: &LogConfig) -> Result<Vec<(usize,
             }
             .into());
         }
-        if header.record_count <= 0 || i64::from(header.record_count) != i64::from(header.last_offset_delta) + 1 {
+        if header.record_count <= 0
+            || i64::from(header.record_count) != i64::from(header.last_offset_delta) + 1
+        {
             return Err(BatchError::RecordCountMismatch {
                 declared: header.record_count,
                 found: header.last_offset_delta.saturating_add(1),
@@ -539,7 +576,10 @@ fn validate_for_append(batches: &[u8], config: &LogConfig) -> Result<Vec<(usize,
         header.compression()?;
         if config.cleanup_policy.compacts() && !header.is_control() {
             let payload = records::payload(&header, bytes)?;
-            if records::parse(&header, &payload)?.iter().any(|r| r.key.is_none()) {
+            if records::parse(&header, &payload)?
+                .iter()
+                .any(|r| r.key.is_none())
+            {
                 return Err(BatchError::MissingKey.into());
             }
         }
@@ -549,7 +589,13 @@ fn validate_for_append(batches: &[u8], config: &LogConfig) -> Result<Vec<(usize,
     Ok(headers)
 }
 
-fn should_roll(active: &Segment, incoming: u64, next_offset_after: i64, now: i64, config: &LogConfig) -> bool {
+fn should_roll(
+    active: &Segment,
+    incoming: u64,
+    next_offset_after: i64,
+    now: i64,
+    config: &LogConfig,
+) -> bool {
     if active.is_empty() {
         return false;
     }
@@ -558,7 +604,8 @@ fn should_roll(active: &Segment, incoming: u64, next_offset_after: i64, now: i64
     size_after > config.segment_bytes
         || size_after > u64::from(u32::MAX)
         || now.saturating_sub(meta.created_ms) >= config.segment_ms
-        || (meta.offsets.len() as u64 + 1) * crate::index::OFFSET_ENTRY_LEN as u64 > config.segment_index_bytes
+        || (meta.offsets.len() as u64 + 1) * crate::index::OFFSET_ENTRY_LEN as u64
+            > config.segment_index_bytes
         || next_offset_after - active.base_offset > i64::from(u32::MAX)
 }
 

@@ -55,7 +55,8 @@ fn decompress<D: Decompressor<Bytes, Buf = Bytes>>(compressed: &[u8]) -> Result<
 /// bytes may be left over.
 pub fn parse<'a>(header: &BatchHeader, payload: &'a [u8]) -> Result<Vec<Record<'a>>, BatchError> {
     // Each record takes at least 7 bytes, so a lying count cannot make us reserve much.
-    let mut records = Vec::with_capacity((header.record_count.max(0) as usize).min(payload.len() / 7));
+    let mut records =
+        Vec::with_capacity((header.record_count.max(0) as usize).min(payload.len() / 7));
     let mut cursor = Cursor { buf: payload };
     while !cursor.buf.is_empty() {
         records.push(parse_one(header, &mut cursor)?);
@@ -73,7 +74,8 @@ pub fn parse<'a>(header: &BatchHeader, payload: &'a [u8]) -> Result<Vec<Record<'
 fn parse_one<'a>(header: &BatchHeader, cursor: &mut Cursor<'a>) -> Result<Record<'a>, BatchError> {
     let start = cursor.buf;
     let length = cursor.varint()?;
-    let length = usize::try_from(length).map_err(|_| BatchError::MalformedRecord("negative length"))?;
+    let length =
+        usize::try_from(length).map_err(|_| BatchError::MalformedRecord("negative length"))?;
     let prefix = start.len() - cursor.buf.len();
     let body = cursor.take(length)?;
     let raw = &start[..prefix + length];
@@ -85,8 +87,8 @@ fn parse_one<'a>(header: &BatchHeader, cursor: &mut Cursor<'a>) -> Result<Record
     let key = r.nullable_bytes()?;
     let value = r.nullable_bytes()?;
     let header_count = r.varint()?;
-    let header_count =
-        usize::try_from(header_count).map_err(|_| BatchError::MalformedRecord("negative header count"))?;
+    let header_count = usize::try_from(header_count)
+        .map_err(|_| BatchError::MalformedRecord("negative header count"))?;
     let mut headers = Vec::with_capacity(header_count.min(r.buf.len() / 2));
     for _ in 0..header_count {
         let key = r
@@ -99,7 +101,9 @@ fn parse_one<'a>(header: &BatchHeader, cursor: &mut Cursor<'a>) -> Result<Record
         return Err(BatchError::MalformedRecord("trailing bytes in record"));
     }
     if offset_delta < 0 || offset_delta > header.last_offset_delta {
-        return Err(BatchError::MalformedRecord("offset delta outside the batch"));
+        return Err(BatchError::MalformedRecord(
+            "offset delta outside the batch",
+        ));
     }
     let timestamp = if header.is_log_append_time() {
         header.max_timestamp
@@ -148,7 +152,8 @@ impl<'a> Cursor<'a> {
 
     fn varint(&mut self) -> Result<i32, BatchError> {
         let raw = self.unsigned_varint(5)?;
-        let raw = u32::try_from(raw).map_err(|_| BatchError::MalformedRecord("varint overflows"))?;
+        let raw =
+            u32::try_from(raw).map_err(|_| BatchError::MalformedRecord("varint overflows"))?;
         Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
     }
 
@@ -241,7 +246,10 @@ impl BatchBuilder {
             put_nullable(body, Some(k));
             put_nullable(body, *v);
         }
-        put_varint(&mut self.payload, i32::try_from(body.len()).unwrap_or(i32::MAX));
+        put_varint(
+            &mut self.payload,
+            i32::try_from(body.len()).unwrap_or(i32::MAX),
+        );
         self.payload.extend_from_slice(body);
         self.count += 1;
         self
@@ -314,7 +322,13 @@ fn assemble(header: BatchHeader, payload: &[u8]) -> Result<Vec<u8>, BatchError> 
     let batch_length = i32::try_from(out.len() - LOG_OVERHEAD)
         .map_err(|_| BatchError::Compression("batch over 2 GiB".to_owned()))?;
     let mut out = out.to_vec();
-    batch::write_header(&mut out, &BatchHeader { batch_length, ..header });
+    batch::write_header(
+        &mut out,
+        &BatchHeader {
+            batch_length,
+            ..header
+        },
+    );
     batch::refresh_crc(&mut out);
     Ok(out)
 }
@@ -337,7 +351,12 @@ mod tests {
     fn sample(compression: Compression) -> Vec<u8> {
         let mut builder = BatchBuilder::new(compression);
         builder
-            .push(1_000, Some(b"k1"), Some(b"v1"), &[(b"h", Some(b"x")), (b"h", None)])
+            .push(
+                1_000,
+                Some(b"k1"),
+                Some(b"v1"),
+                &[(b"h", Some(b"x")), (b"h", None)],
+            )
             .push(999, None, None, &[])
             .push(1_005, Some(b"k3"), Some(&[7u8; 300]), &[]);
         builder.build().unwrap()
@@ -374,8 +393,14 @@ mod tests {
             assert_eq!(
                 records[0].headers,
                 vec![
-                    Header { key: b"h", value: Some(b"x") },
-                    Header { key: b"h", value: None }
+                    Header {
+                        key: b"h",
+                        value: Some(b"x")
+                    },
+                    Header {
+                        key: b"h",
+                        value: None
+                    }
                 ]
             );
         }
@@ -388,7 +413,9 @@ mod tests {
             let header = batch::validate(&bytes).unwrap();
             let payload = payload(&header, &bytes).unwrap();
             let records = parse(&header, &payload).unwrap();
-            let kept = retain(&header, &records, |r| r.offset != 1).unwrap().unwrap();
+            let kept = retain(&header, &records, |r| r.offset != 1)
+                .unwrap()
+                .unwrap();
             let kept_header = batch::validate(&kept).unwrap();
             assert_eq!(kept_header.last_offset(), header.last_offset());
             assert_eq!(kept_header.record_count, 2);
@@ -415,7 +442,18 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_the_edges() {
-        for value in [0i64, 1, -1, 63, -64, 64, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
+        for value in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut out = Vec::new();
             put_varlong(&mut out, value);
             assert_eq!(Cursor { buf: &out }.varlong().unwrap(), value);

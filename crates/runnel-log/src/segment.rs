@@ -123,12 +123,21 @@ impl Segment {
     }
 
     /// Creates the cleaner's replacement for the segment at `base_offset`.
-    pub(crate) fn create_cleaned(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
+    pub(crate) fn create_cleaned(
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+    ) -> Result<Segment, LogError> {
         let log_path = cleaned_path(dir, base_offset, LOG_EXT);
         Self::create_at(dir, &log_path, base_offset, now_ms)
     }
 
-    fn create_at(dir: &Path, log_path: &Path, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
+    fn create_at(
+        dir: &Path,
+        log_path: &Path,
+        base_offset: i64,
+        now_ms: i64,
+    ) -> Result<Segment, LogError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -156,7 +165,11 @@ impl Segment {
         now_ms: i64,
     ) -> Result<(Segment, u64), LogError> {
         let log_path = path(dir, base_offset, LOG_EXT);
-        let file = OpenOptions::new().read(true).write(true).open(&log_path).at(&log_path)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .at(&log_path)?;
         let len = file.metadata().at(&log_path)?.len();
         let segment = Segment {
             base_offset,
@@ -180,15 +193,22 @@ impl Segment {
 
     /// Loads the index files and scans the few batches past the last entry. `None` when the
     /// files are missing or do not describe this log file.
-    fn load_indexes(&self, len: u64, index_interval: u64, now_ms: i64) -> Result<Option<SegmentMeta>, LogError> {
+    fn load_indexes(
+        &self,
+        len: u64,
+        index_interval: u64,
+        now_ms: i64,
+    ) -> Result<Option<SegmentMeta>, LogError> {
         let (Some(index_bytes), Some(time_bytes)) = (
             read_optional(&path(&self.dir, self.base_offset, INDEX_EXT))?,
             read_optional(&path(&self.dir, self.base_offset, TIME_INDEX_EXT))?,
         ) else {
             return Ok(None);
         };
-        let (Some(offsets), Some(times)) = (OffsetIndex::decode(&index_bytes, len), TimeIndex::decode(&time_bytes))
-        else {
+        let (Some(offsets), Some(times)) = (
+            OffsetIndex::decode(&index_bytes, len),
+            TimeIndex::decode(&time_bytes),
+        ) else {
             return Ok(None);
         };
         let mut meta = SegmentMeta::new(self.base_offset, now_ms);
@@ -222,7 +242,11 @@ impl Segment {
                 header.base_offset >= meta.next_offset
             };
             if !in_order {
-                tracing::warn!(segment = self.base_offset, position, "batch offset out of sequence; truncating");
+                tracing::warn!(
+                    segment = self.base_offset,
+                    position,
+                    "batch offset out of sequence; truncating"
+                );
                 reader.stop_at(position);
                 break;
             }
@@ -251,11 +275,15 @@ impl Segment {
     }
 
     pub(crate) fn meta(&self) -> RwLockReadGuard<'_, SegmentMeta> {
-        self.meta.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.meta
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn meta_mut(&self) -> RwLockWriteGuard<'_, SegmentMeta> {
-        self.meta.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.meta
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn next_offset(&self) -> i64 {
@@ -284,10 +312,16 @@ impl Segment {
         {
             let mut meta = self.meta_mut();
             for (start, header) in batches {
-                meta.observe(self.base_offset, header, position + *start as u64, index_interval);
+                meta.observe(
+                    self.base_offset,
+                    header,
+                    position + *start as u64,
+                    index_interval,
+                );
             }
         }
-        self.size.store(position + bytes.len() as u64, Ordering::Release);
+        self.size
+            .store(position + bytes.len() as u64, Ordering::Release);
         Ok(())
     }
 
@@ -360,7 +394,11 @@ impl Segment {
     /// Position of the first batch whose last offset is at or past `offset`.
     pub(crate) fn locate(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let size = self.size();
-        let mut position = u64::from(self.meta().offsets.lookup(relative(self.base_offset, offset)));
+        let mut position = u64::from(
+            self.meta()
+                .offsets
+                .lookup(relative(self.base_offset, offset)),
+        );
         while position + HEADER_LEN as u64 <= size {
             let header = self.header_at(position)?;
             if header.last_offset() >= offset {
@@ -373,7 +411,9 @@ impl Segment {
 
     fn header_at(&self, position: u64) -> Result<BatchHeader, LogError> {
         let mut buf = [0u8; HEADER_LEN];
-        self.file.read_exact_at(&mut buf, position).at(&self.log_path)?;
+        self.file
+            .read_exact_at(&mut buf, position)
+            .at(&self.log_path)?;
         BatchHeader::parse(&buf).map_err(|e| self.corrupt(position, e))
     }
 
@@ -398,10 +438,13 @@ impl Segment {
         let available = self.size().saturating_sub(position);
         let want = (max_bytes as u64).min(available) as usize;
         let mut buf = vec![0u8; want];
-        self.file.read_exact_at(&mut buf, position).at(&self.log_path)?;
+        self.file
+            .read_exact_at(&mut buf, position)
+            .at(&self.log_path)?;
         let mut end = 0;
         while end + HEADER_LEN <= buf.len() {
-            let header = BatchHeader::parse(&buf[end..]).map_err(|e| self.corrupt(position + end as u64, e))?;
+            let header = BatchHeader::parse(&buf[end..])
+                .map_err(|e| self.corrupt(position + end as u64, e))?;
             if header.base_offset >= limit || end + header.total_len() > buf.len() {
                 break;
             }
@@ -411,7 +454,9 @@ impl Segment {
             let header = self.header_at(position)?;
             if header.base_offset < limit && header.total_len() as u64 <= available {
                 let mut whole = vec![0u8; header.total_len()];
-                self.file.read_exact_at(&mut whole, position).at(&self.log_path)?;
+                self.file
+                    .read_exact_at(&mut whole, position)
+                    .at(&self.log_path)?;
                 return Ok(whole);
             }
         }

@@ -60,7 +60,13 @@ impl Steps {
 
 /// Performs steps 1-4 for the cleaned segment at `base` replacing the segments whose base
 /// offsets are `replaced` (all in `[base, end)`).
-pub(crate) fn commit(dir: &Path, base: i64, end: i64, replaced: &[i64], steps: &mut Steps) -> Result<(), LogError> {
+pub(crate) fn commit(
+    dir: &Path,
+    base: i64,
+    end: i64,
+    replaced: &[i64],
+    steps: &mut Steps,
+) -> Result<(), LogError> {
     debug_assert!(replaced.iter().all(|&b| b >= base && b < end));
     steps.step()?;
     write_manifest(&manifest_path(dir, base), base, end)?;

@@ -21,12 +21,20 @@ fn appends_get_consecutive_offsets_and_read_back_unchanged() {
     assert_eq!(log.high_watermark(), 5);
 
     let read = log.read(0, 1 << 20).unwrap();
-    let headers: Vec<_> = runnel_log::Batches::new(&read.records).map(|b| b.unwrap().0).collect();
+    let headers: Vec<_> = runnel_log::Batches::new(&read.records)
+        .map(|b| b.unwrap().0)
+        .collect();
     assert_eq!(headers.len(), 2);
     assert_eq!(headers[1].base_offset, 3);
-    assert_eq!(headers[1].leader_epoch, 7, "leader epoch is stamped into the header");
+    assert_eq!(
+        headers[1].leader_epoch, 7,
+        "leader epoch is stamped into the header"
+    );
     let records = decode(&read.records);
-    assert_eq!(records.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
     assert_eq!(records[3].timestamp, 2_000);
     assert_eq!(records[4].key.as_deref(), Some(&b"k1"[..]));
 }
@@ -49,9 +57,16 @@ fn reading_at_the_end_is_empty_and_outside_the_log_is_out_of_range() {
     assert!(log.read(2, 1 << 20).unwrap().records.is_empty());
     assert!(matches!(
         log.read(3, 1 << 20),
-        Err(LogError::OffsetOutOfRange { requested: 3, log_start: 0, high_watermark: 2 })
+        Err(LogError::OffsetOutOfRange {
+            requested: 3,
+            log_start: 0,
+            high_watermark: 2
+        })
     ));
-    assert!(matches!(log.read(-1, 100), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.read(-1, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
 }
 
 #[test]
@@ -62,8 +77,15 @@ fn max_bytes_bounds_a_read_but_one_batch_always_comes_back() {
         log.append(&mut simple_batch(1, 1_000, 1_000), 0).unwrap();
     }
     let batch_len = log.size_bytes() as usize / 4;
-    assert_eq!(decode(&log.read(0, 10).unwrap().records).len(), 1, "larger than max_bytes");
-    assert_eq!(decode(&log.read(0, batch_len * 2 + 5).unwrap().records).len(), 2);
+    assert_eq!(
+        decode(&log.read(0, 10).unwrap().records).len(),
+        1,
+        "larger than max_bytes"
+    );
+    assert_eq!(
+        decode(&log.read(0, batch_len * 2 + 5).unwrap().records).len(),
+        2
+    );
     assert!(log.read(0, batch_len * 2 + 5).unwrap().records.len() <= batch_len * 2 + 5);
 }
 
@@ -87,7 +109,10 @@ fn corrupt_oversized_and_malformed_batches_are_refused_and_nothing_is_written() 
     let mut large = simple_batch(1, 3_000, 1_000);
     assert!(matches!(
         log.append(&mut large, 0),
-        Err(LogError::InvalidBatch(BatchError::TooLarge { limit: 2_000, .. }))
+        Err(LogError::InvalidBatch(BatchError::TooLarge {
+            limit: 2_000,
+            ..
+        }))
     ));
 
     let mut good_then_truncated = simple_batch(1, 10, 1_000);
@@ -103,7 +128,10 @@ fn corrupt_oversized_and_malformed_batches_are_refused_and_nothing_is_written() 
         log.append(&mut wrong_magic, 0),
         Err(LogError::InvalidBatch(BatchError::UnsupportedMagic(1)))
     ));
-    assert!(matches!(log.append(&mut [], 0), Err(LogError::InvalidBatch(BatchError::Empty))));
+    assert!(matches!(
+        log.append(&mut [], 0),
+        Err(LogError::InvalidBatch(BatchError::Empty))
+    ));
     assert_eq!(log.high_watermark(), 0);
     assert_eq!(log.size_bytes(), 0);
 }
@@ -116,7 +144,10 @@ fn a_compacted_log_refuses_records_without_a_key() {
         ..LogConfig::default()
     };
     let log = open(dir.path(), config, &clock());
-    let mut keyless = batch(&[(Some(b"k"), Some(b"v"), 1), (None, Some(b"v"), 1)], Compression::Lz4);
+    let mut keyless = batch(
+        &[(Some(b"k"), Some(b"v"), 1), (None, Some(b"v"), 1)],
+        Compression::Lz4,
+    );
     assert!(matches!(
         log.append(&mut keyless, 0),
         Err(LogError::InvalidBatch(BatchError::MissingKey))
@@ -130,13 +161,26 @@ fn every_codec_is_stored_as_sent() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), LogConfig::default(), &clock());
     let mut sent = Vec::new();
-    for compression in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+    for compression in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
         let value = vec![b'x'; 500];
-        let mut bytes = batch(&[(Some(b"k"), Some(&value), 5), (None, None, 6)], compression);
+        let mut bytes = batch(
+            &[(Some(b"k"), Some(&value), 5), (None, None, 6)],
+            compression,
+        );
         log.append(&mut bytes, 0).unwrap();
         sent.extend_from_slice(&bytes);
     }
-    assert_eq!(log.read(0, 1 << 20).unwrap().records, sent, "bytes on disk are the bytes sent");
+    assert_eq!(
+        log.read(0, 1 << 20).unwrap().records,
+        sent,
+        "bytes on disk are the bytes sent"
+    );
     assert_eq!(read_all(&log).len(), 10);
 }
 
@@ -172,10 +216,21 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after_it() {
     let log = open(dir.path(), config, &clock());
     // Timestamps are not monotonic: the first record at or after 150 in offset order is
     // offset 2 (timestamp 200), although offset 3 has 150.
-    for (ts, compression) in [(100, Compression::None), (90, Compression::Zstd), (200, Compression::Gzip), (150, Compression::None), (300, Compression::Snappy)] {
-        log.append(&mut batch(&[(Some(b"k"), Some(b"v"), ts)], compression), 0).unwrap();
+    for (ts, compression) in [
+        (100, Compression::None),
+        (90, Compression::Zstd),
+        (200, Compression::Gzip),
+        (150, Compression::None),
+        (300, Compression::Snappy),
+    ] {
+        log.append(&mut batch(&[(Some(b"k"), Some(b"v"), ts)], compression), 0)
+            .unwrap();
     }
-    let at = |t| log.offset_for_timestamp(t).unwrap().map(|x| (x.offset, x.timestamp));
+    let at = |t| {
+        log.offset_for_timestamp(t)
+            .unwrap()
+            .map(|x| (x.offset, x.timestamp))
+    };
     assert_eq!(at(0), Some((0, 100)));
     assert_eq!(at(95), Some((0, 100)));
     assert_eq!(at(101), Some((2, 200)));
@@ -190,8 +245,18 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after_it() {
 fn record_level_timestamps_inside_a_batch_are_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), LogConfig::default(), &clock());
-    log.append(&mut batch(&[(None, Some(b"a"), 10), (None, Some(b"b"), 30), (None, Some(b"c"), 20)], Compression::Lz4), 0)
-        .unwrap();
+    log.append(
+        &mut batch(
+            &[
+                (None, Some(b"a"), 10),
+                (None, Some(b"b"), 30),
+                (None, Some(b"c"), 20),
+            ],
+            Compression::Lz4,
+        ),
+        0,
+    )
+    .unwrap();
     let found = log.offset_for_timestamp(15).unwrap().unwrap();
     assert_eq!((found.offset, found.timestamp), (1, 30));
     let max = log.max_timestamp().unwrap().unwrap();
@@ -208,7 +273,10 @@ fn log_append_time_replaces_the_producer_timestamps() {
     };
     let log = open(dir.path(), config, &clock);
     let info = log.append(&mut simple_batch(2, 5, 42), 0).unwrap();
-    assert_eq!(info.log_append_time, runnel_log::Clock::now_ms(clock.as_ref()));
+    assert_eq!(
+        info.log_append_time,
+        runnel_log::Clock::now_ms(clock.as_ref())
+    );
     let records = read_all(&log);
     assert!(records.iter().all(|r| r.timestamp == info.log_append_time));
 }
@@ -224,19 +292,30 @@ fn time_retention_deletes_only_whole_expired_closed_segments() {
         ..LogConfig::default()
     };
     let log = open(dir.path(), config, &clock);
-    log.append(&mut simple_batch(1, 400, now - 20_000), 0).unwrap(); // segment 0: expired
-    log.append(&mut simple_batch(1, 400, now - 20_000), 0).unwrap(); // segment 1: expired
-    log.append(&mut simple_batch(1, 400, now - 5_000), 0).unwrap(); // segment 2: live
-    log.append(&mut simple_batch(1, 400, now - 20_000), 0).unwrap(); // segment 3: active
+    log.append(&mut simple_batch(1, 400, now - 20_000), 0)
+        .unwrap(); // segment 0: expired
+    log.append(&mut simple_batch(1, 400, now - 20_000), 0)
+        .unwrap(); // segment 1: expired
+    log.append(&mut simple_batch(1, 400, now - 5_000), 0)
+        .unwrap(); // segment 2: live
+    log.append(&mut simple_batch(1, 400, now - 20_000), 0)
+        .unwrap(); // segment 3: active
     assert_eq!(log.segment_base_offsets(), vec![0, 1, 2, 3]);
     let report = log.enforce_retention().unwrap();
     assert_eq!(report.segments_deleted, 2);
     assert_eq!(log.segment_base_offsets(), vec![2, 3]);
     assert_eq!(log.log_start_offset(), 2);
-    assert!(matches!(log.read(1, 100), Err(LogError::OffsetOutOfRange { log_start: 2, .. })));
+    assert!(matches!(
+        log.read(1, 100),
+        Err(LogError::OffsetOutOfRange { log_start: 2, .. })
+    ));
     clock.advance(10_000);
     log.enforce_retention().unwrap();
-    assert_eq!(log.segment_base_offsets(), vec![3], "the active segment stays");
+    assert_eq!(
+        log.segment_base_offsets(),
+        vec![3],
+        "the active segment stays"
+    );
 }
 
 #[test]
@@ -256,7 +335,11 @@ fn size_retention_deletes_the_oldest_segments_while_the_rest_still_reaches_the_l
     let segment = log.size_bytes() / 5;
     log.enforce_retention().unwrap();
     // As in Kafka, retention.bytes is kept: a segment goes only if the rest still reaches it.
-    assert!(log.size_bytes() >= 1_000 && log.size_bytes() - segment < 1_000, "size {}", log.size_bytes());
+    assert!(
+        log.size_bytes() >= 1_000 && log.size_bytes() - segment < 1_000,
+        "size {}",
+        log.size_bytes()
+    );
     assert_eq!(log.log_start_offset(), 2);
 
     let compact_only = LogConfig {
@@ -265,7 +348,11 @@ fn size_retention_deletes_the_oldest_segments_while_the_rest_still_reaches_the_l
         ..config
     };
     log.set_config(compact_only);
-    assert_eq!(log.enforce_retention().unwrap().segments_deleted, 0, "compact-only logs keep everything");
+    assert_eq!(
+        log.enforce_retention().unwrap().segments_deleted,
+        0,
+        "compact-only logs keep everything"
+    );
 }
 
 #[test]
@@ -280,14 +367,24 @@ fn delete_records_moves_the_log_start_and_it_survives_a_restart() {
     for _ in 0..4 {
         log.append(&mut simple_batch(1, 400, 1), 0).unwrap();
     }
-    assert!(matches!(log.delete_records(5), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.delete_records(5),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
     assert_eq!(log.delete_records(2).unwrap(), 2);
-    assert_eq!(log.delete_records(1).unwrap(), 2, "the log start never moves back");
+    assert_eq!(
+        log.delete_records(1).unwrap(),
+        2,
+        "the log start never moves back"
+    );
     assert_eq!(log.segment_base_offsets(), vec![2, 3]);
     drop(log);
     let log = open(dir.path(), config, &clock);
     assert_eq!(log.log_start_offset(), 2);
-    assert_eq!(read_all(&log).iter().map(|r| r.offset).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(
+        read_all(&log).iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
     log.append(&mut simple_batch(1, 1, 1), 0).unwrap();
     assert_eq!(log.high_watermark(), 5);
 }
@@ -298,19 +395,36 @@ fn delete_records_inside_a_segment_hides_the_records_below() {
     let log = open(dir.path(), LogConfig::default(), &clock());
     log.append(&mut simple_batch(4, 1, 1), 0).unwrap();
     assert_eq!(log.delete_records(2).unwrap(), 2);
-    assert!(matches!(log.read(1, 100), Err(LogError::OffsetOutOfRange { .. })));
-    assert_eq!(read_all(&log).iter().map(|r| r.offset).collect::<Vec<_>>(), vec![2, 3]);
-    assert_eq!(log.offset_for_timestamp(0).unwrap().map(|t| t.offset), Some(2));
+    assert!(matches!(
+        log.read(1, 100),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(
+        read_all(&log).iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    assert_eq!(
+        log.offset_for_timestamp(0).unwrap().map(|t| t.offset),
+        Some(2)
+    );
 }
 
 #[test]
 fn flush_every_append_leaves_nothing_unflushed() {
     let dir = tempfile::tempdir().unwrap();
-    let durable = open(dir.path().join("durable").as_path(), LogConfig::default().with_flush_every_append(), &clock());
+    let durable = open(
+        dir.path().join("durable").as_path(),
+        LogConfig::default().with_flush_every_append(),
+        &clock(),
+    );
     durable.append(&mut simple_batch(2, 100, 1), 0).unwrap();
     assert_eq!(durable.unflushed_bytes(), 0);
 
-    let os = open(dir.path().join("os").as_path(), LogConfig::default(), &clock());
+    let os = open(
+        dir.path().join("os").as_path(),
+        LogConfig::default(),
+        &clock(),
+    );
     os.append(&mut simple_batch(2, 100, 1), 0).unwrap();
     assert!(os.unflushed_bytes() > 0);
     os.flush().unwrap();
@@ -351,12 +465,18 @@ fn a_clean_close_leaves_a_marker_that_the_next_open_consumes() {
     let log = open(dir.path(), LogConfig::default(), &clock);
     log.append(&mut simple_batch(3, 10, 1), 0).unwrap();
     log.close().unwrap();
-    assert!(matches!(log.append(&mut simple_batch(1, 1, 1), 0), Err(LogError::Closed)));
+    assert!(matches!(
+        log.append(&mut simple_batch(1, 1, 1), 0),
+        Err(LogError::Closed)
+    ));
     let marker = dir.path().join(".clean-shutdown");
     assert!(marker.exists());
     drop(log);
     let log = open(dir.path(), LogConfig::default(), &clock);
-    assert!(!marker.exists(), "a crash after this open must not be mistaken for a clean stop");
+    assert!(
+        !marker.exists(),
+        "a crash after this open must not be mistaken for a clean stop"
+    );
     assert_eq!(log.high_watermark(), 3);
     assert_eq!(read_all(&log).len(), 3);
 }
@@ -384,7 +504,10 @@ fn restarts_after_a_crash_keep_every_record_and_rebuild_missing_indexes() {
     }
     let log = open(dir.path(), config, &clock);
     assert_eq!(read_all(&log), before);
-    assert_eq!(log.offset_for_timestamp(20).unwrap().map(|t| t.offset), Some(40));
+    assert_eq!(
+        log.offset_for_timestamp(20).unwrap().map(|t| t.offset),
+        Some(40)
+    );
 }
 
 #[test]
@@ -415,7 +538,8 @@ fn readers_on_other_threads_only_ever_see_whole_batches() {
         })
         .collect();
     for n in 0..total {
-        log.append(&mut simple_batch(1, 100 + (n as usize % 50), n), 0).unwrap();
+        log.append(&mut simple_batch(1, 100 + (n as usize % 50), n), 0)
+            .unwrap();
     }
     for reader in readers {
         assert_eq!(reader.join().unwrap(), total);
@@ -425,14 +549,21 @@ fn readers_on_other_threads_only_ever_see_whole_batches() {
 #[test]
 fn concurrent_durable_appenders_share_syncs_and_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let log = Arc::new(open(dir.path(), LogConfig::default().with_flush_every_append(), &clock()));
+    let log = Arc::new(open(
+        dir.path(),
+        LogConfig::default().with_flush_every_append(),
+        &clock(),
+    ));
     let writers: Vec<_> = (0..4)
         .map(|_| {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for _ in 0..25 {
                     let info = log.append(&mut simple_batch(2, 50, 1), 0).unwrap();
-                    assert!(log.high_watermark() > info.last_offset, "acknowledged means visible");
+                    assert!(
+                        log.high_watermark() > info.last_offset,
+                        "acknowledged means visible"
+                    );
                 }
             })
         })
