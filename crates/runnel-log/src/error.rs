@@ -62,6 +62,8 @@ pub enum LogError {
     InvalidConfig(String),
     #[error("the log is closed")]
     Closed,
+    #[error("the log is offline after an I/O error on append; reopen it to recover")]
+    Offline,
 }
 
 impl LogError {

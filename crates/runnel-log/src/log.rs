@@ -60,6 +60,21 @@ pub(crate) struct Writer {
     unflushed_bytes: u64,
     last_flush_ms: i64,
     closed: bool,
+    /// Set when a write or sync failed: what reached the disk is unknown until recovery
+    /// (the next open) validates it, so no further append is accepted.
+    offline: bool,
+}
+
+impl Writer {
+    fn check_open(&self) -> Result<(), LogError> {
+        if self.offline {
+            Err(LogError::Offline)
+        } else if self.closed {
+            Err(LogError::Closed)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// A partition log. `Send + Sync`: appends are serialized inside, and reads run concurrently
@@ -150,6 +165,7 @@ impl Log {
                 unflushed_bytes: 0,
                 last_flush_ms: now,
                 closed: false,
+                offline: false,
             }),
             high_watermark: AtomicI64::new(next_offset),
             log_start: AtomicI64::new(log_start),
@@ -225,9 +241,7 @@ impl Log {
         let now = self.clock.now_ms();
 
         let mut writer = self.lock_writer();
-        if writer.closed {
-            return Err(LogError::Closed);
-        }
+        writer.check_open()?;
         let records: i64 = headers
             .iter()
             .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
@@ -240,7 +254,9 @@ impl Log {
             now,
             &config,
         ) {
-            active = self.roll_locked(&mut writer, now)?;
+            active = self
+                .roll_locked(&mut writer, now)
+                .inspect_err(|e| self.take_offline(&mut writer, e))?;
         }
         let base_offset = writer.next_offset;
         let log_append_time = match config.message_timestamp_type {
@@ -258,7 +274,9 @@ impl Log {
             *header = BatchHeader::parse(bytes)?;
             next = header.last_offset() + 1;
         }
-        active.append(batches, &headers, config.index_interval_bytes)?;
+        active
+            .append(batches, &headers, config.index_interval_bytes)
+            .inspect_err(|e| self.take_offline(&mut writer, e))?;
         writer.next_offset = next;
         writer.unflushed_messages += records as u64;
         writer.unflushed_bytes += batches.len() as u64;
@@ -276,7 +294,11 @@ impl Log {
         if must_sync {
             // Outside the writer lock: appends that arrive meanwhile are covered by the next
             // sync, which then costs them nothing extra.
-            active.sync()?;
+            // After a failed fdatasync the kernel may have dropped the dirty pages, so a later
+            // sync could succeed over lost data: the log must not take more appends.
+            active
+                .sync()
+                .inspect_err(|e| self.take_offline(&mut self.lock_writer(), e))?;
             self.high_watermark.fetch_max(next, Ordering::AcqRel);
         }
         Ok(AppendInfo {
@@ -287,13 +309,16 @@ impl Log {
         })
     }
 
+    fn take_offline(&self, writer: &mut Writer, error: &LogError) {
+        tracing::error!(dir = %self.dir.display(), %error, "append failed; taking the log offline");
+        writer.offline = true;
+    }
+
     /// Seals the active segment and starts a new one at the next offset. Does nothing when the
     /// active segment is empty.
     pub fn roll(&self) -> Result<(), LogError> {
         let mut writer = self.lock_writer();
-        if writer.closed {
-            return Err(LogError::Closed);
-        }
+        writer.check_open()?;
         if !self.active().is_empty() {
             self.roll_locked(&mut writer, self.clock.now_ms())?;
         }

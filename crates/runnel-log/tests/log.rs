@@ -575,3 +575,27 @@ fn concurrent_durable_appenders_share_syncs_and_lose_nothing() {
     assert_eq!(offsets, (0..200).collect::<Vec<_>>());
     assert_eq!(log.unflushed_bytes(), 0);
 }
+
+#[test]
+fn an_io_error_on_append_takes_the_log_offline() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("partition");
+    let config = LogConfig {
+        segment_bytes: 500,
+        ..LogConfig::default()
+    };
+    let log = open(&dir, config, &clock());
+    log.append(&mut simple_batch(1, 400, 1), 0).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap(); // the next roll cannot create its segment
+    assert!(matches!(
+        log.append(&mut simple_batch(1, 400, 1), 0),
+        Err(LogError::Io { .. })
+    ));
+    let third = log.append(&mut simple_batch(1, 1, 1), 0);
+    assert!(matches!(third, Err(LogError::Offline)), "{third:?}");
+    assert_eq!(
+        log.high_watermark(),
+        1,
+        "nothing past the failure became visible"
+    );
+}
