@@ -60,6 +60,14 @@ pub enum Compression {
 }
 
 impl Compression {
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
     fn from_attributes(attributes: i16) -> Result<Self, BatchError> {
         Ok(match attributes & COMPRESSION_MASK {
             0 => Compression::None,

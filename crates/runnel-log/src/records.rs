@@ -364,13 +364,7 @@ mod tests {
 
     #[test]
     fn built_batches_parse_back_with_every_codec() {
-        for compression in [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ] {
+        for compression in Compression::ALL {
             let bytes = sample(compression);
             let header = batch::validate(&bytes).unwrap();
             assert_eq!(header.compression().unwrap(), compression);

@@ -161,13 +161,7 @@ fn every_codec_is_stored_as_sent() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), LogConfig::default(), &clock());
     let mut sent = Vec::new();
-    for compression in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ] {
+    for compression in Compression::ALL {
         let value = vec![b'x'; 500];
         let mut bytes = batch(
             &[(Some(b"k"), Some(&value), 5), (None, None, 6)],

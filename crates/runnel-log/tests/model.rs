@@ -54,13 +54,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn codec(n: u8) -> Compression {
-    [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ][n as usize % 5]
+    Compression::ALL[n as usize % 5]
 }
 
 fn config(retention: u8) -> LogConfig {
