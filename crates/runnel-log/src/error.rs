@@ -23,7 +23,7 @@ pub enum BatchError {
     MalformedRecord(&'static str),
     #[error("record count {declared} in header but {found} records in the batch")]
     RecordCountMismatch { declared: i32, found: i32 },
-    #[error("last offset delta {0} is invalid")]
+    #[error("last offset delta {0} is negative or overflows the base offset")]
     BadOffsetDelta(i32),
     #[error("could not decompress batch: {0}")]
     Decompression(String),
