@@ -1,4 +1,5 @@
-//! File-system steps whose durability the log relies on.
+//! File-system steps whose durability the log relies on. The two public ones are also what
+//! other crates use for their own small durable files, so there is one way to write them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -7,12 +8,12 @@ use std::path::Path;
 use crate::error::{IoContext, LogError};
 
 /// Makes directory entries (creations, renames, removals) in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
 /// Replaces `path` with `bytes` so that a crash leaves either the old file or the new one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
     let tmp = path.with_extension(tmp_extension(path));
     let mut file = OpenOptions::new()
         .write(true)

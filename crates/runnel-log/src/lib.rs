@@ -30,5 +30,6 @@ pub use cleaner::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType, CONFIG_NAMES};
 pub use error::{BatchError, LogError};
+pub use fsutil::{sync_dir, write_atomically};
 pub use log::{AppendInfo, Log, ReadResult, RetentionReport, TimestampOffset};
 pub use records::{parse as parse_records, payload as batch_payload, BatchBuilder, Header, Record};

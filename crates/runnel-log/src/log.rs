@@ -340,6 +340,21 @@ impl Log {
     /// Reads whole batches from the one containing `offset`, up to `max_bytes` (but at least
     /// one batch when there is one), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        self.read_batches(offset, max_bytes, true)
+    }
+
+    /// As [`Log::read`], but never returns more than `max_bytes`, even if that means returning
+    /// nothing: for the later partitions of a fetch, once the first has had its one batch.
+    pub fn read_at_most(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
+        self.read_batches(offset, max_bytes, false)
+    }
+
+    fn read_batches(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+    ) -> Result<ReadResult, LogError> {
         let high_watermark = self.high_watermark();
         let log_start_offset = self.log_start_offset();
         if offset < log_start_offset || offset > high_watermark {
@@ -363,7 +378,12 @@ impl Log {
                 continue; // `next` falls in a gap the cleaner left at this segment's end
             };
             let budget = max_bytes - records.len();
-            let bytes = segment.read(position, budget, high_watermark, records.is_empty())?;
+            let bytes = segment.read(
+                position,
+                budget,
+                high_watermark,
+                min_one && records.is_empty(),
+            )?;
             let Some(last) = last_offset_in(&bytes) else {
                 break; // the next batch does not fit in what is left of `max_bytes`
             };

@@ -87,6 +87,14 @@ fn max_bytes_bounds_a_read_but_one_batch_always_comes_back() {
         2
     );
     assert!(log.read(0, batch_len * 2 + 5).unwrap().records.len() <= batch_len * 2 + 5);
+    assert!(
+        log.read_at_most(0, 10).unwrap().records.is_empty(),
+        "a strict limit returns nothing"
+    );
+    assert_eq!(
+        decode(&log.read_at_most(0, batch_len).unwrap().records).len(),
+        1
+    );
 }
 
 #[test]

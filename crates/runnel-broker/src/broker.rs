@@ -1,0 +1,315 @@
+//! The broker as a whole: start-up, shared state, background maintenance, shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::BrokerConfig;
+use crate::error::BrokerError;
+use crate::fetch_sessions::FetchSessions;
+use crate::groups::GroupCoordinator;
+use crate::server;
+use crate::topics::{self, Topics};
+
+/// What every request handler can reach.
+#[derive(Debug)]
+pub struct BrokerState {
+    pub config: BrokerConfig,
+    pub cluster_id: String,
+    pub advertised_host: String,
+    pub advertised_port: i32,
+    pub topics: Topics,
+    pub groups: GroupCoordinator,
+    pub fetch_sessions: FetchSessions,
+    shutdown: watch::Receiver<bool>,
+    /// Fetch requests currently waiting for data (an observable for tests and metrics).
+    parked_fetches: AtomicUsize,
+    /// Request handlers that panicked (each closed its connection); should stay 0.
+    handler_panics: AtomicUsize,
+}
+
+impl BrokerState {
+    /// Completes when the broker starts shutting down; long polls end early on it.
+    pub async fn shutting_down(&self) {
+        let mut rx = self.shutdown.clone();
+        // An error means the sender is gone, which also means shutdown.
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    pub(crate) fn shutdown_receiver(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+
+    /// How many fetch requests are waiting for data right now.
+    pub fn parked_fetches(&self) -> usize {
+        self.parked_fetches.load(Ordering::Acquire)
+    }
+
+    /// How many request handlers have panicked since start (a bug each time).
+    pub fn handler_panics(&self) -> usize {
+        self.handler_panics.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn count_handler_panic(&self) {
+        self.handler_panics.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a waiting fetch for as long as the returned guard lives.
+    pub(crate) fn park_fetch(&self) -> ParkedFetch<'_> {
+        self.parked_fetches.fetch_add(1, Ordering::AcqRel);
+        ParkedFetch(&self.parked_fetches)
+    }
+}
+
+/// See [`BrokerState::park_fetch`].
+#[derive(Debug)]
+pub(crate) struct ParkedFetch<'a>(&'a AtomicUsize);
+
+impl Drop for ParkedFetch<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A running broker. Stop it with [`Broker::shutdown`], which closes every log cleanly.
+#[derive(Debug)]
+pub struct Broker {
+    state: Arc<BrokerState>,
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+    maintenance: Option<JoinHandle<()>>,
+}
+
+impl Broker {
+    /// Opens the data directory, binds the listener and starts serving.
+    pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| BrokerError::Bind {
+                    address: config.listen.clone(),
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            address: config.listen.clone(),
+            source,
+        })?;
+        let (advertised_host, advertised_port) = match &config.advertise {
+            Some(address) => {
+                parse_host_port(address).ok_or_else(|| BrokerError::Advertise(address.clone()))?
+            }
+            None => (local_addr.ip().to_string(), i32::from(local_addr.port())),
+        };
+
+        let opening = config.clone();
+        let (topics, cluster_id) =
+            tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
+                let cluster_id = meta_properties(&opening.data_dir, opening.node_id)?;
+                let topics = Topics::open(
+                    &opening.data_dir,
+                    opening.log_defaults.clone(),
+                    Duration::from_millis(opening.cleaner_backoff_ms),
+                )?;
+                Ok((topics, cluster_id))
+            })
+            .await
+            .map_err(|e| BrokerError::Task(e.to_string()))??;
+
+        let (stop, shutdown) = watch::channel(false);
+        let groups = GroupCoordinator::new(&config);
+        let state = Arc::new(BrokerState {
+            config,
+            cluster_id,
+            advertised_host,
+            advertised_port,
+            topics,
+            groups,
+            fetch_sessions: FetchSessions::default(),
+            shutdown,
+            parked_fetches: AtomicUsize::new(0),
+            handler_panics: AtomicUsize::new(0),
+        });
+        crate::groups::load(&state).await?;
+        let server = tokio::spawn(server::serve(listener, Arc::clone(&state)));
+        let maintenance = tokio::spawn(maintain(Arc::clone(&state)));
+        tracing::info!(
+            listen = %local_addr,
+            advertised = %format!("{}:{}", state.advertised_host, state.advertised_port),
+            data_dir = %state.config.data_dir.display(),
+            cluster_id = %state.cluster_id,
+            "broker started"
+        );
+        Ok(Broker {
+            state,
+            local_addr,
+            stop,
+            server: Some(server),
+            maintenance: Some(maintenance),
+        })
+    }
+
+    /// The address the listener is bound to (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish (long polls return early), then
+    /// closes every log so the next start finds a clean shutdown.
+    pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+        tracing::info!("broker shutting down");
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server.take() {
+            server.await.map_err(|e| BrokerError::Task(e.to_string()))?;
+        }
+        if let Some(maintenance) = self.maintenance.take() {
+            maintenance
+                .await
+                .map_err(|e| BrokerError::Task(e.to_string()))?;
+        }
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || state.topics.close_all())
+            .await
+            .map_err(|e| BrokerError::Task(e.to_string()))??;
+        tracing::info!("broker stopped");
+        Ok(())
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        // Without `shutdown` the logs are not closed cleanly (they recover on next open),
+        // but the tasks must still stop.
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Retention and time-based flushing, until shutdown.
+async fn maintain(state: Arc<BrokerState>) {
+    let mut retention = tokio::time::interval(Duration::from_millis(
+        state.config.retention_check_interval_ms,
+    ));
+    let mut flush = tokio::time::interval(Duration::from_millis(
+        state.config.flush_scheduler_interval_ms,
+    ));
+    let mut groups = tokio::time::interval(Duration::from_millis(crate::groups::SWEEP_INTERVAL_MS));
+    for timer in [&mut retention, &mut flush, &mut groups] {
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            _ = state.shutting_down() => return,
+            _ = retention.tick() => {
+                let s = Arc::clone(&state);
+                let deleted = tokio::task::spawn_blocking(move || s.topics.enforce_retention()).await;
+                if let Ok(n) = deleted {
+                    if n > 0 {
+                        tracing::info!(segments = n, "retention deleted segments");
+                    }
+                }
+            }
+            _ = flush.tick() => {
+                let s = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;
+            }
+            _ = groups.tick() => crate::groups::sweep(&state).await,
+        }
+    }
+}
+
+/// `HOST:PORT`, where HOST may be a bracketed IPv6 address.
+pub fn parse_host_port(address: &str) -> Option<(String, i32)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), i32::from(port)))
+}
+
+/// Reads `meta.properties` (Kafka's name and format), writing it at first start; returns
+/// the cluster id. A node id other than the recorded one is refused: the data belongs to
+/// another node.
+fn meta_properties(data_dir: &Path, node_id: i32) -> Result<String, BrokerError> {
+    let path = data_dir.join("meta.properties");
+    std::fs::create_dir_all(data_dir).map_err(|source| topics::TopicError::Io {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let get = |key: &str| {
+                text.lines()
+                    .filter_map(|l| l.split_once('='))
+                    .find(|(k, _)| k.trim() == key)
+                    .map(|(_, v)| v.trim().to_owned())
+            };
+            let corrupt = |message: String| topics::TopicError::CorruptMetadata {
+                path: path.clone(),
+                message,
+            };
+            let cluster_id =
+                get("cluster.id").ok_or_else(|| corrupt("no cluster.id".to_owned()))?;
+            if let Some(stored) = get("node.id") {
+                if stored != node_id.to_string() {
+                    return Err(corrupt(format!(
+                        "node.id {stored} recorded, {node_id} configured"
+                    ))
+                    .into());
+                }
+            }
+            Ok(cluster_id)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let cluster_id = uuid::Uuid::new_v4().simple().to_string();
+            let text = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
+            topics::write_atomically(&path, text.as_bytes())?;
+            Ok(cluster_id)
+        }
+        Err(source) => Err(topics::TopicError::Io { path, source }.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn host_port_parsing() {
+        assert_eq!(
+            parse_host_port("example.com:9093"),
+            Some(("example.com".to_owned(), 9093))
+        );
+        assert_eq!(
+            parse_host_port("[::1]:9092"),
+            Some(("::1".to_owned(), 9092))
+        );
+        assert_eq!(parse_host_port("nohost"), None);
+        assert_eq!(parse_host_port(":9092"), None);
+        assert_eq!(parse_host_port("h:99999"), None);
+    }
+
+    #[test]
+    fn cluster_id_is_kept_and_node_id_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = meta_properties(dir.path(), 0).unwrap();
+        assert_eq!(meta_properties(dir.path(), 0).unwrap(), id);
+        assert!(meta_properties(dir.path(), 1).is_err());
+    }
+}

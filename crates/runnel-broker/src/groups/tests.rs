@@ -1,0 +1,219 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+
+fn coordinator() -> GroupCoordinator {
+    GroupCoordinator::new(&BrokerConfig {
+        group_initial_rebalance_delay_ms: 0,
+        ..BrokerConfig::default()
+    })
+}
+
+fn join(member_id: &str, instance: Option<&str>, protocols: &[&str]) -> JoinRequest {
+    JoinRequest {
+        group_id: "g".into(),
+        member_id: member_id.into(),
+        instance_id: instance.map(str::to_owned),
+        client_id: "client".into(),
+        client_host: String::new(),
+        protocol_type: "consumer".into(),
+        protocols: protocols
+            .iter()
+            .map(|p| (p.to_string(), Bytes::from(format!("meta-{p}"))))
+            .collect(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 10_000,
+        require_known_member_id: true,
+    }
+}
+
+fn now<T>(reply: Reply<T>) -> T {
+    match reply {
+        Reply::Now(value) => value,
+        Reply::Later(mut rx) => rx.try_recv().expect("answered already"),
+    }
+}
+
+fn pending<T: std::fmt::Debug>(reply: Reply<T>) -> oneshot::Receiver<T> {
+    match reply {
+        Reply::Later(rx) => rx,
+        Reply::Now(value) => panic!("expected to wait, got {value:?}"),
+    }
+}
+
+fn sync(
+    c: &GroupCoordinator,
+    member: &str,
+    generation: i32,
+    assignments: Vec<(String, Bytes)>,
+) -> Reply<SyncOutcome> {
+    c.sync(SyncRequest {
+        group_id: "g".into(),
+        generation,
+        member_id: member.into(),
+        instance_id: None,
+        protocol_type: None,
+        protocol_name: None,
+        assignments,
+    })
+}
+
+/// Joins a new dynamic member through MEMBER_ID_REQUIRED; returns its id and the reply.
+fn join_new(c: &GroupCoordinator, protocols: &[&str]) -> (String, Reply<JoinOutcome>) {
+    let first = now(c.join(join("", None, protocols)));
+    assert_eq!(first.error, ResponseError::MemberIdRequired.code());
+    let id = first.member_id;
+    let reply = c.join(join(&id, None, protocols));
+    (id, reply)
+}
+
+#[test]
+fn two_members_rebalance_sync_and_heartbeat() {
+    let c = coordinator();
+    let (a, reply) = join_new(&c, &["range", "roundrobin"]);
+    let joined = now(reply);
+    assert_eq!(
+        (joined.error, joined.generation, joined.leader.as_str()),
+        (0, 1, a.as_str())
+    );
+    assert_eq!(joined.members.len(), 1);
+    let synced = now(sync(
+        &c,
+        &a,
+        1,
+        vec![(a.clone(), Bytes::from_static(b"all"))],
+    ));
+    assert_eq!(synced.assignment, Bytes::from_static(b"all"));
+    assert_eq!(c.heartbeat("g", 1, &a, None), 0);
+
+    // A second member (preferring roundrobin, also speaking range) starts a rebalance.
+    let (b, reply) = join_new(&c, &["roundrobin", "range"]);
+    let mut b_join = pending(reply);
+    assert_eq!(
+        c.heartbeat("g", 1, &a, None),
+        ResponseError::RebalanceInProgress.code()
+    );
+    let a_join = now(c.join(join(&a, None, &["range", "roundrobin"])));
+    let b_join = b_join.try_recv().unwrap();
+    assert_eq!(a_join.generation, 2);
+    assert_eq!(a_join.members.len(), 2, "the leader gets the roster");
+    assert!(b_join.members.is_empty());
+    // Tie between the two first choices: the first member's preference wins.
+    assert_eq!(a_join.protocol_name.as_deref(), Some("range"));
+
+    let mut b_sync = pending(sync(&c, &b, 2, vec![]));
+    let a_sync = now(sync(
+        &c,
+        &a,
+        2,
+        vec![
+            (a.clone(), Bytes::from_static(b"A")),
+            (b.clone(), Bytes::from_static(b"B")),
+        ],
+    ));
+    assert_eq!(a_sync.assignment, Bytes::from_static(b"A"));
+    assert_eq!(
+        b_sync.try_recv().unwrap().assignment,
+        Bytes::from_static(b"B")
+    );
+    assert_eq!(
+        c.heartbeat("g", 1, &a, None),
+        ResponseError::IllegalGeneration.code()
+    );
+    assert_eq!(
+        c.heartbeat("g", 2, "nobody", None),
+        ResponseError::UnknownMemberId.code()
+    );
+
+    // Leaving triggers a rebalance that completes with the one member left.
+    assert_eq!(c.leave("g", &[(b.clone(), None)]).unwrap(), vec![0]);
+    let rejoined = now(c.join(join(&a, None, &["range"])));
+    assert_eq!((rejoined.generation, rejoined.members.len()), (3, 1));
+}
+
+#[test]
+fn inconsistent_protocols_and_bad_timeouts_are_refused() {
+    let c = coordinator();
+    let (_a, reply) = join_new(&c, &["range"]);
+    assert_eq!(now(reply).error, 0);
+    let other = now(c.join(join("", None, &["sticky"])));
+    assert_eq!(other.error, ResponseError::InconsistentGroupProtocol.code());
+    let mut short = join("", None, &["range"]);
+    short.session_timeout_ms = 10;
+    assert_eq!(
+        now(c.join(short)).error,
+        ResponseError::InvalidSessionTimeout.code()
+    );
+}
+
+#[test]
+fn a_static_member_restarting_keeps_its_assignment_without_a_rebalance() {
+    let c = coordinator();
+    let leader = now(c.join(join("", Some("i-1"), &["range"])));
+    let follower_reply = c.join(join("", Some("i-2"), &["range"]));
+    // The group was stable with one member; the second join starts generation 2.
+    let mut follower_rx = pending(follower_reply);
+    let leader2 = now(c.join(join(&leader.member_id, Some("i-1"), &["range"])));
+    let follower = follower_rx.try_recv().unwrap();
+    assert_eq!(leader2.generation, 2);
+    let mut f_sync = pending(sync(&c, &follower.member_id, 2, vec![]));
+    let _ = now(sync(
+        &c,
+        &leader2.member_id,
+        2,
+        vec![(follower.member_id.clone(), Bytes::from_static(b"F"))],
+    ));
+    assert_eq!(
+        f_sync.try_recv().unwrap().assignment,
+        Bytes::from_static(b"F")
+    );
+
+    // The follower restarts: same instance id, no member id. It gets a new id, the same
+    // generation and its old assignment, and the leader is not disturbed.
+    let restarted = now(c.join(join("", Some("i-2"), &["range"])));
+    assert_eq!(restarted.error, 0);
+    assert_eq!(restarted.generation, 2);
+    assert_ne!(restarted.member_id, follower.member_id);
+    let synced = now(sync(&c, &restarted.member_id, 2, vec![]));
+    assert_eq!(synced.assignment, Bytes::from_static(b"F"));
+    assert_eq!(c.heartbeat("g", 2, &leader2.member_id, Some("i-1")), 0);
+    // The old incarnation is fenced.
+    assert_eq!(
+        c.heartbeat("g", 2, &follower.member_id, Some("i-2")),
+        ResponseError::FencedInstanceId.code()
+    );
+}
+
+#[test]
+fn expired_sessions_leave_the_group() {
+    let c = coordinator();
+    let (a, reply) = join_new(&c, &["range"]);
+    assert_eq!(now(reply).generation, 1);
+    let _ = now(sync(&c, &a, 1, vec![]));
+    c.expire(Instant::now() + Duration::from_secs(11));
+    let groups = c.lock();
+    let group = groups.get("g").unwrap();
+    assert!(group.members.is_empty());
+    assert_eq!(group.state, GroupState::Empty);
+}
+
+#[test]
+fn simple_commits_need_an_empty_group() {
+    let c = coordinator();
+    assert_eq!(c.check_commit("solo", -1, "", None), Ok(()));
+    assert_eq!(
+        c.check_commit("", -1, "", None),
+        Err(ResponseError::InvalidGroupId.code())
+    );
+    let (a, reply) = join_new(&c, &["range"]);
+    assert_eq!(now(reply).generation, 1);
+    assert_eq!(
+        c.check_commit("g", -1, "", None),
+        Err(ResponseError::UnknownMemberId.code())
+    );
+    assert_eq!(c.check_commit("g", 1, &a, None), Ok(()));
+    assert_eq!(
+        c.check_commit("g", 0, &a, None),
+        Err(ResponseError::IllegalGeneration.code())
+    );
+}

@@ -1,0 +1,291 @@
+//! Fetch: serve stored batches, long-polling until `min_bytes` arrive or `max_wait_ms` passes.
+//!
+//! Waiting is driven by the partitions' append notifications, never by a polling timer: the
+//! request registers interest in every partition it reads, then re-reads when one changes.
+//!
+//! Incremental fetch sessions (KIP-227) are kept in [`crate::fetch_sessions`]; this module
+//! reads whatever partitions the session (or the full request) names.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::broker::BrokerState;
+use crate::error::log_error_code;
+use crate::fetch_sessions::{Plan, SessionPartition};
+use crate::topics::Partition;
+
+/// Topic ids replace names from this version on.
+const TOPIC_ID_VERSION: i16 = 13;
+
+struct Wanted {
+    index: i32,
+    fetch_offset: i64,
+    max_bytes: usize,
+    target: Result<Arc<Partition>, i16>,
+    /// Position in the session's partition list, and what the client was last told.
+    session_index: usize,
+    sent_high_watermark: i64,
+    sent_log_start: i64,
+}
+
+struct WantedTopic {
+    name: TopicName,
+    /// The id the request named (nil before v13).
+    requested_id: Uuid,
+    id: Uuid,
+    partitions: Vec<Wanted>,
+}
+
+pub(crate) async fn handle(
+    state: &Arc<BrokerState>,
+    request: FetchRequest,
+    version: i16,
+) -> FetchResponse {
+    let mut response = FetchResponse::default();
+    let (session_id, incremental, entries) = match state.fetch_sessions.begin(&request, version) {
+        Plan::Error(code) => {
+            response.error_code = code;
+            return response;
+        }
+        Plan::Full { session_id } => (session_id, false, request_partitions(&request)),
+        Plan::Incremental {
+            session_id,
+            partitions,
+        } => (session_id, true, partitions),
+    };
+    response.session_id = session_id;
+    let topics = resolve(state, &entries, version);
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
+    let deadline = Instant::now() + wait;
+    let targets: Vec<Arc<Partition>> = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|w| w.target.as_ref().ok().cloned())
+        .collect();
+    let committed = request.isolation_level == 1;
+
+    loop {
+        // Interest is registered before reading, so an append that lands between the read
+        // and the wait still wakes this request.
+        let mut changes: Vec<_> = targets.iter().map(|p| Box::pin(p.changed())).collect();
+        for change in &mut changes {
+            change.as_mut().enable();
+        }
+        let read = read_all(&topics, max_bytes, version, committed, incremental);
+        if read.bytes >= min_bytes
+            || read.failed
+            || Instant::now() >= deadline
+            || state.is_shutting_down()
+        {
+            if session_id != 0 {
+                state.fetch_sessions.sent(session_id, &read.sent);
+            }
+            response.responses = read.responses;
+            return response;
+        }
+        let _parked = state.park_fetch();
+        tokio::select! {
+            _ = any(&mut changes) => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = state.shutting_down() => {}
+        }
+    }
+}
+
+/// Completes when any of the futures does.
+async fn any<F: Future<Output = ()>>(futures: &mut [Pin<Box<F>>]) {
+    std::future::poll_fn(|cx| {
+        if futures.iter_mut().any(|f| f.as_mut().poll(cx).is_ready()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// The partitions of a full fetch request, in session form (nothing sent yet).
+fn request_partitions(request: &FetchRequest) -> Vec<SessionPartition> {
+    request
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| SessionPartition {
+                topic: t.topic.clone(),
+                topic_id: t.topic_id,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes,
+                sent_high_watermark: -1,
+                sent_log_start: -1,
+            })
+        })
+        .collect()
+}
+
+/// Finds each partition's log, grouping consecutive partitions of a topic as the response
+/// lists them.
+fn resolve(state: &BrokerState, entries: &[SessionPartition], version: i16) -> Vec<WantedTopic> {
+    let by_id = version >= TOPIC_ID_VERSION;
+    let mut topics: Vec<WantedTopic> = Vec::new();
+    let mut found = None;
+    for (session_index, entry) in entries.iter().enumerate() {
+        let same_topic = topics.last().is_some_and(|t: &WantedTopic| {
+            if by_id {
+                t.requested_id == entry.topic_id
+            } else {
+                t.name == entry.topic
+            }
+        });
+        if !same_topic {
+            found = if by_id {
+                state.topics.by_id(entry.topic_id)
+            } else {
+                state.topics.get(entry.topic.0.as_str())
+            };
+            topics.push(WantedTopic {
+                name: entry.topic.clone(),
+                requested_id: entry.topic_id,
+                id: found.as_ref().map_or(entry.topic_id, |t| t.id),
+                partitions: Vec::new(),
+            });
+        }
+        let missing = if by_id {
+            ResponseError::UnknownTopicId.code()
+        } else {
+            ResponseError::UnknownTopicOrPartition.code()
+        };
+        let target = match &found {
+            None => Err(missing),
+            Some(t) => t
+                .partition(entry.partition)
+                .ok_or(ResponseError::UnknownTopicOrPartition.code()),
+        };
+        if let Some(topic) = topics.last_mut() {
+            topic.partitions.push(Wanted {
+                index: entry.partition,
+                fetch_offset: entry.fetch_offset,
+                max_bytes: usize::try_from(entry.max_bytes).unwrap_or(0),
+                target,
+                session_index,
+                sent_high_watermark: entry.sent_high_watermark,
+                sent_log_start: entry.sent_log_start,
+            });
+        }
+    }
+    topics
+}
+
+/// What one pass over the wanted partitions produced.
+struct Read {
+    responses: Vec<FetchableTopicResponse>,
+    /// Record bytes in the responses.
+    bytes: usize,
+    /// Whether any partition failed (which ends the wait).
+    failed: bool,
+    /// (session index, high watermark, log start) of every partition in the responses.
+    sent: Vec<(usize, i64, i64)>,
+}
+
+/// Reads every wanted partition within the byte limits. An incremental response leaves out
+/// partitions with nothing new for the client.
+fn read_all(
+    topics: &[WantedTopic],
+    max_bytes: usize,
+    version: i16,
+    committed: bool,
+    incremental: bool,
+) -> Read {
+    let mut total = 0usize;
+    let mut failed = false;
+    let mut sent = Vec::new();
+    let mut responses = Vec::with_capacity(topics.len());
+    for topic in topics {
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for wanted in &topic.partitions {
+            let mut data = PartitionData::default()
+                .with_partition_index(wanted.index)
+                .with_aborted_transactions(committed.then(Vec::new));
+            match &wanted.target {
+                Err(code) => {
+                    failed = true;
+                    data = data.with_error_code(*code).with_high_watermark(-1);
+                }
+                Ok(partition) => {
+                    let log = &partition.log;
+                    data = data
+                        .with_high_watermark(log.high_watermark())
+                        .with_last_stable_offset(log.high_watermark())
+                        .with_log_start_offset(log.log_start_offset());
+                    let budget = wanted.max_bytes.min(max_bytes.saturating_sub(total));
+                    // KIP-74: the first batch of the first partition with data is returned
+                    // even past the limits, so a large batch never blocks a consumer;
+                    // later partitions only get what fits.
+                    if budget > 0 || total == 0 {
+                        let read = if total == 0 {
+                            log.read(wanted.fetch_offset, budget.max(1))
+                        } else {
+                            log.read_at_most(wanted.fetch_offset, budget)
+                        };
+                        match read {
+                            Ok(read) => {
+                                data = data
+                                    .with_high_watermark(read.high_watermark)
+                                    .with_last_stable_offset(read.high_watermark)
+                                    .with_log_start_offset(read.log_start_offset);
+                                if !read.records.is_empty() {
+                                    total += read.records.len();
+                                    data = data.with_records(Some(Bytes::from(read.records)));
+                                }
+                            }
+                            Err(error) => {
+                                failed = true;
+                                data = data.with_error_code(log_error_code(&error));
+                            }
+                        }
+                    }
+                }
+            }
+            let news = data.error_code != 0
+                || data.records.as_ref().is_some_and(|r| !r.is_empty())
+                || data.high_watermark != wanted.sent_high_watermark
+                || data.log_start_offset != wanted.sent_log_start;
+            if !incremental || news {
+                sent.push((
+                    wanted.session_index,
+                    data.high_watermark,
+                    data.log_start_offset,
+                ));
+                partitions.push(data);
+            }
+        }
+        if incremental && partitions.is_empty() {
+            continue;
+        }
+        let mut response = FetchableTopicResponse::default().with_partitions(partitions);
+        if version >= TOPIC_ID_VERSION {
+            response.topic_id = topic.id;
+        } else {
+            response.topic = topic.name.clone();
+        }
+        responses.push(response);
+    }
+    Read {
+        responses,
+        bytes: total,
+        failed,
+        sent,
+    }
+}

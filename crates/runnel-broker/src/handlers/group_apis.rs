@@ -1,0 +1,650 @@
+//! Group APIs on the wire: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+//! OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete.
+//! The state machine itself is in [`crate::groups`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::{
+    BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
+    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::BrokerState;
+use crate::error::log_error_code;
+use crate::groups::store::{self, Committed, MAX_METADATA_BYTES};
+use crate::groups::{GroupState, JoinOutcome, JoinRequest, Reply, SyncOutcome, SyncRequest};
+
+const KEY_TYPE_GROUP: i8 = 0;
+
+fn text(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+fn opt_text(s: Option<String>) -> Option<StrBytes> {
+    s.map(text)
+}
+
+/// Waits for a deferred answer; shutdown answers NOT_COORDINATOR so clients look again.
+async fn wait<T>(state: &BrokerState, reply: Reply<T>, on_error: impl FnOnce(i16) -> T) -> T {
+    match reply {
+        Reply::Now(outcome) => outcome,
+        Reply::Later(rx) => tokio::select! {
+            outcome = rx => outcome.unwrap_or_else(|_| on_error(ResponseError::UnknownMemberId.code())),
+            _ = state.shutting_down() => on_error(ResponseError::NotCoordinator.code()),
+        },
+    }
+}
+
+pub(crate) fn find_coordinator(
+    state: &Arc<BrokerState>,
+    request: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let node = BrokerId(state.config.node_id);
+    let host = text(state.advertised_host.clone());
+    let port = state.advertised_port;
+    let supported = request.key_type == KEY_TYPE_GROUP;
+    let mut response = FindCoordinatorResponse::default();
+    if version >= 4 {
+        response.coordinators = request
+            .coordinator_keys
+            .into_iter()
+            .map(|key| {
+                let c = Coordinator::default().with_key(key);
+                if supported {
+                    c.with_node_id(node).with_host(host.clone()).with_port(port)
+                } else {
+                    c.with_node_id(BrokerId(-1))
+                        .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+                }
+            })
+            .collect();
+    } else if supported {
+        response.node_id = node;
+        response.host = host;
+        response.port = port;
+    } else {
+        // Transactions have no coordinator here.
+        response.error_code = ResponseError::CoordinatorNotAvailable.code();
+        response.node_id = BrokerId(-1);
+    }
+    response
+}
+
+/// Who sent a request, as DescribeGroups shows members.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Client<'a> {
+    pub id: &'a str,
+    pub host: std::net::SocketAddr,
+}
+
+pub(crate) async fn join_group(
+    state: &Arc<BrokerState>,
+    request: JoinGroupRequest,
+    version: i16,
+    client: Client<'_>,
+) -> JoinGroupResponse {
+    let join = JoinRequest {
+        group_id: request.group_id.0.to_string(),
+        member_id: request.member_id.to_string(),
+        instance_id: request.group_instance_id.map(|s| s.to_string()),
+        client_id: client.id.to_owned(),
+        // Kafka shows the host as Java prints an InetAddress.
+        client_host: format!("/{}", client.host.ip()),
+        protocol_type: request.protocol_type.to_string(),
+        protocols: request
+            .protocols
+            .into_iter()
+            .map(|p| (p.name.to_string(), p.metadata))
+            .collect(),
+        session_timeout_ms: request.session_timeout_ms,
+        rebalance_timeout_ms: if version >= 1 {
+            request.rebalance_timeout_ms
+        } else {
+            request.session_timeout_ms
+        },
+        require_known_member_id: version >= 4,
+    };
+    let member_id = join.member_id.clone();
+    let reply = state.groups.join(join);
+    let outcome = wait(state, reply, |code| JoinOutcome {
+        error: code,
+        generation: -1,
+        member_id: member_id.clone(),
+        ..JoinOutcome::default()
+    })
+    .await;
+    let mut response = JoinGroupResponse::default();
+    response.error_code = outcome.error;
+    response.generation_id = outcome.generation;
+    response.member_id = text(outcome.member_id);
+    response.leader = text(outcome.leader);
+    // Before v7 the protocol name is not nullable: an empty string stands for "none".
+    response.protocol_name = match (outcome.protocol_name, version >= 7) {
+        (Some(name), _) => Some(text(name)),
+        (None, true) => None,
+        (None, false) => Some(StrBytes::new()),
+    };
+    if version >= 7 {
+        response.protocol_type = opt_text(outcome.protocol_type);
+    }
+    response.members = outcome
+        .members
+        .into_iter()
+        .map(|(id, instance, metadata)| {
+            JoinGroupResponseMember::default()
+                .with_member_id(text(id))
+                .with_group_instance_id(if version >= 5 {
+                    opt_text(instance)
+                } else {
+                    None
+                })
+                .with_metadata(metadata)
+        })
+        .collect();
+    response
+}
+
+pub(crate) async fn sync_group(
+    state: &Arc<BrokerState>,
+    request: SyncGroupRequest,
+) -> SyncGroupResponse {
+    let reply = state.groups.sync(SyncRequest {
+        group_id: request.group_id.0.to_string(),
+        generation: request.generation_id,
+        member_id: request.member_id.to_string(),
+        instance_id: request.group_instance_id.map(|s| s.to_string()),
+        protocol_type: request.protocol_type.map(|s| s.to_string()),
+        protocol_name: request.protocol_name.map(|s| s.to_string()),
+        assignments: request
+            .assignments
+            .into_iter()
+            .map(|a| (a.member_id.to_string(), a.assignment))
+            .collect(),
+    });
+    let outcome = wait(state, reply, |code| SyncOutcome {
+        error: code,
+        ..SyncOutcome::default()
+    })
+    .await;
+    let mut response = SyncGroupResponse::default();
+    response.error_code = outcome.error;
+    response.assignment = outcome.assignment;
+    response.protocol_type = opt_text(outcome.protocol_type);
+    response.protocol_name = opt_text(outcome.protocol_name);
+    response
+}
+
+pub(crate) fn heartbeat(state: &Arc<BrokerState>, request: HeartbeatRequest) -> HeartbeatResponse {
+    let code = state.groups.heartbeat(
+        request.group_id.0.as_str(),
+        request.generation_id,
+        request.member_id.as_str(),
+        request.group_instance_id.as_deref(),
+    );
+    HeartbeatResponse::default().with_error_code(code)
+}
+
+pub(crate) fn leave_group(
+    state: &Arc<BrokerState>,
+    request: LeaveGroupRequest,
+    version: i16,
+) -> LeaveGroupResponse {
+    let leaving: Vec<(String, Option<String>)> = if version >= 3 {
+        request
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|s| s.to_string()),
+                )
+            })
+            .collect()
+    } else {
+        vec![(request.member_id.to_string(), None)]
+    };
+    let mut response = LeaveGroupResponse::default();
+    match state.groups.leave(request.group_id.0.as_str(), &leaving) {
+        Err(code) => response.error_code = code,
+        Ok(codes) if version >= 3 => {
+            response.members = request
+                .members
+                .into_iter()
+                .zip(codes)
+                .map(|(m, code)| {
+                    MemberResponse::default()
+                        .with_member_id(m.member_id)
+                        .with_group_instance_id(m.group_instance_id)
+                        .with_error_code(code)
+                })
+                .collect();
+        }
+        Ok(codes) => response.error_code = codes.first().copied().unwrap_or(0),
+    }
+    response
+}
+
+pub(crate) async fn offset_commit(
+    state: &Arc<BrokerState>,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let group_id = request.group_id.0.to_string();
+    let membership = state.groups.check_commit(
+        &group_id,
+        request.generation_id_or_member_epoch,
+        request.member_id.as_str(),
+        request.group_instance_id.as_deref(),
+    );
+    let now = runnel_log::Clock::now_ms(&runnel_log::SystemClock);
+    // (topic index, partition index within topic) → error, or a commit to store.
+    let mut commits = Vec::new();
+    let mut results: Vec<OffsetCommitResponseTopic> = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let found = state.topics.get(topic.name.0.as_str());
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let code = match &membership {
+                Err(code) => *code,
+                Ok(())
+                    if found
+                        .as_ref()
+                        .and_then(|t| t.partition(p.partition_index))
+                        .is_none() =>
+                {
+                    ResponseError::UnknownTopicOrPartition.code()
+                }
+                Ok(())
+                    if p.committed_metadata
+                        .as_ref()
+                        .is_some_and(|m| m.len() > MAX_METADATA_BYTES) =>
+                {
+                    ResponseError::OffsetMetadataTooLarge.code()
+                }
+                Ok(()) => {
+                    commits.push((
+                        (topic.name.0.to_string(), p.partition_index),
+                        Some(Committed {
+                            offset: p.committed_offset,
+                            leader_epoch: p.committed_leader_epoch,
+                            metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                            commit_time_ms: now,
+                        }),
+                    ));
+                    0
+                }
+            };
+            partitions.push(
+                OffsetCommitResponsePartition::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(code),
+            );
+        }
+        results.push(
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name.clone())
+                .with_partitions(partitions),
+        );
+    }
+    if let Err(error) = store::persist(state, &group_id, &commits).await {
+        tracing::error!(group = %group_id, %error, "storing offsets failed");
+        let code = log_error_code(&error);
+        for p in results.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            if p.error_code == 0 {
+                p.error_code = code;
+            }
+        }
+    } else {
+        state.groups.record_commits(&group_id, &commits);
+    }
+    OffsetCommitResponse::default().with_topics(results)
+}
+
+/// Per topic: (partition, its commit if any).
+type TopicCommits = Vec<(TopicName, Vec<(i32, Option<Committed>)>)>;
+
+/// Committed offsets of one group for the wanted topics (None: every committed topic).
+fn committed_for(
+    state: &BrokerState,
+    group: &str,
+    topics: Option<Vec<(TopicName, Vec<i32>)>>,
+) -> TopicCommits {
+    let offsets = state.groups.committed(group);
+    match topics {
+        Some(topics) => topics
+            .into_iter()
+            .map(|(name, partitions)| {
+                let found = partitions
+                    .into_iter()
+                    .map(|p| (p, offsets.get(&(name.0.to_string(), p)).cloned()))
+                    .collect();
+                (name, found)
+            })
+            .collect(),
+        None => {
+            let mut by_topic: BTreeMap<String, Vec<(i32, Option<Committed>)>> = BTreeMap::new();
+            for ((topic, partition), commit) in offsets {
+                by_topic
+                    .entry(topic)
+                    .or_default()
+                    .push((partition, Some(commit)));
+            }
+            by_topic
+                .into_iter()
+                .map(|(t, p)| (TopicName(text(t)), p))
+                .collect()
+        }
+    }
+}
+
+pub(crate) fn offset_fetch(
+    state: &Arc<BrokerState>,
+    request: OffsetFetchRequest,
+    version: i16,
+) -> OffsetFetchResponse {
+    let mut response = OffsetFetchResponse::default();
+    let (epoch_of, metadata_of) = (
+        |c: &Option<Committed>| c.as_ref().map_or(-1, |c| c.leader_epoch),
+        |c: &Option<Committed>| {
+            Some(text(
+                c.as_ref()
+                    .and_then(|c| c.metadata.clone())
+                    .unwrap_or_default(),
+            ))
+        },
+    );
+    if version >= 8 {
+        for group in request.groups {
+            let wanted = group.topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| (t.name, t.partition_indexes))
+                    .collect()
+            });
+            let topics = committed_for(state, group.group_id.0.as_str(), wanted)
+                .into_iter()
+                .map(|(name, partitions)| {
+                    OffsetFetchResponseTopics::default()
+                        .with_name(name)
+                        .with_partitions(
+                            partitions
+                                .into_iter()
+                                .map(|(p, c)| {
+                                    OffsetFetchResponsePartitions::default()
+                                        .with_partition_index(p)
+                                        .with_committed_offset(c.as_ref().map_or(-1, |c| c.offset))
+                                        .with_committed_leader_epoch(epoch_of(&c))
+                                        .with_metadata(metadata_of(&c))
+                                })
+                                .collect(),
+                        )
+                })
+                .collect();
+            response.groups.push(
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(group.group_id)
+                    .with_topics(topics),
+            );
+        }
+        return response;
+    }
+    let wanted = request.topics.map(|ts| {
+        ts.into_iter()
+            .map(|t| (t.name, t.partition_indexes))
+            .collect()
+    });
+    response.topics = committed_for(state, request.group_id.0.as_str(), wanted)
+        .into_iter()
+        .map(|(name, partitions)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(name)
+                .with_partitions(
+                    partitions
+                        .into_iter()
+                        .map(|(p, c)| {
+                            let mut partition = OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(c.as_ref().map_or(-1, |c| c.offset))
+                                .with_metadata(metadata_of(&c));
+                            if version >= 5 {
+                                partition.committed_leader_epoch = epoch_of(&c);
+                            }
+                            partition
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    response
+}
+
+pub(crate) fn list_groups(
+    state: &Arc<BrokerState>,
+    request: ListGroupsRequest,
+) -> ListGroupsResponse {
+    let groups = state.groups.lock();
+    let listed = groups
+        .values()
+        .filter(|g| !g.members.is_empty() || !g.offsets.is_empty())
+        .filter(|g| {
+            request.states_filter.is_empty()
+                || request
+                    .states_filter
+                    .iter()
+                    .any(|s| s.as_str() == g.state.name())
+        })
+        .filter(|_| {
+            request.types_filter.is_empty()
+                || request.types_filter.iter().any(|t| t.as_str() == "classic")
+        })
+        .map(|g| {
+            ListedGroup::default()
+                .with_group_id(GroupId(text(g.id.clone())))
+                .with_protocol_type(text(g.protocol_type.clone().unwrap_or_default()))
+                .with_group_state(text(g.state.name()))
+                .with_group_type(text("classic"))
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(listed)
+}
+
+pub(crate) fn describe_groups(
+    state: &Arc<BrokerState>,
+    request: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
+    let groups = state.groups.lock();
+    let described = request
+        .groups
+        .into_iter()
+        .map(|id| {
+            let base = DescribedGroup::default().with_group_id(id.clone());
+            let Some(group) = groups.get(id.0.as_str()) else {
+                return base.with_group_state(text("Dead"));
+            };
+            let protocol = group.protocol.clone().unwrap_or_default();
+            let stable = group.state == GroupState::Stable;
+            let members = group
+                .members
+                .values()
+                .map(|m| {
+                    DescribedGroupMember::default()
+                        .with_member_id(text(m.id.clone()))
+                        .with_group_instance_id(if version >= 4 {
+                            opt_text(m.instance_id.clone())
+                        } else {
+                            None
+                        })
+                        .with_client_id(text(m.client_id.clone()))
+                        .with_client_host(text(m.client_host.clone()))
+                        .with_member_metadata(m.metadata_for(&protocol))
+                        .with_member_assignment(if stable {
+                            m.assignment.clone()
+                        } else {
+                            Bytes::new()
+                        })
+                })
+                .collect();
+            base.with_group_state(text(group.state.name()))
+                .with_protocol_type(text(group.protocol_type.clone().unwrap_or_default()))
+                .with_protocol_data(text(protocol))
+                .with_members(members)
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(described)
+}
+
+pub(crate) async fn delete_groups(
+    state: &Arc<BrokerState>,
+    request: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let mut response = DeleteGroupsResponse::default();
+    for id in request.groups_names {
+        let name = id.0.to_string();
+        let doomed: Result<Vec<(String, i32)>, i16> = {
+            let groups = state.groups.lock();
+            match groups.get(&name) {
+                None => Err(ResponseError::GroupIdNotFound.code()),
+                Some(g) if !g.members.is_empty() => Err(ResponseError::NonEmptyGroup.code()),
+                Some(g) => Ok(g.offsets.keys().cloned().collect()),
+            }
+        };
+        let code = match doomed {
+            Err(code) => code,
+            Ok(keys) => {
+                let tombstones: Vec<_> = keys.into_iter().map(|k| (k, None)).collect();
+                match store::persist(state, &name, &tombstones).await {
+                    Ok(()) => {
+                        let mut groups = state.groups.lock();
+                        if groups.get(&name).is_some_and(|g| g.members.is_empty()) {
+                            groups.remove(&name);
+                        }
+                        0
+                    }
+                    Err(error) => log_error_code(&error),
+                }
+            }
+        };
+        response.results.push(
+            kafka_protocol::messages::delete_groups_response::DeletableGroupResult::default()
+                .with_group_id(id)
+                .with_error_code(code),
+        );
+    }
+    response
+}
+
+/// The topics in a consumer-protocol subscription (version, then an array of strings);
+/// read defensively since it is client data.
+fn subscribed_topics(mut metadata: &[u8]) -> Vec<String> {
+    let mut topics = Vec::new();
+    if metadata.remaining() < 6 {
+        return topics;
+    }
+    metadata.advance(2);
+    let count = metadata.get_i32();
+    for _ in 0..count.max(0) {
+        if metadata.remaining() < 2 {
+            break;
+        }
+        let len = usize::try_from(metadata.get_i16()).unwrap_or(0);
+        if metadata.remaining() < len {
+            break;
+        }
+        topics.push(String::from_utf8_lossy(&metadata[..len]).into_owned());
+        metadata.advance(len);
+    }
+    topics
+}
+
+pub(crate) async fn offset_delete(
+    state: &Arc<BrokerState>,
+    request: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let group_id = request.group_id.0.to_string();
+    let subscribed: Option<Vec<String>> = {
+        let groups = state.groups.lock();
+        groups.get(&group_id).map(|g| {
+            let protocol = g.protocol.clone().unwrap_or_default();
+            if g.protocol_type.as_deref() == Some("consumer") {
+                g.members
+                    .values()
+                    .flat_map(|m| subscribed_topics(&m.metadata_for(&protocol)))
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        })
+    };
+    let mut response = OffsetDeleteResponse::default();
+    let Some(subscribed) = subscribed else {
+        response.error_code = ResponseError::GroupIdNotFound.code();
+        return response;
+    };
+    let mut tombstones = Vec::new();
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let busy = subscribed.contains(&name);
+        let partitions = topic
+            .partitions
+            .into_iter()
+            .map(|p| {
+                let code = if busy {
+                    ResponseError::GroupSubscribedToTopic.code()
+                } else {
+                    tombstones.push(((name.clone(), p.partition_index), None));
+                    0
+                };
+                OffsetDeleteResponsePartition::default()
+                    .with_partition_index(p.partition_index)
+                    .with_error_code(code)
+            })
+            .collect();
+        response.topics.push(
+            OffsetDeleteResponseTopic::default()
+                .with_name(topic.name)
+                .with_partitions(partitions),
+        );
+    }
+    match store::persist(state, &group_id, &tombstones).await {
+        Ok(()) => state.groups.record_commits(&group_id, &tombstones),
+        Err(error) => response.error_code = log_error_code(&error),
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_are_read_defensively() {
+        let mut m = vec![0, 1, 0, 0, 0, 2, 0, 1, b'a', 0, 2, b'b', b'c'];
+        assert_eq!(subscribed_topics(&m), vec!["a".to_owned(), "bc".to_owned()]);
+        m.truncate(10);
+        assert_eq!(subscribed_topics(&m), vec!["a".to_owned()]);
+        assert!(subscribed_topics(&[0, 0, 0x7f, 0xff, 0xff, 0xff]).is_empty());
+    }
+}

@@ -1,0 +1,141 @@
+//! Metadata: brokers, topics and partitions, with auto topic creation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::broker::BrokerState;
+use crate::error::topic_error_code;
+use crate::topics::{valid_topic_name, Topic, TopicError};
+
+pub(crate) async fn handle(
+    state: &Arc<BrokerState>,
+    request: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
+    let node = BrokerId(state.config.node_id);
+    let mut response = MetadataResponse::default();
+    response.brokers = vec![MetadataResponseBroker::default()
+        .with_node_id(node)
+        .with_host(StrBytes::from_string(state.advertised_host.clone()))
+        .with_port(state.advertised_port)];
+    response.cluster_id = Some(StrBytes::from_string(state.cluster_id.clone()));
+    response.controller_id = node;
+
+    // v0: an empty list means all topics; v1+: null means all, empty means none.
+    let all = match &request.topics {
+        None => true,
+        Some(list) => list.is_empty() && version == 0,
+    };
+    if all {
+        response.topics = state
+            .topics
+            .all()
+            .iter()
+            .map(|t| describe(t, node))
+            .collect();
+        return response;
+    }
+    // Before v4 there is no flag and Kafka always auto-creates.
+    let may_create =
+        state.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+    for wanted in request.topics.unwrap_or_default() {
+        let entry = match wanted.name {
+            Some(name) => by_name(state, name, may_create, node).await,
+            None => match state.topics.by_id(wanted.topic_id) {
+                Some(topic) => describe(&topic, node),
+                None => failed(None, wanted.topic_id, ResponseError::UnknownTopicId.code()),
+            },
+        };
+        response.topics.push(entry);
+    }
+    response
+}
+
+async fn by_name(
+    state: &Arc<BrokerState>,
+    name: TopicName,
+    may_create: bool,
+    node: BrokerId,
+) -> MetadataResponseTopic {
+    let text = name.0.to_string();
+    if let Some(topic) = state.topics.get(&text) {
+        return describe(&topic, node);
+    }
+    if !valid_topic_name(&text) {
+        return failed(
+            Some(name),
+            Uuid::nil(),
+            ResponseError::InvalidTopicException.code(),
+        );
+    }
+    if !may_create {
+        return failed(
+            Some(name),
+            Uuid::nil(),
+            ResponseError::UnknownTopicOrPartition.code(),
+        );
+    }
+    let s = Arc::clone(state);
+    let created = tokio::task::spawn_blocking(move || {
+        let partitions = s.config.num_partitions;
+        s.topics.create(&text, partitions, BTreeMap::new(), false)
+    })
+    .await;
+    match created {
+        Ok(Ok(topic)) => describe(&topic, node),
+        // Another request created it meanwhile.
+        Ok(Err(TopicError::Exists(existing))) => match state.topics.get(&existing) {
+            Some(topic) => describe(&topic, node),
+            None => failed(
+                Some(name),
+                Uuid::nil(),
+                ResponseError::LeaderNotAvailable.code(),
+            ),
+        },
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "auto topic creation failed");
+            failed(Some(name), Uuid::nil(), topic_error_code(&error))
+        }
+        Err(_) => failed(
+            Some(name),
+            Uuid::nil(),
+            ResponseError::UnknownServerError.code(),
+        ),
+    }
+}
+
+fn failed(name: Option<TopicName>, id: Uuid, code: i16) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_name(name)
+        .with_topic_id(id)
+        .with_error_code(code)
+}
+
+/// A topic as metadata shows it: this node leads every partition and is its only replica.
+pub(crate) fn describe(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
+    let partitions = topic
+        .partitions()
+        .iter()
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p.index)
+                .with_leader_id(node)
+                .with_leader_epoch(0)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(topic.name.clone()))))
+        .with_topic_id(topic.id)
+        .with_is_internal(topic.internal)
+        .with_partitions(partitions)
+}

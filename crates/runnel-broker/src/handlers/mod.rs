@@ -1,0 +1,289 @@
+//! Request dispatch: version checks, guarded decoding, one handler per API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::broker::BrokerState;
+use crate::codec;
+use crate::error::RequestError;
+use crate::shape;
+
+mod admin;
+pub(crate) mod api_versions;
+mod cluster;
+mod configs;
+mod fetch;
+mod group_apis;
+mod list_offsets;
+mod metadata;
+mod produce;
+
+/// The APIs and versions this broker answers, as advertised by ApiVersions. Every entry is
+/// within kafka-protocol's range for the key, and has a request shape in [`crate::shape`].
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 16),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::DescribeLogDirs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The supported version range of `api`, if it is supported at all.
+pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == api)
+        .map(|&(_, min, max)| (min, max))
+}
+
+/// Answers one request. `Ok(None)` means no response is due (acks=0 produce).
+pub(crate) async fn handle(
+    state: &Arc<BrokerState>,
+    peer: SocketAddr,
+    api: ApiKey,
+    header: RequestHeader,
+    mut body: Bytes,
+) -> Result<Option<Bytes>, RequestError> {
+    let version = header.request_api_version;
+    if api == ApiKey::ApiVersions {
+        return api_versions::handle(&header, body).map(Some);
+    }
+    match supported(api) {
+        Some((min, max)) if (min..=max).contains(&version) => {}
+        // Kafka closes the connection too: it cannot know how to encode an answer.
+        _ => return Err(RequestError::UnsupportedVersion { api, version }),
+    }
+    // The decoder preallocates arrays from the counts on the wire; the shape check makes
+    // sure every count is backed by bytes before the decoder sees them.
+    let walked = shape::check(api, version, &body).map_err(|e| RequestError::Decode {
+        api,
+        version,
+        message: e.to_string(),
+    })?;
+    let id = header.correlation_id;
+    let body = &mut body;
+    match api {
+        ApiKey::Produce => {
+            let response =
+                produce::handle(state, decode(api, body, version, walked)?, version).await;
+            match response {
+                Some(response) => respond(api, version, id, &response),
+                None => Ok(None),
+            }
+        }
+        ApiKey::Fetch => respond(
+            api,
+            version,
+            id,
+            &fetch::handle(state, decode(api, body, version, walked)?, version).await,
+        ),
+        ApiKey::ListOffsets => respond(
+            api,
+            version,
+            id,
+            &list_offsets::handle(state, decode(api, body, version, walked)?, version).await,
+        ),
+        ApiKey::Metadata => respond(
+            api,
+            version,
+            id,
+            &metadata::handle(state, decode(api, body, version, walked)?, version).await,
+        ),
+        ApiKey::CreateTopics => respond(
+            api,
+            version,
+            id,
+            &admin::create_topics(state, decode(api, body, version, walked)?, version).await,
+        ),
+        ApiKey::DeleteTopics => respond(
+            api,
+            version,
+            id,
+            &admin::delete_topics(state, decode(api, body, version, walked)?, version).await,
+        ),
+        ApiKey::CreatePartitions => respond(
+            api,
+            version,
+            id,
+            &admin::create_partitions(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DeleteRecords => respond(
+            api,
+            version,
+            id,
+            &admin::delete_records(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeConfigs => respond(
+            api,
+            version,
+            id,
+            &configs::describe(state, decode(api, body, version, walked)?, version),
+        ),
+        ApiKey::AlterConfigs => respond(
+            api,
+            version,
+            id,
+            &configs::alter(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::IncrementalAlterConfigs => respond(
+            api,
+            version,
+            id,
+            &configs::incremental_alter(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeCluster => respond(
+            api,
+            version,
+            id,
+            &cluster::describe_cluster(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::DescribeLogDirs => respond(
+            api,
+            version,
+            id,
+            &cluster::describe_log_dirs(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::OffsetForLeaderEpoch => respond(
+            api,
+            version,
+            id,
+            &cluster::offset_for_leader_epoch(state, decode(api, body, version, walked)?, version),
+        ),
+        ApiKey::FindCoordinator => respond(
+            api,
+            version,
+            id,
+            &group_apis::find_coordinator(state, decode(api, body, version, walked)?, version),
+        ),
+        ApiKey::JoinGroup => respond(
+            api,
+            version,
+            id,
+            &group_apis::join_group(
+                state,
+                decode(api, body, version, walked)?,
+                version,
+                group_apis::Client {
+                    id: header.client_id.as_deref().unwrap_or_default(),
+                    host: peer,
+                },
+            )
+            .await,
+        ),
+        ApiKey::SyncGroup => respond(
+            api,
+            version,
+            id,
+            &group_apis::sync_group(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::Heartbeat => respond(
+            api,
+            version,
+            id,
+            &group_apis::heartbeat(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::LeaveGroup => respond(
+            api,
+            version,
+            id,
+            &group_apis::leave_group(state, decode(api, body, version, walked)?, version),
+        ),
+        ApiKey::OffsetCommit => respond(
+            api,
+            version,
+            id,
+            &group_apis::offset_commit(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::OffsetFetch => respond(
+            api,
+            version,
+            id,
+            &group_apis::offset_fetch(state, decode(api, body, version, walked)?, version),
+        ),
+        ApiKey::ListGroups => respond(
+            api,
+            version,
+            id,
+            &group_apis::list_groups(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::DescribeGroups => respond(
+            api,
+            version,
+            id,
+            &group_apis::describe_groups(state, decode(api, body, version, walked)?, version),
+        ),
+        ApiKey::DeleteGroups => respond(
+            api,
+            version,
+            id,
+            &group_apis::delete_groups(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::OffsetDelete => respond(
+            api,
+            version,
+            id,
+            &group_apis::offset_delete(state, decode(api, body, version, walked)?).await,
+        ),
+        _ => Err(RequestError::UnsupportedVersion { api, version }),
+    }
+}
+
+fn decode<T: Decodable>(
+    api: ApiKey,
+    body: &mut Bytes,
+    version: i16,
+    walked: usize,
+) -> Result<T, RequestError> {
+    let before = body.len();
+    let request = T::decode(body, version).map_err(|e| RequestError::Decode {
+        api,
+        version,
+        message: e.to_string(),
+    })?;
+    // The shape walker must read exactly what the decoder reads, or its guarantee is void.
+    debug_assert_eq!(
+        before - body.len(),
+        walked,
+        "shape walker disagrees with the {api:?} v{version} decoder"
+    );
+    Ok(request)
+}
+
+fn respond<T: Encodable>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &T,
+) -> Result<Option<Bytes>, RequestError> {
+    Ok(Some(codec::encode_response(
+        api,
+        version,
+        correlation_id,
+        body,
+    )?))
+}

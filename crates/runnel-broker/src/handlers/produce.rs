@@ -1,0 +1,82 @@
+//! Produce: append record batches, stored exactly as sent (offsets aside).
+
+use std::sync::Arc;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use runnel_log::AppendInfo;
+
+use crate::broker::BrokerState;
+use crate::error::log_error_code;
+
+/// Answers a produce request; `None` for acks=0, which gets no response at all.
+pub(crate) async fn handle(
+    state: &Arc<BrokerState>,
+    request: ProduceRequest,
+    _version: i16,
+) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    // Refusals that apply to every partition of the request.
+    let refusal = if !matches!(acks, -1..=1) {
+        Some(ResponseError::InvalidRequiredAcks.code())
+    } else if request.transactional_id.is_some() {
+        // Transactions are not implemented; refuse rather than store half a protocol.
+        Some(ResponseError::TransactionalIdAuthorizationFailed.code())
+    } else {
+        None
+    };
+    let mut response = ProduceResponse::default();
+    // Appends to different partitions run concurrently (each waits for its own fsync).
+    let mut pending = Vec::new();
+    for topic in request.topic_data {
+        let found = state.topics.get(topic.name.0.as_str());
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let index = data.index;
+            let task = match (refusal, found.as_ref().and_then(|t| t.partition(index))) {
+                (Some(code), _) => Err(code),
+                (None, None) => Err(ResponseError::UnknownTopicOrPartition.code()),
+                (None, Some(_)) if found.as_ref().is_some_and(|t| t.internal) => {
+                    Err(ResponseError::InvalidTopicException.code())
+                }
+                (None, Some(partition)) => {
+                    let records = data.records.map(|b| b.to_vec()).unwrap_or_default();
+                    Ok(tokio::spawn(async move { partition.append(records).await }))
+                }
+            };
+            partitions.push((index, task));
+        }
+        pending.push((topic.name, partitions));
+    }
+    for (name, partitions) in pending {
+        let mut topic_response = TopicProduceResponse::default().with_name(name);
+        for (index, task) in partitions {
+            let outcome: Result<AppendInfo, i16> = match task {
+                Err(code) => Err(code),
+                Ok(handle) => match handle.await {
+                    Ok(Ok(info)) => Ok(info),
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "append refused");
+                        Err(log_error_code(&error))
+                    }
+                    Err(_) => Err(ResponseError::UnknownServerError.code()),
+                },
+            };
+            let partition = match outcome {
+                Ok(info) => PartitionProduceResponse::default()
+                    .with_index(index)
+                    .with_base_offset(info.base_offset)
+                    .with_log_append_time_ms(info.log_append_time)
+                    .with_log_start_offset(info.log_start_offset),
+                Err(code) => PartitionProduceResponse::default()
+                    .with_index(index)
+                    .with_error_code(code)
+                    .with_base_offset(-1),
+            };
+            topic_response.partition_responses.push(partition);
+        }
+        response.responses.push(topic_response);
+    }
+    (acks != 0).then_some(response)
+}

@@ -1,0 +1,22 @@
+//! Runnel's broker: a single-node server speaking the Kafka wire protocol, storing each
+//! partition in a [`runnel_log::Log`].
+//!
+//! Start one with [`Broker::start`] and stop it with [`Broker::shutdown`]. The data
+//! directory layout and the configuration are described in the crate README and in
+//! [`topics`].
+
+mod broker;
+pub mod codec;
+pub mod config;
+mod error;
+pub mod fetch_sessions;
+pub mod groups;
+mod handlers;
+mod server;
+pub mod shape;
+pub mod topics;
+
+pub use broker::{parse_host_port, Broker, BrokerState};
+pub use config::{BrokerConfig, ConfigError};
+pub use error::{batch_error_code, log_error_code, topic_error_code, BrokerError, RequestError};
+pub use handlers::{supported, SUPPORTED};

@@ -1,0 +1,334 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use super::*;
+use crate::handlers::SUPPORTED;
+
+fn s(text: &'static str) -> StrBytes {
+    StrBytes::from_static_str(text)
+}
+
+fn topic(name: &'static str) -> TopicName {
+    TopicName(s(name))
+}
+
+/// Encodes a request at a version (None when the version cannot hold it).
+type Sample = Box<dyn Fn(i16) -> Option<Vec<u8>>>;
+
+/// Requests with nested arrays filled in, so the walkers see every level.
+fn samples(api: ApiKey) -> Vec<Sample> {
+    fn enc<T: Encodable + 'static>(make: impl Fn() -> T + 'static) -> Sample {
+        Box::new(move |version| {
+            let mut buf = BytesMut::new();
+            make().encode(&mut buf, version).ok()?;
+            Some(buf.to_vec())
+        })
+    }
+    let mut out: Vec<Sample> = Vec::new();
+    match api {
+        ApiKey::Produce => out.push(enc(|| {
+            let partition = produce_request::PartitionProduceData::default()
+                .with_index(3)
+                .with_records(Some(Bytes::from_static(b"0123456789")));
+            let t = produce_request::TopicProduceData::default()
+                .with_name(topic("orders"))
+                .with_partition_data(vec![partition.clone(), partition]);
+            ProduceRequest::default()
+                .with_acks(-1)
+                .with_transactional_id(Some(TransactionalId(s("tx"))))
+                .with_topic_data(vec![t.clone(), t])
+        })),
+        ApiKey::Fetch => out.push(enc(|| {
+            let p = fetch_request::FetchPartition::default()
+                .with_partition(1)
+                .with_fetch_offset(9);
+            let t = fetch_request::FetchTopic::default()
+                .with_topic(topic("orders"))
+                .with_partitions(vec![p.clone(), p]);
+            let forgotten = fetch_request::ForgottenTopic::default()
+                .with_topic(topic("old"))
+                .with_partitions(vec![1, 2, 3]);
+            FetchRequest::default()
+                .with_max_wait_ms(500)
+                .with_topics(vec![t.clone(), t])
+                .with_forgotten_topics_data(vec![forgotten])
+                .with_rack_id(s("rack"))
+        })),
+        ApiKey::Metadata => {
+            out.push(enc(|| {
+                MetadataRequest::default().with_topics(Some(vec![
+                    metadata_request::MetadataRequestTopic::default().with_name(Some(topic("a"))),
+                    metadata_request::MetadataRequestTopic::default().with_name(Some(topic("bb"))),
+                ]))
+            }));
+            out.push(enc(|| MetadataRequest::default().with_topics(None)));
+        }
+        ApiKey::JoinGroup => out.push(enc(|| {
+            JoinGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_member_id(s("m"))
+                .with_protocol_type(s("consumer"))
+                .with_protocols(vec![
+                    join_group_request::JoinGroupRequestProtocol::default()
+                        .with_name(s("range"))
+                        .with_metadata(Bytes::from_static(b"meta")),
+                    join_group_request::JoinGroupRequestProtocol::default()
+                        .with_name(s("roundrobin")),
+                ])
+        })),
+        ApiKey::SyncGroup => out.push(enc(|| {
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_assignments(vec![
+                    sync_group_request::SyncGroupRequestAssignment::default()
+                        .with_member_id(s("m"))
+                        .with_assignment(Bytes::from_static(b"assign")),
+                ])
+        })),
+        ApiKey::OffsetCommit => out.push(enc(|| {
+            let p = offset_commit_request::OffsetCommitRequestPartition::default()
+                .with_partition_index(2)
+                .with_committed_offset(10)
+                .with_committed_metadata(Some(s("meta")));
+            OffsetCommitRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(topic("orders"))
+                        .with_partitions(vec![p.clone(), p]),
+                ])
+        })),
+        ApiKey::OffsetFetch => {
+            out.push(enc(|| {
+                OffsetFetchRequest::default()
+                    .with_group_id(GroupId(s("g")))
+                    .with_topics(Some(vec![
+                        offset_fetch_request::OffsetFetchRequestTopic::default()
+                            .with_name(topic("orders"))
+                            .with_partition_indexes(vec![0, 1, 2]),
+                    ]))
+            }));
+            out.push(enc(|| {
+                OffsetFetchRequest::default().with_groups(vec![
+                    offset_fetch_request::OffsetFetchRequestGroup::default()
+                        .with_group_id(GroupId(s("g")))
+                        .with_topics(Some(vec![
+                            offset_fetch_request::OffsetFetchRequestTopics::default()
+                                .with_name(topic("orders"))
+                                .with_partition_indexes(vec![0, 1]),
+                        ])),
+                ])
+            }));
+        }
+        ApiKey::CreateTopics => out.push(enc(|| {
+            CreateTopicsRequest::default().with_topics(vec![
+                create_topics_request::CreatableTopic::default()
+                    .with_name(topic("t"))
+                    .with_num_partitions(3)
+                    .with_assignments(vec![
+                        create_topics_request::CreatableReplicaAssignment::default()
+                            .with_partition_index(0)
+                            .with_broker_ids(vec![BrokerId(0), BrokerId(1)]),
+                    ])
+                    .with_configs(vec![create_topics_request::CreatableTopicConfig::default()
+                        .with_name(s("retention.ms"))
+                        .with_value(Some(s("1")))]),
+            ])
+        })),
+        ApiKey::IncrementalAlterConfigs => out.push(enc(|| {
+            IncrementalAlterConfigsRequest::default().with_resources(vec![
+                incremental_alter_configs_request::AlterConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(s("t"))
+                    .with_configs(vec![
+                        incremental_alter_configs_request::AlterableConfig::default()
+                            .with_name(s("retention.ms"))
+                            .with_value(Some(s("5"))),
+                    ]),
+            ])
+        })),
+        ApiKey::DescribeConfigs => out.push(enc(|| {
+            DescribeConfigsRequest::default().with_resources(vec![
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(s("t"))
+                    .with_configuration_keys(Some(vec![s("retention.ms"), s("segment.bytes")])),
+            ])
+        })),
+        ApiKey::ListOffsets => out.push(enc(|| {
+            ListOffsetsRequest::default().with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(topic("t"))
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1)
+                    ]),
+            ])
+        })),
+        _ => {}
+    }
+    out
+}
+
+/// Every supported request, in every supported version: default and populated encodings.
+fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
+    fn default_encoding<T: Encodable + Default>(version: i16) -> Option<Vec<u8>> {
+        let mut buf = BytesMut::new();
+        T::default().encode(&mut buf, version).ok()?;
+        Some(buf.to_vec())
+    }
+    let mut out = Vec::new();
+    for &(api, min, max) in SUPPORTED {
+        for version in min..=max {
+            let default = match api {
+                ApiKey::Produce => default_encoding::<ProduceRequest>(version),
+                ApiKey::Fetch => default_encoding::<FetchRequest>(version),
+                ApiKey::ListOffsets => default_encoding::<ListOffsetsRequest>(version),
+                ApiKey::Metadata => default_encoding::<MetadataRequest>(version),
+                ApiKey::OffsetCommit => default_encoding::<OffsetCommitRequest>(version),
+                ApiKey::OffsetFetch => default_encoding::<OffsetFetchRequest>(version),
+                ApiKey::FindCoordinator => default_encoding::<FindCoordinatorRequest>(version),
+                ApiKey::JoinGroup => default_encoding::<JoinGroupRequest>(version),
+                ApiKey::Heartbeat => default_encoding::<HeartbeatRequest>(version),
+                ApiKey::LeaveGroup => default_encoding::<LeaveGroupRequest>(version),
+                ApiKey::SyncGroup => default_encoding::<SyncGroupRequest>(version),
+                ApiKey::DescribeGroups => default_encoding::<DescribeGroupsRequest>(version),
+                ApiKey::ListGroups => default_encoding::<ListGroupsRequest>(version),
+                ApiKey::CreateTopics => default_encoding::<CreateTopicsRequest>(version),
+                ApiKey::DeleteTopics => default_encoding::<DeleteTopicsRequest>(version),
+                ApiKey::DeleteRecords => default_encoding::<DeleteRecordsRequest>(version),
+                ApiKey::OffsetForLeaderEpoch => {
+                    default_encoding::<OffsetForLeaderEpochRequest>(version)
+                }
+                ApiKey::DescribeConfigs => default_encoding::<DescribeConfigsRequest>(version),
+                ApiKey::AlterConfigs => default_encoding::<AlterConfigsRequest>(version),
+                ApiKey::DescribeLogDirs => default_encoding::<DescribeLogDirsRequest>(version),
+                ApiKey::CreatePartitions => default_encoding::<CreatePartitionsRequest>(version),
+                ApiKey::DeleteGroups => default_encoding::<DeleteGroupsRequest>(version),
+                ApiKey::IncrementalAlterConfigs => {
+                    default_encoding::<IncrementalAlterConfigsRequest>(version)
+                }
+                ApiKey::OffsetDelete => default_encoding::<OffsetDeleteRequest>(version),
+                ApiKey::DescribeCluster => default_encoding::<DescribeClusterRequest>(version),
+                ApiKey::ApiVersions => continue, // no arrays; decoded directly
+                other => panic!("{other:?} is supported but has no test encoding"),
+            };
+            out.push((
+                api,
+                version,
+                default.unwrap_or_else(|| panic!("{api:?} v{version} default encodes")),
+            ));
+            for sample in samples(api) {
+                if let Some(bytes) = sample(version) {
+                    out.push((api, version, bytes));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Decodes with kafka-protocol; returns the bytes consumed, or None on a decode error.
+fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
+    fn len<T: Decodable>(body: &[u8], version: i16) -> Option<usize> {
+        let mut bytes = Bytes::copy_from_slice(body);
+        T::decode(&mut bytes, version).ok()?;
+        Some(body.len() - bytes.len())
+    }
+    match api {
+        ApiKey::Produce => len::<ProduceRequest>(body, version),
+        ApiKey::Fetch => len::<FetchRequest>(body, version),
+        ApiKey::ListOffsets => len::<ListOffsetsRequest>(body, version),
+        ApiKey::Metadata => len::<MetadataRequest>(body, version),
+        ApiKey::OffsetCommit => len::<OffsetCommitRequest>(body, version),
+        ApiKey::OffsetFetch => len::<OffsetFetchRequest>(body, version),
+        ApiKey::FindCoordinator => len::<FindCoordinatorRequest>(body, version),
+        ApiKey::JoinGroup => len::<JoinGroupRequest>(body, version),
+        ApiKey::Heartbeat => len::<HeartbeatRequest>(body, version),
+        ApiKey::LeaveGroup => len::<LeaveGroupRequest>(body, version),
+        ApiKey::SyncGroup => len::<SyncGroupRequest>(body, version),
+        ApiKey::DescribeGroups => len::<DescribeGroupsRequest>(body, version),
+        ApiKey::ListGroups => len::<ListGroupsRequest>(body, version),
+        ApiKey::CreateTopics => len::<CreateTopicsRequest>(body, version),
+        ApiKey::DeleteTopics => len::<DeleteTopicsRequest>(body, version),
+        ApiKey::DeleteRecords => len::<DeleteRecordsRequest>(body, version),
+        ApiKey::OffsetForLeaderEpoch => len::<OffsetForLeaderEpochRequest>(body, version),
+        ApiKey::DescribeConfigs => len::<DescribeConfigsRequest>(body, version),
+        ApiKey::AlterConfigs => len::<AlterConfigsRequest>(body, version),
+        ApiKey::DescribeLogDirs => len::<DescribeLogDirsRequest>(body, version),
+        ApiKey::CreatePartitions => len::<CreatePartitionsRequest>(body, version),
+        ApiKey::DeleteGroups => len::<DeleteGroupsRequest>(body, version),
+        ApiKey::IncrementalAlterConfigs => len::<IncrementalAlterConfigsRequest>(body, version),
+        ApiKey::OffsetDelete => len::<OffsetDeleteRequest>(body, version),
+        ApiKey::DescribeCluster => len::<DescribeClusterRequest>(body, version),
+        other => panic!("no decoder for {other:?}"),
+    }
+}
+
+#[test]
+fn walkers_consume_exactly_what_the_encoder_wrote() {
+    let all = encodings();
+    assert!(all.len() > 150, "{} encodings", all.len());
+    for (api, version, bytes) in all {
+        assert_eq!(
+            check(api, version, &bytes),
+            Ok(bytes.len()),
+            "{api:?} v{version}"
+        );
+        assert_eq!(
+            decoded_len(api, version, &bytes),
+            Some(bytes.len()),
+            "{api:?} v{version}"
+        );
+    }
+}
+
+#[test]
+fn mutated_requests_that_pass_the_walker_decode_identically() {
+    // Every truncation, and every byte replaced by values that make large counts and lengths.
+    for (api, version, bytes) in encodings() {
+        let mut variants: Vec<Vec<u8>> = (0..bytes.len()).map(|n| bytes[..n].to_vec()).collect();
+        for i in 0..bytes.len() {
+            for v in [0x00, 0x7f, 0x80, 0xff] {
+                let mut m = bytes.clone();
+                m[i] = v;
+                variants.push(m);
+            }
+        }
+        for variant in variants {
+            // Only what passes the walker may reach the decoder: that is the guarantee.
+            if let Ok(walked) = check(api, version, &variant) {
+                if let Some(decoded) = decoded_len(api, version, &variant) {
+                    assert_eq!(walked, decoded, "{api:?} v{version} {variant:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn counts_without_bytes_behind_them_are_refused() {
+    // Metadata v0: topics array of 2^31-1 elements, nothing after.
+    let err = check(ApiKey::Metadata, 0, &[0x7f, 0xff, 0xff, 0xff]).unwrap_err();
+    assert!(matches!(err, ShapeError::CountTooLarge { .. }), "{err}");
+    // Metadata v9: compact array count 2^32-2.
+    let err = check(ApiKey::Metadata, 9, &[0xff, 0xff, 0xff, 0xff, 0x0f]).unwrap_err();
+    assert!(matches!(err, ShapeError::CountTooLarge { .. }), "{err}");
+    // A negative length.
+    let err = check(ApiKey::Metadata, 1, &[0xff, 0xff, 0xff, 0xfe]).unwrap_err();
+    assert_eq!(err, ShapeError::NegativeLength(-2));
+    // Tagged fields that claim more than is there.
+    let err = check(ApiKey::Metadata, 9, &[0x01, 0x00, 0x00, 0x00, 0x7f]).unwrap_err();
+    assert!(matches!(err, ShapeError::CountTooLarge { .. }), "{err}");
+}
+
+#[test]
+fn unsupported_apis_have_no_shape() {
+    assert_eq!(
+        check(ApiKey::SaslHandshake, 1, &[]),
+        Err(ShapeError::NoShape(ApiKey::SaslHandshake))
+    );
+    assert_eq!(check(ApiKey::Produce, 2, &[]), Err(ShapeError::Version(2)));
+}

@@ -1,0 +1,114 @@
+//! The `runnel` command. Argument parsing and wiring only; the broker lives in
+//! `runnel-broker`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use runnel_broker::{Broker, BrokerConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "runnel", version, about = "A Kafka-wire-compatible log broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the broker until SIGTERM or SIGINT.
+    Serve {
+        /// Directory holding topics and their logs.
+        #[arg(long, default_value = "./runnel-data")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        listen: String,
+        /// HOST:PORT clients are told to connect to (default: the listen address).
+        #[arg(long)]
+        advertise: Option<String>,
+        /// TOML file of Kafka-named broker settings (e.g. num.partitions, log.retention.ms).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("runnel: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping causes whose text the message before
+/// already includes (many errors print their source as part of their own message).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            data_dir,
+            listen,
+            advertise,
+            config,
+        } => {
+            let mut settings = BrokerConfig::new(data_dir, listen);
+            if let Some(path) = config {
+                settings.load_file(&path)?;
+            }
+            settings.advertise = advertise;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(serve(settings))
+        }
+    }
+}
+
+async fn serve(settings: BrokerConfig) -> anyhow::Result<()> {
+    let broker = Broker::start(settings).await?;
+    tracing::info!(address = %broker.local_addr(), "listening");
+    wait_for_signal().await?;
+    broker.shutdown().await?;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = int.recv() => tracing::info!("received SIGINT"),
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
+    Ok(())
+}
