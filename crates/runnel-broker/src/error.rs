@@ -89,9 +89,9 @@ pub fn topic_error_code(error: &TopicError) -> i16 {
         TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition.code(),
         TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions.code(),
         TopicError::InvalidConfig(_) => ResponseError::InvalidConfig.code(),
-        TopicError::Io { .. } | TopicError::CorruptMetadata { .. } => {
-            ResponseError::KafkaStorageError.code()
-        }
+        TopicError::Io { .. }
+        | TopicError::CorruptMetadata { .. }
+        | TopicError::DataDirInUse(_) => ResponseError::KafkaStorageError.code(),
         TopicError::Log(log) => log_error_code(log),
     }
 }

@@ -53,6 +53,8 @@ pub enum TopicError {
     },
     #[error("corrupt topic metadata {path}: {message}")]
     CorruptMetadata { path: PathBuf, message: String },
+    #[error("data directory {0} is in use by another broker")]
+    DataDirInUse(PathBuf),
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -179,6 +181,9 @@ pub struct Topics {
     /// map never disagree.
     changes: Mutex<()>,
     cleaner: LogCleaner,
+    /// An exclusive lock on `DATA/.lock`, held while the broker runs: two brokers writing
+    /// the same logs would corrupt them.
+    _lock: fs::File,
 }
 
 impl Topics {
@@ -191,6 +196,7 @@ impl Topics {
     ) -> Result<Topics, TopicError> {
         let meta_dir = data_dir.join(META_DIR);
         fs::create_dir_all(&meta_dir).map_err(io_at(&meta_dir))?;
+        let lock = lock_data_dir(data_dir)?;
         let cleaner = LogCleaner::start(cleaner_interval).map_err(io_at(data_dir))?;
         let topics = Topics {
             data_dir: data_dir.to_owned(),
@@ -199,6 +205,7 @@ impl Topics {
             topics: RwLock::new(BTreeMap::new()),
             changes: Mutex::new(()),
             cleaner,
+            _lock: lock,
         };
         let mut loaded = BTreeMap::new();
         for entry in fs::read_dir(&meta_dir).map_err(io_at(&meta_dir))? {
@@ -572,6 +579,21 @@ impl Topics {
     }
 }
 
+fn lock_data_dir(data_dir: &Path) -> Result<fs::File, TopicError> {
+    let path = data_dir.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(TopicError::DataDirInUse(data_dir.to_owned())),
+        Err(fs::TryLockError::Error(source)) => Err(TopicError::Io { path, source }),
+    }
+}
+
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new content.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TopicError> {
     Ok(runnel_log::write_atomically(path, bytes)?)
@@ -588,6 +610,16 @@ mod tests {
 
     fn open(dir: &Path) -> Topics {
         Topics::open(dir, LogConfig::default(), Duration::from_secs(3600)).unwrap()
+    }
+
+    #[test]
+    fn a_second_broker_on_the_same_data_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open(dir.path());
+        let second = Topics::open(dir.path(), LogConfig::default(), Duration::from_secs(3600));
+        assert!(matches!(second, Err(TopicError::DataDirInUse(_))));
+        drop(first);
+        open(dir.path()); // the lock goes with the broker that held it
     }
 
     #[test]
