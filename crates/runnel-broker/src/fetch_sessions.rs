@@ -79,7 +79,8 @@ struct Inner {
     last_id: i32,
 }
 
-fn partitions_of(request: &FetchRequest) -> Vec<SessionPartition> {
+/// The partitions of a fetch request, in session form (nothing sent yet).
+pub(crate) fn partitions_of(request: &FetchRequest) -> Vec<SessionPartition> {
     request
         .topics
         .iter()

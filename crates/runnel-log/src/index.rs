@@ -56,7 +56,7 @@ impl OffsetIndex {
 
     /// Decodes an index file, or `None` if it cannot be an index of a log of `log_len` bytes.
     pub(crate) fn decode(bytes: &[u8], log_len: u64) -> Option<Self> {
-        if bytes.len() % OFFSET_ENTRY_LEN != 0 {
+        if !bytes.len().is_multiple_of(OFFSET_ENTRY_LEN) {
             return None;
         }
         let mut index = OffsetIndex::default();
@@ -120,7 +120,7 @@ impl TimeIndex {
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() % TIME_ENTRY_LEN != 0 {
+        if !bytes.len().is_multiple_of(TIME_ENTRY_LEN) {
             return None;
         }
         let mut index = TimeIndex::default();

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
-use crate::fetch_sessions::{Plan, SessionPartition};
+use crate::fetch_sessions::{self, Plan, SessionPartition};
 use crate::topics::Partition;
 
 /// Topic ids replace names from this version on.
@@ -57,7 +57,7 @@ pub(crate) async fn handle(
             response.error_code = code;
             return response;
         }
-        Plan::Full { session_id } => (session_id, false, request_partitions(&request)),
+        Plan::Full { session_id } => (session_id, false, fetch_sessions::partitions_of(&request)),
         Plan::Incremental {
             session_id,
             partitions,
@@ -114,25 +114,6 @@ async fn any<F: Future<Output = ()>>(futures: &mut [Pin<Box<F>>]) {
         }
     })
     .await
-}
-
-/// The partitions of a full fetch request, in session form (nothing sent yet).
-fn request_partitions(request: &FetchRequest) -> Vec<SessionPartition> {
-    request
-        .topics
-        .iter()
-        .flat_map(|t| {
-            t.partitions.iter().map(|p| SessionPartition {
-                topic: t.topic.clone(),
-                topic_id: t.topic_id,
-                partition: p.partition,
-                fetch_offset: p.fetch_offset,
-                max_bytes: p.partition_max_bytes,
-                sent_high_watermark: -1,
-                sent_log_start: -1,
-            })
-        })
-        .collect()
 }
 
 /// Finds each partition's log, grouping consecutive partitions of a topic as the response
