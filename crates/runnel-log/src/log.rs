@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::batch::{self, BatchHeader, Batches, HEADER_LEN};
@@ -92,6 +92,8 @@ pub struct Log {
     /// the append's durability requirement is met.
     high_watermark: AtomicI64,
     log_start: AtomicI64,
+    /// `fdatasync` calls made for appends and flushes (not for rolls or the cleaner).
+    syncs: AtomicU64,
     /// Serializes compactions of this log.
     pub(crate) cleaning: Mutex<crate::cleaner::CleanerState>,
 }
@@ -169,6 +171,7 @@ impl Log {
             }),
             high_watermark: AtomicI64::new(next_offset),
             log_start: AtomicI64::new(log_start),
+            syncs: AtomicU64::new(0),
             cleaning: Mutex::new(cleaner_state),
         })
     }
@@ -274,7 +277,7 @@ impl Log {
             *header = BatchHeader::parse(bytes)?;
             next = header.last_offset() + 1;
         }
-        active
+        let end = active
             .append(batches, &headers, config.index_interval_bytes)
             .inspect_err(|e| self.take_offline(&mut writer, e))?;
         writer.next_offset = next;
@@ -292,13 +295,14 @@ impl Log {
         }
         drop(writer);
         if must_sync {
-            // Outside the writer lock: appends that arrive meanwhile are covered by the next
-            // sync, which then costs them nothing extra.
+            // Outside the writer lock, so appends go on while this one waits for its sync,
+            // and one sync then covers many of them (see `Segment::sync_through`).
             // After a failed fdatasync the kernel may have dropped the dirty pages, so a later
             // sync could succeed over lost data: the log must not take more appends.
-            active
-                .sync()
+            let synced = active
+                .sync_through(end)
                 .inspect_err(|e| self.take_offline(&mut self.lock_writer(), e))?;
+            self.syncs.fetch_add(u64::from(synced), Ordering::Relaxed);
             self.high_watermark.fetch_max(next, Ordering::AcqRel);
         }
         Ok(AppendInfo {
@@ -464,7 +468,15 @@ impl Log {
             writer.last_flush_ms = self.clock.now_ms();
             self.active()
         };
-        active.sync()
+        let synced = active.sync()?;
+        self.syncs.fetch_add(u64::from(synced), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How many `fdatasync` calls appends and flushes have made since the log was opened.
+    /// Below the number of durable appends when concurrent appenders share syncs.
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
     }
 
     /// Flushes if `flush.ms` has passed since the last flush and something is unflushed; for
@@ -485,7 +497,7 @@ impl Log {
     /// Bytes of the active segment not yet known to be on stable storage.
     pub fn unflushed_bytes(&self) -> u64 {
         let active = self.active();
-        active.size().saturating_sub(active.synced_through())
+        active.size().saturating_sub(active.synced_bytes())
     }
 
     /// Deletes whole closed segments past `retention.ms` (by their largest timestamp) or

@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::error::{BatchError, IoContext, LogError};
@@ -98,6 +98,8 @@ pub(crate) struct Segment {
     size: AtomicU64,
     /// Bytes known to be on stable storage.
     synced: AtomicU64,
+    /// Held while a sync runs; see [`Segment::sync_through`].
+    sync_turn: Mutex<()>,
     meta: RwLock<SegmentMeta>,
 }
 
@@ -152,6 +154,7 @@ impl Segment {
             file,
             size: AtomicU64::new(0),
             synced: AtomicU64::new(0),
+            sync_turn: Mutex::new(()),
             meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
         })
     }
@@ -178,6 +181,7 @@ impl Segment {
             file,
             size: AtomicU64::new(len),
             synced: AtomicU64::new(len),
+            sync_turn: Mutex::new(()),
             meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
         };
         if mode == OpenMode::Trusted {
@@ -300,13 +304,13 @@ impl Segment {
 
     /// Appends whole, validated batches with their offsets already assigned. `batches`
     /// lists each batch's start within `bytes` and its header. Only the log's writer calls
-    /// this.
+    /// this. Returns the segment's size after the append.
     pub(crate) fn append(
         &self,
         bytes: &[u8],
         batches: &[(usize, BatchHeader)],
         index_interval: u64,
-    ) -> Result<(), LogError> {
+    ) -> Result<u64, LogError> {
         let position = self.size.load(Ordering::Acquire);
         self.file.write_all_at(bytes, position).at(&self.log_path)?;
         {
@@ -320,23 +324,35 @@ impl Segment {
                 );
             }
         }
-        self.size
-            .store(position + bytes.len() as u64, Ordering::Release);
-        Ok(())
+        let end = position + bytes.len() as u64;
+        self.size.store(end, Ordering::Release);
+        Ok(end)
     }
 
-    /// Makes every byte written so far durable, unless a concurrent sync already did.
-    pub(crate) fn sync(&self) -> Result<(), LogError> {
-        let target = self.size();
-        if self.synced.load(Ordering::Acquire) >= target {
-            return Ok(());
+    /// Makes every byte written so far durable. Returns whether it called `fdatasync`.
+    pub(crate) fn sync(&self) -> Result<bool, LogError> {
+        self.sync_through(self.size())
+    }
+
+    /// Makes the first `upto` bytes durable. This is group commit: callers that arrive while
+    /// a sync is running queue on `sync_turn`; the first to get its turn syncs everything
+    /// written by then, and those behind it find their bytes already covered. Returns whether
+    /// this call issued the `fdatasync`.
+    pub(crate) fn sync_through(&self, upto: u64) -> Result<bool, LogError> {
+        if self.synced.load(Ordering::Acquire) >= upto {
+            return Ok(false);
         }
+        let _turn = self.sync_turn.lock().unwrap_or_else(|p| p.into_inner());
+        if self.synced.load(Ordering::Acquire) >= upto {
+            return Ok(false);
+        }
+        let target = self.size();
         self.file.sync_data().at(&self.log_path)?;
         self.synced.fetch_max(target, Ordering::AcqRel);
-        Ok(())
+        Ok(true)
     }
 
-    pub(crate) fn synced_through(&self) -> u64 {
+    pub(crate) fn synced_bytes(&self) -> u64 {
         self.synced.load(Ordering::Acquire)
     }
 
@@ -352,7 +368,7 @@ impl Segment {
     }
 
     fn seal_as(&self, cleaned: bool) -> Result<(), LogError> {
-        self.sync()?;
+        let _synced = self.sync()?;
         let (offsets, times) = {
             let mut meta = self.meta_mut();
             let (max, batch) = (meta.max_timestamp, meta.max_timestamp_batch);

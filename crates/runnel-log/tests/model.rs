@@ -63,8 +63,16 @@ fn config(retention: u8) -> LogConfig {
         index_interval_bytes: 200,
         // Records are stamped within a second of the clock, which moves forward in steps of
         // up to 3 s, so time retention keeps removing segments as the clock passes them.
-        retention_ms: if retention.is_multiple_of(2) { 1_500 } else { -1 },
-        retention_bytes: if retention.is_multiple_of(3) { 3_000 } else { -1 },
+        retention_ms: if retention.is_multiple_of(2) {
+            1_500
+        } else {
+            -1
+        },
+        retention_bytes: if retention.is_multiple_of(3) {
+            3_000
+        } else {
+            -1
+        },
         ..LogConfig::default()
     }
 }
