@@ -49,7 +49,9 @@ pub enum RequestError {
 /// The Kafka error code for a failed append.
 pub fn batch_error_code(error: &BatchError) -> i16 {
     match error {
-        BatchError::TooLarge { .. } => ResponseError::MessageTooLarge.code(),
+        BatchError::TooLarge { .. } | BatchError::DecompressedTooLarge { .. } => {
+            ResponseError::MessageTooLarge.code()
+        }
         BatchError::MissingKey => ResponseError::InvalidRecord.code(),
         BatchError::UnknownCompression(_) => ResponseError::UnsupportedCompressionType.code(),
         BatchError::Compression(_) => ResponseError::UnknownServerError.code(),

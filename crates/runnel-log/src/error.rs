@@ -27,6 +27,8 @@ pub enum BatchError {
     BadOffsetDelta(i32),
     #[error("could not decompress batch: {0}")]
     Decompression(String),
+    #[error("batch decompresses to more than {limit} bytes")]
+    DecompressedTooLarge { limit: usize },
     #[error("could not compress batch: {0}")]
     Compression(String),
     #[error("a compacted log refuses records without a key")]

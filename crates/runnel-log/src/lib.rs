@@ -10,6 +10,7 @@ mod checkpoint;
 mod cleaner;
 mod clock;
 mod config;
+mod decompress;
 mod error;
 mod fsutil;
 mod index;
@@ -29,6 +30,7 @@ pub use cleaner::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType, CONFIG_NAMES};
+pub use decompress::MAX_DECOMPRESSED_BYTES;
 pub use error::{BatchError, LogError};
 pub use fsutil::{sync_dir, write_atomically};
 pub use log::{AppendInfo, Log, ReadResult, RetentionReport, TimestampOffset};

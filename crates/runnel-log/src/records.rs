@@ -7,10 +7,11 @@
 
 use std::borrow::Cow;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::compression::{self as codec, Compressor, Decompressor};
+use bytes::BytesMut;
+use kafka_protocol::compression::{self as codec, Compressor};
 
 use crate::batch::{self, BatchHeader, Compression, HEADER_LEN, LOG_OVERHEAD};
+use crate::decompress::{decompress, MAX_DECOMPRESSED_BYTES};
 use crate::error::BatchError;
 
 /// One record, borrowing from the (decompressed) payload of its batch.
@@ -31,24 +32,14 @@ pub struct Header<'a> {
     pub value: Option<&'a [u8]>,
 }
 
-/// The records payload of a batch, decompressed. `batch` must have passed
-/// [`batch::validate`].
+/// The records payload of a batch, decompressed (to at most
+/// [`crate::MAX_DECOMPRESSED_BYTES`]). `batch` must have passed [`batch::validate`].
 pub fn payload<'a>(header: &BatchHeader, batch: &'a [u8]) -> Result<Cow<'a, [u8]>, BatchError> {
     let compressed = &batch[HEADER_LEN..header.total_len()];
-    let decompressed = match header.compression()? {
-        Compression::None => return Ok(Cow::Borrowed(compressed)),
-        Compression::Gzip => decompress::<codec::Gzip>(compressed),
-        Compression::Snappy => decompress::<codec::Snappy>(compressed),
-        Compression::Lz4 => decompress::<codec::Lz4>(compressed),
-        Compression::Zstd => decompress::<codec::Zstd>(compressed),
-    }?;
-    Ok(Cow::Owned(decompressed.to_vec()))
-}
-
-fn decompress<D: Decompressor<Bytes, Buf = Bytes>>(compressed: &[u8]) -> Result<Bytes, BatchError> {
-    let mut input = Bytes::copy_from_slice(compressed);
-    D::decompress(&mut input, |out| Ok(out.clone()))
-        .map_err(|e| BatchError::Decompression(format!("{e:#}")))
+    match header.compression()? {
+        Compression::None => Ok(Cow::Borrowed(compressed)),
+        codec => decompress(codec, compressed, MAX_DECOMPRESSED_BYTES).map(Cow::Owned),
+    }
 }
 
 /// Parses every record of a decompressed payload. The count must match the header and no
