@@ -141,7 +141,12 @@ mod tests {
     fn a_truncated_stream_never_yields_the_whole_payload() {
         // gzip, snappy and zstd report the truncation; lz4's frame decoder returns what it
         // has, and the record parser then refuses the short payload.
-        for codec in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
             let mut compressed = compressed_zeros(codec);
             compressed.truncate(compressed.len() / 2);
             let result = decompress(codec, &compressed, 1 << 20);

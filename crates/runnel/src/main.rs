@@ -1,12 +1,17 @@
 //! The `runnel` command. Argument parsing and wiring only; the broker lives in
-//! `runnel-broker`.
+//! `runnel-broker`, the client commands in `runnel-cli`.
 
+use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use runnel_broker::{Broker, BrokerConfig};
+use runnel_cli::consume::ConsumeArgs;
+use runnel_cli::group::GroupArgs;
+use runnel_cli::produce::ProduceArgs;
+use runnel_cli::topic::TopicArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "runnel", version, about = "A Kafka-wire-compatible log broker")]
@@ -32,6 +37,14 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Create, list, describe, alter and delete topics.
+    Topic(TopicArgs),
+    /// Send each line of standard input to a topic as one record.
+    Produce(ProduceArgs),
+    /// Print the records of a topic, one line each.
+    Consume(ConsumeArgs),
+    /// List consumer groups; show members, committed offsets and lag.
+    Group(GroupArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,37 +91,66 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.load_file(&path)?;
             }
             settings.advertise = advertise;
-            let runtime =
-                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            runtime.block_on(serve(settings))
+            runtime()?.block_on(serve(settings))
+        }
+        Command::Topic(args) => {
+            let mut out = std::io::stdout().lock();
+            runtime()?.block_on(runnel_cli::topic::run(&args, &mut out))?;
+            Ok(())
+        }
+        Command::Produce(args) => {
+            runnel_cli::produce::run(&args, std::io::stdin().lock())?;
+            Ok(())
+        }
+        Command::Consume(args) => {
+            // Records are printed in chunks; the command flushes whenever it waits.
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            // A signal ends the command like --max does: printed records are committed.
+            let stop = async {
+                if wait_for_signal().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            runtime()?.block_on(runnel_cli::consume::run(&args, &mut out, stop))?;
+            Ok(())
+        }
+        Command::Group(args) => {
+            let mut out = std::io::stdout().lock();
+            runtime()?.block_on(runnel_cli::group::run(&args, &mut out))?;
+            Ok(())
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
 async fn serve(settings: BrokerConfig) -> anyhow::Result<()> {
     let broker = Broker::start(settings).await?;
     tracing::info!(address = %broker.local_addr(), "listening");
-    wait_for_signal().await?;
+    let signal = wait_for_signal().await?;
+    tracing::info!("received {signal}");
     broker.shutdown().await?;
     Ok(())
 }
 
+/// Waits for SIGTERM or SIGINT and names the one that came.
 #[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-        _ = int.recv() => tracing::info!("received SIGINT"),
-    }
-    Ok(())
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
+async fn wait_for_signal() -> anyhow::Result<&'static str> {
     tokio::signal::ctrl_c()
         .await
         .context("cannot listen for Ctrl-C")?;
-    Ok(())
+    Ok("Ctrl-C")
 }

@@ -1,0 +1,148 @@
+//! The `runnel` subcommands that talk to a running broker over the Kafka protocol: topic
+//! administration, producing lines of standard input, consuming to standard output, and
+//! consumer group state with lag.
+//!
+//! Each command module defines its `clap` arguments and a `run` function writing to the
+//! output it is given; the `runnel` binary only parses and dispatches. Clients are
+//! librdkafka's (the `rdkafka` crate), so the commands exercise the broker exactly as
+//! other Kafka clients do.
+
+mod client;
+pub mod consume;
+pub mod format;
+pub mod group;
+pub mod produce;
+pub mod topic;
+
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// Where the broker is and how long to wait for it; shared by every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// Broker to contact first.
+    #[arg(
+        short = 'b',
+        long = "bootstrap-server",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    pub bootstrap_server: String,
+    /// Give up on a request (and on delivering a produced record) after this long.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        global = true
+    )]
+    pub request_timeout_ms: u64,
+}
+
+impl Connection {
+    /// A connection to `bootstrap_server` with the default timeout.
+    pub fn new(bootstrap_server: impl Into<String>) -> Self {
+        Connection {
+            bootstrap_server: bootstrap_server.into(),
+            request_timeout_ms: 10_000,
+        }
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+/// Why a command failed. Every message reads as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("no broker answered at {bootstrap} within {timeout_ms} ms ({detail})")]
+    Unreachable {
+        bootstrap: String,
+        timeout_ms: u64,
+        detail: String,
+    },
+    #[error("unknown topic {0}")]
+    UnknownTopic(String),
+    #[error("unknown topic setting {0}")]
+    UnknownSetting(String),
+    #[error("unknown group {0}")]
+    UnknownGroup(String),
+    #[error("bad {flag} {given:?}: expected KEY=VALUE with a non-empty KEY")]
+    BadKeyValue { flag: &'static str, given: String },
+    #[error("bad --format {template:?}: {reason}")]
+    BadFormat { template: String, reason: String },
+    #[error("bad arguments: {0}")]
+    BadArguments(String),
+    #[error("cannot {action}: {code}")]
+    Refused {
+        action: String,
+        code: RDKafkaErrorCode,
+    },
+    #[error("cannot {action}: {reason}")]
+    Failed { action: String, reason: String },
+    #[error("cannot {action}: {source}")]
+    Kafka {
+        action: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error(
+        "{failed} of {total} records were not delivered; first failure, line {line}: {reason}"
+    )]
+    Undelivered {
+        failed: u64,
+        total: u64,
+        line: u64,
+        reason: String,
+    },
+    #[error("cannot read standard input: {0}")]
+    Input(#[source] std::io::Error),
+    #[error("cannot write output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+impl CliError {
+    fn kafka(action: impl Into<String>, source: KafkaError) -> Self {
+        CliError::Kafka {
+            action: action.into(),
+            source,
+        }
+    }
+}
+
+/// Splits `KEY=VALUE` at the first `=`; the value may be empty, the key may not.
+pub fn parse_key_value(flag: &'static str, given: &str) -> Result<(String, String), CliError> {
+    match given.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(CliError::BadKeyValue {
+            flag,
+            given: given.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn key_value_splits_at_the_first_equals_sign() {
+        assert_eq!(
+            parse_key_value("--config", "a=b=c").unwrap(),
+            ("a".to_owned(), "b=c".to_owned())
+        );
+        assert_eq!(
+            parse_key_value("--config", "a=").unwrap(),
+            ("a".to_owned(), String::new())
+        );
+        for bad in ["a", "=b", ""] {
+            let error = parse_key_value("--config", bad).unwrap_err().to_string();
+            assert!(error.starts_with("bad --config"), "{error}");
+        }
+    }
+}
