@@ -89,7 +89,8 @@ pub struct BrokerConfig {
     /// `socket.request.max.bytes`: the largest request frame accepted.
     pub max_request_bytes: usize,
     /// `max.in.flight.requests.per.connection` (Runnel's own): requests of one connection
-    /// handled concurrently; responses still go out in request order.
+    /// accepted before the broker stops reading from it. Reads among them run concurrently,
+    /// state changes one after another; responses go out in request order.
     pub max_in_flight_per_connection: usize,
     /// `log.retention.check.interval.ms`.
     pub retention_check_interval_ms: u64,

@@ -3,16 +3,20 @@
 //! A connection is a reader and a writer. The reader decodes frames and starts a task per
 //! request, at most `max.in.flight.requests.per.connection` at once; the writer awaits those
 //! tasks in the order the requests came and writes their responses, so responses leave in
-//! request order however long each request takes. A request that cannot be understood ends
-//! the connection after the responses to the requests before it.
+//! request order however long each request takes. Requests that change state (see
+//! `keeps_order`) also *run* in request order, one after the other, as Kafka guarantees:
+//! a producer with several requests in flight relies on it to keep its records in order. A
+//! request that cannot be understood ends the connection after the responses to the requests
+//! before it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::broker::BrokerState;
@@ -100,6 +104,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
     });
 
     let mut shutdown = state.shutdown_receiver();
+    // Completes (its sender dropped) when the last state-changing request so far is done.
+    let mut previous_change: Option<oneshot::Receiver<()>> = None;
     loop {
         let permit = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -131,10 +137,22 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
             }
         };
         let task_state = Arc::clone(&state);
-        let task =
-            tokio::spawn(
-                async move { handlers::handle(&task_state, peer, api, header, body).await },
-            );
+        let order = keeps_order(api).then(|| {
+            let (done, next) = oneshot::channel::<()>();
+            (previous_change.replace(next), done)
+        });
+        let task = tokio::spawn(async move {
+            let _done = match order {
+                Some((previous, done)) => {
+                    if let Some(previous) = previous {
+                        let _ = previous.await;
+                    }
+                    Some(done)
+                }
+                None => None,
+            };
+            handlers::handle(&task_state, peer, api, header, body).await
+        });
         if queue.send((task, permit)).is_err() {
             break; // the writer stopped: the connection is closing
         }
@@ -143,4 +161,23 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
     // The writer drains the requests already started, then closes the socket.
     let _ = writer.await;
     tracing::debug!(%peer, "connection closed");
+}
+
+/// Whether requests of this API change state, and so run in request order on a connection:
+/// appends, committed offsets, record and group deletions, topics and configs. Others (fetches
+/// above all, which may wait long for data) run concurrently.
+fn keeps_order(api: ApiKey) -> bool {
+    matches!(
+        api,
+        ApiKey::Produce
+            | ApiKey::OffsetCommit
+            | ApiKey::DeleteRecords
+            | ApiKey::CreateTopics
+            | ApiKey::DeleteTopics
+            | ApiKey::CreatePartitions
+            | ApiKey::AlterConfigs
+            | ApiKey::IncrementalAlterConfigs
+            | ApiKey::DeleteGroups
+            | ApiKey::OffsetDelete
+    )
 }

@@ -108,6 +108,9 @@ impl Member {
     pub(super) fn answer_sync(&mut self, outcome: SyncOutcome) {
         if let Some(waiter) = self.sync_waiter.take() {
             let _ = waiter.send(outcome);
+            // As in Kafka, the session restarts once a waiting SyncGroup is answered: the
+            // time spent waiting for the leader's assignment is not the member's silence.
+            self.last_heartbeat = Instant::now();
         }
     }
 

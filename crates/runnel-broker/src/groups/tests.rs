@@ -198,6 +198,34 @@ fn expired_sessions_leave_the_group() {
 }
 
 #[test]
+fn waiting_for_the_leader_in_sync_group_does_not_count_against_the_session() {
+    let c = coordinator();
+    let (a, reply) = join_new(&c, &["range"]);
+    let _ = now(reply);
+    let _ = now(sync(&c, &a, 1, vec![]));
+    let (b, reply) = join_new(&c, &["range"]);
+    let mut b_join = pending(reply);
+    let _ = now(c.join(join(&a, None, &["range"])));
+    assert_eq!(b_join.try_recv().unwrap().generation, 2);
+    let mut b_sync = pending(sync(&c, &b, 2, vec![]));
+    // The leader takes 9 of b's 10 session seconds to send its assignment.
+    let waited = Instant::now().checked_sub(Duration::from_secs(9)).unwrap();
+    c.lock()
+        .get_mut("g")
+        .unwrap()
+        .members
+        .get_mut(&b)
+        .unwrap()
+        .last_heartbeat = waited;
+    let _ = now(sync(&c, &a, 2, vec![(b.clone(), Bytes::from_static(b"B"))]));
+    assert_eq!(b_sync.try_recv().unwrap().error, 0);
+    // b heartbeats within its interval (3 s for librdkafka) of getting the assignment.
+    c.expire(Instant::now() + Duration::from_secs(2));
+    assert_eq!(c.heartbeat("g", 2, &b, None), 0, "b is still a member");
+    assert_eq!(c.lock().get("g").unwrap().state, GroupState::Stable);
+}
+
+#[test]
 fn simple_commits_need_an_empty_group() {
     let c = coordinator();
     assert_eq!(c.check_commit("solo", -1, "", None), Ok(()));
