@@ -45,6 +45,9 @@ enum Command {
     Consume(ConsumeArgs),
     /// List consumer groups; show members, committed offsets and lag.
     Group(GroupArgs),
+    /// Measure produce or consume throughput and latency against a broker.
+    #[command(subcommand)]
+    Bench(runnel_bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +95,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             settings.advertise = advertise;
             runtime()?.block_on(serve(settings))
+        }
+        Command::Bench(command) => {
+            let report = runtime()?.block_on(runnel_bench::run(command))?;
+            println!("{report}");
+            Ok(())
         }
         Command::Topic(args) => {
             let mut out = std::io::stdout().lock();
