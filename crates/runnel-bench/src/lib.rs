@@ -1,13 +1,7 @@
 //! Produce and consume benchmarks over the Kafka protocol, with librdkafka clients (the
 //! `rdkafka` crate), against Runnel or any Kafka-compatible broker.
 //!
-//! [`BenchCommand`] is a `clap` subcommand, so a binary wires `bench produce|consume` with
-//!
-//! ```ignore
-//! Command::Bench { command } => println!("{}", runtime.block_on(runnel_bench::run(command))?),
-//! ```
-//!
-//! (`#[command(subcommand)] command: runnel_bench::BenchCommand` in the variant).
+//! [`BenchCommand`] is a `clap` subcommand; the `runnel` binary runs it as `runnel bench`.
 //!
 //! * `produce` sends `--records` records of `--record-size` bytes from one producer, as fast
 //!   as it can or at `--rate` records per second, and reports records/s, MB/s and the latency
