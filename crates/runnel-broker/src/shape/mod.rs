@@ -13,9 +13,12 @@
 //! are decoded as known fields; in debug builds the dispatcher also checks that walker and
 //! decoder consumed the same number of bytes.
 
+mod reference;
 mod requests;
 
 use kafka_protocol::messages::ApiKey;
+
+pub use reference::decoded_len;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {

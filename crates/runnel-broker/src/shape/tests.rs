@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Encodable, StrBytes};
 
 use super::*;
 use crate::handlers::SUPPORTED;
@@ -230,43 +230,6 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
     out
 }
 
-/// Decodes with kafka-protocol; returns the bytes consumed, or None on a decode error.
-fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
-    fn len<T: Decodable>(body: &[u8], version: i16) -> Option<usize> {
-        let mut bytes = Bytes::copy_from_slice(body);
-        T::decode(&mut bytes, version).ok()?;
-        Some(body.len() - bytes.len())
-    }
-    match api {
-        ApiKey::Produce => len::<ProduceRequest>(body, version),
-        ApiKey::Fetch => len::<FetchRequest>(body, version),
-        ApiKey::ListOffsets => len::<ListOffsetsRequest>(body, version),
-        ApiKey::Metadata => len::<MetadataRequest>(body, version),
-        ApiKey::OffsetCommit => len::<OffsetCommitRequest>(body, version),
-        ApiKey::OffsetFetch => len::<OffsetFetchRequest>(body, version),
-        ApiKey::FindCoordinator => len::<FindCoordinatorRequest>(body, version),
-        ApiKey::JoinGroup => len::<JoinGroupRequest>(body, version),
-        ApiKey::Heartbeat => len::<HeartbeatRequest>(body, version),
-        ApiKey::LeaveGroup => len::<LeaveGroupRequest>(body, version),
-        ApiKey::SyncGroup => len::<SyncGroupRequest>(body, version),
-        ApiKey::DescribeGroups => len::<DescribeGroupsRequest>(body, version),
-        ApiKey::ListGroups => len::<ListGroupsRequest>(body, version),
-        ApiKey::CreateTopics => len::<CreateTopicsRequest>(body, version),
-        ApiKey::DeleteTopics => len::<DeleteTopicsRequest>(body, version),
-        ApiKey::DeleteRecords => len::<DeleteRecordsRequest>(body, version),
-        ApiKey::OffsetForLeaderEpoch => len::<OffsetForLeaderEpochRequest>(body, version),
-        ApiKey::DescribeConfigs => len::<DescribeConfigsRequest>(body, version),
-        ApiKey::AlterConfigs => len::<AlterConfigsRequest>(body, version),
-        ApiKey::DescribeLogDirs => len::<DescribeLogDirsRequest>(body, version),
-        ApiKey::CreatePartitions => len::<CreatePartitionsRequest>(body, version),
-        ApiKey::DeleteGroups => len::<DeleteGroupsRequest>(body, version),
-        ApiKey::IncrementalAlterConfigs => len::<IncrementalAlterConfigsRequest>(body, version),
-        ApiKey::OffsetDelete => len::<OffsetDeleteRequest>(body, version),
-        ApiKey::DescribeCluster => len::<DescribeClusterRequest>(body, version),
-        other => panic!("no decoder for {other:?}"),
-    }
-}
-
 #[test]
 fn walkers_consume_exactly_what_the_encoder_wrote() {
     let all = encodings();
@@ -278,7 +241,7 @@ fn walkers_consume_exactly_what_the_encoder_wrote() {
             "{api:?} v{version}"
         );
         assert_eq!(
-            decoded_len(api, version, &bytes),
+            super::decoded_len(api, version, &bytes),
             Some(bytes.len()),
             "{api:?} v{version}"
         );
@@ -300,7 +263,7 @@ fn mutated_requests_that_pass_the_walker_decode_identically() {
         for variant in variants {
             // Only what passes the walker may reach the decoder: that is the guarantee.
             if let Ok(walked) = check(api, version, &variant) {
-                if let Some(decoded) = decoded_len(api, version, &variant) {
+                if let Some(decoded) = super::decoded_len(api, version, &variant) {
                     assert_eq!(walked, decoded, "{api:?} v{version} {variant:?}");
                 }
             }
