@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::error::{BatchError, IoContext, LogError};
@@ -87,6 +87,14 @@ fn relative(base: i64, offset: i64) -> u32 {
     u32::try_from((offset - base).max(0)).unwrap_or(u32::MAX)
 }
 
+/// The `fdatasync` calls running on a segment.
+#[derive(Debug, Default)]
+struct SyncState {
+    running: usize,
+    /// The most bytes the running syncs will make durable.
+    in_flight: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct Segment {
     pub(crate) base_offset: i64,
@@ -98,8 +106,9 @@ pub(crate) struct Segment {
     size: AtomicU64,
     /// Bytes known to be on stable storage.
     synced: AtomicU64,
-    /// Held while a sync runs; see [`Segment::sync_through`].
-    sync_turn: Mutex<()>,
+    /// Syncs in flight; see [`Segment::sync_through`].
+    sync_state: Mutex<SyncState>,
+    sync_done: Condvar,
     meta: RwLock<SegmentMeta>,
 }
 
@@ -154,7 +163,8 @@ impl Segment {
             file,
             size: AtomicU64::new(0),
             synced: AtomicU64::new(0),
-            sync_turn: Mutex::new(()),
+            sync_state: Mutex::new(SyncState::default()),
+            sync_done: Condvar::new(),
             meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
         })
     }
@@ -181,7 +191,8 @@ impl Segment {
             file,
             size: AtomicU64::new(len),
             synced: AtomicU64::new(len),
-            sync_turn: Mutex::new(()),
+            sync_state: Mutex::new(SyncState::default()),
+            sync_done: Condvar::new(),
             meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
         };
         if mode == OpenMode::Trusted {
@@ -334,21 +345,48 @@ impl Segment {
         self.sync_through(self.size())
     }
 
-    /// Makes the first `upto` bytes durable. This is group commit: callers that arrive while
-    /// a sync is running queue on `sync_turn`; the first to get its turn syncs everything
-    /// written by then, and those behind it find their bytes already covered. Returns whether
-    /// this call issued the `fdatasync`.
+    /// Makes the first `upto` bytes durable. This is group commit: a caller whose bytes an
+    /// `fdatasync` already in flight will cover (one that started after they were written)
+    /// waits for it instead of issuing its own; otherwise it issues its own, even while
+    /// others run, because the device completes overlapping flushes together. Returns
+    /// whether this call issued an `fdatasync`.
     pub(crate) fn sync_through(&self, upto: u64) -> Result<bool, LogError> {
         if self.synced.load(Ordering::Acquire) >= upto {
             return Ok(false);
         }
-        let _turn = self.sync_turn.lock().unwrap_or_else(|p| p.into_inner());
-        if self.synced.load(Ordering::Acquire) >= upto {
-            return Ok(false);
+        let mut state = self.sync_state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.synced.load(Ordering::Acquire) >= upto {
+                return Ok(false);
+            }
+            if state.running == 0 || state.in_flight < upto {
+                break;
+            }
+            state = self
+                .sync_done
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
         }
         let target = self.size();
-        self.file.sync_data().at(&self.log_path)?;
-        self.synced.fetch_max(target, Ordering::AcqRel);
+        state.running += 1;
+        state.in_flight = state.in_flight.max(target);
+        drop(state);
+
+        let result = self.file.sync_data();
+
+        let mut state = self.sync_state.lock().unwrap_or_else(|p| p.into_inner());
+        if result.is_ok() {
+            self.synced.fetch_max(target, Ordering::AcqRel);
+        }
+        state.running -= 1;
+        if state.running == 0 {
+            // Nothing in flight covers more than what is durable (a failed sync covered
+            // nothing: its waiters wake and sync for themselves).
+            state.in_flight = self.synced.load(Ordering::Acquire);
+        }
+        drop(state);
+        self.sync_done.notify_all();
+        result.at(&self.log_path)?;
         Ok(true)
     }
 
