@@ -36,23 +36,11 @@ pub fn bootstrap(broker: &Broker) -> String {
 }
 
 pub fn client_config(broker: &Broker) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap(broker))
-        .set("broker.address.family", "v4")
-        .set("log_level", "4");
-    config
+    client_config_at(&bootstrap(broker))
 }
 
 pub fn producer(broker: &Broker, extra: &[(&str, &str)]) -> FutureProducer {
-    let mut config = client_config(broker);
-    config
-        .set("message.timeout.ms", "20000")
-        .set("linger.ms", "0");
-    for (k, v) in extra {
-        config.set(*k, *v);
-    }
-    config.create().expect("producer")
+    producer_at(&bootstrap(broker), extra)
 }
 
 /// A consumer without a group, reading the given partitions from `offset`.
@@ -63,22 +51,7 @@ pub fn assigned_consumer(
     offset: Offset,
     extra: &[(&str, &str)],
 ) -> StreamConsumer {
-    let mut config = client_config(broker);
-    config
-        // librdkafka wants a group id even for manual assignment; nothing is committed.
-        .set("group.id", "runnel-tests-assign")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    for (k, v) in extra {
-        config.set(*k, *v);
-    }
-    let consumer: StreamConsumer = config.create().expect("consumer");
-    let mut list = TopicPartitionList::new();
-    for &p in partitions {
-        list.add_partition_offset(topic, p, offset).unwrap();
-    }
-    consumer.assign(&list).unwrap();
-    consumer
+    assigned_consumer_at(&bootstrap(broker), topic, partitions, offset, extra)
 }
 
 /// Receives until `count` messages arrived or `timeout` passed.
@@ -139,6 +112,7 @@ pub fn assigned_consumer_at(
 ) -> StreamConsumer {
     let mut config = client_config_at(bootstrap);
     config
+        // librdkafka wants a group id even for manual assignment; nothing is committed.
         .set("group.id", "runnel-tests-assign")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
