@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the broker figures of BENCHMARKS.md ("Broker (produce/consume over the Kafka
-# protocol)"): builds release binaries, starts `runnel serve` on a free loopback port over a
-# fresh data directory, runs the produce, consume and latency benchmarks of `runnel-bench`
-# several times, prints every report and the medians, then stops the broker and removes the
-# data directory.
+# protocol)"): builds release binaries, then runs the produce, consume and latency benchmarks
+# of `runnel-bench` several times against `runnel serve` on a free loopback port (a new broker
+# over a new data directory for every throughput run, one for all latency runs), prints every
+# report and the medians, and stops each broker and removes its data when done with it.
 #
 # usage: scripts/bench-broker.sh [options]
 #   --runs N              repetitions of every benchmark (default 5)
@@ -11,8 +11,8 @@
 #   --record-size B       value size in bytes (default 1024)
 #   --linger-ms MS        linger.ms of the throughput runs (default 5)
 #   --latency-records N   records per latency run, sent at 1000/s (default 20000, ~20 s)
-#   --data-dir DIR        where the broker keeps its data (default: a new directory under
-#                         the cargo target directory); removed at the end
+#   --data-dir DIR        where the brokers keep their data, one subdirectory each (default:
+#                         a new directory under the cargo target directory); removed at the end
 #   --out DIR             where reports are written (default: a new directory under the
 #                         cargo target directory); kept
 #   --skip-build          use the binaries already built
@@ -68,58 +68,84 @@ fi
 mkdir -p "$data_dir" "$out"
 
 broker_pid=""
-cleanup() {
+broker_data=""
+address=""
+# start_broker NAME: a broker over a new data directory, on a port the kernel picks (the
+# broker logs the address it listens on).
+start_broker() {
+    broker_data=$data_dir/$1
+    mkdir -p "$broker_data"
+    "$runnel" serve --data-dir "$broker_data" --listen 127.0.0.1:0 >"$out/broker-$1.log" 2>&1 &
+    broker_pid=$!
+    address=""
+    for _ in $(seq 300); do
+        address=$(sed 's/\x1b\[[0-9;]*m//g' "$out/broker-$1.log" | grep -o 'listening address=[0-9.:]*' | head -n 1 | cut -d= -f2 || true)
+        [[ -n $address ]] && return 0
+        kill -0 "$broker_pid" 2>/dev/null || { cat "$out/broker-$1.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "bench-broker.sh: the broker did not start" >&2
+    exit 1
+}
+# stop_broker: SIGTERM (a clean shutdown), then remove its data.
+stop_broker() {
     if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
         kill -TERM "$broker_pid"
         wait "$broker_pid" || true
     fi
+    broker_pid=""
+    [[ -z $broker_data ]] || rm -rf "$broker_data"
+}
+cleanup() {
+    stop_broker
     rm -rf "$data_dir"
 }
 trap cleanup EXIT
 
-# Port 0: the kernel picks a free port, and the broker logs the address it listens on.
-"$runnel" serve --data-dir "$data_dir" --listen 127.0.0.1:0 >"$out/broker.log" 2>&1 &
-broker_pid=$!
-address=""
-for _ in $(seq 300); do
-    address=$(sed 's/\x1b\[[0-9;]*m//g' "$out/broker.log" | grep -o 'listening address=[0-9.:]*' | head -n 1 | cut -d= -f2 || true)
-    [[ -n $address ]] && break
-    kill -0 "$broker_pid" 2>/dev/null || { cat "$out/broker.log" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -n $address ]] || { echo "bench-broker.sh: the broker did not start" >&2; exit 1; }
-
 {
     echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "commit:   $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "tree:     $(git describe --always --dirty 2>/dev/null || echo unknown)$($skip_build && echo ' (binaries not rebuilt: --skip-build)')"
     echo "cpus:     $(nproc)"
     echo "kernel:   $(uname -r)"
-    echo "broker:   $address, data in $data_dir"
+    echo "data:     $data_dir"
 } | tee "$out/environment.txt"
 
 # measure NAME ARGS...: runs one benchmark, keeping its report in $out/NAME.txt.
 measure() {
     local name=$1
     shift
+    # Write back what earlier runs left dirty, so their writeback does not share this run's
+    # CPUs and disk.
+    sync -f "$data_dir" 2>/dev/null || sync
     [[ -z $hook ]] || $hook before "$name"
-    echo "== $name ($(date -u +%H:%M:%S)): bench $*"
+    echo "== $name ($(date -u +%H:%M:%S)): bench $* --bootstrap-server $address"
     "$bench" "$@" --bootstrap-server "$address" | tee "$out/$name.txt"
     [[ -z $hook ]] || $hook after "$name"
 }
 
+# Every throughput run gets a new broker and data directory, and the data of the run before
+# is deleted first: the page cache then reuses the memory it just freed instead of growing
+# into memory the machine has not touched yet (much slower on some virtual machines; see
+# BENCHMARKS.md).
+throughput=(--records "$records" --record-size "$record_size" --linger-ms "$linger_ms")
 for run in $(seq "$runs"); do
-    throughput=(--records "$records" --record-size "$record_size" --linger-ms "$linger_ms")
+    start_broker "acks1-$run"
     measure "produce-acks1-$run" produce --topic "acks1-$run" --acks 1 "${throughput[@]}"
     # Straight after the produce run, so the log is in the page cache.
     measure "consume-$run" consume --topic "acks1-$run"
+    stop_broker
+    start_broker "acksall-$run"
     measure "produce-acksall-$run" produce --topic "acksall-$run" --acks all "${throughput[@]}"
+    stop_broker
 done
+latency=(--records "$latency_records" --record-size "$record_size" --rate 1000 --acks all --linger-ms 0)
+start_broker latency
 for run in $(seq "$runs"); do
-    latency=(--records "$latency_records" --record-size "$record_size" --rate 1000 --acks all --linger-ms 0)
     measure "latency-$run" produce --topic "latency-$run" "${latency[@]}"
     measure "latency-fsync-$run" produce --topic "latency-fsync-$run" "${latency[@]}" \
         --topic-config flush.messages=1
 done
+stop_broker
 
 # median: the median of the numbers on stdin.
 median() {
