@@ -127,6 +127,12 @@ impl LogConfig {
         self.flush_messages <= 1
     }
 
+    /// Whether an append may call fsync: some flush threshold is below its "never" value.
+    pub fn may_flush_on_append(&self) -> bool {
+        const NEVER: u64 = i64::MAX as u64;
+        self.flush_messages < NEVER || self.flush_bytes < NEVER || self.flush_ms < i64::MAX
+    }
+
     /// Sets one setting by its Kafka name, validating the value.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), LogError> {
         let bad = || LogError::InvalidConfig(format!("invalid value {value:?} for {name}"));
@@ -237,6 +243,16 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{name}={value}: {e}"));
         }
         assert_eq!(config, defaults);
+    }
+
+    #[test]
+    fn only_a_set_flush_threshold_makes_appends_flush() {
+        assert!(!LogConfig::default().may_flush_on_append());
+        for name in ["flush.messages", "flush.ms", "flush.bytes"] {
+            let mut config = LogConfig::default();
+            config.set(name, "1000").unwrap();
+            assert!(config.may_flush_on_append(), "{name}");
+        }
     }
 
     #[test]
