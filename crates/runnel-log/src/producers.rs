@@ -65,7 +65,7 @@ impl ProducerEntry {
 
     /// The offsets of an already written batch with the same epoch and sequence range.
     fn duplicate_of(&self, header: &BatchHeader) -> Option<(i64, i64)> {
-        if header.producer_epoch != self.epoch {
+        if header.producer_epoch != self.epoch || header.base_sequence < 0 {
             return None;
         }
         let last_seq = last_sequence(header);
@@ -86,6 +86,9 @@ impl ProducerEntry {
                 current: self.epoch,
             });
         }
+        // No sequence: written by a coordinator on the producer's behalf (transactional
+        // offset commits), which takes part in the transaction but not in deduplication.
+        let sequenced = first_seq >= 0;
         if epoch > self.epoch {
             if self.txn_first_offset.is_some() {
                 return Err(LogError::InvalidTxnState(
@@ -93,12 +96,12 @@ impl ProducerEntry {
                 ));
             }
             // A new epoch restarts the sequence, unless nothing is known of the producer.
-            if first_seq != 0 && !self.batches.is_empty() {
+            if sequenced && first_seq != 0 && !self.batches.is_empty() {
                 return Err(self.out_of_order(0, first_seq));
             }
             self.epoch = epoch;
             self.batches.clear();
-        } else if let Some(last) = self.batches.back() {
+        } else if let Some(last) = self.batches.back().filter(|_| sequenced) {
             let expected = next_sequence(last.last_seq);
             if first_seq != expected {
                 return Err(self.out_of_order(expected, first_seq));
@@ -113,15 +116,17 @@ impl ProducerEntry {
                 "a non-transactional batch was written inside an open transaction",
             ));
         }
-        if self.batches.len() == CACHED_BATCHES {
-            self.batches.pop_front();
+        if sequenced {
+            if self.batches.len() == CACHED_BATCHES {
+                self.batches.pop_front();
+            }
+            self.batches.push_back(BatchMeta {
+                first_seq,
+                last_seq: last_sequence(header),
+                first_offset: header.base_offset,
+                last_offset: header.last_offset(),
+            });
         }
-        self.batches.push_back(BatchMeta {
-            first_seq,
-            last_seq: last_sequence(header),
-            first_offset: header.base_offset,
-            last_offset: header.last_offset(),
-        });
         self.last_update_ms = now;
         Ok(())
     }

@@ -213,3 +213,16 @@ fn markers_round_trip_through_control_batches() {
         assert_eq!(TxnMarker::from_batch(&header, &batch).unwrap(), Some(m));
     }
 }
+
+#[test]
+fn unsequenced_coordinator_batches_join_the_transaction_without_deduplication() {
+    let mut state = ProducerState::default();
+    append(&mut state, txn(header(1, 0, -1, 1, 0))).unwrap();
+    append(&mut state, txn(header(1, 0, -1, 1, 1))).unwrap();
+    assert!(matches!(
+        state.check_duplicate(&[txn(header(1, 0, -1, 1, 0))]),
+        Verdict::Append
+    ));
+    assert_eq!(state.first_unstable_offset(), Some(0));
+    assert_eq!(state.entry(1).unwrap().last_sequence(), None);
+}
