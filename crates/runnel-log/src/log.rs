@@ -444,19 +444,22 @@ impl Log {
     /// Reads whole batches from the one containing `offset`, up to `max_bytes` (but at least
     /// one batch when there is one), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        self.read_batches(offset, max_bytes, true)
+        self.read_below(offset, max_bytes, i64::MAX, true)
     }
 
     /// As [`Log::read`], but never returns more than `max_bytes`, even if that means returning
     /// nothing: for the later partitions of a fetch, once the first has had its one batch.
     pub fn read_at_most(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        self.read_batches(offset, max_bytes, false)
+        self.read_below(offset, max_bytes, i64::MAX, false)
     }
 
-    fn read_batches(
+    /// As [`Log::read`] (`min_one`) or [`Log::read_at_most`], returning only batches that
+    /// start below `limit`: a `read_committed` reader passes the last stable offset.
+    pub fn read_below(
         &self,
         offset: i64,
         max_bytes: usize,
+        limit: i64,
         min_one: bool,
     ) -> Result<ReadResult, LogError> {
         let high_watermark = self.high_watermark();
@@ -474,20 +477,16 @@ impl Log {
             .saturating_sub(1);
         let mut records: Vec<u8> = Vec::new();
         let mut next = offset;
+        let limit = limit.min(high_watermark);
         for segment in &segments[first..] {
-            if next >= high_watermark || records.len() >= max_bytes {
+            if next >= limit || records.len() >= max_bytes {
                 break;
             }
             let Some((position, _)) = segment.locate(next)? else {
                 continue; // `next` falls in a gap the cleaner left at this segment's end
             };
             let budget = max_bytes - records.len();
-            let bytes = segment.read(
-                position,
-                budget,
-                high_watermark,
-                min_one && records.is_empty(),
-            )?;
+            let bytes = segment.read(position, budget, limit, min_one && records.is_empty())?;
             let Some(last) = last_offset_in(&bytes) else {
                 break; // the next batch does not fit in what is left of `max_bytes`
             };

@@ -190,10 +190,7 @@ impl TxnMarker {
     }
 
     /// The marker in a control batch; `None` for a control batch of another kind.
-    pub(crate) fn from_batch(
-        header: &BatchHeader,
-        batch: &[u8],
-    ) -> Result<Option<TxnMarker>, BatchError> {
+    pub fn from_batch(header: &BatchHeader, batch: &[u8]) -> Result<Option<TxnMarker>, BatchError> {
         let payload = records::payload(header, batch)?;
         let records = records::parse(header, &payload)?;
         let Some(mut key) = records.first().and_then(|r| r.key) else {
