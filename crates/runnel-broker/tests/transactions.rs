@@ -291,6 +291,64 @@ async fn offsets_committed_in_a_transaction_appear_only_when_it_commits() {
     broker.shutdown().await.unwrap();
 }
 
+/// The state ListTransactions reports for `id`, if it lists it.
+async fn listed_state(bootstrap: &str, id: &str) -> Option<String> {
+    use kafka_protocol::messages::{ListTransactionsRequest, ListTransactionsResponse};
+    let listed: ListTransactionsResponse = Raw::connect(bootstrap)
+        .await
+        .call(
+            ApiKey::ListTransactions,
+            0,
+            &ListTransactionsRequest::default(),
+        )
+        .await;
+    listed
+        .transaction_states
+        .iter()
+        .find(|t| t.transactional_id.0.as_str() == id)
+        .map(|t| t.transaction_state.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_past_its_timeout_is_aborted_and_an_idle_id_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |c| {
+        c.transaction_cleanup_interval_ms = 50;
+        c.transactional_id_expiration_ms = 1_500;
+    })
+    .await;
+    let at = bootstrap(&broker);
+    create_topic_at(&at, "slow", 1).await;
+    let producer = transactional(&at, "tx-slow", "1000").await;
+    producer.begin_transaction().unwrap();
+    send(&producer, "slow", 0, "too-late").await;
+    assert_eq!(
+        listed_state(&at, "tx-slow").await.as_deref(),
+        Some("Ongoing")
+    );
+
+    let deadline = Instant::now() + WAIT;
+    while listed_state(&at, "tx-slow").await.as_deref() != Some("CompleteAbort") {
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out transaction was not aborted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The abort bumped the epoch: the producer is fenced, and its record never shows.
+    assert!(commit(&producer).await.is_err());
+    assert!(read_all(&at, "slow", 1, "read_committed").await.is_empty());
+    // Idle past transactional.id.expiration.ms, the id is forgotten.
+    while listed_state(&at, "tx-slow").await.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle transactional id did not expire"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    broker.shutdown().await.unwrap();
+}
+
 /// Raw requests, so a batch can be sent twice exactly as a client retry does.
 struct Raw {
     stream: TcpStream,
@@ -667,17 +725,12 @@ async fn describe_open(bootstrap: &str) -> usize {
         .call(
             ApiKey::ListTransactions,
             0,
-            &ListTransactionsRequest::default(),
+            &ListTransactionsRequest::default().with_state_filters(
+                ["Ongoing", "PrepareCommit", "PrepareAbort"]
+                    .map(StrBytes::from_static_str)
+                    .to_vec(),
+            ),
         )
         .await;
-    listed
-        .transaction_states
-        .iter()
-        .filter(|t| {
-            matches!(
-                t.transaction_state.as_str(),
-                "Ongoing" | "PrepareCommit" | "PrepareAbort"
-            )
-        })
-        .count()
+    listed.transaction_states.len()
 }
