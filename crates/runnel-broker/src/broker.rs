@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use runnel_log::SystemClock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -16,6 +17,8 @@ use crate::fetch_sessions::FetchSessions;
 use crate::groups::GroupCoordinator;
 use crate::server;
 use crate::topics::{self, Topics};
+use crate::txn::producer_ids::ProducerIds;
+use crate::txn::TransactionCoordinator;
 
 /// What every request handler can reach.
 #[derive(Debug)]
@@ -26,6 +29,7 @@ pub struct BrokerState {
     pub advertised_port: i32,
     pub topics: Topics,
     pub groups: GroupCoordinator,
+    pub transactions: TransactionCoordinator,
     pub fetch_sessions: FetchSessions,
     shutdown: watch::Receiver<bool>,
     /// Fetch requests currently waiting for data (an observable for tests and metrics).
@@ -113,7 +117,7 @@ impl Broker {
         };
 
         let opening = config.clone();
-        let (topics, cluster_id) =
+        let (topics, cluster_id, producer_ids) =
             tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
                 let cluster_id = meta_properties(&opening.data_dir, opening.node_id)?;
                 let topics = Topics::open(
@@ -121,7 +125,9 @@ impl Broker {
                     opening.log_defaults.clone(),
                     Duration::from_millis(opening.cleaner_backoff_ms),
                 )?;
-                Ok((topics, cluster_id))
+                let producer_ids =
+                    ProducerIds::open(&opening.data_dir).map_err(topics::TopicError::Log)?;
+                Ok((topics, cluster_id, producer_ids))
             })
             .await
             .map_err(|e| BrokerError::Task(e.to_string()))??;
@@ -135,12 +141,21 @@ impl Broker {
             advertised_port,
             topics,
             groups,
+            transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
             fetch_sessions: FetchSessions::default(),
             shutdown,
             parked_fetches: AtomicUsize::new(0),
             handler_panics: AtomicUsize::new(0),
         });
         crate::groups::load(&state).await?;
+        let transactional_ids = state
+            .transactions
+            .recover(&state)
+            .await
+            .map_err(topics::TopicError::Log)?;
+        if transactional_ids > 0 {
+            tracing::info!(transactional_ids, "loaded transaction state");
+        }
         let server = tokio::spawn(server::serve(listener, Arc::clone(&state)));
         let maintenance = tokio::spawn(maintain(Arc::clone(&state)));
         tracing::info!(
@@ -207,7 +222,10 @@ async fn maintain(state: Arc<BrokerState>) {
         state.config.flush_scheduler_interval_ms,
     ));
     let mut groups = tokio::time::interval(Duration::from_millis(crate::groups::SWEEP_INTERVAL_MS));
-    for timer in [&mut retention, &mut flush, &mut groups] {
+    let mut transactions = tokio::time::interval(Duration::from_millis(
+        state.config.transaction_cleanup_interval_ms,
+    ));
+    for timer in [&mut retention, &mut flush, &mut groups, &mut transactions] {
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -227,6 +245,11 @@ async fn maintain(state: Arc<BrokerState>) {
                 let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;
             }
             _ = groups.tick() => crate::groups::sweep(&state).await,
+            _ = transactions.tick() => {
+                state.transactions.sweep(&state).await;
+                let s = Arc::clone(&state);
+                let _ = tokio::task::spawn_blocking(move || s.topics.expire_producers(s.config.producer_id_expiration_ms)).await;
+            }
         }
     }
 }

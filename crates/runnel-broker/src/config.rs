@@ -106,6 +106,17 @@ pub struct BrokerConfig {
     pub group_min_session_timeout_ms: i32,
     /// `group.max.session.timeout.ms`.
     pub group_max_session_timeout_ms: i32,
+    /// `transaction.state.log.num.partitions`.
+    pub transaction_state_partitions: i32,
+    /// `transaction.max.timeout.ms`: the longest timeout a transactional producer may ask for.
+    pub transaction_max_timeout_ms: i64,
+    /// `transactional.id.expiration.ms`: an id idle this long (no open transaction) is forgotten.
+    pub transactional_id_expiration_ms: i64,
+    /// `producer.id.expiration.ms`: a partition forgets an idle producer's sequence state.
+    pub producer_id_expiration_ms: i64,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often timed-out
+    /// transactions are looked for.
+    pub transaction_cleanup_interval_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -128,6 +139,11 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3_000,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
+            transaction_state_partitions: 1,
+            transaction_max_timeout_ms: 900_000,
+            transactional_id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
+            producer_id_expiration_ms: 24 * 60 * 60 * 1000,
+            transaction_cleanup_interval_ms: 10_000,
         }
     }
 }
@@ -217,8 +233,19 @@ impl BrokerConfig {
             "group.max.session.timeout.ms" => {
                 self.group_max_session_timeout_ms = small(positive()?)?
             }
+            "transaction.state.log.num.partitions" => {
+                self.transaction_state_partitions = small(positive()?)?
+            }
+            "transaction.max.timeout.ms" => self.transaction_max_timeout_ms = positive()?,
+            "transactional.id.expiration.ms" => self.transactional_id_expiration_ms = positive()?,
+            "producer.id.expiration.ms" => self.producer_id_expiration_ms = positive()?,
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.transaction_cleanup_interval_ms = positive()? as u64
+            }
             // Accepted for compatibility with Kafka config files; a single node has one replica.
-            "default.replication.factor" | "offsets.topic.replication.factor" => {
+            "default.replication.factor"
+            | "offsets.topic.replication.factor"
+            | "transaction.state.log.replication.factor" => {
                 if int()? != 1 {
                     return Err(bad());
                 }

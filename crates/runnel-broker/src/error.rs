@@ -52,7 +52,7 @@ pub fn batch_error_code(error: &BatchError) -> i16 {
         BatchError::TooLarge { .. } | BatchError::DecompressedTooLarge { .. } => {
             ResponseError::MessageTooLarge.code()
         }
-        BatchError::MissingKey => ResponseError::InvalidRecord.code(),
+        BatchError::MissingKey | BatchError::ControlBatch => ResponseError::InvalidRecord.code(),
         BatchError::UnknownCompression(_) => ResponseError::UnsupportedCompressionType.code(),
         BatchError::Compression(_) => ResponseError::UnknownServerError.code(),
         BatchError::Truncated { .. }
@@ -80,6 +80,10 @@ pub fn log_error_code(error: &LogError) -> i16 {
         // Closed: the broker is shutting down or the topic was just deleted. A retriable
         // error that makes the client refresh its metadata.
         LogError::Closed => ResponseError::NotLeaderOrFollower.code(),
+        LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch.code(),
+        LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber.code(),
+        LogError::DuplicateSequence => ResponseError::DuplicateSequenceNumber.code(),
+        LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState.code(),
     }
 }
 

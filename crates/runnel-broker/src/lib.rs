@@ -15,6 +15,7 @@ mod handlers;
 mod server;
 pub mod shape;
 pub mod topics;
+pub mod txn;
 
 pub use broker::{parse_host_port, Broker, BrokerState};
 pub use config::{BrokerConfig, ConfigError};

@@ -375,6 +375,19 @@ fn request_body(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Vec<u8> {
         }
         ApiKey::OffsetDelete => OffsetDeleteRequest::default().encode(&mut buf, version),
         ApiKey::DescribeCluster => DescribeClusterRequest::default().encode(&mut buf, version),
+        ApiKey::InitProducerId => InitProducerIdRequest::default()
+            .with_transaction_timeout_ms(60_000)
+            .encode(&mut buf, version),
+        ApiKey::AddPartitionsToTxn => AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(StrBytes::from_static_str("t")))
+            .encode(&mut buf, version),
+        ApiKey::AddOffsetsToTxn => AddOffsetsToTxnRequest::default().encode(&mut buf, version),
+        ApiKey::EndTxn => EndTxnRequest::default().encode(&mut buf, version),
+        ApiKey::TxnOffsetCommit => TxnOffsetCommitRequest::default().encode(&mut buf, version),
+        ApiKey::DescribeTransactions => DescribeTransactionsRequest::default()
+            .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("t"))])
+            .encode(&mut buf, version),
+        ApiKey::ListTransactions => ListTransactionsRequest::default().encode(&mut buf, version),
         other => panic!("no test request for {other:?}"),
     };
     result.unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));

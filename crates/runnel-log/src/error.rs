@@ -35,6 +35,8 @@ pub enum BatchError {
     MissingKey,
     #[error("no batch given")]
     Empty,
+    #[error("control batches are written by the transaction coordinator only")]
+    ControlBatch,
 }
 
 /// Errors of the log as a whole.
@@ -64,6 +66,22 @@ pub enum LogError {
     InvalidConfig(String),
     #[error("the log is closed")]
     Closed,
+    #[error("producer {producer_id} wrote with epoch {epoch}, older than its current {current}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
+    #[error("producer {producer_id} sent sequence {received} where {expected} was expected")]
+    OutOfOrderSequence {
+        producer_id: i64,
+        expected: i32,
+        received: i32,
+    },
+    #[error("a request of several batches repeats an already written one")]
+    DuplicateSequence,
+    #[error("invalid transaction state: {0}")]
+    InvalidTxnState(&'static str),
     #[error("the log is offline after an I/O error on append; reopen it to recover")]
     Offline,
 }

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{BatchError, IoContext, LogError};
 use crate::fsutil;
+use crate::producers::{AbortedTxn, ProducerEntry, ProducerState, TxnMarker, Verdict};
 use crate::records;
 use crate::segment::{OpenMode, Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
 use crate::swap;
@@ -96,6 +97,8 @@ pub struct Log {
     syncs: AtomicU64,
     /// Serializes compactions of this log.
     pub(crate) cleaning: Mutex<crate::cleaner::CleanerState>,
+    /// Idempotent producers and transactions. Locked after `writer` when both are held.
+    producers: Mutex<ProducerState>,
 }
 
 impl Log {
@@ -156,6 +159,7 @@ impl Log {
 
         let next_offset = segments.last().map_or(log_start, |s| s.next_offset());
         let cleaner_state = crate::cleaner::CleanerState::load(&dir)?;
+        let producers = recover_producers(&dir, &segments, log_start, now)?;
         Ok(Log {
             dir,
             clock,
@@ -173,6 +177,7 @@ impl Log {
             log_start: AtomicI64::new(log_start),
             syncs: AtomicU64::new(0),
             cleaning: Mutex::new(cleaner_state),
+            producers: Mutex::new(producers),
         })
     }
 
@@ -234,17 +239,68 @@ impl Log {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn lock_producers(&self) -> MutexGuard<'_, ProducerState> {
+        self.producers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Validates `batches` (one or more v2 batches back to back), assigns their offsets and
     /// leader epoch, and appends them. Either every batch is appended or none is. Returns
     /// once the flush policy is satisfied: with `flush.messages=1`, once the bytes are on
     /// stable storage; concurrent appenders then share one `fdatasync` (group commit).
+    ///
+    /// Batches with a producer id are checked against that producer's state: a retry of one
+    /// of its last five batches is acknowledged with the original offsets and not written
+    /// again; a sequence gap, a stale epoch or a batch breaking transaction rules is refused.
+    /// Control batches are refused: markers are written with [`Log::append_marker`].
     pub fn append(&self, batches: &mut [u8], leader_epoch: i32) -> Result<AppendInfo, LogError> {
         let config = self.config();
-        let mut headers = validate_for_append(batches, &config)?;
-        let now = self.clock.now_ms();
+        let headers = validate_for_append(batches, &config)?;
+        if headers.iter().any(|(_, h)| h.is_control()) {
+            return Err(BatchError::ControlBatch.into());
+        }
+        self.append_checked(batches, headers, leader_epoch, &config, None)
+    }
 
+    /// Writes a transaction marker ending `marker.producer_id`'s open transaction on this
+    /// log (a commit or an abort), with the same durability as any append.
+    pub fn append_marker(
+        &self,
+        marker: TxnMarker,
+        leader_epoch: i32,
+    ) -> Result<AppendInfo, LogError> {
+        let config = self.config();
+        let mut batch = marker.to_batch(self.clock.now_ms())?;
+        let headers = validate_for_append(&batch, &config)?;
+        self.append_checked(&mut batch, headers, leader_epoch, &config, Some(marker))
+    }
+
+    fn append_checked(
+        &self,
+        batches: &mut [u8],
+        mut headers: Vec<(usize, BatchHeader)>,
+        leader_epoch: i32,
+        config: &LogConfig,
+        marker: Option<TxnMarker>,
+    ) -> Result<AppendInfo, LogError> {
+        let now = self.clock.now_ms();
         let mut writer = self.lock_writer();
         writer.check_open()?;
+        let mut producers = self.lock_producers();
+        match &marker {
+            Some(marker) => producers.check_marker(marker)?,
+            None => {
+                let plain: Vec<BatchHeader> = headers.iter().map(|(_, h)| *h).collect();
+                if let Verdict::Duplicate {
+                    first_offset,
+                    last_offset,
+                } = producers.check_duplicate(&plain)
+                {
+                    drop(producers);
+                    drop(writer);
+                    return self.acknowledge_duplicate(first_offset, last_offset);
+                }
+            }
+        }
         let records: i64 = headers
             .iter()
             .map(|(_, h)| i64::from(h.last_offset_delta) + 1)
@@ -255,10 +311,10 @@ impl Log {
             batches.len() as u64,
             writer.next_offset + records,
             now,
-            &config,
+            config,
         ) {
             active = self
-                .roll_locked(&mut writer, now)
+                .roll_locked(&mut writer, &producers, now)
                 .inspect_err(|e| self.take_offline(&mut writer, e))?;
         }
         let base_offset = writer.next_offset;
@@ -277,9 +333,22 @@ impl Log {
             *header = BatchHeader::parse(bytes)?;
             next = header.last_offset() + 1;
         }
+        let staged = match marker {
+            None => {
+                let plain: Vec<BatchHeader> = headers.iter().map(|(_, h)| *h).collect();
+                Some(producers.stage(&plain, now)?)
+            }
+            Some(_) => None,
+        };
         let end = active
             .append(batches, &headers, config.index_interval_bytes)
             .inspect_err(|e| self.take_offline(&mut writer, e))?;
+        match (staged, marker) {
+            (Some(staged), _) => producers.apply(staged),
+            (None, Some(marker)) => producers.complete(&marker, base_offset, now),
+            (None, None) => unreachable!("an append is either data or a marker"),
+        }
+        drop(producers);
         writer.next_offset = next;
         writer.unflushed_messages += records as u64;
         writer.unflushed_bytes += batches.len() as u64;
@@ -313,6 +382,27 @@ impl Log {
         })
     }
 
+    /// Answers a retried batch with the offsets it was first written at, once those are
+    /// as durable as the flush policy promises.
+    fn acknowledge_duplicate(
+        &self,
+        first_offset: i64,
+        last_offset: i64,
+    ) -> Result<AppendInfo, LogError> {
+        if last_offset >= self.high_watermark() {
+            // The original append may still be waiting for its sync.
+            self.flush()?;
+            self.high_watermark
+                .fetch_max(last_offset + 1, Ordering::AcqRel);
+        }
+        Ok(AppendInfo {
+            base_offset: first_offset,
+            last_offset,
+            log_append_time: -1,
+            log_start_offset: self.log_start_offset(),
+        })
+    }
+
     fn take_offline(&self, writer: &mut Writer, error: &LogError) {
         tracing::error!(dir = %self.dir.display(), %error, "append failed; taking the log offline");
         writer.offline = true;
@@ -324,14 +414,24 @@ impl Log {
         let mut writer = self.lock_writer();
         writer.check_open()?;
         if !self.active().is_empty() {
-            self.roll_locked(&mut writer, self.clock.now_ms())?;
+            let producers = self.lock_producers();
+            self.roll_locked(&mut writer, &producers, self.clock.now_ms())?;
         }
         Ok(())
     }
 
-    fn roll_locked(&self, writer: &mut Writer, now: i64) -> Result<Arc<Segment>, LogError> {
+    /// Seals the active segment, snapshots the producer state at its end, and starts a new
+    /// segment. The caller holds the writer and producer locks.
+    fn roll_locked(
+        &self,
+        writer: &mut Writer,
+        producers: &ProducerState,
+        now: i64,
+    ) -> Result<Arc<Segment>, LogError> {
         let old = self.active();
         old.seal()?;
+        // After the seal, so the snapshot never covers batches that are not yet durable.
+        producers.write_snapshot(&self.dir, writer.next_offset)?;
         let new = Arc::new(Segment::create(&self.dir, writer.next_offset, now)?);
         fsutil::sync_dir(&self.dir)?;
         let mut segments = self.segments().as_ref().clone();
@@ -344,19 +444,22 @@ impl Log {
     /// Reads whole batches from the one containing `offset`, up to `max_bytes` (but at least
     /// one batch when there is one), never past the high watermark.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        self.read_batches(offset, max_bytes, true)
+        self.read_below(offset, max_bytes, i64::MAX, true)
     }
 
     /// As [`Log::read`], but never returns more than `max_bytes`, even if that means returning
     /// nothing: for the later partitions of a fetch, once the first has had its one batch.
     pub fn read_at_most(&self, offset: i64, max_bytes: usize) -> Result<ReadResult, LogError> {
-        self.read_batches(offset, max_bytes, false)
+        self.read_below(offset, max_bytes, i64::MAX, false)
     }
 
-    fn read_batches(
+    /// As [`Log::read`] (`min_one`) or [`Log::read_at_most`], returning only batches that
+    /// start below `limit`: a `read_committed` reader passes the last stable offset.
+    pub fn read_below(
         &self,
         offset: i64,
         max_bytes: usize,
+        limit: i64,
         min_one: bool,
     ) -> Result<ReadResult, LogError> {
         let high_watermark = self.high_watermark();
@@ -374,20 +477,16 @@ impl Log {
             .saturating_sub(1);
         let mut records: Vec<u8> = Vec::new();
         let mut next = offset;
+        let limit = limit.min(high_watermark);
         for segment in &segments[first..] {
-            if next >= high_watermark || records.len() >= max_bytes {
+            if next >= limit || records.len() >= max_bytes {
                 break;
             }
             let Some((position, _)) = segment.locate(next)? else {
                 continue; // `next` falls in a gap the cleaner left at this segment's end
             };
             let budget = max_bytes - records.len();
-            let bytes = segment.read(
-                position,
-                budget,
-                high_watermark,
-                min_one && records.is_empty(),
-            )?;
+            let bytes = segment.read(position, budget, limit, min_one && records.is_empty())?;
             let Some(last) = last_offset_in(&bytes) else {
                 break; // the next batch does not fit in what is left of `max_bytes`
             };
@@ -571,6 +670,7 @@ impl Log {
             // Persisted before any file goes, so a crash never resurrects deleted records.
             checkpoint::write(&self.dir.join(LOG_START_FILE), new_start)?;
             self.log_start.store(new_start, Ordering::Release);
+            self.lock_producers().truncate_below(new_start);
         }
         if count == 0 {
             return Ok(RetentionReport::default());
@@ -598,8 +698,84 @@ impl Log {
         let active = self.active();
         active.trim_to_size()?;
         active.seal()?;
+        self.lock_producers()
+            .write_snapshot(&self.dir, writer.next_offset)?;
         fsutil::write_atomically(&self.dir.join(CLEAN_SHUTDOWN_FILE), &[])
     }
+
+    /// One past the last offset `read_committed` readers may see: the high watermark, or the
+    /// first offset of the earliest open transaction if that is lower.
+    pub fn last_stable_offset(&self) -> i64 {
+        // The high watermark first: a transaction starting below it is already in the state.
+        let high_watermark = self.high_watermark();
+        let first_unstable = self.lock_producers().first_unstable_offset();
+        first_unstable
+            .map_or(high_watermark, |first| first.min(high_watermark))
+            .max(self.log_start_offset())
+    }
+
+    /// Aborted transactions with records in `[from, upto)`, for a `read_committed` fetch.
+    pub fn aborted_transactions(&self, from: i64, upto: i64) -> Vec<AbortedTxn> {
+        self.lock_producers().aborted_between(from, upto)
+    }
+
+    /// What the log knows of a producer id.
+    pub fn producer(&self, producer_id: i64) -> Option<ProducerEntry> {
+        self.lock_producers().entry(producer_id).cloned()
+    }
+
+    /// Producer ids with an open transaction on this log, with its first offset.
+    pub fn open_transactions(&self) -> Vec<(i64, i64)> {
+        self.lock_producers()
+            .entries()
+            .filter_map(|e| e.txn_first_offset.map(|first| (e.producer_id, first)))
+            .collect()
+    }
+
+    /// Forgets producers idle for `max_idle_ms` (Kafka's `producer.id.expiration.ms`) that
+    /// have no open transaction. Returns how many were removed.
+    pub fn expire_producers(&self, max_idle_ms: i64) -> usize {
+        let now = self.clock.now_ms();
+        self.lock_producers().expire(now, max_idle_ms)
+    }
+}
+
+/// Rebuilds the producer state: the snapshot, then every batch after it.
+fn recover_producers(
+    dir: &Path,
+    segments: &[Arc<Segment>],
+    log_start: i64,
+    now: i64,
+) -> Result<ProducerState, LogError> {
+    let end = segments.last().map_or(log_start, |s| s.next_offset());
+    let (mut state, from) = match ProducerState::read_snapshot(dir)? {
+        Some((state, offset)) if offset <= end => (state, offset.max(log_start)),
+        Some((_, offset)) => {
+            tracing::warn!(dir = %dir.display(), offset, end, "producer state snapshot is past the recovered log end; rebuilding from the log");
+            (ProducerState::default(), log_start)
+        }
+        None => (ProducerState::default(), log_start),
+    };
+    state.truncate_below(log_start);
+    for segment in segments.iter().filter(|s| s.next_offset() > from) {
+        let Some((position, _)) = segment.locate(from)? else {
+            continue;
+        };
+        let mut reader = segment.batches_from(position);
+        while let Some((_, header)) = reader.next_batch()? {
+            if header.last_offset() < from || header.producer_id < 0 {
+                continue;
+            }
+            if header.is_control() {
+                if let Some(marker) = TxnMarker::from_batch(&header, reader.batch())? {
+                    state.complete(&marker, header.base_offset, now);
+                }
+            } else {
+                state.replay_data(&header, now);
+            }
+        }
+    }
+    Ok(state)
 }
 
 /// Validates every batch before anything is written; returns each batch's start and header.

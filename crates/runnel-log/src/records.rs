@@ -189,6 +189,11 @@ fn put_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
 #[derive(Debug)]
 pub struct BatchBuilder {
     compression: Compression,
+    /// Transactional and control bits.
+    flags: i16,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
     base_timestamp: Option<i64>,
     max_timestamp: i64,
     count: i32,
@@ -200,12 +205,36 @@ impl BatchBuilder {
     pub fn new(compression: Compression) -> Self {
         BatchBuilder {
             compression,
+            flags: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
             base_timestamp: None,
             max_timestamp: -1,
             count: 0,
             payload: Vec::new(),
             scratch: Vec::new(),
         }
+    }
+
+    /// Writes the batch as an idempotent producer's.
+    pub fn producer(mut self, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Self {
+        self.producer_id = producer_id;
+        self.producer_epoch = producer_epoch;
+        self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch as part of its producer's open transaction.
+    pub fn transactional(mut self) -> Self {
+        self.flags |= batch::TRANSACTIONAL_BIT;
+        self
+    }
+
+    /// Marks the batch as a control batch (transaction markers only).
+    pub(crate) fn control(mut self) -> Self {
+        self.flags |= batch::CONTROL_BIT;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -254,13 +283,13 @@ impl BatchBuilder {
             batch_length: 0,
             leader_epoch: -1,
             crc: 0,
-            attributes: self.compression.attribute_bits(),
+            attributes: self.compression.attribute_bits() | self.flags,
             last_offset_delta: self.count - 1,
             base_timestamp: self.base_timestamp.unwrap_or(-1),
             max_timestamp: self.max_timestamp,
-            producer_id: -1,
-            producer_epoch: -1,
-            base_sequence: -1,
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
             record_count: self.count,
         };
         assemble(header, &self.payload)

@@ -361,6 +361,8 @@ pub struct SyncRequest {
 #[derive(Debug)]
 pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Group>>,
+    /// Offsets committed inside open transactions, by producer id.
+    transactional: Mutex<HashMap<i64, Vec<store::PendingCommit>>>,
     min_session_timeout_ms: i32,
     max_session_timeout_ms: i32,
     initial_delay: Duration,
@@ -370,6 +372,7 @@ impl GroupCoordinator {
     pub fn new(config: &BrokerConfig) -> Self {
         GroupCoordinator {
             groups: Mutex::new(HashMap::new()),
+            transactional: Mutex::new(HashMap::new()),
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
             initial_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
@@ -697,6 +700,44 @@ impl GroupCoordinator {
         }
     }
 
+    fn lock_transactional(&self) -> MutexGuard<'_, HashMap<i64, Vec<store::PendingCommit>>> {
+        self.transactional.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds commits written inside `producer_id`'s transaction until it ends.
+    pub fn add_transactional(&self, producer_id: i64, commits: Vec<store::PendingCommit>) {
+        self.lock_transactional()
+            .entry(producer_id)
+            .or_default()
+            .extend(commits);
+    }
+
+    /// Ends `producer_id`'s transaction: its commits become visible, or are dropped.
+    pub fn end_transaction(&self, producer_id: i64, commit: bool) {
+        let Some(pending) = self.lock_transactional().remove(&producer_id) else {
+            return;
+        };
+        if !commit {
+            return;
+        }
+        let mut by_group: HashMap<String, Vec<((String, i32), Option<Committed>)>> = HashMap::new();
+        for p in pending {
+            by_group.entry(p.group).or_default().push((p.key, p.commit));
+        }
+        for (group, commits) in by_group {
+            self.record_commits(&group, &commits);
+        }
+    }
+
+    /// Whether an open transaction holds an offset of `group` for the partition
+    /// (OffsetFetch's `require_stable` answers UNSTABLE_OFFSET_COMMIT for it).
+    pub fn has_transactional(&self, group: &str, key: &(String, i32)) -> bool {
+        self.lock_transactional()
+            .values()
+            .flatten()
+            .any(|p| p.group == group && &p.key == key)
+    }
+
     pub fn committed(&self, group_id: &str) -> GroupOffsets {
         self.lock()
             .get(group_id)
@@ -740,9 +781,12 @@ pub(crate) async fn load(state: &Arc<BrokerState>) -> Result<(), BrokerError> {
         .await
         .map_err(|e| BrokerError::Task(e.to_string()))?
         .map_err(|e| BrokerError::Topic(crate::topics::TopicError::Log(e)))?;
+    for (producer_id, commits) in loaded.pending {
+        state.groups.add_transactional(producer_id, commits);
+    }
     let mut groups = state.groups.lock();
-    let count = loaded.len();
-    for (id, offsets) in loaded {
+    let count = loaded.groups.len();
+    for (id, offsets) in loaded.groups {
         groups
             .entry(id.clone())
             .or_insert_with(|| Group::new(&id))

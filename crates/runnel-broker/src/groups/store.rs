@@ -17,7 +17,7 @@ use bytes::{Buf, BufMut};
 use runnel_log::{BatchBuilder, Compression, LogError};
 
 use crate::broker::BrokerState;
-use crate::topics::{Topic, TopicError};
+use crate::topics::{Partition, Topic, TopicError};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 const FORMAT: u8 = 1;
@@ -45,7 +45,7 @@ pub fn encode_key(group: &str, topic: &str, partition: i32) -> Vec<u8> {
     key
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
     // Group ids and topic names are bounded well below u16 (checked by the callers).
     out.put_u16(u16::try_from(s.len()).unwrap_or(u16::MAX));
     out.put_slice(&s.as_bytes()[..s.len().min(usize::from(u16::MAX))]);
@@ -67,7 +67,7 @@ pub fn encode_value(c: &Committed) -> Vec<u8> {
     value
 }
 
-fn get_str(buf: &mut &[u8]) -> Option<String> {
+pub fn get_str(buf: &mut &[u8]) -> Option<String> {
     if buf.remaining() < 2 {
         return None;
     }
@@ -162,14 +162,44 @@ pub async fn persist(
     group: &str,
     commits: &[((String, i32), Option<Committed>)],
 ) -> Result<(), LogError> {
+    persist_batch(state, group, commits, BatchBuilder::new(Compression::None)).await
+}
+
+/// As [`persist`], inside the transaction of `producer_id`: the commits stay invisible
+/// until the transaction's commit marker reaches the group's offsets partition.
+pub async fn persist_transactional(
+    state: &BrokerState,
+    group: &str,
+    commits: &[((String, i32), Option<Committed>)],
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Result<(), LogError> {
+    let builder = BatchBuilder::new(Compression::None)
+        .producer(producer_id, producer_epoch, -1)
+        .transactional();
+    persist_batch(state, group, commits, builder).await
+}
+
+/// The offsets partition holding `group`'s commits.
+pub fn partition_of(state: &BrokerState, group: &str) -> Result<Arc<Partition>, LogError> {
+    let topic = offsets_topic(state).map_err(unavailable)?;
+    let partitions = topic.partitions();
+    Ok(Arc::clone(
+        &partitions[partition_for(group, partitions.len())],
+    ))
+}
+
+async fn persist_batch(
+    state: &BrokerState,
+    group: &str,
+    commits: &[((String, i32), Option<Committed>)],
+    mut builder: BatchBuilder,
+) -> Result<(), LogError> {
     if commits.is_empty() {
         return Ok(());
     }
-    let topic = offsets_topic(state).map_err(unavailable)?;
-    let partitions = topic.partitions();
-    let partition = Arc::clone(&partitions[partition_for(group, partitions.len())]);
+    let partition = partition_of(state, group)?;
     let now = runnel_log::Clock::now_ms(&runnel_log::SystemClock);
-    let mut builder = BatchBuilder::new(Compression::None);
     for ((topic_name, index), commit) in commits {
         let key = encode_key(group, topic_name, *index);
         let value = commit.as_ref().map(encode_value);
@@ -179,10 +209,70 @@ pub async fn persist(
     partition.append(batch).await.map(|_| ())
 }
 
-/// Replays the offsets topic into group → offsets. Blocking.
-pub fn load(state: &BrokerState) -> Result<HashMap<String, GroupOffsets>, LogError> {
-    let mut groups: HashMap<String, GroupOffsets> = HashMap::new();
+/// What replaying the offsets topic finds: committed offsets, and the offsets of open
+/// transactions (by producer id) that become visible only if their transaction commits.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub groups: HashMap<String, GroupOffsets>,
+    pub pending: HashMap<i64, Vec<PendingCommit>>,
+}
+
+/// An offset committed inside a transaction, not yet visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCommit {
+    pub group: String,
+    pub key: (String, i32),
+    pub commit: Option<Committed>,
+}
+
+/// Replays the offsets topic: records outside transactions apply at once, records of a
+/// transaction when its commit marker is reached. Blocking.
+pub fn load(state: &BrokerState) -> Result<Loaded, LogError> {
+    let mut loaded = Loaded::default();
     let topic = offsets_topic(state).map_err(unavailable)?;
+    replay_batches(&topic, |header, batch, from| {
+        if header.is_control() {
+            if let Some(marker) = runnel_log::TxnMarker::from_batch(header, batch)? {
+                let pending = loaded.pending.remove(&marker.producer_id);
+                if marker.commit {
+                    for p in pending.into_iter().flatten() {
+                        apply(&mut loaded.groups, p);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let payload = runnel_log::batch_payload(header, batch)?;
+        for record in runnel_log::parse_records(header, &payload)? {
+            if record.offset < from {
+                continue;
+            }
+            let Some(commit) = decode_record(record.key, record.value) else {
+                tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}");
+                continue;
+            };
+            if header.is_transactional() {
+                loaded
+                    .pending
+                    .entry(header.producer_id)
+                    .or_default()
+                    .push(commit);
+            } else {
+                apply(&mut loaded.groups, commit);
+            }
+        }
+        Ok(())
+    })?;
+    loaded.groups.retain(|_, offsets| !offsets.is_empty());
+    Ok(loaded)
+}
+
+/// Hands every batch of `topic`, partition by partition in offset order from the log start,
+/// to `visit` with its header, its bytes and the offset below which its records are gone.
+pub fn replay_batches(
+    topic: &Topic,
+    mut visit: impl FnMut(&runnel_log::BatchHeader, &[u8], i64) -> Result<(), LogError>,
+) -> Result<(), LogError> {
     for partition in topic.partitions().iter() {
         let log = &partition.log;
         let mut next = log.log_start_offset();
@@ -193,43 +283,61 @@ pub fn load(state: &BrokerState) -> Result<HashMap<String, GroupOffsets>, LogErr
             }
             for item in runnel_log::Batches::new(&read.records) {
                 let (header, bytes) = item?;
-                if !header.is_control() {
-                    let payload = runnel_log::batch_payload(&header, bytes)?;
-                    for record in runnel_log::parse_records(&header, &payload)? {
-                        if record.offset < next {
-                            continue; // the read starts at the batch holding `next`
-                        }
-                        apply(&mut groups, record.key, record.value);
-                    }
+                if header.last_offset() >= next {
+                    visit(&header, bytes, next)?;
                 }
                 next = next.max(header.last_offset() + 1);
             }
         }
     }
-    groups.retain(|_, offsets| !offsets.is_empty());
-    Ok(groups)
+    Ok(())
 }
 
-fn apply(groups: &mut HashMap<String, GroupOffsets>, key: Option<&[u8]>, value: Option<&[u8]>) {
-    let Some((group, topic, partition)) = key.and_then(decode_key) else {
-        tracing::warn!("skipping unreadable record in {OFFSETS_TOPIC}");
-        return;
-    };
-    match value {
-        None => {
-            if let Some(offsets) = groups.get_mut(&group) {
-                offsets.remove(&(topic, partition));
+/// Hands every data record of `topic` to `visit`, in offset order per partition.
+pub fn replay_records(
+    topic: &Topic,
+    mut visit: impl FnMut(runnel_log::Record<'_>),
+) -> Result<(), LogError> {
+    replay_batches(topic, |header, batch, from| {
+        if header.is_control() {
+            return Ok(());
+        }
+        let payload = runnel_log::batch_payload(header, batch)?;
+        for record in runnel_log::parse_records(header, &payload)? {
+            if record.offset >= from {
+                visit(record);
             }
         }
-        Some(value) => match decode_value(value) {
-            Some(commit) => {
-                groups
-                    .entry(group)
-                    .or_default()
-                    .insert((topic, partition), commit);
+        Ok(())
+    })
+}
+
+fn decode_record(key: Option<&[u8]>, value: Option<&[u8]>) -> Option<PendingCommit> {
+    let (group, topic, partition) = key.and_then(decode_key)?;
+    let commit = match value {
+        None => None,
+        Some(value) => Some(decode_value(value)?),
+    };
+    Some(PendingCommit {
+        group,
+        key: (topic, partition),
+        commit,
+    })
+}
+
+fn apply(groups: &mut HashMap<String, GroupOffsets>, pending: PendingCommit) {
+    match pending.commit {
+        None => {
+            if let Some(offsets) = groups.get_mut(&pending.group) {
+                offsets.remove(&pending.key);
             }
-            None => tracing::warn!(group, "skipping unreadable offset commit"),
-        },
+        }
+        Some(commit) => {
+            groups
+                .entry(pending.group)
+                .or_default()
+                .insert(pending.key, commit);
+        }
     }
 }
 

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -206,27 +208,43 @@ fn read_all(
                 }
                 Ok(partition) => {
                     let log = &partition.log;
+                    let last_stable = log.last_stable_offset();
+                    // A read_committed reader stops at the last stable offset.
+                    let limit = if committed { last_stable } else { i64::MAX };
                     data = data
                         .with_high_watermark(log.high_watermark())
-                        .with_last_stable_offset(log.high_watermark())
+                        .with_last_stable_offset(last_stable)
                         .with_log_start_offset(log.log_start_offset());
                     let budget = wanted.max_bytes.min(max_bytes.saturating_sub(total));
                     // KIP-74: the first batch of the first partition with data is returned
                     // even past the limits, so a large batch never blocks a consumer;
                     // later partitions only get what fits.
                     if budget > 0 || total == 0 {
-                        let read = if total == 0 {
-                            log.read(wanted.fetch_offset, budget.max(1))
-                        } else {
-                            log.read_at_most(wanted.fetch_offset, budget)
-                        };
+                        let read = log.read_below(
+                            wanted.fetch_offset,
+                            if total == 0 { budget.max(1) } else { budget },
+                            limit,
+                            total == 0,
+                        );
                         match read {
                             Ok(read) => {
                                 data = data
                                     .with_high_watermark(read.high_watermark)
-                                    .with_last_stable_offset(read.high_watermark)
                                     .with_log_start_offset(read.log_start_offset);
                                 if !read.records.is_empty() {
+                                    if committed {
+                                        // The client drops the records of these ranges.
+                                        let aborted = log
+                                            .aborted_transactions(wanted.fetch_offset, last_stable)
+                                            .into_iter()
+                                            .map(|t| {
+                                                AbortedTransaction::default()
+                                                    .with_producer_id(ProducerId(t.producer_id))
+                                                    .with_first_offset(t.first_offset)
+                                            })
+                                            .collect();
+                                        data = data.with_aborted_transactions(Some(aborted));
+                                    }
                                     total += read.records.len();
                                     data = data.with_records(Some(Bytes::from(read.records)));
                                 }

@@ -1,4 +1,4 @@
-//! Group APIs on the wire: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+//! Group APIs on the wire: FindCoordinator (for groups and transactional ids), JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
 //! OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete.
 //! The state machine itself is in [`crate::groups`].
 
@@ -38,6 +38,7 @@ use crate::groups::store::{self, Committed, MAX_METADATA_BYTES};
 use crate::groups::{GroupState, JoinOutcome, JoinRequest, Reply, SyncOutcome, SyncRequest};
 
 const KEY_TYPE_GROUP: i8 = 0;
+const KEY_TYPE_TRANSACTION: i8 = 1;
 
 fn text(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
@@ -66,7 +67,8 @@ pub(crate) fn find_coordinator(
     let node = BrokerId(state.config.node_id);
     let host = text(state.advertised_host.clone());
     let port = state.advertised_port;
-    let supported = request.key_type == KEY_TYPE_GROUP;
+    // This node coordinates every group and every transactional id.
+    let supported = matches!(request.key_type, KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION);
     let mut response = FindCoordinatorResponse::default();
     if version >= 4 {
         response.coordinators = request
@@ -87,7 +89,6 @@ pub(crate) fn find_coordinator(
         response.host = host;
         response.port = port;
     } else {
-        // Transactions have no coordinator here.
         response.error_code = ResponseError::CoordinatorNotAvailable.code();
         response.node_id = BrokerId(-1);
     }
@@ -376,23 +377,37 @@ pub(crate) fn offset_fetch(
             ))
         },
     );
+    // KIP-447: a read_committed consumer asks not to be given an offset an open transaction
+    // is about to replace, and retries on UNSTABLE_OFFSET_COMMIT.
+    let unstable = |group: &str, topic: &TopicName, partition: i32| {
+        if request.require_stable
+            && state
+                .groups
+                .has_transactional(group, &(topic.0.to_string(), partition))
+        {
+            ResponseError::UnstableOffsetCommit.code()
+        } else {
+            0
+        }
+    };
     if version >= 8 {
-        for group in request.groups {
-            let wanted = group.topics.map(|ts| {
-                ts.into_iter()
-                    .map(|t| (t.name, t.partition_indexes))
+        for group in &request.groups {
+            let group_id = group.group_id.0.as_str();
+            let wanted = group.topics.as_ref().map(|ts| {
+                ts.iter()
+                    .map(|t| (t.name.clone(), t.partition_indexes.clone()))
                     .collect()
             });
-            let topics = committed_for(state, group.group_id.0.as_str(), wanted)
+            let topics = committed_for(state, group_id, wanted)
                 .into_iter()
                 .map(|(name, partitions)| {
                     OffsetFetchResponseTopics::default()
-                        .with_name(name)
                         .with_partitions(
                             partitions
                                 .into_iter()
                                 .map(|(p, c)| {
                                     OffsetFetchResponsePartitions::default()
+                                        .with_error_code(unstable(group_id, &name, p))
                                         .with_partition_index(p)
                                         .with_committed_offset(c.as_ref().map_or(-1, |c| c.offset))
                                         .with_committed_leader_epoch(epoch_of(&c))
@@ -400,31 +415,33 @@ pub(crate) fn offset_fetch(
                                 })
                                 .collect(),
                         )
+                        .with_name(name)
                 })
                 .collect();
             response.groups.push(
                 OffsetFetchResponseGroup::default()
-                    .with_group_id(group.group_id)
+                    .with_group_id(group.group_id.clone())
                     .with_topics(topics),
             );
         }
         return response;
     }
-    let wanted = request.topics.map(|ts| {
-        ts.into_iter()
-            .map(|t| (t.name, t.partition_indexes))
+    let group_id = request.group_id.0.as_str();
+    let wanted = request.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    response.topics = committed_for(state, request.group_id.0.as_str(), wanted)
+    response.topics = committed_for(state, group_id, wanted)
         .into_iter()
         .map(|(name, partitions)| {
             OffsetFetchResponseTopic::default()
-                .with_name(name)
                 .with_partitions(
                     partitions
                         .into_iter()
                         .map(|(p, c)| {
                             let mut partition = OffsetFetchResponsePartition::default()
+                                .with_error_code(unstable(group_id, &name, p))
                                 .with_partition_index(p)
                                 .with_committed_offset(c.as_ref().map_or(-1, |c| c.offset))
                                 .with_metadata(metadata_of(&c));
@@ -435,6 +452,7 @@ pub(crate) fn offset_fetch(
                         })
                         .collect(),
                 )
+                .with_name(name)
         })
         .collect();
     response

@@ -26,6 +26,7 @@ pub(crate) async fn handle(
     version: i16,
 ) -> ListOffsetsResponse {
     let mut response = ListOffsetsResponse::default();
+    let committed = request.isolation_level == 1;
     for topic in request.topics {
         let found = state.topics.get(topic.name.0.as_str());
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -43,7 +44,8 @@ pub(crate) async fn handle(
             let log = Arc::clone(&partition.log);
             let timestamp = wanted.timestamp;
             // Lookups by time read indexes and batches from disk.
-            let found = tokio::task::spawn_blocking(move || lookup(&log, timestamp)).await;
+            let found =
+                tokio::task::spawn_blocking(move || lookup(&log, timestamp, committed)).await;
             partitions.push(match found {
                 Ok(Ok(Some((offset, timestamp)))) => {
                     let found = base.with_offset(offset).with_timestamp(timestamp);
@@ -67,9 +69,11 @@ pub(crate) async fn handle(
     response
 }
 
-/// The (offset, timestamp) answering `timestamp`, or `None` when no record qualifies.
-fn lookup(log: &Log, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+/// The (offset, timestamp) answering `timestamp`, or `None` when no record qualifies. The
+/// latest offset of a `read_committed` reader is the last stable offset.
+fn lookup(log: &Log, timestamp: i64, committed: bool) -> Result<Option<(i64, i64)>, LogError> {
     Ok(match timestamp {
+        LATEST if committed => Some((log.last_stable_offset(), -1)),
         LATEST => Some((log.high_watermark(), -1)),
         EARLIEST | EARLIEST_LOCAL => Some((log.log_start_offset(), -1)),
         MAX_TIMESTAMP => log.max_timestamp()?.map(|t| (t.offset, t.timestamp)),

@@ -21,6 +21,7 @@ mod group_apis;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod txn_apis;
 
 /// The APIs and versions this broker answers, as advertised by ApiVersions. Every entry is
 /// within kafka-protocol's range for the key, and has a request shape in [`crate::shape`].
@@ -51,6 +52,13 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 1),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -248,6 +256,48 @@ pub(crate) async fn handle(
             version,
             id,
             &group_apis::offset_delete(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::InitProducerId => respond(
+            api,
+            version,
+            id,
+            &txn_apis::init_producer_id(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::AddPartitionsToTxn => respond(
+            api,
+            version,
+            id,
+            &txn_apis::add_partitions_to_txn(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::AddOffsetsToTxn => respond(
+            api,
+            version,
+            id,
+            &txn_apis::add_offsets_to_txn(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::EndTxn => respond(
+            api,
+            version,
+            id,
+            &txn_apis::end_txn(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::TxnOffsetCommit => respond(
+            api,
+            version,
+            id,
+            &txn_apis::txn_offset_commit(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeTransactions => respond(
+            api,
+            version,
+            id,
+            &txn_apis::describe_transactions(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::ListTransactions => respond(
+            api,
+            version,
+            id,
+            &txn_apis::list_transactions(state, decode(api, body, version, walked)?).await,
         ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }

@@ -4,11 +4,40 @@ use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
-use runnel_log::AppendInfo;
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
+use runnel_log::{AppendInfo, BatchHeader};
 
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
+
+/// A transactional write must come with its transactional id and go to a partition the
+/// producer added to its open transaction; other checks (epoch, sequence) are the log's.
+async fn check_transaction(
+    state: &BrokerState,
+    transactional_id: Option<&str>,
+    topic: &TopicName,
+    partition: i32,
+    records: &[u8],
+) -> Result<(), i16> {
+    let Ok(header) = BatchHeader::parse(records) else {
+        return Ok(()); // the log refuses it with the precise error
+    };
+    if !header.is_transactional() {
+        return Ok(());
+    }
+    let Some(transactional_id) = transactional_id else {
+        return Err(ResponseError::InvalidRecord.code());
+    };
+    state
+        .transactions
+        .verify_partition(
+            transactional_id,
+            header.producer_id,
+            header.producer_epoch,
+            (topic.0.as_str(), partition),
+        )
+        .await
+}
 
 /// Answers a produce request; `None` for acks=0, which gets no response at all.
 pub(crate) async fn handle(
@@ -20,12 +49,10 @@ pub(crate) async fn handle(
     // Refusals that apply to every partition of the request.
     let refusal = if !matches!(acks, -1..=1) {
         Some(ResponseError::InvalidRequiredAcks.code())
-    } else if request.transactional_id.is_some() {
-        // Transactions are not implemented; refuse rather than store half a protocol.
-        Some(ResponseError::TransactionalIdAuthorizationFailed.code())
     } else {
         None
     };
+    let transactional_id = request.transactional_id.as_ref().map(|id| id.0.to_string());
     let mut response = ProduceResponse::default();
     // Appends to different partitions run concurrently (each waits for its own fsync).
     let mut pending = Vec::new();
@@ -42,7 +69,18 @@ pub(crate) async fn handle(
                 }
                 (None, Some(partition)) => {
                     let records = data.records.map(|b| b.to_vec()).unwrap_or_default();
-                    Ok(tokio::spawn(async move { partition.append(records).await }))
+                    match check_transaction(
+                        state,
+                        transactional_id.as_deref(),
+                        &topic.name,
+                        index,
+                        &records,
+                    )
+                    .await
+                    {
+                        Err(code) => Err(code),
+                        Ok(()) => Ok(tokio::spawn(async move { partition.append(records).await })),
+                    }
                 }
             };
             partitions.push((index, task));

@@ -200,9 +200,18 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError
         ApiKey::CreateTopics => create_topics_request::create_topics_request(w, version),
         ApiKey::DeleteTopics => delete_topics_request::delete_topics_request(w, version),
         ApiKey::DeleteRecords => delete_records_request::delete_records_request(w, version),
+        ApiKey::InitProducerId => init_producer_id_request::init_producer_id_request(w, version),
         ApiKey::OffsetForLeaderEpoch => {
             offset_for_leader_epoch_request::offset_for_leader_epoch_request(w, version)
         }
+        ApiKey::AddPartitionsToTxn => {
+            add_partitions_to_txn_request::add_partitions_to_txn_request(w, version)
+        }
+        ApiKey::AddOffsetsToTxn => {
+            add_offsets_to_txn_request::add_offsets_to_txn_request(w, version)
+        }
+        ApiKey::EndTxn => end_txn_request::end_txn_request(w, version),
+        ApiKey::TxnOffsetCommit => txn_offset_commit_request::txn_offset_commit_request(w, version),
         ApiKey::DescribeConfigs => describe_configs_request::describe_configs_request(w, version),
         ApiKey::AlterConfigs => alter_configs_request::alter_configs_request(w, version),
         ApiKey::DescribeLogDirs => describe_log_dirs_request::describe_log_dirs_request(w, version),
@@ -215,6 +224,15 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError
         }
         ApiKey::OffsetDelete => offset_delete_request::offset_delete_request(w, version),
         ApiKey::DescribeCluster => describe_cluster_request::describe_cluster_request(w, version),
+        ApiKey::DescribeProducers => {
+            describe_producers_request::describe_producers_request(w, version)
+        }
+        ApiKey::DescribeTransactions => {
+            describe_transactions_request::describe_transactions_request(w, version)
+        }
+        ApiKey::ListTransactions => {
+            list_transactions_request::list_transactions_request(w, version)
+        }
         other => Err(ShapeError::NoShape(other)),
     }?;
     Ok(w.consumed())

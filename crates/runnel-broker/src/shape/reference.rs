@@ -31,7 +31,12 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         ApiKey::CreateTopics => len::<CreateTopicsRequest>(body, version),
         ApiKey::DeleteTopics => len::<DeleteTopicsRequest>(body, version),
         ApiKey::DeleteRecords => len::<DeleteRecordsRequest>(body, version),
+        ApiKey::InitProducerId => len::<InitProducerIdRequest>(body, version),
         ApiKey::OffsetForLeaderEpoch => len::<OffsetForLeaderEpochRequest>(body, version),
+        ApiKey::AddPartitionsToTxn => len::<AddPartitionsToTxnRequest>(body, version),
+        ApiKey::AddOffsetsToTxn => len::<AddOffsetsToTxnRequest>(body, version),
+        ApiKey::EndTxn => len::<EndTxnRequest>(body, version),
+        ApiKey::TxnOffsetCommit => len::<TxnOffsetCommitRequest>(body, version),
         ApiKey::DescribeConfigs => len::<DescribeConfigsRequest>(body, version),
         ApiKey::AlterConfigs => len::<AlterConfigsRequest>(body, version),
         ApiKey::DescribeLogDirs => len::<DescribeLogDirsRequest>(body, version),
@@ -40,6 +45,9 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         ApiKey::IncrementalAlterConfigs => len::<IncrementalAlterConfigsRequest>(body, version),
         ApiKey::OffsetDelete => len::<OffsetDeleteRequest>(body, version),
         ApiKey::DescribeCluster => len::<DescribeClusterRequest>(body, version),
+        ApiKey::DescribeProducers => len::<DescribeProducersRequest>(body, version),
+        ApiKey::DescribeTransactions => len::<DescribeTransactionsRequest>(body, version),
+        ApiKey::ListTransactions => len::<ListTransactionsRequest>(body, version),
         _ => None,
     }
 }

@@ -1452,6 +1452,45 @@ pub(super) mod delete_records_request {
     }
 }
 
+pub(super) mod init_producer_id_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn init_producer_id_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 2 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        w.skip(4)?;
+        if version >= 3 {
+            w.skip(8)?
+        } else {
+        };
+        if version >= 3 {
+            w.skip(2)?
+        } else {
+        };
+        if version >= 2 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 pub(super) mod offset_for_leader_epoch_request {
     #![allow(unused_variables, clippy::all)]
     use crate::shape::{ShapeError, Walker};
@@ -1526,6 +1565,314 @@ pub(super) mod offset_for_leader_epoch_request {
             w.array(|w| offset_for_leader_partition(w, version))?
         };
         if version >= 4 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod add_partitions_to_txn_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn add_partitions_to_txn_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 4 {
+            w.compact_array(|w| add_partitions_to_txn_transaction(w, version))?
+        } else {
+        };
+        if version <= 3 {
+            if version >= 3 {
+                w.compact_string()?
+            } else {
+                w.string()?
+            }
+        } else {
+        };
+        if version <= 3 {
+            w.skip(8)?
+        } else {
+        };
+        if version <= 3 {
+            w.skip(2)?
+        } else {
+        };
+        if version <= 3 {
+            if version >= 3 {
+                w.compact_array(|w| add_partitions_to_txn_topic(w, version))?
+            } else {
+                w.array(|w| add_partitions_to_txn_topic(w, version))?
+            }
+        } else {
+        };
+        if version >= 3 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(in crate::shape) fn add_partitions_to_txn_topic(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        if version >= 3 {
+            w.compact_array(|w| w.skip(4))?
+        } else {
+            w.array(|w| w.skip(4))?
+        };
+        if version >= 3 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(in crate::shape) fn add_partitions_to_txn_transaction(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 4 {
+            w.compact_string()?
+        } else {
+        };
+        if version >= 4 {
+            w.skip(8)?
+        } else {
+        };
+        if version >= 4 {
+            w.skip(2)?
+        } else {
+        };
+        if version >= 4 {
+            w.skip(1)?
+        } else {
+        };
+        if version >= 4 {
+            w.compact_array(|w| add_partitions_to_txn_topic(w, version))?
+        } else {
+        };
+        if version >= 3 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod add_offsets_to_txn_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn add_offsets_to_txn_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=4).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        w.skip(8)?;
+        w.skip(2)?;
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        if version >= 3 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod end_txn_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn end_txn_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        w.skip(8)?;
+        w.skip(2)?;
+        w.skip(1)?;
+        if version >= 3 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod txn_offset_commit_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn txn_offset_commit_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        w.skip(8)?;
+        w.skip(2)?;
+        if version >= 3 {
+            w.skip(4)?
+        } else {
+        };
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+        };
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+        };
+        if version >= 3 {
+            w.compact_array(|w| txn_offset_commit_request_topic(w, version))?
+        } else {
+            w.array(|w| txn_offset_commit_request_topic(w, version))?
+        };
+        if version >= 3 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(in crate::shape) fn txn_offset_commit_request_partition(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        w.skip(4)?;
+        w.skip(8)?;
+        if version >= 2 {
+            w.skip(4)?
+        } else {
+        };
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        if version >= 3 {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(in crate::shape) fn txn_offset_commit_request_topic(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=5).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        if version >= 3 {
+            w.compact_string()?
+        } else {
+            w.string()?
+        };
+        if version >= 3 {
+            w.compact_array(|w| txn_offset_commit_request_partition(w, version))?
+        } else {
+            w.array(|w| txn_offset_commit_request_partition(w, version))?
+        };
+        if version >= 3 {
             let num_tagged_fields = w.uvarint()?;
             w.check_count(num_tagged_fields as usize)?;
             for _ in 0..num_tagged_fields {
@@ -2026,6 +2373,115 @@ pub(super) mod describe_cluster_request {
         };
         if version >= 2 {
             w.skip(1)?
+        } else {
+        };
+        {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod describe_producers_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn describe_producers_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if version != 0 {
+            return Err(ShapeError::Version(version));
+        }
+        w.compact_array(|w| topic_request(w, version))?;
+        {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(in crate::shape) fn topic_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if version != 0 {
+            return Err(ShapeError::Version(version));
+        }
+        w.compact_string()?;
+        w.compact_array(|w| w.skip(4))?;
+        {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod describe_transactions_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn describe_transactions_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if version != 0 {
+            return Err(ShapeError::Version(version));
+        }
+        w.compact_array(|w| w.compact_string())?;
+        {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod list_transactions_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn list_transactions_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=2).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        w.compact_array(|w| w.compact_string())?;
+        w.compact_array(|w| w.skip(8))?;
+        if version >= 1 {
+            w.skip(8)?
+        } else {
+        };
+        if version >= 2 {
+            w.compact_string()?
         } else {
         };
         {

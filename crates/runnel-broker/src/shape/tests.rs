@@ -15,6 +15,34 @@ fn topic(name: &'static str) -> TopicName {
     TopicName(s(name))
 }
 
+/// The transaction APIs over every version kafka-protocol decodes, tested whether or not
+/// `SUPPORTED` lists them yet: a walker must be right before requests are dispatched to it.
+const TRANSACTION_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::AddPartitionsToTxn, 0, 5),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
+    (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::ListTransactions, 0, 2),
+];
+
+/// `SUPPORTED` and `TRANSACTION_APIS` together; an API in both gets the union of its ranges.
+fn walked_apis() -> Vec<(ApiKey, i16, i16)> {
+    let mut out = SUPPORTED.to_vec();
+    for &(api, min, max) in TRANSACTION_APIS {
+        match out.iter_mut().find(|(known, _, _)| *known == api) {
+            Some(entry) => {
+                entry.1 = entry.1.min(min);
+                entry.2 = entry.2.max(max);
+            }
+            None => out.push((api, min, max)),
+        }
+    }
+    out
+}
+
 /// Encodes a request at a version (None when the version cannot hold it).
 type Sample = Box<dyn Fn(i16) -> Option<Vec<u8>>>;
 
@@ -167,6 +195,125 @@ fn samples(api: ApiKey) -> Vec<Sample> {
                     ]),
             ])
         })),
+        ApiKey::InitProducerId => {
+            out.push(enc(|| {
+                InitProducerIdRequest::default()
+                    .with_transactional_id(Some(TransactionalId(s("tx"))))
+                    .with_transaction_timeout_ms(60_000)
+            }));
+            out.push(enc(|| {
+                InitProducerIdRequest::default()
+                    .with_transactional_id(None)
+                    .with_producer_id(ProducerId(7))
+                    .with_producer_epoch(2)
+                    .with_unknown_tagged_field(5, Bytes::from_static(b"tag"))
+            }));
+        }
+        ApiKey::AddPartitionsToTxn => {
+            out.push(enc(|| {
+                let t = add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(topic("orders"))
+                    .with_partitions(vec![0, 1, 2]);
+                AddPartitionsToTxnRequest::default()
+                    .with_v3_and_below_transactional_id(TransactionalId(s("tx")))
+                    .with_v3_and_below_producer_id(ProducerId(7))
+                    .with_v3_and_below_producer_epoch(2)
+                    .with_v3_and_below_topics(vec![t.clone(), t])
+            }));
+            out.push(enc(|| {
+                let t = add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(topic("orders"))
+                    .with_partitions(vec![0, 1])
+                    .with_unknown_tagged_field(1, Bytes::from_static(b"t"));
+                let txn = add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                    .with_transactional_id(TransactionalId(s("tx")))
+                    .with_producer_id(ProducerId(7))
+                    .with_producer_epoch(2)
+                    .with_verify_only(true)
+                    .with_topics(vec![t.clone(), t])
+                    .with_unknown_tagged_field(3, Bytes::from_static(b"txn"));
+                AddPartitionsToTxnRequest::default().with_transactions(vec![txn.clone(), txn])
+            }));
+        }
+        ApiKey::AddOffsetsToTxn => out.push(enc(|| {
+            AddOffsetsToTxnRequest::default()
+                .with_transactional_id(TransactionalId(s("tx")))
+                .with_producer_id(ProducerId(7))
+                .with_producer_epoch(2)
+                .with_group_id(GroupId(s("g")))
+        })),
+        ApiKey::EndTxn => out.push(enc(|| {
+            EndTxnRequest::default()
+                .with_transactional_id(TransactionalId(s("tx")))
+                .with_producer_id(ProducerId(7))
+                .with_producer_epoch(2)
+                .with_committed(true)
+        })),
+        ApiKey::TxnOffsetCommit => {
+            out.push(enc(|| {
+                let p = txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                    .with_partition_index(2)
+                    .with_committed_offset(10)
+                    .with_committed_metadata(Some(s("meta")));
+                TxnOffsetCommitRequest::default()
+                    .with_transactional_id(TransactionalId(s("tx")))
+                    .with_group_id(GroupId(s("g")))
+                    .with_producer_id(ProducerId(7))
+                    .with_producer_epoch(2)
+                    .with_topics(vec![
+                        txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                            .with_name(topic("orders"))
+                            .with_partitions(vec![p.clone(), p.with_committed_metadata(None)]),
+                    ])
+            }));
+            out.push(enc(|| {
+                let p = txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                    .with_partition_index(2)
+                    .with_committed_offset(10)
+                    .with_committed_leader_epoch(4)
+                    .with_unknown_tagged_field(0, Bytes::from_static(b"p"));
+                let t = txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                    .with_name(topic("orders"))
+                    .with_partitions(vec![p.clone(), p]);
+                TxnOffsetCommitRequest::default()
+                    .with_transactional_id(TransactionalId(s("tx")))
+                    .with_group_id(GroupId(s("g")))
+                    .with_generation_id(3)
+                    .with_member_id(s("m"))
+                    .with_group_instance_id(Some(s("i")))
+                    .with_topics(vec![t.clone(), t])
+            }));
+        }
+        ApiKey::DescribeProducers => out.push(enc(|| {
+            let t = describe_producers_request::TopicRequest::default()
+                .with_name(topic("orders"))
+                .with_partition_indexes(vec![0, 1, 2])
+                .with_unknown_tagged_field(2, Bytes::from_static(b"t"));
+            DescribeProducersRequest::default().with_topics(vec![t.clone(), t])
+        })),
+        ApiKey::DescribeTransactions => out.push(enc(|| {
+            DescribeTransactionsRequest::default()
+                .with_transactional_ids(vec![TransactionalId(s("a")), TransactionalId(s("bb"))])
+                .with_unknown_tagged_field(0, Bytes::from_static(b"tag"))
+        })),
+        ApiKey::ListTransactions => {
+            out.push(enc(|| {
+                ListTransactionsRequest::default()
+                    .with_state_filters(vec![s("Ongoing"), s("PrepareCommit")])
+                    .with_producer_id_filters(vec![ProducerId(7), ProducerId(8)])
+            }));
+            out.push(enc(|| {
+                ListTransactionsRequest::default()
+                    .with_state_filters(vec![s("Ongoing")])
+                    .with_producer_id_filters(vec![ProducerId(7)])
+                    .with_duration_filter(1_000)
+            }));
+            out.push(enc(|| {
+                ListTransactionsRequest::default()
+                    .with_duration_filter(1_000)
+                    .with_transactional_id_pattern(Some(s("tx-.*")))
+            }));
+        }
         _ => {}
     }
     out
@@ -180,7 +327,7 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
         Some(buf.to_vec())
     }
     let mut out = Vec::new();
-    for &(api, min, max) in SUPPORTED {
+    for (api, min, max) in walked_apis() {
         for version in min..=max {
             let default = match api {
                 ApiKey::Produce => default_encoding::<ProduceRequest>(version),
@@ -199,9 +346,16 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                 ApiKey::CreateTopics => default_encoding::<CreateTopicsRequest>(version),
                 ApiKey::DeleteTopics => default_encoding::<DeleteTopicsRequest>(version),
                 ApiKey::DeleteRecords => default_encoding::<DeleteRecordsRequest>(version),
+                ApiKey::InitProducerId => default_encoding::<InitProducerIdRequest>(version),
                 ApiKey::OffsetForLeaderEpoch => {
                     default_encoding::<OffsetForLeaderEpochRequest>(version)
                 }
+                ApiKey::AddPartitionsToTxn => {
+                    default_encoding::<AddPartitionsToTxnRequest>(version)
+                }
+                ApiKey::AddOffsetsToTxn => default_encoding::<AddOffsetsToTxnRequest>(version),
+                ApiKey::EndTxn => default_encoding::<EndTxnRequest>(version),
+                ApiKey::TxnOffsetCommit => default_encoding::<TxnOffsetCommitRequest>(version),
                 ApiKey::DescribeConfigs => default_encoding::<DescribeConfigsRequest>(version),
                 ApiKey::AlterConfigs => default_encoding::<AlterConfigsRequest>(version),
                 ApiKey::DescribeLogDirs => default_encoding::<DescribeLogDirsRequest>(version),
@@ -212,6 +366,11 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                 }
                 ApiKey::OffsetDelete => default_encoding::<OffsetDeleteRequest>(version),
                 ApiKey::DescribeCluster => default_encoding::<DescribeClusterRequest>(version),
+                ApiKey::DescribeProducers => default_encoding::<DescribeProducersRequest>(version),
+                ApiKey::DescribeTransactions => {
+                    default_encoding::<DescribeTransactionsRequest>(version)
+                }
+                ApiKey::ListTransactions => default_encoding::<ListTransactionsRequest>(version),
                 ApiKey::ApiVersions => continue, // no arrays; decoded directly
                 other => panic!("{other:?} is supported but has no test encoding"),
             };
@@ -294,4 +453,36 @@ fn unsupported_apis_have_no_shape() {
         Err(ShapeError::NoShape(ApiKey::SaslHandshake))
     );
     assert_eq!(check(ApiKey::Produce, 2, &[]), Err(ShapeError::Version(2)));
+}
+
+#[test]
+fn transaction_apis_have_a_populated_sample_at_every_version() {
+    for &(api, min, max) in TRANSACTION_APIS {
+        for version in min..=max {
+            let populated = samples(api)
+                .iter()
+                .filter_map(|sample| sample(version))
+                .count();
+            assert!(populated > 0, "{api:?} v{version} has no populated sample");
+        }
+    }
+}
+
+#[test]
+fn transaction_walkers_refuse_the_versions_the_decoders_refuse() {
+    for &(api, min, max) in TRANSACTION_APIS {
+        for version in [min - 1, max + 1] {
+            assert_eq!(
+                check(api, version, &[0; 64]),
+                Err(ShapeError::Version(version)),
+                "{api:?}"
+            );
+            // Safe to decode unchecked: the decoder refuses the version before reading.
+            assert_eq!(
+                super::decoded_len(api, version, &[0; 64]),
+                None,
+                "{api:?} v{version}"
+            );
+        }
+    }
 }
