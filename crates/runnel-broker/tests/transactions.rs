@@ -1,5 +1,6 @@
 //! Idempotent producers and transactions, driven by librdkafka's transactional producer and
 //! `read_committed` consumers (and, for retries, by raw requests) against a real broker.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -37,6 +38,8 @@ async fn transactional(bootstrap: &str, id: &str, timeout_ms: &str) -> Arc<Futur
         &[
             ("transactional.id", id),
             ("transaction.timeout.ms", timeout_ms),
+            // librdkafka requires a message timeout no longer than the transaction's.
+            ("message.timeout.ms", timeout_ms),
         ],
     ));
     let p = Arc::clone(&producer);

@@ -720,7 +720,7 @@ impl GroupCoordinator {
         if !commit {
             return;
         }
-        let mut by_group: HashMap<String, Vec<((String, i32), Option<Committed>)>> = HashMap::new();
+        let mut by_group: HashMap<String, store::Commits> = HashMap::new();
         for p in pending {
             by_group.entry(p.group).or_default().push((p.key, p.commit));
         }

@@ -36,6 +36,9 @@ pub struct Committed {
 /// (topic, partition) → commit.
 pub type GroupOffsets = BTreeMap<(String, i32), Committed>;
 
+/// Commits of one group to store: (topic, partition) and the commit, or `None` to delete it.
+pub type Commits = Vec<((String, i32), Option<Committed>)>;
+
 pub fn encode_key(group: &str, topic: &str, partition: i32) -> Vec<u8> {
     let mut key = Vec::with_capacity(9 + group.len() + topic.len());
     key.put_u8(FORMAT);
