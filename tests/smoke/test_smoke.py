@@ -120,9 +120,8 @@ def test_kafka_python_produces_and_a_group_consumes_in_order(server):
     finally:
         admin.close()
 
-    # kafka-python 3 enables idempotence by default, which needs InitProducerId; Runnel does
-    # not implement it yet.
-    producer = KafkaProducer(bootstrap_servers=server.address, enable_idempotence=False)
+    # kafka-python 3 enables idempotence by default: InitProducerId and sequence checks.
+    producer = KafkaProducer(bootstrap_servers=server.address)
     keys = [f"key-{k}" for k in range(6)]
     futures = [
         (key, i, producer.send(topic, key=key.encode(), value=f"{key}/{i}".encode()))
@@ -201,6 +200,48 @@ def test_kcat_produces_consumes_and_lists_metadata(server):
     metadata = kcat("-b", server.address, "-L")
     assert f'topic "{topic}" with 1 partitions:' in metadata
     assert f"broker 0 at {server.address}" in metadata
+
+
+def test_kafka_python_transactions_hide_aborted_records_from_read_committed(server):
+    topic = "smoke-transactions"
+    admin = KafkaAdminClient(bootstrap_servers=server.address)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+
+    producer = KafkaProducer(bootstrap_servers=server.address, transactional_id="smoke-tx")
+    producer.init_transactions()
+    producer.begin_transaction()
+    producer.send(topic, value=b"aborted")
+    producer.flush(timeout=CLIENT_TIMEOUT)
+    producer.abort_transaction()
+    producer.begin_transaction()
+    producer.send(topic, value=b"committed")
+    producer.commit_transaction()
+    producer.close()
+
+    def read(isolation_level):
+        consumer = KafkaConsumer(
+            bootstrap_servers=server.address,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            isolation_level=isolation_level,
+        )
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        end = consumer.end_offsets([partition])[partition]
+        values = []
+        deadline = time.monotonic() + CLIENT_TIMEOUT
+        while consumer.position(partition) < end and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                values.extend(r.value for r in records)
+        consumer.close()
+        return values
+
+    assert read("read_committed") == [b"committed"]
+    assert read("read_uncommitted") == [b"aborted", b"committed"]
 
 
 def test_sigterm_stops_the_broker_cleanly_and_data_survives(server, data_dir, tmp_path):

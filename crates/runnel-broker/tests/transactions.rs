@@ -10,9 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::{
-    ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
-    RequestHeader, ResponseHeader, TopicName,
+    ApiKey, DescribeProducersRequest, DescribeProducersResponse, InitProducerIdRequest,
+    InitProducerIdResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -236,6 +238,59 @@ async fn a_second_producer_with_the_same_id_fences_the_first() {
     broker.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_committed_in_a_transaction_appear_only_when_it_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let at = bootstrap(&broker);
+    create_topic_at(&at, "source", 1).await;
+    create_topic_at(&at, "sink", 1).await;
+    let consumer = assigned_consumer_at(
+        &at,
+        "source",
+        &[0],
+        Offset::Beginning,
+        &[("group.id", "tx-offsets")],
+    );
+    let producer = transactional(&at, "tx-offsets-job", "60000").await;
+    let groups = &broker.state().groups;
+
+    for (round, commit_it) in [(1, false), (2, true)] {
+        producer.begin_transaction().unwrap();
+        send(&producer, "sink", 0, "derived").await;
+        let mut offsets = TopicPartitionList::new();
+        offsets
+            .add_partition_offset("source", 0, Offset::Offset(round * 10))
+            .unwrap();
+        let metadata = consumer.group_metadata().unwrap();
+        let p = Arc::clone(&producer);
+        blocking(move || p.send_offsets_to_transaction(&offsets, &metadata, WAIT))
+            .await
+            .unwrap();
+        assert!(
+            groups.committed("tx-offsets").is_empty(),
+            "invisible while the transaction is open"
+        );
+        if commit_it {
+            commit(&producer).await.unwrap();
+        } else {
+            abort(&producer).await.unwrap();
+        }
+    }
+    let committed = groups.committed("tx-offsets");
+    assert_eq!(
+        committed[&("source".to_owned(), 0)].offset,
+        20,
+        "{committed:?}"
+    );
+    // And after a restart, replayed from __consumer_offsets with the markers.
+    broker.shutdown().await.unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let committed = broker.state().groups.committed("tx-offsets");
+    assert_eq!(committed[&("source".to_owned(), 0)].offset, 20);
+    broker.shutdown().await.unwrap();
+}
+
 /// Raw requests, so a batch can be sent twice exactly as a client retry does.
 struct Raw {
     stream: TcpStream,
@@ -336,6 +391,25 @@ async fn a_retried_batch_is_acknowledged_once_and_a_gap_is_refused() {
     assert_eq!(raw.produce((producer.0, 1), 0, 1).await, (0, 5));
     assert_eq!(raw.produce(producer, 5, 1).await.0, 47);
     assert_eq!(log.high_watermark(), 6);
+    let described: DescribeProducersResponse = raw
+        .call(
+            ApiKey::DescribeProducers,
+            0,
+            &DescribeProducersRequest::default().with_topics(vec![TopicRequest::default()
+                .with_name(TopicName(StrBytes::from_static_str("retried")))
+                .with_partition_indexes(vec![0])]),
+        )
+        .await;
+    let producers = &described.topics[0].partitions[0].active_producers;
+    assert_eq!(producers.len(), 1);
+    assert_eq!(
+        (
+            producers[0].producer_id.0,
+            producers[0].producer_epoch,
+            producers[0].last_sequence
+        ),
+        (producer.0, 1, 0)
+    );
 
     // A second InitProducerId never hands out the same id.
     let again: InitProducerIdResponse = raw

@@ -388,6 +388,11 @@ fn request_body(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Vec<u8> {
             .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("t"))])
             .encode(&mut buf, version),
         ApiKey::ListTransactions => ListTransactionsRequest::default().encode(&mut buf, version),
+        ApiKey::DescribeProducers => DescribeProducersRequest::default()
+            .with_topics(vec![describe_producers_request::TopicRequest::default()
+                .with_name(name)
+                .with_partition_indexes(vec![0])])
+            .encode(&mut buf, version),
         other => panic!("no test request for {other:?}"),
     };
     result.unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));

@@ -724,6 +724,13 @@ impl Log {
         self.lock_producers().entry(producer_id).cloned()
     }
 
+    /// Every producer the log remembers, by producer id.
+    pub fn producers(&self) -> Vec<ProducerEntry> {
+        let mut all: Vec<ProducerEntry> = self.lock_producers().entries().cloned().collect();
+        all.sort_by_key(|e| e.producer_id);
+        all
+    }
+
     /// Producer ids with an open transaction on this log, with its first offset.
     pub fn open_transactions(&self) -> Vec<(i64, i64)> {
         self.lock_producers()

@@ -59,6 +59,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -298,6 +299,12 @@ pub(crate) async fn handle(
             version,
             id,
             &txn_apis::list_transactions(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeProducers => respond(
+            api,
+            version,
+            id,
+            &txn_apis::describe_producers(state, decode(api, body, version, walked)?),
         ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }

@@ -1,6 +1,6 @@
 //! Transaction APIs on the wire: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
-//! EndTxn, TxnOffsetCommit, DescribeTransactions, ListTransactions. The state machine is in
-//! [`crate::txn`].
+//! EndTxn, TxnOffsetCommit, DescribeTransactions, ListTransactions, DescribeProducers. The
+//! state machine is in [`crate::txn`]; per-partition producer state in `runnel_log`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +9,9 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
+use kafka_protocol::messages::describe_producers_response::{
+    PartitionResponse, ProducerState, TopicResponse,
+};
 use kafka_protocol::messages::describe_transactions_response::{self, TopicData};
 use kafka_protocol::messages::list_transactions_response;
 use kafka_protocol::messages::txn_offset_commit_response::{
@@ -16,10 +19,11 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
-    AddPartitionsToTxnResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
-    EndTxnRequest, EndTxnResponse, InitProducerIdRequest, InitProducerIdResponse,
-    ListTransactionsRequest, ListTransactionsResponse, ProducerId, TopicName, TransactionalId,
-    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    AddPartitionsToTxnResponse, DescribeProducersRequest, DescribeProducersResponse,
+    DescribeTransactionsRequest, DescribeTransactionsResponse, EndTxnRequest, EndTxnResponse,
+    InitProducerIdRequest, InitProducerIdResponse, ListTransactionsRequest,
+    ListTransactionsResponse, ProducerId, TopicName, TransactionalId, TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -364,4 +368,48 @@ pub(crate) async fn list_transactions(
     ListTransactionsResponse::default()
         .with_unknown_state_filters(unknown_state_filters)
         .with_transaction_states(listed)
+}
+
+/// The producers each partition remembers (for `kafka-transactions.sh describe-producers`).
+pub(crate) fn describe_producers(
+    state: &Arc<BrokerState>,
+    request: DescribeProducersRequest,
+) -> DescribeProducersResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let found = state.topics.get(topic.name.0.as_str());
+            let partitions = topic
+                .partition_indexes
+                .iter()
+                .map(|&index| {
+                    let response = PartitionResponse::default().with_partition_index(index);
+                    let Some(partition) = found.as_ref().and_then(|t| t.partition(index)) else {
+                        return response
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    };
+                    let producers = partition
+                        .log
+                        .producers()
+                        .into_iter()
+                        .map(|p| {
+                            ProducerState::default()
+                                .with_producer_id(ProducerId(p.producer_id))
+                                .with_producer_epoch(i32::from(p.epoch))
+                                .with_last_sequence(p.last_sequence().unwrap_or(-1))
+                                .with_last_timestamp(p.last_update_ms)
+                                .with_coordinator_epoch(p.coordinator_epoch)
+                                .with_current_txn_start_offset(p.txn_first_offset.unwrap_or(-1))
+                        })
+                        .collect();
+                    response.with_active_producers(producers)
+                })
+                .collect();
+            TopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DescribeProducersResponse::default().with_topics(topics)
 }
