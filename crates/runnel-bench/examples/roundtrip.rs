@@ -1,6 +1,6 @@
-//! Produce round trips on one raw connection, without a client library: each 1-record
-//! produce request is written, its response read, then the next one is sent at the given
-//! rate. This separates the broker's latency from the client's (librdkafka hands each record
+//! Produce round trips on one raw connection, without a client library (only the framing
+//! of `runnel_cli::wire`): each 1-record produce request is written, its response read,
+//! then the next one is sent at the given rate. This separates the broker's latency from the client's (librdkafka hands each record
 //! through several threads). `echo` mode measures the floor of the machine instead: a
 //! blocking thread answering each message over loopback TCP.
 //!
@@ -19,14 +19,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
-};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use runnel_bench::stats::LatencySummary;
+use runnel_cli::wire;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -115,42 +114,16 @@ fn produce(address: &str, topic: &str, count: u64, rate: u64) -> Result<Vec<u64>
     for i in 0..count {
         pace(start, i, rate);
         let correlation_id = i32::try_from(i % (i32::MAX as u64))?;
-        let header = RequestHeader::default()
-            .with_request_api_key(ApiKey::Produce as i16)
-            .with_request_api_version(PRODUCE_VERSION)
-            .with_correlation_id(correlation_id)
-            .with_client_id(Some(StrBytes::from_static_str("runnel-roundtrip")));
-        let mut frame = BytesMut::new();
-        frame.extend_from_slice(&[0; 4]);
-        header.encode(
-            &mut frame,
-            ApiKey::Produce.request_header_version(PRODUCE_VERSION),
-        )?;
-        request.encode(&mut frame, PRODUCE_VERSION)?;
-        let size = i32::try_from(frame.len() - 4)?;
-        frame[..4].copy_from_slice(&size.to_be_bytes());
+        let frame =
+            wire::request_frame(ApiKey::Produce, PRODUCE_VERSION, correlation_id, &request)?;
 
         let sent = Instant::now();
         stream.write_all(&frame)?;
-        let mut prefix = [0u8; 4];
-        stream.read_exact(&mut prefix)?;
-        let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(prefix))?];
-        stream.read_exact(&mut body)?;
+        let response = wire::read_frame(&mut stream, wire::MAX_RESPONSE_BYTES)?;
         samples.push(nanos(sent));
 
-        let mut body = Bytes::from(body);
-        let header = ResponseHeader::decode(
-            &mut body,
-            ApiKey::Produce.response_header_version(PRODUCE_VERSION),
-        )?;
-        if header.correlation_id != correlation_id {
-            return Err(format!(
-                "response {} to request {correlation_id}",
-                header.correlation_id
-            )
-            .into());
-        }
-        let response = ProduceResponse::decode(&mut body, PRODUCE_VERSION)?;
+        let body = wire::response_body(response, ApiKey::Produce, PRODUCE_VERSION, correlation_id)?;
+        let response: ProduceResponse = wire::decode(body, ApiKey::Produce, PRODUCE_VERSION)?;
         let code = response
             .responses
             .first()

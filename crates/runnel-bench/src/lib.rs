@@ -5,7 +5,8 @@
 //!
 //! * `produce` sends `--records` records of `--record-size` bytes from one producer, as fast
 //!   as it can or at `--rate` records per second, and reports records/s, MB/s and the latency
-//!   from each send to its delivery report (exact p50, p99, p99.9).
+//!   from each send to its delivery report (exact p50, p99, p99.9). The producer may be
+//!   idempotent (`--idempotent`) or commit a transaction every `--transaction-ms`.
 //! * `consume` reads records from the start of every partition of the topic (manual
 //!   assignment, no consumer group) and reports records/s and MB/s.
 //!
@@ -18,11 +19,12 @@ mod produce;
 pub mod report;
 pub mod stats;
 mod topic;
+mod transactions;
 
 pub use consume::ConsumeArgs;
 pub use error::BenchError;
 pub use produce::{Acks, Compression, ProduceArgs};
-pub use report::{ConsumeReport, ProduceReport, Report};
+pub use report::{ConsumeReport, ProduceMode, ProduceReport, Report};
 
 /// `bench produce` and `bench consume`.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -86,6 +88,8 @@ mod tests {
         assert_eq!(args.linger_ms, 5);
         assert_eq!(args.compression, Compression::None);
         assert_eq!(args.rate, 0);
+        assert!(!args.idempotent);
+        assert_eq!(args.transaction_ms, None);
     }
 
     #[test]
@@ -115,6 +119,9 @@ mod tests {
             "flush.messages=1",
             "-X",
             "socket.nagle.disable=true",
+            "--idempotent",
+            "--transaction-ms",
+            "250",
         ])
         .unwrap();
         let BenchCommand::Produce(args) = cli.command else {
@@ -125,6 +132,8 @@ mod tests {
         assert_eq!(args.batch_size, 65_536);
         assert_eq!(args.compression, Compression::Lz4);
         assert_eq!(args.rate, 1000);
+        assert!(args.idempotent);
+        assert_eq!(args.transaction_ms, Some(250));
         assert_eq!(
             args.topic_config,
             [("flush.messages".to_owned(), "1".to_owned())]

@@ -5,6 +5,9 @@
 //! delivery callback (taken with `Instant`) is the latency of each record. A record's send
 //! time travels in its delivery opaque as nanoseconds since the start, so nothing is
 //! allocated per record.
+//!
+//! The producer is plain, idempotent (`--idempotent`) or transactional
+//! (`--transaction-ms`, see [`crate::transactions`]).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -16,8 +19,9 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::BenchError;
-use crate::report::ProduceReport;
+use crate::report::{ProduceMode, ProduceReport};
 use crate::stats::LatencySummary;
+use crate::transactions::{self, Transactions};
 use crate::{parse_key_value, topic};
 
 /// Distinct payloads the records cycle through (random alphanumerics, so compression sees
@@ -112,14 +116,50 @@ pub struct ProduceArgs {
     /// Give up on a record not acknowledged within this many milliseconds (`message.timeout.ms`).
     #[arg(long, default_value_t = 60_000)]
     pub timeout_ms: u64,
+    /// Idempotent producer (`enable.idempotence=true`): retries neither duplicate nor
+    /// reorder records. Needs --acks all.
+    #[arg(long)]
+    pub idempotent: bool,
+    /// Send in transactions, committing every this many milliseconds and at the end; only
+    /// records of committed transactions count. Idempotent too; needs --acks all.
+    #[arg(long, value_name = "MS")]
+    pub transaction_ms: Option<u64>,
+}
+
+impl ProduceArgs {
+    /// What the options ask of the producer, or why they contradict each other.
+    fn mode(&self) -> Result<ProduceMode, BenchError> {
+        if self.records == 0 {
+            return Err(BenchError::InvalidArgument(
+                "--records must be at least 1".into(),
+            ));
+        }
+        let mode = match self.transaction_ms {
+            Some(0) => {
+                return Err(BenchError::InvalidArgument(
+                    "--transaction-ms must be at least 1".into(),
+                ))
+            }
+            Some(interval_ms) => ProduceMode::Transactional {
+                interval_ms,
+                committed: 0,
+            },
+            None if self.idempotent => ProduceMode::Idempotent,
+            None => ProduceMode::Plain,
+        };
+        // librdkafka refuses idempotence with fewer acks: a sequence number may only move
+        // on once the record is safe.
+        if mode != ProduceMode::Plain && self.acks != Acks::All {
+            return Err(BenchError::InvalidArgument(
+                "--idempotent and --transaction-ms need --acks all".into(),
+            ));
+        }
+        Ok(mode)
+    }
 }
 
 pub(crate) async fn run(args: ProduceArgs) -> Result<ProduceReport, BenchError> {
-    if args.records == 0 {
-        return Err(BenchError::InvalidArgument(
-            "--records must be at least 1".into(),
-        ));
-    }
+    let mode = args.mode()?;
     let created = topic::ensure(
         &args.bootstrap_server,
         &args.topic,
@@ -127,7 +167,7 @@ pub(crate) async fn run(args: ProduceArgs) -> Result<ProduceReport, BenchError> 
         &args.topic_config,
     )
     .await?;
-    tokio::task::spawn_blocking(move || produce(&args, created))
+    tokio::task::spawn_blocking(move || produce(&args, mode, created))
         .await
         .map_err(|e| BenchError::Thread(e.to_string()))?
 }
@@ -189,7 +229,8 @@ impl ProducerContext for BenchContext {
     }
 }
 
-fn settings(args: &ProduceArgs) -> Vec<(String, String)> {
+/// The producer settings of a run; `transactional_id` for a transactional one.
+fn settings(args: &ProduceArgs, transactional_id: Option<String>) -> Vec<(String, String)> {
     let mut settings: Vec<(String, String)> = [
         ("acks", args.acks.as_config().to_owned()),
         ("linger.ms", args.linger_ms.to_string()),
@@ -199,12 +240,32 @@ fn settings(args: &ProduceArgs) -> Vec<(String, String)> {
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
     .collect();
+    if args.idempotent {
+        settings.push(("enable.idempotence".into(), "true".into()));
+    }
+    if let (Some(id), Some(interval_ms)) = (transactional_id, args.transaction_ms) {
+        settings.push(("transactional.id".into(), id));
+        // A transaction stays open for the interval, then waits for its last records to be
+        // acknowledged; librdkafka also wants it to outlast `message.timeout.ms`.
+        settings.push((
+            "transaction.timeout.ms".into(),
+            interval_ms.saturating_add(args.timeout_ms).to_string(),
+        ));
+    }
     settings.extend(args.producer_config.iter().cloned());
     settings
 }
 
-fn produce(args: &ProduceArgs, created: bool) -> Result<ProduceReport, BenchError> {
-    let settings = settings(args);
+fn produce(
+    args: &ProduceArgs,
+    mut mode: ProduceMode,
+    created: bool,
+) -> Result<ProduceReport, BenchError> {
+    let transactional_id = match mode {
+        ProduceMode::Transactional { .. } => Some(transactions::transactional_id()),
+        ProduceMode::Plain | ProduceMode::Idempotent => None,
+    };
+    let settings = settings(args, transactional_id);
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", &args.bootstrap_server)
@@ -226,6 +287,16 @@ fn produce(args: &ProduceArgs, created: bool) -> Result<ProduceReport, BenchErro
     topic::wait_for_leaders(producer.client(), &args.topic)?;
     let payloads = payloads(args.record_size, args.records);
     let context = producer.context();
+    // Beyond a record's own timeout, room for the request carrying it to come back.
+    let wait = Duration::from_millis(args.timeout_ms.saturating_add(10_000));
+    let mut transactions = match args.transaction_ms {
+        Some(interval_ms) => Some(Transactions::start(
+            &producer,
+            Duration::from_millis(interval_ms),
+            wait,
+        )?),
+        None => None,
+    };
 
     let first_send = context.now();
     let paced_start = Instant::now();
@@ -236,6 +307,9 @@ fn produce(args: &ProduceArgs, created: bool) -> Result<ProduceReport, BenchErro
             if due > now {
                 std::thread::sleep(due - now);
             }
+        }
+        if let Some(transactions) = &mut transactions {
+            transactions.commit_if_due()?;
         }
         let payload = payloads[(i % payloads.len() as u64) as usize].as_slice();
         let mut record = BaseRecord::<(), [u8], usize>::with_opaque_to(&args.topic, context.now())
@@ -258,19 +332,33 @@ fn produce(args: &ProduceArgs, created: bool) -> Result<ProduceReport, BenchErro
             }
         }
     }
-    producer
-        .flush(Duration::from_millis(
-            args.timeout_ms.saturating_add(10_000),
-        ))
-        .map_err(BenchError::kafka(
-            "records still unacknowledged after the timeout",
-        ))?;
+    // A transactional run is measured up to its last commit, which also waits for every
+    // acknowledgement; a plain or idempotent one up to its last delivery report.
+    let end = match transactions {
+        Some(transactions) => {
+            let committed = transactions.finish()?;
+            if let ProduceMode::Transactional {
+                committed: count, ..
+            } = &mut mode
+            {
+                *count = committed;
+            }
+            context.now() as u64
+        }
+        None => {
+            producer.flush(wait).map_err(BenchError::kafka(
+                "records still unacknowledged after the timeout",
+            ))?;
+            context.deliveries().last_report
+        }
+    };
 
     let mut deliveries = std::mem::take(&mut *context.deliveries());
-    let elapsed = Duration::from_nanos(deliveries.last_report.saturating_sub(first_send as u64));
+    let elapsed = Duration::from_nanos(end.saturating_sub(first_send as u64));
     Ok(ProduceReport {
         topic: args.topic.clone(),
         topic_created: created,
+        mode,
         settings,
         target_rate: args.rate,
         record_size: args.record_size,
@@ -335,9 +423,8 @@ mod tests {
         assert_eq!(payloads(16, 1), payloads(16, 1), "deterministic");
     }
 
-    #[test]
-    fn effective_settings() {
-        let args = ProduceArgs {
+    fn args() -> ProduceArgs {
+        ProduceArgs {
             bootstrap_server: "b:1".into(),
             topic: "t".into(),
             records: 1,
@@ -351,13 +438,22 @@ mod tests {
             topic_config: Vec::new(),
             producer_config: vec![("queue.buffering.max.kbytes".into(), "1".into())],
             timeout_ms: 1,
-        };
-        let pairs: Vec<String> = settings(&args)
+            idempotent: false,
+            transaction_ms: None,
+        }
+    }
+
+    fn pairs(settings: Vec<(String, String)>) -> Vec<String> {
+        settings
             .into_iter()
             .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn effective_settings() {
         assert_eq!(
-            pairs,
+            pairs(settings(&args(), None)),
             [
                 "acks=1",
                 "linger.ms=5",
@@ -366,5 +462,94 @@ mod tests {
                 "queue.buffering.max.kbytes=1"
             ]
         );
+        let transactional = ProduceArgs {
+            acks: Acks::All,
+            idempotent: true,
+            transaction_ms: Some(100),
+            timeout_ms: 30_000,
+            ..args()
+        };
+        assert_eq!(
+            pairs(settings(&transactional, Some("tx-1".into())))[4..],
+            [
+                "enable.idempotence=true",
+                "transactional.id=tx-1",
+                "transaction.timeout.ms=30100",
+                "queue.buffering.max.kbytes=1"
+            ]
+        );
+    }
+
+    #[test]
+    fn modes_follow_the_options() {
+        let all = ProduceArgs {
+            acks: Acks::All,
+            ..args()
+        };
+        assert_eq!(all.mode().unwrap(), ProduceMode::Plain);
+        let idempotent = ProduceArgs {
+            idempotent: true,
+            ..all.clone()
+        };
+        assert_eq!(idempotent.mode().unwrap(), ProduceMode::Idempotent);
+        for idempotent in [false, true] {
+            let transactional = ProduceArgs {
+                idempotent,
+                transaction_ms: Some(250),
+                ..all.clone()
+            };
+            assert_eq!(
+                transactional.mode().unwrap(),
+                ProduceMode::Transactional {
+                    interval_ms: 250,
+                    committed: 0
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn contradictory_options_are_refused_with_a_reason() {
+        let all = ProduceArgs {
+            acks: Acks::All,
+            ..args()
+        };
+        let cases = [
+            (
+                ProduceArgs {
+                    transaction_ms: Some(0),
+                    ..all.clone()
+                },
+                "--transaction-ms must be at least 1",
+            ),
+            (
+                ProduceArgs {
+                    records: 0,
+                    ..all.clone()
+                },
+                "--records must be at least 1",
+            ),
+            (
+                ProduceArgs {
+                    idempotent: true,
+                    acks: Acks::Leader,
+                    ..all.clone()
+                },
+                "--idempotent and --transaction-ms need --acks all",
+            ),
+            (
+                ProduceArgs {
+                    transaction_ms: Some(10),
+                    acks: Acks::None,
+                    ..all.clone()
+                },
+                "--idempotent and --transaction-ms need --acks all",
+            ),
+        ];
+        for (args, message) in cases {
+            let error = args.mode().unwrap_err();
+            assert!(matches!(error, BenchError::InvalidArgument(_)), "{error:?}");
+            assert_eq!(error.to_string(), message);
+        }
     }
 }

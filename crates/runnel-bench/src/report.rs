@@ -21,12 +21,42 @@ impl fmt::Display for Report {
     }
 }
 
+/// What kind of producer a produce run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProduceMode {
+    /// Neither idempotent nor transactional: a retried send may duplicate a record.
+    Plain,
+    /// `enable.idempotence=true`.
+    Idempotent,
+    /// Records sent in transactions, one committed every `interval_ms`; only records of
+    /// committed transactions count.
+    Transactional { interval_ms: u64, committed: u64 },
+}
+
+impl fmt::Display for ProduceMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProduceMode::Plain => write!(f, "plain (not idempotent)"),
+            ProduceMode::Idempotent => write!(f, "idempotent"),
+            ProduceMode::Transactional {
+                interval_ms,
+                committed,
+            } => write!(
+                f,
+                "transactional, a commit every {interval_ms} ms: {committed} transactions \
+                 committed, only their records count"
+            ),
+        }
+    }
+}
+
 /// A produce run: what was sent, what the broker acknowledged, how fast and how late.
 #[derive(Debug, Clone)]
 pub struct ProduceReport {
     pub topic: String,
     /// Whether the run created the topic (false: it existed already).
     pub topic_created: bool,
+    pub mode: ProduceMode,
     /// The producer settings that shaped the run, as librdkafka names them.
     pub settings: Vec<(String, String)>,
     /// Target rate in records per second; 0 for unthrottled.
@@ -42,7 +72,8 @@ pub struct ProduceReport {
     pub first_error: Option<String>,
     /// Payload bytes of the acknowledged records.
     pub acknowledged_bytes: u64,
-    /// From the first send to the last delivery report.
+    /// From the first send to the last delivery report, or to the last commit of a
+    /// transactional run.
     pub elapsed: Duration,
     /// Send to delivery report, per acknowledged record.
     pub latency: Option<LatencySummary>,
@@ -76,6 +107,7 @@ impl fmt::Display for ProduceReport {
             .map(|(key, value)| format!("{key}={value}"))
             .collect();
         writeln!(f, "  settings:     {}", settings.join(", "))?;
+        writeln!(f, "  mode:         {}", self.mode)?;
         if self.target_rate == 0 {
             writeln!(f, "  target rate:  unthrottled")?;
         } else {
@@ -173,6 +205,7 @@ mod tests {
         ProduceReport {
             topic: "t".into(),
             topic_created: true,
+            mode: ProduceMode::Plain,
             settings: vec![
                 ("acks".into(), "all".into()),
                 ("linger.ms".into(), "5".into()),
@@ -205,6 +238,10 @@ mod tests {
         );
         assert!(
             text.contains("settings:     acks=all, linger.ms=5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mode:         plain (not idempotent)\n"),
             "{text}"
         );
         assert!(text.contains("target rate:  unthrottled\n"), "{text}");
@@ -240,6 +277,25 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("0 records/s, 0.0 MB/s"), "{text}");
+    }
+
+    #[test]
+    fn produce_display_names_the_mode() {
+        let mut report = produce_report();
+        report.mode = ProduceMode::Idempotent;
+        assert!(report.to_string().contains("  mode:         idempotent\n"));
+        report.mode = ProduceMode::Transactional {
+            interval_ms: 100,
+            committed: 12,
+        };
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "  mode:         transactional, a commit every 100 ms: 12 transactions \
+                 committed, only their records count\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

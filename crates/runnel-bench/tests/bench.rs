@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use clap::Parser;
-use runnel_bench::{BenchCommand, BenchError, Report};
+use runnel_bench::{BenchCommand, BenchError, ProduceMode, ProduceReport, Report};
 use runnel_broker::{Broker, BrokerConfig};
 
 #[derive(Debug, Parser)]
@@ -159,5 +159,96 @@ async fn topic_settings_apply_to_a_created_topic() {
     let topic = broker.state().topics.get("synced").expect("topic exists");
     let partition = topic.partition(0).expect("partition 0");
     assert_eq!(partition.log.config().flush_messages, 1);
+    broker.shutdown().await.unwrap();
+}
+
+/// Produces 1000 records to a new topic with `extra` options and returns the report.
+async fn produce_in_mode(bootstrap: &str, topic: &str, extra: &[&str]) -> ProduceReport {
+    let mut args = vec![
+        "produce",
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--partitions",
+        "2",
+        "--records",
+        "1000",
+        "--record-size",
+        "100",
+        "--linger-ms",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let Report::Produce(produced) = runnel_bench::run(command(&args))
+        .await
+        .expect("produce runs")
+    else {
+        panic!("not a produce report")
+    };
+    println!("{produced}");
+    assert_eq!(produced.sent, 1000);
+    assert_eq!(produced.acknowledged, 1000, "{produced}");
+    assert_eq!(produced.failed, 0);
+    assert_eq!(produced.acknowledged_bytes, 100_000);
+    produced
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_produce_counts_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let bootstrap = broker.local_addr().to_string();
+    let produced = produce_in_mode(&bootstrap, "once", &["--idempotent"]).await;
+    assert_eq!(produced.mode, ProduceMode::Idempotent);
+    assert!(produced
+        .settings
+        .contains(&("enable.idempotence".to_owned(), "true".to_owned())));
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_produce_commits_every_interval_and_the_rest_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path()).await;
+    let bootstrap = broker.local_addr().to_string();
+    // 1000 records at 5000/s take 200 ms: 20 ms transactions, the last one partial. A commit
+    // takes a while itself, so only "more than the final one" is certain.
+    let produced = produce_in_mode(
+        &bootstrap,
+        "txn",
+        &["--transaction-ms", "20", "--rate", "5000"],
+    )
+    .await;
+    let ProduceMode::Transactional {
+        interval_ms,
+        committed,
+    } = produced.mode
+    else {
+        panic!("not transactional: {produced}")
+    };
+    assert_eq!(interval_ms, 20);
+    assert!(committed >= 2, "{produced}");
+    assert!(produced.elapsed >= std::time::Duration::from_millis(190));
+
+    // Every record is readable by a consumer that sees committed records only.
+    let Report::Consume(consumed) = runnel_bench::run(command(&[
+        "consume",
+        "--bootstrap-server",
+        &bootstrap,
+        "--topic",
+        "txn",
+        "--records",
+        "1000",
+        "--timeout-ms",
+        "10000",
+        "-X",
+        "isolation.level=read_committed",
+    ]))
+    .await
+    .expect("consume runs") else {
+        panic!("not a consume report")
+    };
+    assert_eq!(consumed.records, 1000);
     broker.shutdown().await.unwrap();
 }

@@ -1,11 +1,12 @@
 //! The `runnel` subcommands that talk to a running broker over the Kafka protocol: topic
-//! administration, producing lines of standard input, consuming to standard output, and
-//! consumer group state with lag.
+//! administration, producing lines of standard input, consuming to standard output,
+//! consumer group state with lag, and transactions.
 //!
 //! Each command module defines its `clap` arguments and a `run` function writing to the
 //! output it is given; the `runnel` binary only parses and dispatches. Clients are
 //! librdkafka's (the `rdkafka` crate), so the commands exercise the broker exactly as
-//! other Kafka clients do.
+//! other Kafka clients do. Transactions have no librdkafka API; their requests go over
+//! [`wire`], a small client of the protocol itself.
 
 mod client;
 pub mod consume;
@@ -13,10 +14,15 @@ pub mod format;
 pub mod group;
 pub mod produce;
 pub mod topic;
+pub mod transactions;
+pub mod wire;
 
 use std::time::Duration;
 
+use kafka_protocol::error::ResponseError;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+use crate::wire::WireError;
 
 /// Where the broker is and how long to wait for it; shared by every command.
 #[derive(Debug, Clone, clap::Args)]
@@ -70,6 +76,8 @@ pub enum CliError {
     UnknownSetting(String),
     #[error("unknown group {0}")]
     UnknownGroup(String),
+    #[error("transactional id '{0}' not found")]
+    UnknownTransactionalId(String),
     #[error("bad {flag} {given:?}: expected KEY=VALUE with a non-empty KEY")]
     BadKeyValue { flag: &'static str, given: String },
     #[error("bad --format {template:?}: {reason}")]
@@ -83,6 +91,15 @@ pub enum CliError {
     },
     #[error("cannot {action}: {reason}")]
     Failed { action: String, reason: String },
+    #[error("cannot {action}: {} (error code {code})", error_code_text(*code))]
+    Broker { action: String, code: i16 },
+    #[error("cannot {action} at {broker}: {source}")]
+    Wire {
+        action: String,
+        broker: String,
+        #[source]
+        source: WireError,
+    },
     #[error("cannot {action}: {source}")]
     Kafka {
         action: String,
@@ -109,6 +126,45 @@ impl CliError {
         CliError::Kafka {
             action: action.into(),
             source,
+        }
+    }
+
+    fn wire(action: &str, broker: &str, source: WireError) -> Self {
+        CliError::Wire {
+            action: action.to_owned(),
+            broker: broker.to_owned(),
+            source,
+        }
+    }
+
+    /// Whether the protocol says the same request may succeed later (a coordinator that is
+    /// loading or has moved, for instance).
+    fn is_retriable(&self) -> bool {
+        match self {
+            CliError::Broker { code, .. } => {
+                ResponseError::try_from_code(*code).is_some_and(|error| error.is_retriable())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A Kafka error code in words: `TransactionalIdNotFound` becomes "transactional id not
+/// found".
+fn error_code_text(code: i16) -> String {
+    match ResponseError::try_from_code(code) {
+        None => "no error".to_owned(),
+        Some(ResponseError::Unknown(_)) => "an error this client does not know".to_owned(),
+        Some(error) => {
+            let name = error.to_string();
+            let mut text = String::with_capacity(name.len() + 8);
+            for c in name.chars() {
+                if c.is_ascii_uppercase() && !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push(c.to_ascii_lowercase());
+            }
+            text
         }
     }
 }

@@ -12,6 +12,7 @@ use runnel_cli::consume::ConsumeArgs;
 use runnel_cli::group::GroupArgs;
 use runnel_cli::produce::ProduceArgs;
 use runnel_cli::topic::TopicArgs;
+use runnel_cli::transactions::TransactionsArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "runnel", version, about = "A Kafka-wire-compatible log broker")]
@@ -45,6 +46,8 @@ enum Command {
     Consume(ConsumeArgs),
     /// List consumer groups; show members, committed offsets and lag.
     Group(GroupArgs),
+    /// List transactions; show one's producer, state and partitions.
+    Transactions(TransactionsArgs),
     /// Measure produce or consume throughput and latency against a broker.
     #[command(subcommand)]
     Bench(runnel_bench::BenchCommand),
@@ -125,6 +128,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(args) => {
             let mut out = std::io::stdout().lock();
             runtime()?.block_on(runnel_cli::group::run(&args, &mut out))?;
+            Ok(())
+        }
+        Command::Transactions(args) => {
+            runnel_cli::transactions::run(&args, &mut std::io::stdout().lock())?;
             Ok(())
         }
     }

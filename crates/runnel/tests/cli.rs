@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use runnel_broker::{Broker, BrokerConfig};
 
 /// Longest any command may take; a hung command fails the test instead of hanging it.
@@ -622,6 +624,93 @@ fn a_live_member_shows_its_assignment() {
 }
 
 #[test]
+fn transactions_are_listed_and_described_while_open_and_once_committed() {
+    let cluster = Cluster::start();
+    cluster.ok(&["topic", "create", "ledger", "--partitions", "2"]);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &cluster.bootstrap)
+        .set("transactional.id", "ledger-writer")
+        .create()
+        .expect("transactional producer");
+    producer
+        .init_transactions(DEADLINE)
+        .expect("init_transactions");
+    producer.begin_transaction().expect("begin_transaction");
+    producer
+        .send(BaseRecord::to("ledger").partition(1).key("k").payload("v"))
+        .map_err(|(error, _)| error)
+        .expect("record enqueued");
+    // Once delivered, the partition has been added to the transaction, which stays open.
+    producer.flush(DEADLINE).expect("record delivered");
+
+    let describe = [
+        "transactions",
+        "describe",
+        "--transactional-id",
+        "ledger-writer",
+    ];
+    let listed = cluster.ok(&["transactions", "list"]);
+    assert_eq!(
+        row(&listed, &["TRANSACTIONAL-ID"]),
+        ["TRANSACTIONAL-ID", "PRODUCER-ID", "STATE"]
+    );
+    let open = row(&listed, &["ledger-writer"]);
+    assert_eq!(open[2], "Ongoing", "{listed}");
+    let producer_id = open[1].clone();
+    let filtered = cluster.ok(&[
+        "transactions",
+        "list",
+        "--state",
+        "Ongoing,PrepareCommit",
+        "--producer-id",
+        &producer_id,
+    ]);
+    assert_eq!(row(&filtered, &["ledger-writer"]), open);
+    let others = cluster.ok(&["transactions", "list", "--state", "CompleteAbort"]);
+    assert!(!others.contains("ledger-writer"), "{others}");
+
+    let described = cluster.ok(&describe);
+    assert!(
+        described.starts_with("TransactionalId:  ledger-writer\n"),
+        "{described}"
+    );
+    assert_eq!(
+        row(&described, &["ProducerId:"]),
+        ["ProducerId:", &producer_id]
+    );
+    assert_eq!(row(&described, &["State:"]), ["State:", "Ongoing"]);
+    assert_ne!(row(&described, &["StartTimeMs:"])[1], "-", "{described}");
+    assert_eq!(row(&described, &["TOPIC"]), ["TOPIC", "PARTITION"]);
+    assert_eq!(row(&described, &["ledger"]), ["ledger", "1"]);
+
+    producer
+        .commit_transaction(DEADLINE)
+        .expect("commit_transaction");
+    // The coordinator completes a commit once the markers are written, after it answered.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let listed = cluster.ok(&["transactions", "list"]);
+        if row(&listed, &["ledger-writer"])[2] == "CompleteCommit" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never committed:\n{listed}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let described = cluster.ok(&describe);
+    assert_eq!(row(&described, &["State:"]), ["State:", "CompleteCommit"]);
+
+    assert_eq!(
+        cluster
+            .run(
+                &["transactions", "describe", "--transactional-id", "nobody"],
+                ""
+            )
+            .failed(),
+        "runnel: transactional id 'nobody' not found"
+    );
+}
+
+#[test]
 fn failures_are_one_line_and_bounded_in_time() {
     // A port nothing listens on: bind one, then let it go.
     let closed = {
@@ -633,6 +722,7 @@ fn failures_are_one_line_and_bounded_in_time() {
         &["consume", "t", "--request-timeout-ms", "1000"][..],
         &["produce", "t", "--request-timeout-ms", "1000"],
         &["group", "list", "--request-timeout-ms", "1000"],
+        &["transactions", "list", "--request-timeout-ms", "1000"],
     ]
     .into_iter()
     .map(|args| {
