@@ -285,7 +285,9 @@ impl ProducerState {
         Verdict::Append
     }
 
-    /// Validates data batches whose offsets are assigned, without changing the state.
+    /// Validates data batches whose offsets are assigned, without changing the state. A
+    /// retried batch inside a request of several cannot be acknowledged on its own, so the
+    /// request is refused as a duplicate.
     pub(crate) fn stage(&self, headers: &[BatchHeader], now: i64) -> Result<Staged, LogError> {
         let mut staged = Staged::default();
         for header in headers.iter().filter(|h| h.producer_id >= 0) {
@@ -304,6 +306,9 @@ impl ProducerState {
                     &mut staged.entries[last]
                 }
             };
+            if headers.len() > 1 && entry.duplicate_of(header).is_some() {
+                return Err(LogError::DuplicateSequence);
+            }
             entry.append_data(header, now)?;
         }
         Ok(staged)
@@ -507,6 +512,11 @@ impl ProducerState {
 
     pub(crate) fn write_snapshot(&self, dir: &Path, offset: i64) -> Result<(), LogError> {
         fsutil::write_atomically(&dir.join(SNAPSHOT_FILE), &self.encode_snapshot(offset))
+    }
+
+    pub(crate) fn remove_snapshot(dir: &Path) -> Result<(), LogError> {
+        fsutil::remove_if_exists(&dir.join(SNAPSHOT_FILE))?;
+        fsutil::sync_dir(dir)
     }
 
     /// The snapshot in `dir`, if there is an intact one.
