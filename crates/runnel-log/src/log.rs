@@ -717,8 +717,28 @@ impl Log {
     }
 
     /// Aborted transactions with records in `[from, upto)`, for a `read_committed` fetch.
+    /// Ask after reading the batches: compaction may remove a marker and its entry meanwhile,
+    /// but never while batches of that transaction remain, so the list then covers every
+    /// aborted batch read.
     pub fn aborted_transactions(&self, from: i64, upto: i64) -> Vec<AbortedTxn> {
         self.lock_producers().aborted_between(from, upto)
+    }
+
+    /// Forgets the aborted transactions whose markers (at `markers`) compaction removes, in
+    /// memory and in the snapshot, which would otherwise bring them back on the next open.
+    /// A reader handed such an entry without the marker that closes it would skip every
+    /// later transactional batch of that producer. The caller holds the writer lock, so no
+    /// roll or close rewrites the snapshot meanwhile.
+    pub(crate) fn forget_aborted(&self, markers: &[i64]) -> Result<(), LogError> {
+        if markers.is_empty() {
+            return Ok(());
+        }
+        self.lock_producers().forget_aborted(markers);
+        if let Some((mut snapshot, offset)) = ProducerState::read_snapshot(&self.dir)? {
+            snapshot.forget_aborted(markers);
+            snapshot.write_snapshot(&self.dir, offset)?;
+        }
+        Ok(())
     }
 
     /// What the log knows of a producer id.

@@ -410,6 +410,13 @@ impl ProducerState {
         self.aborted = self.aborted.split_off(&log_start);
     }
 
+    /// Forgets the aborted transactions ended by the markers at these offsets.
+    pub(crate) fn forget_aborted(&mut self, markers: &[i64]) {
+        for marker in markers {
+            self.aborted.remove(marker);
+        }
+    }
+
     /// Removes producers idle for `max_idle_ms` with no open transaction. Returns how many.
     pub(crate) fn expire(&mut self, now: i64, max_idle_ms: i64) -> usize {
         let before = self.producers.len();
