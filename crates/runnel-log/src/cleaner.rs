@@ -1,16 +1,18 @@
 //! Log compaction: keep only the latest record of each key in closed segments.
 //!
 //! A pass works like Kafka's cleaner. The *cleanable* range is the prefix of closed segments
-//! whose records are all older than `min.compaction.lag.ms`; within it, records past the
-//! cleaner's checkpoint are *dirty*. When dirty bytes reach `min.cleanable.dirty.ratio` of the
-//! range (or the oldest dirty segment is older than `max.compaction.lag.ms`), the cleaner maps
-//! each key of the dirty part to its latest offset, then rewrites the whole range in groups of
-//! up to `segment.bytes`, keeping a record only if no later record has its key. Tombstones
-//! (null values) go once older than `delete.retention.ms`. Offsets never change; the gaps the
-//! cleaner leaves are skipped by readers. The active segment is never touched.
+//! whose records are all older than `min.compaction.lag.ms` and below the last stable offset
+//! (records of open transactions are never touched); within it, records past the cleaner's
+//! checkpoint are *dirty*. When dirty bytes reach `min.cleanable.dirty.ratio` of the range (or
+//! the oldest dirty segment is older than `max.compaction.lag.ms`), the cleaner maps each key
+//! of the dirty part to its latest offset, then rewrites the whole range in groups of up to
+//! `segment.bytes`, keeping a record only if no later record has its key. Tombstones (null
+//! values) go once older than `delete.retention.ms`. Batches of aborted transactions go, and
+//! markers once their transaction has no data left (see `transactions`). Offsets never
+//! change; the gaps the cleaner leaves are skipped by readers. The active segment is never
+//! touched.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -24,43 +26,16 @@ use crate::records;
 use crate::segment::Segment;
 use crate::swap::{self, Steps};
 
+mod transactions;
+
+use transactions::Transactions;
+
 const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset";
 /// Bound on the key bytes one pass holds in its offset map; a pass that would exceed it
 /// cleans only the segments mapped so far and leaves the rest to the next pass.
 pub const OFFSET_MAP_MAX_BYTES: usize = 64 << 20;
 /// Cleaned batches are written to the new segment in chunks of about this size.
 const WRITE_CHUNK: usize = 1 << 20;
-
-/// What the cleaner does with a batch before it looks at its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchVerdict {
-    /// Keep the batch as it is.
-    Keep,
-    /// Drop the whole batch.
-    Discard,
-    /// Keep only records that are the latest for their key.
-    Compact,
-}
-
-/// The hook through which a transaction layer tells the cleaner which batches may go:
-/// aborted data may be discarded, and a marker kept as long as anything needs it.
-pub trait CleanerHooks: Send + Sync + fmt::Debug {
-    fn verdict(&self, header: &BatchHeader) -> BatchVerdict;
-}
-
-/// Without transactions: control batches are kept, data batches compacted.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct KeepControlBatches;
-
-impl CleanerHooks for KeepControlBatches {
-    fn verdict(&self, header: &BatchHeader) -> BatchVerdict {
-        if header.is_control() {
-            BatchVerdict::Keep
-        } else {
-            BatchVerdict::Compact
-        }
-    }
-}
 
 /// What one compaction pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,27 +50,17 @@ pub struct CompactionReport {
 pub(crate) struct CleanerState {
     /// Offsets below this have been cleaned at least once.
     first_dirty: i64,
-    hooks: Arc<dyn CleanerHooks>,
 }
 
 impl CleanerState {
     pub(crate) fn load(dir: &std::path::Path) -> Result<Self, LogError> {
         Ok(CleanerState {
             first_dirty: checkpoint::read(&dir.join(CLEANER_CHECKPOINT_FILE))?.unwrap_or(0),
-            hooks: Arc::new(KeepControlBatches),
         })
     }
 }
 
 impl Log {
-    /// Replaces the cleaner's batch hook (the transaction layer installs its own).
-    pub fn set_cleaner_hooks(&self, hooks: Arc<dyn CleanerHooks>) {
-        self.cleaning
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .hooks = hooks;
-    }
-
     /// Runs one compaction pass if the log is compacted and dirty enough. Appends and reads
     /// go on meanwhile; only the final swap takes the writer lock.
     pub fn compact(&self) -> Result<Option<CompactionReport>, LogError> {
@@ -115,9 +80,10 @@ impl Log {
         let segments = self.segments();
         let closed = &segments[..segments.len() - 1];
         let lag_horizon = now.saturating_sub(config.min_compaction_lag_ms);
+        let stable = self.last_stable_offset();
         let cleanable = &closed[..closed
             .iter()
-            .take_while(|s| s.max_timestamp() <= lag_horizon)
+            .take_while(|s| s.max_timestamp() <= lag_horizon && s.next_offset() <= stable)
             .count()];
         let first_dirty = state.first_dirty.max(self.log_start_offset());
         let Some(dirty_from) = cleanable.iter().position(|s| s.next_offset() > first_dirty) else {
@@ -133,14 +99,18 @@ impl Log {
             return Ok(None);
         }
 
-        let (latest, mapped) = build_offset_map(&cleanable[dirty_from..])?;
+        let delete_horizon = now.saturating_sub(config.delete_retention_ms);
+        // Read after the last stable offset: every transaction with data below it has ended,
+        // so its abort, if any, is listed.
+        let aborted = self.aborted_transactions(cleanable[0].base_offset, stable);
+        let txns = Transactions::new(&aborted, delete_horizon);
+        let (latest, mapped) = build_offset_map(&cleanable[dirty_from..], &txns)?;
         let range = &cleanable[..dirty_from + mapped];
         let end_offset = segments[range.len()].base_offset;
-        let delete_horizon = now.saturating_sub(config.delete_retention_ms);
-        let policy = Retention {
+        let mut policy = Retention {
             latest: &latest,
             delete_horizon,
-            hooks: Arc::clone(&state.hooks),
+            txns,
         };
         let mut report = CompactionReport::default();
         for group in group_by_size(range, config.segment_bytes) {
@@ -151,7 +121,7 @@ impl Log {
             self.clean_group(
                 group,
                 group_end,
-                &policy,
+                &mut policy,
                 config.index_interval_bytes,
                 steps,
                 &mut report,
@@ -167,7 +137,7 @@ impl Log {
         &self,
         group: &[Arc<Segment>],
         end: i64,
-        policy: &Retention<'_>,
+        policy: &mut Retention<'_>,
         index_interval: u64,
         steps: &mut Steps,
         report: &mut CompactionReport,
@@ -202,6 +172,7 @@ impl Log {
         }
         cleaned.append(&out, &headers, index_interval)?;
         cleaned.seal_cleaned()?;
+        let removed_aborts = policy.txns.take_removed_aborts();
         report.bytes_after += cleaned.size();
         report.segments_cleaned += group.len();
 
@@ -218,6 +189,9 @@ impl Log {
         {
             return Ok(());
         }
+        // Before the swap: after a crash in between, the old segments hold these markers
+        // but no batch of their transactions, so readers lose nothing by the missing entries.
+        self.forget_aborted(&removed_aborts)?;
         let replaced: Vec<i64> = group.iter().map(|s| s.base_offset).collect();
         swap::commit(&self.dir, base, end, &replaced, steps)?;
         let mut next = current[..at].to_vec();
@@ -232,25 +206,30 @@ impl Log {
 struct Retention<'a> {
     latest: &'a HashMap<Vec<u8>, i64>,
     delete_horizon: i64,
-    hooks: Arc<dyn CleanerHooks>,
+    txns: Transactions,
 }
 
 impl Retention<'_> {
     /// The batch to write in place of `batch`: itself, a rewrite with fewer records, or
-    /// nothing.
+    /// nothing. Batches must come in offset order.
     fn filter(
-        &self,
+        &mut self,
         header: &BatchHeader,
         batch: &[u8],
         removed: &mut u64,
     ) -> Result<Option<Vec<u8>>, LogError> {
-        match self.hooks.verdict(header) {
-            BatchVerdict::Keep => return Ok(Some(batch.to_vec())),
-            BatchVerdict::Discard => {
-                *removed += u64::try_from(header.record_count).unwrap_or(0);
-                return Ok(None);
-            }
-            BatchVerdict::Compact => {}
+        let discard = if header.is_control() {
+            !self.txns.keep_control(header, batch)?
+        } else {
+            self.txns.saw_data(header);
+            self.txns.is_aborted(header)
+        };
+        if discard {
+            *removed += u64::try_from(header.record_count).unwrap_or(0);
+            return Ok(None);
+        }
+        if header.is_control() {
+            return Ok(Some(batch.to_vec()));
         }
         let payload = records::payload(header, batch)?;
         let all = records::parse(header, &payload)?;
@@ -275,9 +254,13 @@ impl Retention<'_> {
     }
 }
 
-/// Maps each key in `dirty` to its latest offset. Returns the map and how many segments it
-/// covers (at least one, so a pass always makes progress).
-fn build_offset_map(dirty: &[Arc<Segment>]) -> Result<(HashMap<Vec<u8>, i64>, usize), LogError> {
+/// Maps each key in `dirty` to its latest offset, leaving out records of aborted transactions
+/// (a key's latest value must be one a `read_committed` reader sees). Returns the map and how
+/// many segments it covers (at least one, so a pass always makes progress).
+fn build_offset_map(
+    dirty: &[Arc<Segment>],
+    txns: &Transactions,
+) -> Result<(HashMap<Vec<u8>, i64>, usize), LogError> {
     let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
     let mut key_bytes = 0usize;
     for (i, segment) in dirty.iter().enumerate() {
@@ -286,7 +269,7 @@ fn build_offset_map(dirty: &[Arc<Segment>]) -> Result<(HashMap<Vec<u8>, i64>, us
         }
         let mut reader = segment.batches_from(0);
         while let Some((_, header)) = reader.next_batch()? {
-            if header.is_control() {
+            if header.is_control() || txns.is_aborted(&header) {
                 continue;
             }
             let payload = records::payload(&header, reader.batch())?;

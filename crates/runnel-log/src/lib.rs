@@ -25,10 +25,7 @@ mod swap_crash_tests;
 pub use batch::{
     validate as validate_batch, BatchHeader, Batches, Compression, HEADER_LEN, LOG_OVERHEAD,
 };
-pub use cleaner::{
-    BatchVerdict, CleanerHooks, CompactionReport, KeepControlBatches, LogCleaner,
-    OFFSET_MAP_MAX_BYTES,
-};
+pub use cleaner::{CompactionReport, LogCleaner, OFFSET_MAP_MAX_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CleanupPolicy, LogConfig, TimestampType, CONFIG_NAMES};
 pub use decompress::MAX_DECOMPRESSED_BYTES;

@@ -250,7 +250,8 @@ impl Log {
     ///
     /// Batches with a producer id are checked against that producer's state: a retry of one
     /// of its last five batches is acknowledged with the original offsets and not written
-    /// again; a sequence gap, a stale epoch or a batch breaking transaction rules is refused.
+    /// again (in a request of several batches, it refuses the request); a sequence gap, a
+    /// stale epoch or a batch breaking transaction rules is refused.
     /// Control batches are refused: markers are written with [`Log::append_marker`].
     pub fn append(&self, batches: &mut [u8], leader_epoch: i32) -> Result<AppendInfo, LogError> {
         let config = self.config();
@@ -715,8 +716,28 @@ impl Log {
     }
 
     /// Aborted transactions with records in `[from, upto)`, for a `read_committed` fetch.
+    /// Ask after reading the batches: compaction may remove a marker and its entry meanwhile,
+    /// but never while batches of that transaction remain, so the list then covers every
+    /// aborted batch read.
     pub fn aborted_transactions(&self, from: i64, upto: i64) -> Vec<AbortedTxn> {
         self.lock_producers().aborted_between(from, upto)
+    }
+
+    /// Forgets the aborted transactions whose markers (at `markers`) compaction removes, in
+    /// memory and in the snapshot, which would otherwise bring them back on the next open.
+    /// A reader handed such an entry without the marker that closes it would skip every
+    /// later transactional batch of that producer. The caller holds the writer lock, so no
+    /// roll or close rewrites the snapshot meanwhile.
+    pub(crate) fn forget_aborted(&self, markers: &[i64]) -> Result<(), LogError> {
+        if markers.is_empty() {
+            return Ok(());
+        }
+        self.lock_producers().forget_aborted(markers);
+        if let Some((mut snapshot, offset)) = ProducerState::read_snapshot(&self.dir)? {
+            snapshot.forget_aborted(markers);
+            snapshot.write_snapshot(&self.dir, offset)?;
+        }
+        Ok(())
     }
 
     /// What the log knows of a producer id.
@@ -747,23 +768,29 @@ impl Log {
     }
 }
 
-/// Rebuilds the producer state: the snapshot, then every batch after it.
+/// Rebuilds the producer state: the snapshot, then every batch after it. The replay starts at
+/// the snapshot even when the log start is past it: batches below the log start that are
+/// still on disk changed the state when they were appended (they may open a transaction or
+/// carry a producer's last sequence), so the state is the same as before the restart.
 fn recover_producers(
     dir: &Path,
     segments: &[Arc<Segment>],
     log_start: i64,
     now: i64,
 ) -> Result<ProducerState, LogError> {
+    let first = segments.first().map_or(log_start, |s| s.base_offset);
     let end = segments.last().map_or(log_start, |s| s.next_offset());
     let (mut state, from) = match ProducerState::read_snapshot(dir)? {
-        Some((state, offset)) if offset <= end => (state, offset.max(log_start)),
+        Some((state, offset)) if offset <= end => (state, offset),
         Some((_, offset)) => {
             tracing::warn!(dir = %dir.display(), offset, end, "producer state snapshot is past the recovered log end; rebuilding from the log");
-            (ProducerState::default(), log_start)
+            // Once the log grows past `offset` again, the snapshot would pass for a
+            // description of batches that are no longer there.
+            ProducerState::remove_snapshot(dir)?;
+            (ProducerState::default(), first)
         }
-        None => (ProducerState::default(), log_start),
+        None => (ProducerState::default(), first),
     };
-    state.truncate_below(log_start);
     for segment in segments.iter().filter(|s| s.next_offset() > from) {
         let Some((position, _)) = segment.locate(from)? else {
             continue;
@@ -782,6 +809,7 @@ fn recover_producers(
             }
         }
     }
+    state.truncate_below(log_start);
     Ok(state)
 }
 

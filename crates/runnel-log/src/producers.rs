@@ -287,7 +287,9 @@ impl ProducerState {
         Verdict::Append
     }
 
-    /// Validates data batches whose offsets are assigned, without changing the state.
+    /// Validates data batches whose offsets are assigned, without changing the state. A
+    /// retried batch inside a request of several cannot be acknowledged on its own, so the
+    /// request is refused as a duplicate.
     pub(crate) fn stage(&self, headers: &[BatchHeader], now: i64) -> Result<Staged, LogError> {
         let mut staged = Staged::default();
         for header in headers.iter().filter(|h| h.producer_id >= 0) {
@@ -306,6 +308,9 @@ impl ProducerState {
                     &mut staged.entries[last]
                 }
             };
+            if headers.len() > 1 && entry.duplicate_of(header).is_some() {
+                return Err(LogError::DuplicateSequence);
+            }
             entry.append_data(header, now)?;
         }
         Ok(staged)
@@ -405,6 +410,13 @@ impl ProducerState {
     /// Forgets what lies wholly below the log start.
     pub(crate) fn truncate_below(&mut self, log_start: i64) {
         self.aborted = self.aborted.split_off(&log_start);
+    }
+
+    /// Forgets the aborted transactions ended by the markers at these offsets.
+    pub(crate) fn forget_aborted(&mut self, markers: &[i64]) {
+        for marker in markers {
+            self.aborted.remove(marker);
+        }
     }
 
     /// Removes producers idle for `max_idle_ms` with no open transaction. Returns how many.
@@ -509,6 +521,11 @@ impl ProducerState {
 
     pub(crate) fn write_snapshot(&self, dir: &Path, offset: i64) -> Result<(), LogError> {
         fsutil::write_atomically(&dir.join(SNAPSHOT_FILE), &self.encode_snapshot(offset))
+    }
+
+    pub(crate) fn remove_snapshot(dir: &Path) -> Result<(), LogError> {
+        fsutil::remove_if_exists(&dir.join(SNAPSHOT_FILE))?;
+        fsutil::sync_dir(dir)
     }
 
     /// The snapshot in `dir`, if there is an intact one.

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "compaction/transactions.rs"]
+mod transactions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

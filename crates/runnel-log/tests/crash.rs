@@ -4,10 +4,13 @@
 
 mod common;
 
-use std::fs::{self, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::Path;
 
-use common::{clock, open, read_all, simple_batch, Rec};
+use common::{
+    clock, copy_dir, last_segment, last_segment_len, open, read_all, simple_batch,
+    truncate_last_segment, Rec,
+};
 use runnel_log::{LogConfig, ManualClock};
 
 fn config() -> LogConfig {
@@ -55,29 +58,6 @@ fn fixture(clean_close: bool) -> Fixture {
     }
 }
 
-fn last_segment(dir: &Path) -> PathBuf {
-    let mut logs: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    logs.sort();
-    logs.pop().unwrap()
-}
-
-fn last_segment_len(dir: &Path) -> u64 {
-    fs::metadata(last_segment(dir)).unwrap().len()
-}
-
-fn copy_dir(from: &Path) -> tempfile::TempDir {
-    let to = tempfile::tempdir().unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        fs::copy(&path, to.path().join(path.file_name().unwrap())).unwrap();
-    }
-    to
-}
-
 /// Reopens a damaged copy and returns what it holds, checking it can take appends again.
 fn reopen(dir: &Path, fixture: &Fixture) -> Vec<Rec> {
     let log = open(dir, config(), &fixture.clock);
@@ -97,12 +77,7 @@ fn truncating_the_last_batch_at_every_byte_recovers_the_prefix() {
         let fixture = fixture(clean_close);
         for cut in fixture.last_batch.clone() {
             let copy = copy_dir(fixture.pristine.path());
-            let file = OpenOptions::new()
-                .write(true)
-                .open(last_segment(copy.path()))
-                .unwrap();
-            file.set_len(cut).unwrap();
-            drop(file);
+            truncate_last_segment(copy.path(), cut);
             assert_eq!(
                 reopen(copy.path(), &fixture),
                 fixture.before_last,
