@@ -99,6 +99,10 @@ pub struct Log {
     pub(crate) cleaning: Mutex<crate::cleaner::CleanerState>,
     /// Idempotent producers and transactions. Locked after `writer` when both are held.
     producers: Mutex<ProducerState>,
+    /// Transactions whose marker may not be below the high watermark yet (marker offset →
+    /// first offset): they still hold the last stable offset, so no reader sees a commit
+    /// that a crash could undo. Locked after `producers`.
+    ending: Mutex<std::collections::BTreeMap<i64, i64>>,
 }
 
 impl Log {
@@ -178,6 +182,7 @@ impl Log {
             syncs: AtomicU64::new(0),
             cleaning: Mutex::new(cleaner_state),
             producers: Mutex::new(producers),
+            ending: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -241,6 +246,10 @@ impl Log {
 
     fn lock_producers(&self) -> MutexGuard<'_, ProducerState> {
         self.producers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_ending(&self) -> MutexGuard<'_, std::collections::BTreeMap<i64, i64>> {
+        self.ending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Validates `batches` (one or more v2 batches back to back), assigns their offsets and
@@ -346,7 +355,11 @@ impl Log {
             .inspect_err(|e| self.take_offline(&mut writer, e))?;
         match (staged, marker) {
             (Some(staged), _) => producers.apply(staged),
-            (None, Some(marker)) => producers.complete(&marker, base_offset, now),
+            (None, Some(marker)) => {
+                if let Some(first) = producers.complete(&marker, base_offset, now) {
+                    self.lock_ending().insert(base_offset, first);
+                }
+            }
             (None, None) => unreachable!("an append is either data or a marker"),
         }
         drop(producers);
@@ -709,7 +722,17 @@ impl Log {
     pub fn last_stable_offset(&self) -> i64 {
         // The high watermark first: a transaction starting below it is already in the state.
         let high_watermark = self.high_watermark();
-        let first_unstable = self.lock_producers().first_unstable_offset();
+        let producers = self.lock_producers();
+        let mut ending = self.lock_ending();
+        // Markers below the high watermark are as durable as the flush policy promises.
+        *ending = ending.split_off(&high_watermark);
+        let first_unstable = producers
+            .first_unstable_offset()
+            .into_iter()
+            .chain(ending.values().copied())
+            .min();
+        drop(ending);
+        drop(producers);
         first_unstable
             .map_or(high_watermark, |first| first.min(high_watermark))
             .max(self.log_start_offset())

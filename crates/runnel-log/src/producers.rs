@@ -358,8 +358,9 @@ impl ProducerState {
         }
     }
 
-    /// Ends the producer's open transaction with the marker written at `offset`.
-    pub(crate) fn complete(&mut self, marker: &TxnMarker, offset: i64, now: i64) {
+    /// Ends the producer's open transaction with the marker written at `offset`. Returns the
+    /// transaction's first offset on this log, if it wrote anything here.
+    pub(crate) fn complete(&mut self, marker: &TxnMarker, offset: i64, now: i64) -> Option<i64> {
         let entry = self
             .producers
             .entry(marker.producer_id)
@@ -370,9 +371,8 @@ impl ProducerState {
         }
         entry.coordinator_epoch = marker.coordinator_epoch;
         entry.last_update_ms = now;
-        let Some(first_offset) = entry.txn_first_offset.take() else {
-            return; // the partition was in the transaction but received no data
-        };
+        // None: the partition was in the transaction but received no data.
+        let first_offset = entry.txn_first_offset.take()?;
         self.ongoing.remove(&first_offset);
         if !marker.commit {
             let last_stable_offset = self.ongoing.keys().next().copied().unwrap_or(offset + 1);
@@ -386,6 +386,7 @@ impl ProducerState {
                 },
             );
         }
+        Some(first_offset)
     }
 
     /// The first offset of the earliest open transaction.
