@@ -9,12 +9,11 @@ use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::describe_producers_request::TopicRequest;
 use kafka_protocol::messages::{
     ApiKey, DescribeProducersRequest, DescribeProducersResponse, InitProducerIdRequest,
-    InitProducerIdResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
-    TopicName,
+    InitProducerIdResponse, ProduceRequest, ProduceResponse, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -25,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use common::process::{exit_with_parent, serve_if_asked, BrokerProcess, ChildProcess};
-use common::{assigned_consumer_at, bootstrap, create_topic_at, producer_at, start};
+use common::{assigned_consumer_at, bootstrap, create_topic_at, frame, producer_at, start};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -365,18 +364,7 @@ impl Raw {
 
     async fn call<R: Decodable>(&mut self, api: ApiKey, version: i16, body: &impl Encodable) -> R {
         self.correlation += 1;
-        let mut header = RequestHeader::default();
-        header.request_api_key = api as i16;
-        header.request_api_version = version;
-        header.correlation_id = self.correlation;
-        let mut buf = BytesMut::new();
-        buf.put_i32(0);
-        header
-            .encode(&mut buf, api.request_header_version(version))
-            .unwrap();
-        body.encode(&mut buf, version).unwrap();
-        let size = (buf.len() - 4) as i32;
-        buf[..4].copy_from_slice(&size.to_be_bytes());
+        let buf = frame(api, version, self.correlation, body);
         self.stream.write_all(&buf).await.unwrap();
         let size = self.stream.read_i32().await.unwrap();
         let mut response = vec![0; size as usize];

@@ -36,6 +36,7 @@ use crate::broker::BrokerState;
 use crate::error::log_error_code;
 use crate::groups::store::{self, Committed, MAX_METADATA_BYTES};
 use crate::groups::{GroupState, JoinOutcome, JoinRequest, Reply, SyncOutcome, SyncRequest};
+use crate::topics::Topic;
 
 const KEY_TYPE_GROUP: i8 = 0;
 const KEY_TYPE_TRANSACTION: i8 = 1;
@@ -268,33 +269,17 @@ pub(crate) async fn offset_commit(
         let found = state.topics.get(topic.name.0.as_str());
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
-            let code = match &membership {
-                Err(code) => *code,
-                Ok(())
-                    if found
-                        .as_ref()
-                        .and_then(|t| t.partition(p.partition_index))
-                        .is_none() =>
-                {
-                    ResponseError::UnknownTopicOrPartition.code()
-                }
-                Ok(())
-                    if p.committed_metadata
-                        .as_ref()
-                        .is_some_and(|m| m.len() > MAX_METADATA_BYTES) =>
-                {
-                    ResponseError::OffsetMetadataTooLarge.code()
-                }
-                Ok(()) => {
-                    commits.push((
-                        (topic.name.0.to_string(), p.partition_index),
-                        Some(Committed {
-                            offset: p.committed_offset,
-                            leader_epoch: p.committed_leader_epoch,
-                            metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                            commit_time_ms: now,
-                        }),
-                    ));
+            let wanted = WantedCommit {
+                topic: &topic.name,
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p.committed_metadata.as_ref(),
+            };
+            let code = match membership.and_then(|()| wanted.check(found.as_deref(), now)) {
+                Err(code) => code,
+                Ok(commit) => {
+                    commits.push(commit);
                     0
                 }
             };
@@ -322,6 +307,41 @@ pub(crate) async fn offset_commit(
         state.groups.record_commits(&group_id, &commits);
     }
     OffsetCommitResponse::default().with_topics(results)
+}
+
+/// One partition's offset commit as a request states it.
+pub(crate) struct WantedCommit<'a> {
+    pub topic: &'a TopicName,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<&'a StrBytes>,
+}
+
+impl WantedCommit<'_> {
+    /// What to store for it, or the error code refusing it: the partition must exist in
+    /// `topic` and the metadata fit.
+    pub(crate) fn check(
+        &self,
+        topic: Option<&Topic>,
+        now: i64,
+    ) -> Result<((String, i32), Option<Committed>), i16> {
+        if topic.and_then(|t| t.partition(self.partition)).is_none() {
+            return Err(ResponseError::UnknownTopicOrPartition.code());
+        }
+        if self.metadata.is_some_and(|m| m.len() > MAX_METADATA_BYTES) {
+            return Err(ResponseError::OffsetMetadataTooLarge.code());
+        }
+        Ok((
+            (self.topic.0.to_string(), self.partition),
+            Some(Committed {
+                offset: self.offset,
+                leader_epoch: self.leader_epoch,
+                metadata: self.metadata.map(|m| m.to_string()),
+                commit_time_ms: now,
+            }),
+        ))
+    }
 }
 
 /// Per topic: (partition, its commit if any).

@@ -29,7 +29,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
-use crate::groups::store::{self, Committed, PendingCommit, MAX_METADATA_BYTES};
+use crate::groups::store::{self, PendingCommit};
+use crate::handlers::group_apis::WantedCommit;
 use crate::txn::{TxnMetadata, TxnState};
 
 fn text(s: impl Into<String>) -> StrBytes {
@@ -210,31 +211,23 @@ pub(crate) async fn txn_offset_commit(
         let found = state.topics.get(topic.name.0.as_str());
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
-            let code = if let Some(code) = refusal {
-                code
-            } else if found
-                .as_ref()
-                .and_then(|t| t.partition(p.partition_index))
-                .is_none()
-            {
-                ResponseError::UnknownTopicOrPartition.code()
-            } else if p
-                .committed_metadata
-                .as_ref()
-                .is_some_and(|m| m.len() > MAX_METADATA_BYTES)
-            {
-                ResponseError::OffsetMetadataTooLarge.code()
-            } else {
-                commits.push((
-                    (topic.name.0.to_string(), p.partition_index),
-                    Some(Committed {
-                        offset: p.committed_offset,
-                        leader_epoch: p.committed_leader_epoch,
-                        metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-                        commit_time_ms: now,
-                    }),
-                ));
-                0
+            let wanted = WantedCommit {
+                topic: &topic.name,
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p.committed_metadata.as_ref(),
+            };
+            let checked = match refusal {
+                Some(code) => Err(code),
+                None => wanted.check(found.as_deref(), now),
+            };
+            let code = match checked {
+                Err(code) => code,
+                Ok(commit) => {
+                    commits.push(commit);
+                    0
+                }
             };
             partitions.push(
                 TxnOffsetCommitResponsePartition::default()

@@ -12,6 +12,33 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use runnel_broker::{Broker, BrokerConfig};
 
+/// A request frame: size, header (of the version `api` wants), body.
+pub fn frame(
+    api: kafka_protocol::messages::ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &impl kafka_protocol::protocol::Encodable,
+) -> Vec<u8> {
+    use bytes::BufMut;
+    use kafka_protocol::protocol::Encodable;
+    let mut header = kafka_protocol::messages::RequestHeader::default();
+    header.request_api_key = api as i16;
+    header.request_api_version = version;
+    header.correlation_id = correlation_id;
+    header.client_id = Some(kafka_protocol::protocol::StrBytes::from_static_str(
+        "runnel-tests",
+    ));
+    let mut buf = bytes::BytesMut::new();
+    buf.put_i32(0);
+    header
+        .encode(&mut buf, api.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    let size = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    buf.to_vec()
+}
+
 /// Starts a broker on 127.0.0.1:0 over `dir`, letting the test adjust the settings.
 pub async fn start(dir: &Path, tweak: impl FnOnce(&mut BrokerConfig)) -> Broker {
     init_tracing();
