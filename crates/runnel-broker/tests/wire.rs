@@ -5,16 +5,16 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
-    ProduceRequest, RequestHeader, ResponseHeader,
+    ProduceRequest, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{eventually, frame, producer, start};
+use common::{eventually, frame, frame_bytes, producer, start};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -406,18 +406,7 @@ async fn every_advertised_version_gets_an_answer() {
         for version in min..=max {
             correlation_id += 1;
             let body = request_body(api, version, topic_id);
-            let mut header = RequestHeader::default();
-            header.request_api_key = api as i16;
-            header.request_api_version = version;
-            header.correlation_id = correlation_id;
-            let mut buf = BytesMut::new();
-            buf.put_i32(0);
-            header
-                .encode(&mut buf, api.request_header_version(version))
-                .unwrap();
-            buf.extend_from_slice(&body);
-            let size = (buf.len() - 4) as i32;
-            buf[..4].copy_from_slice(&size.to_be_bytes());
+            let buf = frame_bytes(api, version, correlation_id, &body);
             stream.write_all(&buf).await.unwrap();
             let (id, _) = read_response(&mut stream, api.response_header_version(version)).await;
             assert_eq!(id, correlation_id, "{api:?} v{version}");
@@ -473,18 +462,7 @@ async fn mangled_requests_of_every_api_never_take_the_broker_down() {
                 } else {
                     (0..rng.next() % 48).map(|_| rng.next() as u8).collect()
                 };
-                let mut header = RequestHeader::default();
-                header.request_api_key = api as i16;
-                header.request_api_version = version;
-                header.correlation_id = round;
-                let mut buf = BytesMut::new();
-                buf.put_i32(0);
-                header
-                    .encode(&mut buf, api.request_header_version(version))
-                    .unwrap();
-                buf.extend_from_slice(&body);
-                let size = (buf.len() - 4) as i32;
-                buf[..4].copy_from_slice(&size.to_be_bytes());
+                let buf = frame_bytes(api, version, round, &body);
                 let mut stream = TcpStream::connect(broker.local_addr()).await.unwrap();
                 stream.write_all(&buf).await.unwrap();
                 // Either an answer or a closed connection, promptly; mangled group

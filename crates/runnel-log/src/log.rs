@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{BatchError, IoContext, LogError};
 use crate::fsutil;
-use crate::producers::{AbortedTxn, ProducerEntry, ProducerState, TxnMarker, Verdict};
+use crate::producers::{AbortedTxn, ProducerEntry, ProducerState, Staged, TxnMarker, Verdict};
 use crate::records;
 use crate::segment::{OpenMode, Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
 use crate::swap;
@@ -299,11 +299,10 @@ impl Log {
         match &marker {
             Some(marker) => producers.check_marker(marker)?,
             None => {
-                let plain: Vec<BatchHeader> = headers.iter().map(|(_, h)| *h).collect();
                 if let Verdict::Duplicate {
                     first_offset,
                     last_offset,
-                } = producers.check_duplicate(&plain)
+                } = producers.check_duplicate(headers.iter().map(|(_, h)| h))
                 {
                     drop(producers);
                     drop(writer);
@@ -343,24 +342,20 @@ impl Log {
             *header = BatchHeader::parse(bytes)?;
             next = header.last_offset() + 1;
         }
-        let staged = match marker {
-            None => {
-                let plain: Vec<BatchHeader> = headers.iter().map(|(_, h)| *h).collect();
-                Some(producers.stage(&plain, now)?)
-            }
-            Some(_) => None,
+        let change = match marker {
+            None => ProducerChange::Data(producers.stage(headers.iter().map(|(_, h)| h), now)?),
+            Some(marker) => ProducerChange::Marker(marker),
         };
         let end = active
             .append(batches, &headers, config.index_interval_bytes)
             .inspect_err(|e| self.take_offline(&mut writer, e))?;
-        match (staged, marker) {
-            (Some(staged), _) => producers.apply(staged),
-            (None, Some(marker)) => {
+        match change {
+            ProducerChange::Data(staged) => producers.apply(staged),
+            ProducerChange::Marker(marker) => {
                 if let Some(first) = producers.complete(&marker, base_offset, now) {
                     self.lock_ending().insert(base_offset, first);
                 }
             }
-            (None, None) => unreachable!("an append is either data or a marker"),
         }
         drop(producers);
         writer.next_offset = next;
@@ -789,6 +784,12 @@ impl Log {
         let now = self.clock.now_ms();
         self.lock_producers().expire(now, max_idle_ms)
     }
+}
+
+/// What an append does to the producer state once it is written.
+enum ProducerChange {
+    Data(Staged),
+    Marker(TxnMarker),
 }
 
 /// Rebuilds the producer state: the snapshot, then every batch after it. The replay starts at

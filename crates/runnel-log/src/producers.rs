@@ -269,8 +269,12 @@ impl ProducerState {
 
     /// Recognises a retried batch: only a request of one batch (what clients send per
     /// partition) can be a duplicate.
-    pub(crate) fn check_duplicate(&self, headers: &[BatchHeader]) -> Verdict {
-        if let [header] = headers {
+    pub(crate) fn check_duplicate<'a>(
+        &self,
+        headers: impl IntoIterator<Item = &'a BatchHeader>,
+    ) -> Verdict {
+        let mut headers = headers.into_iter();
+        if let (Some(header), None) = (headers.next(), headers.next()) {
             if header.producer_id >= 0 {
                 if let Some((first_offset, last_offset)) = self
                     .producers
@@ -290,9 +294,15 @@ impl ProducerState {
     /// Validates data batches whose offsets are assigned, without changing the state. A
     /// retried batch inside a request of several cannot be acknowledged on its own, so the
     /// request is refused as a duplicate.
-    pub(crate) fn stage(&self, headers: &[BatchHeader], now: i64) -> Result<Staged, LogError> {
+    pub(crate) fn stage<'a>(
+        &self,
+        headers: impl IntoIterator<Item = &'a BatchHeader, IntoIter: ExactSizeIterator>,
+        now: i64,
+    ) -> Result<Staged, LogError> {
+        let headers = headers.into_iter();
+        let several = headers.len() > 1;
         let mut staged = Staged::default();
-        for header in headers.iter().filter(|h| h.producer_id >= 0) {
+        for header in headers.filter(|h| h.producer_id >= 0) {
             let position = staged
                 .entries
                 .iter()
@@ -308,7 +318,7 @@ impl ProducerState {
                     &mut staged.entries[last]
                 }
             };
-            if headers.len() > 1 && entry.duplicate_of(header).is_some() {
+            if several && entry.duplicate_of(header).is_some() {
                 return Err(LogError::DuplicateSequence);
             }
             entry.append_data(header, now)?;

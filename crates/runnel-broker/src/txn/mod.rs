@@ -481,18 +481,26 @@ impl TransactionCoordinator {
 
     /// Snapshots of the given ids (all when `None`), in id order.
     pub async fn describe(&self, ids: Option<&[String]>) -> Vec<(String, Option<TxnMetadata>)> {
-        let slots: Vec<(String, Slot)> = match ids {
-            Some(ids) => ids.iter().map(|id| (id.clone(), self.slot(id))).collect(),
-            None => {
-                let map = self.ids.lock().unwrap_or_else(|p| p.into_inner());
-                map.iter()
-                    .map(|(id, s)| (id.clone(), Arc::clone(s)))
-                    .collect()
+        // Looked up, not created: asking about an unknown id leaves nothing behind.
+        let slots: Vec<(String, Option<Slot>)> = {
+            let map = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+            match ids {
+                Some(ids) => ids
+                    .iter()
+                    .map(|id| (id.clone(), map.get(id).cloned()))
+                    .collect(),
+                None => map
+                    .iter()
+                    .map(|(id, s)| (id.clone(), Some(Arc::clone(s))))
+                    .collect(),
             }
         };
         let mut out = Vec::with_capacity(slots.len());
         for (id, slot) in slots {
-            let meta = slot.lock().await.clone();
+            let meta = match slot {
+                Some(slot) => slot.lock().await.clone(),
+                None => None,
+            };
             out.push((id, meta));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -19,6 +19,18 @@ pub fn frame(
     correlation_id: i32,
     body: &impl kafka_protocol::protocol::Encodable,
 ) -> Vec<u8> {
+    let mut encoded = bytes::BytesMut::new();
+    body.encode(&mut encoded, version).unwrap();
+    frame_bytes(api, version, correlation_id, &encoded)
+}
+
+/// [`frame`] around a body given as bytes (which may be malformed on purpose).
+pub fn frame_bytes(
+    api: kafka_protocol::messages::ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &[u8],
+) -> Vec<u8> {
     use bytes::BufMut;
     use kafka_protocol::protocol::Encodable;
     let mut header = kafka_protocol::messages::RequestHeader::default();
@@ -33,7 +45,7 @@ pub fn frame(
     header
         .encode(&mut buf, api.request_header_version(version))
         .unwrap();
-    body.encode(&mut buf, version).unwrap();
+    buf.extend_from_slice(body);
     let size = (buf.len() - 4) as i32;
     buf[..4].copy_from_slice(&size.to_be_bytes());
     buf.to_vec()
