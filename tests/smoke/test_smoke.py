@@ -5,17 +5,11 @@ under the workspace root). Needs `kafka-python` and `kcat`; a missing kcat is a 
 a skip, so CI cannot pass without having run it.
 """
 
-import os
-import pathlib
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import warnings
 from collections import defaultdict
-
-import pytest
 
 # kafka-python loads its protocol schemas through a deprecated importlib API as it is
 # imported; those warnings are not ours to fix.
@@ -24,78 +18,7 @@ with warnings.catch_warnings():
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
     from kafka.admin import KafkaAdminClient, NewTopic
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-RUNNEL_BIN = pathlib.Path(os.environ.get("RUNNEL_BIN", ROOT / "target" / "debug" / "runnel"))
-START_TIMEOUT = 20  # seconds until the broker must accept connections
-STOP_TIMEOUT = 30  # seconds until the broker must exit after SIGTERM
-CLIENT_TIMEOUT = 30  # seconds any client step may take
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A `runnel serve` subprocess over a data directory."""
-
-    def __init__(self, data_dir, log_path):
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.log = open(log_path, "ab")
-        self.process = subprocess.Popen(
-            [str(RUNNEL_BIN), "serve", "--data-dir", str(data_dir), "--listen", self.address],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_until_listening()
-
-    def wait_until_listening(self):
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"runnel serve exited with {self.process.returncode}: {self.logs()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.process.kill()
-                    pytest.fail(f"runnel serve not listening after {START_TIMEOUT}s: {self.logs()}")
-                time.sleep(0.02)
-
-    def stop(self):
-        """SIGTERM, then the exit code (killing the process if it does not exit in time)."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            pytest.fail(f"runnel serve still running {STOP_TIMEOUT}s after SIGTERM: {self.logs()}")
-        finally:
-            self.log.close()
-
-    def logs(self):
-        self.log.flush()
-        return pathlib.Path(self.log_path).read_text(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("runnel-data")
-
-
-@pytest.fixture(scope="module")
-def server(data_dir, tmp_path_factory):
-    assert RUNNEL_BIN.is_file(), f"no runnel binary at {RUNNEL_BIN}; build it or set RUNNEL_BIN"
-    server = Server(data_dir, tmp_path_factory.mktemp("logs") / "serve.log")
-    yield server
-    if server.process.poll() is None:
-        server.process.kill()
-        server.process.wait()
+from runnel_server import CLIENT_TIMEOUT, RUNNEL_BIN, Server  # noqa: E402  (after the warnings filter)
 
 
 def kcat(*args, stdin=None):

@@ -16,6 +16,7 @@ use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessions;
 use crate::groups::GroupCoordinator;
 use crate::server;
+use crate::share::ShareCoordinator;
 use crate::topics::{self, Topics};
 use crate::txn::producer_ids::ProducerIds;
 use crate::txn::TransactionCoordinator;
@@ -30,6 +31,7 @@ pub struct BrokerState {
     pub topics: Topics,
     pub groups: GroupCoordinator,
     pub transactions: TransactionCoordinator,
+    pub shares: ShareCoordinator,
     pub fetch_sessions: FetchSessions,
     shutdown: watch::Receiver<bool>,
     /// Fetch requests currently waiting for data (an observable for tests and metrics).
@@ -134,6 +136,7 @@ impl Broker {
 
         let (stop, shutdown) = watch::channel(false);
         let groups = GroupCoordinator::new(&config);
+        let shares = ShareCoordinator::new(config.share.clone(), Arc::new(SystemClock));
         let state = Arc::new(BrokerState {
             config,
             cluster_id,
@@ -142,12 +145,14 @@ impl Broker {
             topics,
             groups,
             transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
+            shares,
             fetch_sessions: FetchSessions::default(),
             shutdown,
             parked_fetches: AtomicUsize::new(0),
             handler_panics: AtomicUsize::new(0),
         });
         crate::groups::load(&state).await?;
+        crate::share::load(&state).await?;
         let transactional_ids = state
             .transactions
             .recover(&state)
@@ -225,7 +230,14 @@ async fn maintain(state: Arc<BrokerState>) {
     let mut transactions = tokio::time::interval(Duration::from_millis(
         state.config.transaction_cleanup_interval_ms,
     ));
-    for timer in [&mut retention, &mut flush, &mut groups, &mut transactions] {
+    let mut shares = tokio::time::interval(Duration::from_millis(crate::share::SWEEP_INTERVAL_MS));
+    for timer in [
+        &mut retention,
+        &mut flush,
+        &mut groups,
+        &mut transactions,
+        &mut shares,
+    ] {
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -245,6 +257,7 @@ async fn maintain(state: Arc<BrokerState>) {
                 let _ = tokio::task::spawn_blocking(move || s.topics.flush_due()).await;
             }
             _ = groups.tick() => crate::groups::sweep(&state).await,
+            _ = shares.tick() => crate::share::sweep(&state).await,
             _ = transactions.tick() => {
                 state.transactions.sweep(&state).await;
                 let s = Arc::clone(&state);

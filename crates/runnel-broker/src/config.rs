@@ -117,6 +117,8 @@ pub struct BrokerConfig {
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often timed-out
     /// transactions are looked for.
     pub transaction_cleanup_interval_ms: u64,
+    /// `group.share.*`: share-group defaults.
+    pub share: crate::share::config::ShareDefaults,
 }
 
 impl Default for BrokerConfig {
@@ -144,6 +146,7 @@ impl Default for BrokerConfig {
             transactional_id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
             producer_id_expiration_ms: 24 * 60 * 60 * 1000,
             transaction_cleanup_interval_ms: 10_000,
+            share: crate::share::config::ShareDefaults::default(),
         }
     }
 }
@@ -241,6 +244,11 @@ impl BrokerConfig {
             "producer.id.expiration.ms" => self.producer_id_expiration_ms = positive()?,
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_cleanup_interval_ms = positive()? as u64
+            }
+            share if share.starts_with("group.share.") => {
+                if !self.share.set(share, value).map_err(|_| bad())? {
+                    return Err(ConfigError::Unknown(name.to_owned()));
+                }
             }
             // Accepted for compatibility with Kafka config files; a single node has one replica.
             "default.replication.factor"

@@ -14,6 +14,7 @@ pub mod groups;
 mod handlers;
 mod server;
 pub mod shape;
+pub mod share;
 pub mod topics;
 pub mod txn;
 

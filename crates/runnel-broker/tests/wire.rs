@@ -376,6 +376,36 @@ fn request_body(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Vec<u8> {
                 .with_name(name)
                 .with_partition_indexes(vec![0])])
             .encode(&mut buf, version),
+        ApiKey::ShareGroupHeartbeat => ShareGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("share")))
+            .with_member_id(StrBytes::from_static_str("member"))
+            .with_subscribed_topic_names(Some(vec![name]))
+            .encode(&mut buf, version),
+        ApiKey::ShareGroupDescribe => ShareGroupDescribeRequest::default()
+            .with_group_ids(vec![GroupId(StrBytes::from_static_str("share"))])
+            .encode(&mut buf, version),
+        ApiKey::ShareFetch => ShareFetchRequest::default()
+            .with_group_id(Some(GroupId(StrBytes::from_static_str("share"))))
+            .with_member_id(Some(StrBytes::from_static_str("member")))
+            .encode(&mut buf, version),
+        ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::default()
+            .with_group_id(Some(GroupId(StrBytes::from_static_str("share"))))
+            .with_member_id(Some(StrBytes::from_static_str("member")))
+            .with_share_session_epoch(1)
+            .encode(&mut buf, version),
+        ApiKey::DescribeShareGroupOffsets => DescribeShareGroupOffsetsRequest::default()
+            .with_groups(vec![
+                describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("share")))
+                    .with_topics(None),
+            ])
+            .encode(&mut buf, version),
+        ApiKey::AlterShareGroupOffsets => AlterShareGroupOffsetsRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("share")))
+            .encode(&mut buf, version),
+        ApiKey::DeleteShareGroupOffsets => DeleteShareGroupOffsetsRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("share")))
+            .encode(&mut buf, version),
         other => panic!("no test request for {other:?}"),
     };
     result.unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));

@@ -26,7 +26,9 @@ pub enum GroupCommand {
     /// List groups with their state and member count.
     List,
     /// Show a group's members and assignments, and per partition the committed offset,
-    /// the log end offset and the lag between them.
+    /// the log end offset and the lag between them; for a share group, per share-partition
+    /// the start offset, in-flight, acquired and available records, the highest delivery
+    /// count and the dead-lettered count.
     Describe { group: String },
 }
 
@@ -54,6 +56,9 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
             table.write(out).map_err(CliError::Output)
         }
         GroupCommand::Describe { group } => {
+            if crate::share_group::describe(connection, group, out)? {
+                return Ok(());
+            }
             let list = probe
                 .client()
                 .fetch_group_list(Some(group), connection.timeout())

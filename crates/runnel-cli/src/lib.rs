@@ -13,6 +13,8 @@ pub mod consume;
 pub mod format;
 pub mod group;
 pub mod produce;
+mod requests;
+mod share_group;
 pub mod topic;
 pub mod transactions;
 pub mod wire;

@@ -16,10 +16,11 @@ use kafka_protocol::messages::{
     FindCoordinatorResponse, ListTransactionsRequest, ListTransactionsResponse, MetadataRequest,
     MetadataResponse, ProducerId, TransactionalId,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes, VersionRange};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 
 use crate::format::{write_fields, Table};
-use crate::wire::{self, BrokerConnection, WireError};
+use crate::requests::{call, check, open, version};
+use crate::wire::{self, BrokerConnection};
 use crate::{CliError, Connection};
 
 /// FindCoordinator's key type for a transactional id (0 is a consumer group).
@@ -219,57 +220,6 @@ fn find_coordinator(
     };
     check(action, code)?;
     Ok((node, wire::address(&host, port)))
-}
-
-/// Connects to the broker at `address`; one that does not answer is reported as every
-/// command reports an unreachable broker.
-fn open(connection: &Connection, address: &str) -> Result<BrokerConnection, CliError> {
-    BrokerConnection::open(address, connection.timeout()).map_err(|error| {
-        let detail = match error {
-            WireError::Connect(source) => source.to_string(),
-            WireError::TimedOut(_) => error.to_string(),
-            other => return CliError::wire("negotiate API versions", address, other),
-        };
-        CliError::Unreachable {
-            bootstrap: address.to_owned(),
-            timeout_ms: connection.request_timeout_ms,
-            detail,
-        }
-    })
-}
-
-fn version(
-    broker: &BrokerConnection,
-    api: ApiKey,
-    ours: VersionRange,
-    action: &str,
-) -> Result<i16, CliError> {
-    broker
-        .version(api, ours)
-        .map_err(|error| CliError::wire(action, broker.address(), error))
-}
-
-fn call<R: Decodable>(
-    broker: &mut BrokerConnection,
-    action: &str,
-    api: ApiKey,
-    version: i16,
-    request: &impl Encodable,
-) -> Result<R, CliError> {
-    broker
-        .call(api, version, request)
-        .map_err(|error| CliError::wire(action, broker.address(), error))
-}
-
-/// A response's error code as a result.
-fn check(action: &str, code: i16) -> Result<(), CliError> {
-    match code {
-        0 => Ok(()),
-        code => Err(CliError::Broker {
-            action: action.to_owned(),
-            code,
-        }),
-    }
 }
 
 /// The error code of one transactional id's description as a result; an unknown id gets

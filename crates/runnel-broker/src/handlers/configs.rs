@@ -22,11 +22,13 @@ use crate::error::topic_error_code;
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
+const RESOURCE_GROUP: i8 = 32;
 
 // Kafka's ConfigSource values.
 const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
+const SOURCE_GROUP: i8 = 8;
 
 // Kafka's ConfigType values (DescribeConfigs v3+).
 const TYPE_BOOLEAN: i8 = 1;
@@ -191,10 +193,14 @@ pub(crate) fn describe(
             {
                 result.configs = describe_broker_configs(state, keys)
             }
+            RESOURCE_GROUP => {
+                result.configs =
+                    describe_group_configs(state, resource.resource_name.as_str(), keys)
+            }
             _ => {
                 result.error_code = ResponseError::InvalidRequest.code();
                 result.error_message = Some(text(
-                    "only topic and this broker's configs can be described",
+                    "only topic, group and this broker's configs can be described",
                 ));
             }
         }
@@ -214,6 +220,41 @@ pub(crate) fn describe(
     response
 }
 
+/// A share group's settings: overrides where set, broker defaults otherwise.
+fn describe_group_configs(
+    state: &BrokerState,
+    group: &str,
+    keys: Option<&[StrBytes]>,
+) -> Vec<DescribeConfigsResourceResult> {
+    let settings = state.shares.settings(group);
+    let overrides = state.shares.overrides(group);
+    crate::share::config::GROUP_SETTINGS
+        .iter()
+        .filter(|(name, _)| keys.is_none_or(|k| k.iter().any(|k| k.as_str() == *name)))
+        .filter_map(|(name, doc)| {
+            let value = settings.value_of(name)?;
+            let source = if overrides.contains_key(*name) {
+                SOURCE_GROUP
+            } else {
+                SOURCE_DEFAULT
+            };
+            Some(
+                DescribeConfigsResourceResult::default()
+                    .with_name(text(*name))
+                    .with_value(Some(text(value)))
+                    .with_config_source(source)
+                    .with_read_only(false)
+                    .with_documentation(Some(text(*doc)))
+                    .with_config_type(if name.ends_with(".ms") || name.ends_with(".limit") {
+                        TYPE_INT
+                    } else {
+                        TYPE_STRING
+                    }),
+            )
+        })
+        .collect()
+}
+
 /// Why a requested change was refused: (error code, message).
 type Refusal = (i16, String);
 
@@ -229,10 +270,13 @@ async fn apply(
     validate_only: bool,
     change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), Refusal> + Send + 'static,
 ) -> Result<(), Refusal> {
+    if resource_type == RESOURCE_GROUP {
+        return apply_group(state, name.as_str(), validate_only, change).await;
+    }
     if resource_type != RESOURCE_TOPIC {
         return Err((
             ResponseError::InvalidRequest.code(),
-            "only topic configs can be altered; broker settings are static".to_owned(),
+            "only topic and group configs can be altered; broker settings are static".to_owned(),
         ));
     }
     let Some(topic) = state.topics.get(name.as_str()) else {
@@ -251,6 +295,31 @@ async fn apply(
     })
     .await
     .unwrap_or_else(|e| Err((ResponseError::UnknownServerError.code(), e.to_string())))
+}
+
+/// Applies new overrides to a share group's settings, storing them first.
+async fn apply_group(
+    state: &Arc<BrokerState>,
+    group: &str,
+    validate_only: bool,
+    change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), Refusal>,
+) -> Result<(), Refusal> {
+    let mut overrides = state.shares.overrides(group);
+    change(&mut overrides)?;
+    let stored = state
+        .shares
+        .check_overrides(group, overrides.clone())
+        .map_err(|e| invalid(e.to_string()))?;
+    if validate_only {
+        return Ok(());
+    }
+    crate::share::store::persist(state, &[stored])
+        .await
+        .map_err(|e| (crate::error::log_error_code(&e), e.to_string()))?;
+    state
+        .shares
+        .set_overrides(group, (!overrides.is_empty()).then_some(overrides));
+    Ok(())
 }
 
 pub(crate) async fn alter(
@@ -310,14 +379,15 @@ pub(crate) async fn incremental_alter(
                 )
             })
             .collect();
+        let resource_type = resource.resource_type;
         let outcome = apply(
             state,
-            resource.resource_type,
+            resource_type,
             &resource.resource_name,
             request.validate_only,
             move |o| {
                 for (name, op, value) in ops {
-                    apply_op(o, &name, op, value)?;
+                    apply_op(o, resource_type, &name, op, value)?;
                 }
                 Ok(())
             },
@@ -339,11 +409,19 @@ pub(crate) async fn incremental_alter(
 /// One IncrementalAlterConfigs operation on a topic's overrides.
 fn apply_op(
     overrides: &mut BTreeMap<String, String>,
+    resource_type: i8,
     name: &str,
     op: i8,
     value: Option<String>,
 ) -> Result<(), Refusal> {
-    if !CONFIG_NAMES.contains(&name) {
+    if resource_type == RESOURCE_GROUP {
+        if !crate::share::config::GROUP_SETTINGS
+            .iter()
+            .any(|(n, _)| *n == name)
+        {
+            return Err(invalid(format!("unknown group config {name:?}")));
+        }
+    } else if !CONFIG_NAMES.contains(&name) {
         return Err(invalid(format!("unknown topic config {name:?}")));
     }
     match op {
@@ -395,22 +473,68 @@ mod tests {
     #[test]
     fn incremental_operations() {
         let mut o = BTreeMap::new();
-        apply_op(&mut o, "retention.ms", OP_SET, Some("5".into())).unwrap();
-        apply_op(&mut o, "cleanup.policy", OP_APPEND, Some("compact".into())).unwrap();
-        apply_op(&mut o, "cleanup.policy", OP_APPEND, Some("delete".into())).unwrap();
+        apply_op(
+            &mut o,
+            RESOURCE_TOPIC,
+            "retention.ms",
+            OP_SET,
+            Some("5".into()),
+        )
+        .unwrap();
+        apply_op(
+            &mut o,
+            RESOURCE_TOPIC,
+            "cleanup.policy",
+            OP_APPEND,
+            Some("compact".into()),
+        )
+        .unwrap();
+        apply_op(
+            &mut o,
+            RESOURCE_TOPIC,
+            "cleanup.policy",
+            OP_APPEND,
+            Some("delete".into()),
+        )
+        .unwrap();
         assert_eq!(o["cleanup.policy"], "compact,delete");
         apply_op(
             &mut o,
+            RESOURCE_TOPIC,
             "cleanup.policy",
             OP_SUBTRACT,
             Some("compact".into()),
         )
         .unwrap();
         assert_eq!(o["cleanup.policy"], "delete");
-        apply_op(&mut o, "retention.ms", OP_DELETE, None).unwrap();
+        apply_op(&mut o, RESOURCE_TOPIC, "retention.ms", OP_DELETE, None).unwrap();
         assert!(!o.contains_key("retention.ms"));
-        assert!(apply_op(&mut o, "retention.ms", OP_APPEND, Some("1".into())).is_err());
-        assert!(apply_op(&mut o, "no.such", OP_SET, Some("1".into())).is_err());
-        assert!(apply_op(&mut o, "retention.ms", 9, Some("1".into())).is_err());
+        assert!(apply_op(
+            &mut o,
+            RESOURCE_TOPIC,
+            "retention.ms",
+            OP_APPEND,
+            Some("1".into())
+        )
+        .is_err());
+        assert!(apply_op(&mut o, RESOURCE_TOPIC, "no.such", OP_SET, Some("1".into())).is_err());
+        assert!(apply_op(&mut o, RESOURCE_TOPIC, "retention.ms", 9, Some("1".into())).is_err());
+        // Group resources take share-group settings, not topic ones.
+        apply_op(
+            &mut o,
+            RESOURCE_GROUP,
+            "share.delivery.count.limit",
+            OP_SET,
+            Some("3".into()),
+        )
+        .unwrap();
+        assert!(apply_op(
+            &mut o,
+            RESOURCE_GROUP,
+            "retention.ms",
+            OP_SET,
+            Some("1".into())
+        )
+        .is_err());
     }
 }

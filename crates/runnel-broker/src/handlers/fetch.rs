@@ -6,10 +6,7 @@
 //! Incremental fetch sessions (KIP-227) are kept in [`crate::fetch_sessions`]; this module
 //! reads whatever partitions the session (or the full request) names.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -99,23 +96,11 @@ pub(crate) async fn handle(
         }
         let _parked = state.park_fetch();
         tokio::select! {
-            _ = any(&mut changes) => {}
+            _ = super::any_of(&mut changes) => {}
             _ = tokio::time::sleep_until(deadline) => {}
             _ = state.shutting_down() => {}
         }
     }
-}
-
-/// Completes when any of the futures does.
-async fn any<F: Future<Output = ()>>(futures: &mut [Pin<Box<F>>]) {
-    std::future::poll_fn(|cx| {
-        if futures.iter_mut().any(|f| f.as_mut().poll(cx).is_ready()) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
 }
 
 /// Finds each partition's log, grouping consecutive partitions of a topic as the response

@@ -504,8 +504,39 @@ pub(crate) fn list_groups(
                 .with_group_state(text(g.state.name()))
                 .with_group_type(text("classic"))
         })
-        .collect();
+        .collect::<Vec<_>>();
+    drop(groups);
+    let mut listed = listed;
+    listed.extend(list_share_groups(state, &request));
     ListGroupsResponse::default().with_groups(listed)
+}
+
+/// Share groups, filtered like the others; their protocol type is "share".
+fn list_share_groups(state: &BrokerState, request: &ListGroupsRequest) -> Vec<ListedGroup> {
+    let wanted_type = request.types_filter.is_empty()
+        || request.types_filter.iter().any(|t| t.as_str() == "share");
+    if !wanted_type {
+        return Vec::new();
+    }
+    state
+        .shares
+        .list()
+        .into_iter()
+        .filter(|(_, group_state)| {
+            request.states_filter.is_empty()
+                || request
+                    .states_filter
+                    .iter()
+                    .any(|s| s.as_str() == *group_state)
+        })
+        .map(|(id, group_state)| {
+            ListedGroup::default()
+                .with_group_id(GroupId(text(id)))
+                .with_protocol_type(text("share"))
+                .with_group_state(text(group_state))
+                .with_group_type(text("share"))
+        })
+        .collect()
 }
 
 pub(crate) fn describe_groups(
@@ -520,7 +551,7 @@ pub(crate) fn describe_groups(
         .map(|id| {
             let base = DescribedGroup::default().with_group_id(id.clone());
             let Some(group) = groups.get(id.0.as_str()) else {
-                return base.with_group_state(text("Dead"));
+                return super::share_apis::describe_as_classic(state, base);
             };
             let protocol = group.protocol.clone().unwrap_or_default();
             let stable = group.state == GroupState::Stable;
@@ -564,12 +595,15 @@ pub(crate) async fn delete_groups(
         let doomed: Result<Vec<(String, i32)>, i16> = {
             let groups = state.groups.lock();
             match groups.get(&name) {
+                None if state.shares.is_share_group(&name) => Err(0),
                 None => Err(ResponseError::GroupIdNotFound.code()),
                 Some(g) if !g.members.is_empty() => Err(ResponseError::NonEmptyGroup.code()),
                 Some(g) => Ok(g.offsets.keys().cloned().collect()),
             }
         };
         let code = match doomed {
+            // Not a consumer group, but a share group.
+            Err(0) => super::share_apis::delete_group(state, &name).await,
             Err(code) => code,
             Ok(keys) => {
                 let tombstones: Vec<_> = keys.into_iter().map(|k| (k, None)).collect();

@@ -21,6 +21,7 @@ mod group_apis;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod share_apis;
 mod txn_apis;
 
 /// The APIs and versions this broker answers, as advertised by ApiVersions. Every entry is
@@ -60,6 +61,13 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::ShareGroupHeartbeat, 1, 1),
+    (ApiKey::ShareGroupDescribe, 1, 1),
+    (ApiKey::ShareFetch, 1, 1),
+    (ApiKey::ShareAcknowledge, 1, 1),
+    (ApiKey::DescribeShareGroupOffsets, 0, 0),
+    (ApiKey::AlterShareGroupOffsets, 0, 0),
+    (ApiKey::DeleteShareGroupOffsets, 0, 0),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -306,8 +314,70 @@ pub(crate) async fn handle(
             id,
             &txn_apis::describe_producers(state, decode(api, body, version, walked)?),
         ),
+        ApiKey::ShareGroupHeartbeat => respond(
+            api,
+            version,
+            id,
+            &share_apis::heartbeat(
+                state,
+                decode(api, body, version, walked)?,
+                header.client_id.as_deref().unwrap_or_default(),
+                peer,
+            )
+            .await,
+        ),
+        ApiKey::ShareGroupDescribe => respond(
+            api,
+            version,
+            id,
+            &share_apis::describe(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::ShareFetch => respond(
+            api,
+            version,
+            id,
+            &share_apis::share_fetch(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::ShareAcknowledge => respond(
+            api,
+            version,
+            id,
+            &share_apis::share_acknowledge(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeShareGroupOffsets => respond(
+            api,
+            version,
+            id,
+            &share_apis::describe_offsets(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::AlterShareGroupOffsets => respond(
+            api,
+            version,
+            id,
+            &share_apis::alter_offsets(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DeleteShareGroupOffsets => respond(
+            api,
+            version,
+            id,
+            &share_apis::delete_offsets(state, decode(api, body, version, walked)?).await,
+        ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }
+}
+
+/// Completes when any of the futures does (long polls waiting on several partitions).
+pub(crate) async fn any_of<F: std::future::Future<Output = ()>>(
+    futures: &mut [std::pin::Pin<Box<F>>],
+) {
+    std::future::poll_fn(|cx| {
+        if futures.iter_mut().any(|f| f.as_mut().poll(cx).is_ready()) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 fn decode<T: Decodable>(

@@ -15,6 +15,7 @@
 
 mod reference;
 mod requests;
+mod share_requests;
 
 use kafka_protocol::messages::ApiKey;
 
@@ -233,6 +234,15 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError
         ApiKey::ListTransactions => {
             list_transactions_request::list_transactions_request(w, version)
         }
+        ApiKey::ShareGroupHeartbeat => share_requests::share_group_heartbeat(w, version),
+        ApiKey::ShareGroupDescribe => share_requests::share_group_describe(w, version),
+        ApiKey::ShareFetch => share_requests::share_fetch(w, version),
+        ApiKey::ShareAcknowledge => share_requests::share_acknowledge(w, version),
+        ApiKey::DescribeShareGroupOffsets => {
+            share_requests::describe_share_group_offsets(w, version)
+        }
+        ApiKey::AlterShareGroupOffsets => share_requests::alter_share_group_offsets(w, version),
+        ApiKey::DeleteShareGroupOffsets => share_requests::delete_share_group_offsets(w, version),
         other => Err(ShapeError::NoShape(other)),
     }?;
     Ok(w.consumed())

@@ -48,6 +48,13 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         ApiKey::DescribeProducers => len::<DescribeProducersRequest>(body, version),
         ApiKey::DescribeTransactions => len::<DescribeTransactionsRequest>(body, version),
         ApiKey::ListTransactions => len::<ListTransactionsRequest>(body, version),
+        ApiKey::ShareGroupHeartbeat => len::<ShareGroupHeartbeatRequest>(body, version),
+        ApiKey::ShareGroupDescribe => len::<ShareGroupDescribeRequest>(body, version),
+        ApiKey::ShareFetch => len::<ShareFetchRequest>(body, version),
+        ApiKey::ShareAcknowledge => len::<ShareAcknowledgeRequest>(body, version),
+        ApiKey::DescribeShareGroupOffsets => len::<DescribeShareGroupOffsetsRequest>(body, version),
+        ApiKey::AlterShareGroupOffsets => len::<AlterShareGroupOffsetsRequest>(body, version),
+        ApiKey::DeleteShareGroupOffsets => len::<DeleteShareGroupOffsetsRequest>(body, version),
         _ => None,
     }
 }

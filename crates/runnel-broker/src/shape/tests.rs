@@ -314,6 +314,68 @@ fn samples(api: ApiKey) -> Vec<Sample> {
                     .with_transactional_id_pattern(Some(s("tx-.*")))
             }));
         }
+        ApiKey::ShareGroupHeartbeat => out.push(enc(|| {
+            ShareGroupHeartbeatRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_member_id(s("m"))
+                .with_rack_id(Some(s("r")))
+                .with_subscribed_topic_names(Some(vec![topic("a"), topic("b")]))
+        })),
+        ApiKey::ShareGroupDescribe => out.push(enc(|| {
+            ShareGroupDescribeRequest::default().with_group_ids(vec![GroupId(s("g"))])
+        })),
+        ApiKey::ShareFetch => out.push(enc(|| {
+            use share_fetch_request::*;
+            ShareFetchRequest::default()
+                .with_group_id(Some(GroupId(s("g"))))
+                .with_member_id(Some(s("m")))
+                .with_topics(vec![FetchTopic::default().with_partitions(vec![
+                    FetchPartition::default().with_acknowledgement_batches(vec![
+                        AcknowledgementBatch::default().with_acknowledge_types(vec![1, 2]),
+                    ]),
+                ])])
+                .with_forgotten_topics_data(vec![
+                    ForgottenTopic::default().with_partitions(vec![1, 2])
+                ])
+        })),
+        ApiKey::ShareAcknowledge => out.push(enc(|| {
+            use share_acknowledge_request::*;
+            ShareAcknowledgeRequest::default()
+                .with_group_id(Some(GroupId(s("g"))))
+                .with_topics(vec![AcknowledgeTopic::default().with_partitions(vec![
+                    AcknowledgePartition::default().with_acknowledgement_batches(vec![
+                        AcknowledgementBatch::default().with_acknowledge_types(vec![3]),
+                    ]),
+                ])])
+        })),
+        ApiKey::DescribeShareGroupOffsets => out.push(enc(|| {
+            use describe_share_group_offsets_request::*;
+            DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+                DescribeShareGroupOffsetsRequestGroup::default()
+                    .with_group_id(GroupId(s("g")))
+                    .with_topics(Some(vec![DescribeShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(topic("t"))
+                        .with_partitions(vec![0, 1])])),
+            ])
+        })),
+        ApiKey::AlterShareGroupOffsets => out.push(enc(|| {
+            use alter_share_group_offsets_request::*;
+            AlterShareGroupOffsetsRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_topics(vec![AlterShareGroupOffsetsRequestTopic::default()
+                    .with_topic_name(topic("t"))
+                    .with_partitions(vec![
+                        AlterShareGroupOffsetsRequestPartition::default().with_start_offset(5),
+                    ])])
+        })),
+        ApiKey::DeleteShareGroupOffsets => out.push(enc(|| {
+            use delete_share_group_offsets_request::*;
+            DeleteShareGroupOffsetsRequest::default()
+                .with_group_id(GroupId(s("g")))
+                .with_topics(vec![
+                    DeleteShareGroupOffsetsRequestTopic::default().with_topic_name(topic("t"))
+                ])
+        })),
         _ => {}
     }
     out
@@ -371,6 +433,23 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                     default_encoding::<DescribeTransactionsRequest>(version)
                 }
                 ApiKey::ListTransactions => default_encoding::<ListTransactionsRequest>(version),
+                ApiKey::ShareGroupHeartbeat => {
+                    default_encoding::<ShareGroupHeartbeatRequest>(version)
+                }
+                ApiKey::ShareGroupDescribe => {
+                    default_encoding::<ShareGroupDescribeRequest>(version)
+                }
+                ApiKey::ShareFetch => default_encoding::<ShareFetchRequest>(version),
+                ApiKey::ShareAcknowledge => default_encoding::<ShareAcknowledgeRequest>(version),
+                ApiKey::DescribeShareGroupOffsets => {
+                    default_encoding::<DescribeShareGroupOffsetsRequest>(version)
+                }
+                ApiKey::AlterShareGroupOffsets => {
+                    default_encoding::<AlterShareGroupOffsetsRequest>(version)
+                }
+                ApiKey::DeleteShareGroupOffsets => {
+                    default_encoding::<DeleteShareGroupOffsetsRequest>(version)
+                }
                 ApiKey::ApiVersions => continue, // no arrays; decoded directly
                 other => panic!("{other:?} is supported but has no test encoding"),
             };

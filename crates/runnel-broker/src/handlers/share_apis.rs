@@ -1,0 +1,650 @@
+//! Share-group APIs (KIP-932): ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch,
+//! ShareAcknowledge, and the admin APIs on share-group offsets. Decoding and encoding
+//! only; the behaviour is in [`crate::share`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use uuid::Uuid;
+
+use crate::broker::BrokerState;
+use crate::share::fetch::{self, Budget, PartitionAcks};
+use crate::share::store::{self, Change, ShareKey};
+use crate::share::{self as shares, Heartbeat, Settled};
+
+/// Extension tags (Runnel's own) on DescribeShareGroupOffsets partitions, read by
+/// `runnel group describe`: in-flight, acquired and available records, the highest delivery
+/// count in flight, and the dead-lettered count, each an i64 big-endian.
+pub const TAG_IN_FLIGHT: i32 = 10_000;
+pub const TAG_ACQUIRED: i32 = 10_001;
+pub const TAG_AVAILABLE: i32 = 10_002;
+pub const TAG_MAX_DELIVERIES: i32 = 10_003;
+pub const TAG_DEAD_LETTERED: i32 = 10_004;
+
+fn text(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+fn partitions_of(state: &BrokerState) -> impl Fn(&str) -> Option<i32> + '_ {
+    |topic| state.topics.get(topic).map(|t| t.partitions().len() as i32)
+}
+
+/// Stores what a request settled; a failure there fails the request's acknowledgements.
+async fn finish(state: &Arc<BrokerState>, settled: Settled) -> Result<(), i16> {
+    fetch::finish(state, settled).await.map_err(|error| {
+        tracing::warn!(%error, "storing share-group state failed");
+        crate::error::log_error_code(&error)
+    })
+}
+
+pub(crate) async fn heartbeat(
+    state: &Arc<BrokerState>,
+    request: ShareGroupHeartbeatRequest,
+    client_id: &str,
+    peer: SocketAddr,
+) -> ShareGroupHeartbeatResponse {
+    let group = request.group_id.0.to_string();
+    let mut response = ShareGroupHeartbeatResponse::default();
+    if state.groups.lock().contains_key(&group) {
+        response.error_code = ResponseError::InconsistentGroupProtocol.code();
+        response.error_message = Some(text("the group id belongs to a consumer group"));
+        return response;
+    }
+    let mut settled = Settled::default();
+    let outcome = state.shares.heartbeat(
+        Heartbeat {
+            group,
+            member: request.member_id.to_string(),
+            epoch: request.member_epoch,
+            rack: request.rack_id.map(|r| r.to_string()),
+            subscribed: request
+                .subscribed_topic_names
+                .map(|names| names.into_iter().map(|n| n.0.to_string()).collect()),
+            client_id: client_id.to_owned(),
+            client_host: peer.ip().to_string(),
+        },
+        partitions_of(state),
+        &mut settled,
+    );
+    if let Err(code) = finish(state, settled).await {
+        response.error_code = code;
+        return response;
+    }
+    response.error_code = outcome.error;
+    response.error_message = outcome.message.map(text);
+    response.member_id = Some(request.member_id);
+    response.member_epoch = outcome.epoch;
+    response.heartbeat_interval_ms = outcome.heartbeat_interval_ms;
+    response.assignment = outcome.assignment.map(|assignment| {
+        share_group_heartbeat_response::Assignment::default().with_topic_partitions(
+            assignment
+                .into_iter()
+                .filter_map(|(topic, partitions)| {
+                    let id = state.topics.get(&topic)?.id;
+                    Some(
+                        share_group_heartbeat_response::TopicPartitions::default()
+                            .with_topic_id(id)
+                            .with_partitions(partitions),
+                    )
+                })
+                .collect(),
+        )
+    });
+    response
+}
+
+pub(crate) fn describe(
+    state: &BrokerState,
+    request: ShareGroupDescribeRequest,
+) -> ShareGroupDescribeResponse {
+    let mut response = ShareGroupDescribeResponse::default();
+    for group_id in request.group_ids {
+        let id = group_id.0.to_string();
+        let mut described = share_group_describe_response::DescribedGroup::default()
+            .with_group_id(group_id)
+            .with_authorized_operations(i32::MIN);
+        match state.shares.describe(&id) {
+            None => {
+                described.error_code = ResponseError::GroupIdNotFound.code();
+                described.group_state = text("Dead");
+            }
+            Some(group) => {
+                described.group_state = text(group.state());
+                described.group_epoch = group.epoch;
+                described.assignment_epoch = group.epoch;
+                described.assignor_name = text("simple");
+                described.members = group
+                    .members
+                    .iter()
+                    .map(|(member_id, m)| {
+                        share_group_describe_response::Member::default()
+                            .with_member_id(text(member_id.clone()))
+                            .with_rack_id(m.rack.clone().map(text))
+                            .with_member_epoch(m.epoch)
+                            .with_client_id(text(m.client_id.clone()))
+                            .with_client_host(text(m.client_host.clone()))
+                            .with_subscribed_topic_names(
+                                m.subscribed
+                                    .iter()
+                                    .map(|t| TopicName(text(t.clone())))
+                                    .collect(),
+                            )
+                            .with_assignment(
+                                share_group_describe_response::Assignment::default()
+                                    .with_topic_partitions(
+                                    m.assignment
+                                        .iter()
+                                        .map(|(topic, partitions)| {
+                                            share_group_describe_response::TopicPartitions::default(
+                                            )
+                                            .with_topic_id(
+                                                state
+                                                    .topics
+                                                    .get(topic)
+                                                    .map_or(Uuid::nil(), |t| t.id),
+                                            )
+                                            .with_topic_name(TopicName(text(topic.clone())))
+                                            .with_partitions(partitions.clone())
+                                        })
+                                        .collect(),
+                                ),
+                            )
+                    })
+                    .collect();
+            }
+        }
+        response.groups.push(described);
+    }
+    response
+}
+
+/// The topic name of `id`, if the topic exists.
+fn topic_name(state: &BrokerState, id: Uuid) -> Option<String> {
+    state.topics.by_id(id).map(|t| t.name.clone())
+}
+
+fn leader(state: &BrokerState) -> (i32, i32) {
+    (state.config.node_id, 0)
+}
+
+pub(crate) async fn share_fetch(
+    state: &Arc<BrokerState>,
+    request: ShareFetchRequest,
+) -> ShareFetchResponse {
+    let mut response = ShareFetchResponse::default();
+    let group = request
+        .group_id
+        .map(|g| g.0.to_string())
+        .unwrap_or_default();
+    let member = request.member_id.map(|m| m.to_string()).unwrap_or_default();
+    let settings = state.shares.settings(&group);
+    response.acquisition_lock_timeout_ms =
+        i32::try_from(settings.limits.lock_ms).unwrap_or(i32::MAX);
+    response.node_endpoints = vec![share_fetch_response::NodeEndpoint::default()
+        .with_node_id(BrokerId(state.config.node_id))
+        .with_host(text(state.advertised_host.clone()))
+        .with_port(state.advertised_port)];
+    if request.share_session_epoch != -1 && !state.shares.is_member(&group, &member) {
+        response.error_code = ResponseError::UnknownMemberId.code();
+        return response;
+    }
+    // Partitions named by the request (added to the session) and their acknowledgements.
+    let mut add = Vec::new();
+    let mut acks = Vec::new();
+    let mut unknown = Vec::new();
+    for topic in &request.topics {
+        let Some(name) = topic_name(state, topic.topic_id) else {
+            unknown.push((
+                topic.topic_id,
+                topic
+                    .partitions
+                    .iter()
+                    .map(|p| p.partition_index)
+                    .collect::<Vec<_>>(),
+            ));
+            continue;
+        };
+        for p in &topic.partitions {
+            add.push((name.clone(), p.partition_index));
+            if !p.acknowledgement_batches.is_empty() {
+                acks.push(PartitionAcks {
+                    topic: name.clone(),
+                    partition: p.partition_index,
+                    batches: p
+                        .acknowledgement_batches
+                        .iter()
+                        .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
+                        .collect(),
+                });
+            }
+        }
+    }
+    if request.share_session_epoch == 0 && !acks.is_empty() {
+        response.error_code = ResponseError::InvalidRequest.code();
+        response.error_message = Some(text("a new share session carries no acknowledgements"));
+        return response;
+    }
+    let forget: Vec<(String, i32)> = request
+        .forgotten_topics_data
+        .iter()
+        .filter_map(|t| Some((topic_name(state, t.topic_id)?, t.partitions.clone())))
+        .flat_map(|(name, ps)| ps.into_iter().map(move |p| (name.clone(), p)))
+        .collect();
+    let session =
+        match state
+            .shares
+            .session(&group, &member, request.share_session_epoch, &add, &forget)
+        {
+            Ok(session) => session,
+            Err(code) => {
+                response.error_code = code.code();
+                return response;
+            }
+        };
+    let mut settled = Settled::default();
+    let ack_codes = fetch::acknowledge(state, &group, &member, &acks, &mut settled);
+    let forgotten: BTreeSet<(String, i32)> = forget.into_iter().collect();
+    state
+        .shares
+        .release(&group, &member, &forgotten, &mut settled);
+    let closing = request.share_session_epoch == -1;
+    if closing {
+        state
+            .shares
+            .release(&group, &member, &session, &mut settled);
+    }
+    let store_error = finish(state, settled).await.err();
+    let mut acquired = Vec::new();
+    if !closing && request.max_records > 0 {
+        let partitions: Vec<(String, i32)> = session.iter().cloned().collect();
+        let budget = Budget {
+            max_records: usize::try_from(request.max_records).unwrap_or(0),
+            max_bytes: usize::try_from(request.max_bytes).unwrap_or(0).max(1),
+            max_wait: Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)),
+        };
+        acquired = fetch::acquire(state, &group, &member, &partitions, budget).await;
+    }
+    // One entry per partition with news: acknowledgement results, errors, records.
+    let mut by_topic: BTreeMap<String, BTreeMap<i32, share_fetch_response::PartitionData>> =
+        BTreeMap::new();
+    let leader = leader(state);
+    for ((topic, partition), code) in ack_codes {
+        fetch_entry(&mut by_topic, &topic, partition, leader).acknowledge_error_code =
+            store_error.unwrap_or(code);
+    }
+    for got in acquired {
+        if got.error == 0 && got.ranges.is_empty() {
+            continue;
+        }
+        let data = fetch_entry(&mut by_topic, &got.topic, got.partition, leader);
+        data.error_code = got.error;
+        if !got.records.is_empty() {
+            data.records = Some(Bytes::from(got.records));
+        }
+        data.acquired_records = got
+            .ranges
+            .iter()
+            .map(|r| {
+                share_fetch_response::AcquiredRecords::default()
+                    .with_first_offset(r.first)
+                    .with_last_offset(r.last)
+                    .with_delivery_count(i16::try_from(r.deliveries).unwrap_or(i16::MAX))
+            })
+            .collect();
+    }
+    for (topic, partitions) in by_topic {
+        let Some(id) = state.topics.get(&topic).map(|t| t.id) else {
+            continue;
+        };
+        response.responses.push(
+            share_fetch_response::ShareFetchableTopicResponse::default()
+                .with_topic_id(id)
+                .with_partitions(partitions.into_values().collect()),
+        );
+    }
+    for (id, partitions) in unknown {
+        response.responses.push(
+            share_fetch_response::ShareFetchableTopicResponse::default()
+                .with_topic_id(id)
+                .with_partitions(
+                    partitions
+                        .into_iter()
+                        .map(|p| {
+                            share_fetch_response::PartitionData::default()
+                                .with_partition_index(p)
+                                .with_error_code(ResponseError::UnknownTopicId.code())
+                        })
+                        .collect(),
+                ),
+        );
+    }
+    response
+}
+
+/// The response entry of a partition, created on first use.
+fn fetch_entry<'a>(
+    by_topic: &'a mut BTreeMap<String, BTreeMap<i32, share_fetch_response::PartitionData>>,
+    topic: &str,
+    partition: i32,
+    (leader_id, leader_epoch): (i32, i32),
+) -> &'a mut share_fetch_response::PartitionData {
+    by_topic
+        .entry(topic.to_owned())
+        .or_default()
+        .entry(partition)
+        .or_insert_with(|| {
+            share_fetch_response::PartitionData::default()
+                .with_partition_index(partition)
+                .with_current_leader(
+                    share_fetch_response::LeaderIdAndEpoch::default()
+                        .with_leader_id(leader_id)
+                        .with_leader_epoch(leader_epoch),
+                )
+        })
+}
+
+pub(crate) async fn share_acknowledge(
+    state: &Arc<BrokerState>,
+    request: ShareAcknowledgeRequest,
+) -> ShareAcknowledgeResponse {
+    let mut response = ShareAcknowledgeResponse::default();
+    let group = request
+        .group_id
+        .map(|g| g.0.to_string())
+        .unwrap_or_default();
+    let member = request.member_id.map(|m| m.to_string()).unwrap_or_default();
+    if request.share_session_epoch == 0 {
+        response.error_code = ResponseError::InvalidShareSessionEpoch.code();
+        return response;
+    }
+    let mut acks = Vec::new();
+    let mut unknown = Vec::new();
+    for topic in &request.topics {
+        let Some(name) = topic_name(state, topic.topic_id) else {
+            unknown.push(topic.topic_id);
+            continue;
+        };
+        for p in &topic.partitions {
+            acks.push(PartitionAcks {
+                topic: name.clone(),
+                partition: p.partition_index,
+                batches: p
+                    .acknowledgement_batches
+                    .iter()
+                    .map(|b| (b.first_offset, b.last_offset, b.acknowledge_types.clone()))
+                    .collect(),
+            });
+        }
+    }
+    let session = match state
+        .shares
+        .session(&group, &member, request.share_session_epoch, &[], &[])
+    {
+        Ok(session) => session,
+        Err(code) => {
+            response.error_code = code.code();
+            return response;
+        }
+    };
+    let mut settled = Settled::default();
+    let codes = fetch::acknowledge(state, &group, &member, &acks, &mut settled);
+    if request.share_session_epoch == -1 {
+        state
+            .shares
+            .release(&group, &member, &session, &mut settled);
+    }
+    let store_error = finish(state, settled).await.err();
+    let (leader_id, leader_epoch) = leader(state);
+    let mut by_topic: BTreeMap<String, Vec<share_acknowledge_response::PartitionData>> =
+        BTreeMap::new();
+    for ((topic, partition), code) in codes {
+        by_topic.entry(topic).or_default().push(
+            share_acknowledge_response::PartitionData::default()
+                .with_partition_index(partition)
+                .with_error_code(store_error.unwrap_or(code))
+                .with_current_leader(
+                    share_acknowledge_response::LeaderIdAndEpoch::default()
+                        .with_leader_id(leader_id)
+                        .with_leader_epoch(leader_epoch),
+                ),
+        );
+    }
+    for (topic, partitions) in by_topic {
+        let id = state.topics.get(&topic).map_or(Uuid::nil(), |t| t.id);
+        response.responses.push(
+            share_acknowledge_response::ShareAcknowledgeTopicResponse::default()
+                .with_topic_id(id)
+                .with_partitions(partitions),
+        );
+    }
+    for id in unknown {
+        response.responses.push(
+            share_acknowledge_response::ShareAcknowledgeTopicResponse::default().with_topic_id(id),
+        );
+        response.error_code = ResponseError::UnknownTopicId.code();
+    }
+    response
+}
+
+fn be(value: i64) -> Bytes {
+    Bytes::copy_from_slice(&value.to_be_bytes())
+}
+
+pub(crate) fn describe_offsets(
+    state: &BrokerState,
+    request: DescribeShareGroupOffsetsRequest,
+) -> DescribeShareGroupOffsetsResponse {
+    let mut response = DescribeShareGroupOffsetsResponse::default();
+    for wanted in request.groups {
+        let id = wanted.group_id.0.to_string();
+        let mut group =
+            describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default(
+            )
+            .with_group_id(wanted.group_id);
+        let known = state.shares.partitions_of(&id);
+        // Null topics: every share-partition the group has state for.
+        let topics: Vec<(String, Vec<i32>)> = match wanted.topics {
+            Some(topics) => topics
+                .into_iter()
+                .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                .collect(),
+            None => {
+                let mut all: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+                for p in &known {
+                    all.entry(p.key.topic.clone())
+                        .or_default()
+                        .push(p.key.partition);
+                }
+                all.into_iter().collect()
+            }
+        };
+        for (topic, partitions) in topics {
+            let id_of = state.topics.get(&topic).map_or(Uuid::nil(), |t| t.id);
+            let mut out = describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseTopic::default()
+                .with_topic_name(TopicName(text(topic.clone())))
+                .with_topic_id(id_of);
+            for index in partitions {
+                let mut p = describe_share_group_offsets_response::DescribeShareGroupOffsetsResponsePartition::default()
+                    .with_partition_index(index)
+                    .with_start_offset(-1)
+                    .with_leader_epoch(-1);
+                let found = known
+                    .iter()
+                    .find(|s| s.key.topic == topic && s.key.partition == index);
+                if let Some((summary, dead_lettered)) = found.and_then(|s| shares::summary(s)) {
+                    p.start_offset = summary.start;
+                    p.leader_epoch = 0;
+                    let fields = [
+                        (TAG_IN_FLIGHT, summary.end - summary.start),
+                        (TAG_ACQUIRED, summary.acquired as i64),
+                        (TAG_AVAILABLE, summary.available as i64),
+                        (TAG_MAX_DELIVERIES, i64::from(summary.max_deliveries)),
+                        (TAG_DEAD_LETTERED, dead_lettered as i64),
+                    ];
+                    for (tag, value) in fields {
+                        p.unknown_tagged_fields.insert(tag, be(value));
+                    }
+                }
+                out.partitions.push(p);
+            }
+            group.topics.push(out);
+        }
+        response.groups.push(group);
+    }
+    response
+}
+
+pub(crate) async fn alter_offsets(
+    state: &Arc<BrokerState>,
+    request: AlterShareGroupOffsetsRequest,
+) -> AlterShareGroupOffsetsResponse {
+    let mut response = AlterShareGroupOffsetsResponse::default();
+    let group = request.group_id.0.to_string();
+    if state.shares.has_members(&group) {
+        response.error_code = ResponseError::NonEmptyGroup.code();
+        return response;
+    }
+    let mut changed = Vec::new();
+    for topic in request.topics {
+        let name = topic.topic_name.0.to_string();
+        let log_topic = state.topics.get(&name);
+        let mut out =
+            alter_share_group_offsets_response::AlterShareGroupOffsetsResponseTopic::default()
+                .with_topic_name(topic.topic_name.clone())
+                .with_topic_id(log_topic.as_ref().map_or(Uuid::nil(), |t| t.id));
+        for p in topic.partitions {
+            let mut result = alter_share_group_offsets_response::AlterShareGroupOffsetsResponsePartition::default()
+                .with_partition_index(p.partition_index);
+            match log_topic
+                .as_ref()
+                .and_then(|t| t.partition(p.partition_index))
+            {
+                None => result.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                Some(log) => {
+                    let key = ShareKey {
+                        group: group.clone(),
+                        topic: name.clone(),
+                        partition: p.partition_index,
+                    };
+                    // -1 and -2 name the log end and start, as with consumer offsets.
+                    let offset = match p.start_offset {
+                        -1 => log.log.high_watermark(),
+                        -2 => log.log.log_start_offset(),
+                        o => o.clamp(log.log.log_start_offset(), log.log.high_watermark()),
+                    };
+                    let share = state.shares.partition(&key);
+                    {
+                        let mut guard = share.lock();
+                        match guard.records.as_mut() {
+                            Some(records) => records.reset(offset),
+                            None => {
+                                guard.records = Some(shares::records::ShareRecords::new(offset))
+                            }
+                        }
+                    }
+                    changed.push(share);
+                }
+            }
+            out.partitions.push(result);
+        }
+        response.responses.push(out);
+    }
+    let settled = Settled {
+        archived: Vec::new(),
+        changed,
+    };
+    if let Err(code) = finish(state, settled).await {
+        response.error_code = code;
+    }
+    response
+}
+
+pub(crate) async fn delete_offsets(
+    state: &Arc<BrokerState>,
+    request: DeleteShareGroupOffsetsRequest,
+) -> DeleteShareGroupOffsetsResponse {
+    let mut response = DeleteShareGroupOffsetsResponse::default();
+    let group = request.group_id.0.to_string();
+    if state.shares.has_members(&group) {
+        response.error_code = ResponseError::NonEmptyGroup.code();
+        return response;
+    }
+    if !state.shares.is_share_group(&group) {
+        response.error_code = ResponseError::GroupIdNotFound.code();
+        return response;
+    }
+    let mut keys = Vec::new();
+    for topic in request.topics {
+        let name = topic.topic_name.0.to_string();
+        let mut out =
+            delete_share_group_offsets_response::DeleteShareGroupOffsetsResponseTopic::default()
+                .with_topic_name(topic.topic_name.clone());
+        match state.topics.get(&name) {
+            None => out.error_code = ResponseError::UnknownTopicOrPartition.code(),
+            Some(t) => {
+                out.topic_id = t.id;
+                keys.extend(
+                    state
+                        .shares
+                        .partitions_of(&group)
+                        .into_iter()
+                        .filter(|p| p.key.topic == name)
+                        .map(|p| p.key.clone()),
+                );
+            }
+        }
+        response.responses.push(out);
+    }
+    let changes: Vec<Change> = keys
+        .iter()
+        .map(|k| Change::Partition(k.clone(), None))
+        .collect();
+    if let Err(error) = store::persist(state, &changes).await {
+        response.error_code = crate::error::log_error_code(&error);
+        return response;
+    }
+    state.shares.remove_partitions(&keys);
+    response
+}
+
+/// DescribeGroups of a share group, so classic tools see it: state, protocol type "share",
+/// members without metadata. An unknown group is reported Dead, as for consumer groups.
+pub(crate) fn describe_as_classic(
+    state: &BrokerState,
+    base: describe_groups_response::DescribedGroup,
+) -> describe_groups_response::DescribedGroup {
+    let Some(group) = state.shares.describe(base.group_id.0.as_str()) else {
+        return base.with_group_state(text("Dead"));
+    };
+    let members = group
+        .members
+        .iter()
+        .map(|(id, m)| {
+            describe_groups_response::DescribedGroupMember::default()
+                .with_member_id(text(id.clone()))
+                .with_client_id(text(m.client_id.clone()))
+                .with_client_host(text(m.client_host.clone()))
+        })
+        .collect();
+    base.with_group_state(text(group.state()))
+        .with_protocol_type(text("share"))
+        .with_protocol_data(text("simple"))
+        .with_members(members)
+}
+
+/// DeleteGroups of a share group: only without members; its state and overrides go.
+pub(crate) async fn delete_group(state: &Arc<BrokerState>, group: &str) -> i16 {
+    match state.shares.delete_group(group) {
+        Err(code) => code.code(),
+        Ok(changes) => match store::persist(state, &changes).await {
+            Ok(()) => 0,
+            Err(error) => crate::error::log_error_code(&error),
+        },
+    }
+}

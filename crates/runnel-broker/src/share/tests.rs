@@ -1,0 +1,116 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use runnel_log::ManualClock;
+
+use super::*;
+
+fn coordinator() -> (ShareCoordinator, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(0));
+    (
+        ShareCoordinator::new(ShareDefaults::default(), clock.clone()),
+        clock,
+    )
+}
+
+fn beat(group: &str, member: &str, epoch: i32, topics: Option<&[&str]>) -> Heartbeat {
+    Heartbeat {
+        group: group.into(),
+        member: member.into(),
+        epoch,
+        rack: None,
+        subscribed: topics.map(|t| t.iter().map(|s| s.to_string()).collect()),
+        client_id: "test".into(),
+        client_host: "127.0.0.1".into(),
+    }
+}
+
+#[test]
+fn members_join_are_fenced_on_stale_epochs_and_expire() {
+    let (shares, clock) = coordinator();
+    let partitions = |_: &str| Some(1);
+    let mut settled = Settled::default();
+    let a = shares.heartbeat(beat("g", "a", 0, Some(&["t"])), partitions, &mut settled);
+    assert_eq!((a.error, a.epoch), (0, 1));
+    assert_eq!(a.assignment.unwrap()["t"], vec![0]);
+    let b = shares.heartbeat(beat("g", "b", 0, Some(&["t"])), partitions, &mut settled);
+    assert_eq!(b.epoch, 2);
+    assert_eq!(
+        b.assignment.unwrap()["t"],
+        vec![0],
+        "both members read the one partition"
+    );
+    // a still holds epoch 1: it is told the new epoch, with its assignment.
+    let a = shares.heartbeat(beat("g", "a", 1, None), partitions, &mut settled);
+    assert_eq!((a.error, a.epoch), (0, 2));
+    assert!(a.assignment.is_some());
+    let stale = shares.heartbeat(beat("g", "a", 1, None), partitions, &mut settled);
+    assert_eq!(stale.error, ResponseError::FencedMemberEpoch.code());
+    let unknown = shares.heartbeat(beat("g", "zz", 3, None), partitions, &mut settled);
+    assert_eq!(unknown.error, ResponseError::UnknownMemberId.code());
+    let no_id = shares.heartbeat(beat("g", "", 0, Some(&["t"])), partitions, &mut settled);
+    assert_eq!(no_id.error, ResponseError::InvalidRequest.code());
+
+    clock.advance(ShareDefaults::default().session_timeout_ms);
+    shares.heartbeat(beat("g", "b", 2, None), partitions, &mut settled);
+    shares.expire(partitions);
+    let group = shares.describe("g").unwrap();
+    assert_eq!(
+        group.members.keys().collect::<Vec<_>>(),
+        vec!["b"],
+        "a expired"
+    );
+}
+
+#[test]
+fn share_sessions_check_epochs_and_close() {
+    let (shares, _) = coordinator();
+    let t0 = vec![("t".to_owned(), 0)];
+    assert_eq!(
+        shares.session("g", "a", 1, &[], &[]),
+        Err(ResponseError::ShareSessionNotFound)
+    );
+    assert_eq!(shares.session("g", "a", 0, &t0, &[]).unwrap().len(), 1);
+    assert_eq!(
+        shares.session("g", "a", 5, &[], &[]),
+        Err(ResponseError::InvalidShareSessionEpoch)
+    );
+    assert_eq!(shares.session("g", "a", 1, &[], &[]).unwrap().len(), 1);
+    assert!(shares.session("g", "a", 2, &[], &t0).unwrap().is_empty());
+    shares.session("g", "a", -1, &[], &[]).unwrap();
+    assert_eq!(
+        shares.session("g", "a", 3, &[], &[]),
+        Err(ResponseError::ShareSessionNotFound)
+    );
+}
+
+#[test]
+fn a_leaving_member_releases_its_records() {
+    let (shares, _) = coordinator();
+    let partitions = |_: &str| Some(1);
+    let mut settled = Settled::default();
+    shares.heartbeat(beat("g", "a", 0, Some(&["t"])), partitions, &mut settled);
+    let key = ShareKey {
+        group: "g".into(),
+        topic: "t".into(),
+        partition: 0,
+    };
+    let partition = shares.partition(&key);
+    let limits = shares.settings("g").limits;
+    partition.lock().records = Some(ShareRecords::new(0));
+    let got = partition.lock().records.as_mut().unwrap().acquire_new(
+        &member_id("a"),
+        0,
+        limits,
+        5,
+        &[(0, 4)],
+        5,
+    );
+    assert_eq!(got.len(), 1);
+    let mut settled = Settled::default();
+    shares.heartbeat(beat("g", "a", -1, None), partitions, &mut settled);
+    assert_eq!(settled.changed.len(), 1);
+    assert_eq!(summary(&partition).unwrap().0.available, 5);
+    assert!(!shares.has_members("g"));
+    assert_eq!(shares.delete_group("g").unwrap().len(), 1);
+    assert!(!shares.is_share_group("g"));
+}
