@@ -164,7 +164,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
 }
 
 /// Whether requests of this API change state, and so run in request order on a connection:
-/// appends, committed offsets, record and group deletions, topics and configs. Others (fetches
+/// appends, committed offsets, record and group deletions, topics and configs, consumer group
+/// heartbeats (an acknowledgement must not overtake the leave after it). Others (fetches
 /// above all, which may wait long for data) run concurrently.
 fn keeps_order(api: ApiKey) -> bool {
     matches!(
@@ -179,5 +180,6 @@ fn keeps_order(api: ApiKey) -> bool {
             | ApiKey::IncrementalAlterConfigs
             | ApiKey::DeleteGroups
             | ApiKey::OffsetDelete
+            | ApiKey::ConsumerGroupHeartbeat
     )
 }

@@ -60,6 +60,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeTransactions, 0, 0),
     (ApiKey::ListTransactions, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -226,7 +228,7 @@ pub(crate) async fn handle(
             api,
             version,
             id,
-            &group_apis::offset_commit(state, decode(api, body, version, walked)?).await,
+            &group_apis::offset_commit(state, decode(api, body, version, walked)?, version).await,
         ),
         ApiKey::OffsetFetch => respond(
             api,
@@ -305,6 +307,30 @@ pub(crate) async fn handle(
             version,
             id,
             &txn_apis::describe_producers(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::ConsumerGroupHeartbeat => respond(
+            api,
+            version,
+            id,
+            &group_apis::consumer_group_heartbeat(
+                state,
+                decode(api, body, version, walked)?,
+                version,
+                group_apis::Client {
+                    id: header.client_id.as_deref().unwrap_or_default(),
+                    host: peer,
+                },
+            ),
+        ),
+        ApiKey::ConsumerGroupDescribe => respond(
+            api,
+            version,
+            id,
+            &group_apis::consumer_group_describe(
+                state,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }

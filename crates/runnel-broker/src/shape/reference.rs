@@ -48,6 +48,8 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         ApiKey::DescribeProducers => len::<DescribeProducersRequest>(body, version),
         ApiKey::DescribeTransactions => len::<DescribeTransactionsRequest>(body, version),
         ApiKey::ListTransactions => len::<ListTransactionsRequest>(body, version),
+        ApiKey::ConsumerGroupHeartbeat => len::<ConsumerGroupHeartbeatRequest>(body, version),
+        ApiKey::ConsumerGroupDescribe => len::<ConsumerGroupDescribeRequest>(body, version),
         _ => None,
     }
 }
