@@ -8,6 +8,7 @@
 //! other Kafka clients do. Transactions have no librdkafka API; their requests go over
 //! [`wire`], a small client of the protocol itself.
 
+mod admin;
 mod client;
 pub mod consume;
 pub mod format;

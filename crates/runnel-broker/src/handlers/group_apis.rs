@@ -422,7 +422,9 @@ pub(crate) fn offset_fetch(
         for group in &request.groups {
             let group_id = group.group_id.0.as_str();
             // v9: a consumer group member reads at its member epoch (Kafka checks it).
-            let member = (version >= 9).then(|| group.member_id.as_deref()).flatten();
+            let member = (version >= 9)
+                .then_some(group.member_id.as_deref())
+                .flatten();
             if let Err(code) = state
                 .groups
                 .check_fetch(group_id, member, group.member_epoch)
