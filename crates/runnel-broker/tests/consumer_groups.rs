@@ -503,3 +503,79 @@ async fn a_restarted_consumer_resumes_from_the_committed_offsets() {
     close(vec![second], vec![task]).await;
     broker.shutdown().await.unwrap();
 }
+
+/// The (topic, partition) pairs a consumer holds right now.
+fn holdings(member: &GroupMember) -> BTreeSet<(String, i32)> {
+    member
+        .assignment()
+        .map(|a| {
+            a.elements()
+                .iter()
+                .map(|e| (e.topic().to_owned(), e.partition()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn new_partitions_and_new_topics_matching_a_regex_are_assigned() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
+    use rdkafka::client::DefaultClientContext;
+    const GROUP: &str = "next-grow-group";
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path()).await;
+    let bootstrap = bootstrap(&broker);
+    create_topic_at(&bootstrap, "grow-a", 1).await;
+    create_topic_at(&bootstrap, "other", 1).await;
+
+    // librdkafka sends subscriptions starting with ^ as a regular expression.
+    let member = consumer_protocol_member_at(&bootstrap, GROUP, &[]);
+    member.subscribe(&["^grow-.*"]).unwrap();
+    let (tx, mut inbox) = Inbox::new();
+    let task = drive(0, Arc::clone(&member), tx.clone());
+    let watched = Arc::clone(&member);
+    eventually("grow-a to be assigned", WAIT, move || {
+        holdings(&watched) == BTreeSet::from([("grow-a".to_owned(), 0)])
+    })
+    .await;
+
+    let admin: AdminClient<DefaultClientContext> =
+        common::client_config_at(&bootstrap).create().unwrap();
+    let options = AdminOptions::new().operation_timeout(Some(WAIT));
+    let grown = admin
+        .create_partitions(&[NewPartitions::new("grow-a", 3)], &options)
+        .await
+        .unwrap();
+    assert!(grown[0].is_ok(), "{grown:?}");
+    create_topic_at(&bootstrap, "grow-b", 2).await;
+    let watched = Arc::clone(&member);
+    let wanted: BTreeSet<(String, i32)> = [
+        ("grow-a", 0),
+        ("grow-a", 1),
+        ("grow-a", 2),
+        ("grow-b", 0),
+        ("grow-b", 1),
+    ]
+    .into_iter()
+    .map(|(t, p)| (t.to_owned(), p))
+    .collect();
+    let expected = wanted.clone();
+    eventually(
+        "the new partitions and topic to be assigned",
+        WAIT,
+        move || holdings(&watched) == expected,
+    )
+    .await;
+
+    // The new partitions are read like the old.
+    produce_numbered(&bootstrap, "grow-b", 2, 0..5).await;
+    inbox
+        .until("grow-b's records", |all| {
+            covers(all, &all_partitions(2), 0..5)
+        })
+        .await;
+    assert_payloads(&inbox.all);
+    drop(tx);
+    close(vec![member], vec![task]).await;
+    broker.shutdown().await.unwrap();
+}
