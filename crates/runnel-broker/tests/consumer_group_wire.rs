@@ -244,7 +244,7 @@ async fn malformed_joins_and_the_wrong_kind_of_group_get_kafkas_error_codes() {
     assert_eq!(refused.error_code, INVALID_REQUEST);
     assert_eq!(
         refused.error_message.as_deref(),
-        Some("MemberId can't be empty.")
+        Some("the member id is empty (from version 1 the member picks it)")
     );
     // Version 0 predates client-chosen member ids: the broker names the member.
     let named: ConsumerGroupHeartbeatResponse = raw

@@ -806,13 +806,13 @@ pub(crate) fn consumer_group_describe(
                     None => base
                         .with_error_code(ResponseError::GroupIdNotFound.code())
                         .with_error_message(Some(text(format!(
-                            "Group {} is not a consumer group.",
+                            "group {} is a classic group",
                             id.0
                         )))),
                 },
                 None => base
                     .with_error_code(ResponseError::GroupIdNotFound.code())
-                    .with_error_message(Some(text(format!("Group {} not found.", id.0)))),
+                    .with_error_message(Some(text(format!("no group {}", id.0)))),
             }
         })
         .collect();

@@ -31,30 +31,31 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// The checks Kafka makes before looking at the group (INVALID_REQUEST).
+    /// What must hold of any heartbeat before the group is looked at (INVALID_REQUEST), as in
+    /// Kafka.
     pub fn validate(&self) -> Result<(), HeartbeatError> {
         let invalid = |why: &'static str| Err(HeartbeatError::InvalidRequest(why));
         if self.group_id.is_empty() {
-            return invalid("GroupId can't be empty.");
+            return invalid("the group id is empty");
         }
         if self.instance_id.as_deref() == Some("") {
-            return invalid("InstanceId can't be empty.");
+            return invalid("the instance id is empty");
         }
         if self.rack_id.as_deref() == Some("") {
-            return invalid("RackId can't be empty.");
+            return invalid("the rack id is empty");
         }
         if self.member_id.is_empty()
             && (self.version >= CLIENT_MEMBER_ID_VERSION || self.member_epoch != 0)
         {
-            return invalid("MemberId can't be empty.");
+            return invalid("the member id is empty (from version 1 the member picks it)");
         }
         match self.member_epoch {
             0 => {
                 if self.rebalance_timeout_ms < 0 {
-                    return invalid("RebalanceTimeoutMs must be provided in first request.");
+                    return invalid("a joining member states its rebalance timeout");
                 }
                 if self.owned.as_ref().is_some_and(|o| !o.is_empty()) {
-                    return invalid("TopicPartitions must be empty when (re-)joining.");
+                    return invalid("a joining member owns no partitions yet");
                 }
                 let names = self
                     .subscribed_topic_names
@@ -66,14 +67,14 @@ impl Heartbeat {
                     .is_some_and(|r| !r.is_empty());
                 if !names && !regex {
                     return invalid(
-                        "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+                        "a joining member subscribes to topic names or a regular expression",
                     );
                 }
             }
             STATIC_LEAVE_EPOCH if self.instance_id.is_none() => {
-                return invalid("InstanceId can't be null.");
+                return invalid("a static member leaving for now names its instance id");
             }
-            epoch if epoch < STATIC_LEAVE_EPOCH => return invalid("MemberEpoch is invalid."),
+            epoch if epoch < STATIC_LEAVE_EPOCH => return invalid("no member epoch is below -2"),
             _ => {}
         }
         Ok(())

@@ -125,7 +125,9 @@ fn a_v0_member_without_an_id_is_given_one() {
     assert!(!joined.member_id.is_empty());
     assert_eq!(
         f.send(join("", &["orders"])),
-        Err(HeartbeatError::InvalidRequest("MemberId can't be empty."))
+        Err(HeartbeatError::InvalidRequest(
+            "the member id is empty (from version 1 the member picks it)"
+        ))
     );
 }
 
