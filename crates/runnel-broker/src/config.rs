@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use runnel_log::LogConfig;
 
+use crate::groups::consumer::Assignor;
+
 /// Why a setting or a config file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -106,6 +108,13 @@ pub struct BrokerConfig {
     pub group_min_session_timeout_ms: i32,
     /// `group.max.session.timeout.ms`.
     pub group_max_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: how often consumer group members heartbeat.
+    pub group_consumer_heartbeat_interval_ms: u64,
+    /// `group.consumer.session.timeout.ms`: a consumer group member silent this long is
+    /// removed.
+    pub group_consumer_session_timeout_ms: u64,
+    /// `group.consumer.assignors`: the server-side assignors offered, the default first.
+    pub group_consumer_assignors: Vec<Assignor>,
     /// `transaction.state.log.num.partitions`.
     pub transaction_state_partitions: i32,
     /// `transaction.max.timeout.ms`: the longest timeout a transactional producer may ask for.
@@ -141,6 +150,9 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3_000,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
+            group_consumer_heartbeat_interval_ms: 5_000,
+            group_consumer_session_timeout_ms: 45_000,
+            group_consumer_assignors: Assignor::ALL.to_vec(),
             transaction_state_partitions: 1,
             transaction_max_timeout_ms: 900_000,
             transactional_id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
@@ -235,6 +247,24 @@ impl BrokerConfig {
             }
             "group.max.session.timeout.ms" => {
                 self.group_max_session_timeout_ms = small(positive()?)?
+            }
+            "group.consumer.heartbeat.interval.ms" => {
+                self.group_consumer_heartbeat_interval_ms = small(positive()?)? as u64
+            }
+            "group.consumer.session.timeout.ms" => {
+                self.group_consumer_session_timeout_ms = small(positive()?)? as u64
+            }
+            "group.consumer.assignors" => {
+                let assignors: Option<Vec<Assignor>> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(Assignor::from_name)
+                    .collect();
+                match assignors {
+                    Some(list) if !list.is_empty() => self.group_consumer_assignors = list,
+                    _ => return Err(bad()),
+                }
             }
             "transaction.state.log.num.partitions" => {
                 self.transaction_state_partitions = small(positive()?)?
@@ -345,5 +375,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("retention.ms"), "{err}");
+    }
+
+    #[test]
+    fn consumer_group_settings() {
+        let mut config = BrokerConfig::default();
+        assert_eq!(config.group_consumer_heartbeat_interval_ms, 5_000);
+        assert_eq!(config.group_consumer_session_timeout_ms, 45_000);
+        assert_eq!(config.group_consumer_assignors, Assignor::ALL);
+        config
+            .set("group.consumer.heartbeat.interval.ms", "250")
+            .unwrap();
+        config
+            .set("group.consumer.session.timeout.ms", "6000")
+            .unwrap();
+        config
+            .set("group.consumer.assignors", "range, uniform")
+            .unwrap();
+        assert_eq!(config.group_consumer_heartbeat_interval_ms, 250);
+        assert_eq!(config.group_consumer_session_timeout_ms, 6_000);
+        assert_eq!(
+            config.group_consumer_assignors,
+            [Assignor::Range, Assignor::Uniform]
+        );
+        assert!(config.set("group.consumer.assignors", "sticky").is_err());
+        assert!(config.set("group.consumer.assignors", "").is_err());
+        assert!(config
+            .set("group.consumer.heartbeat.interval.ms", "0")
+            .is_err());
     }
 }

@@ -164,8 +164,11 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
 }
 
 /// Whether requests of this API change state, and so run in request order on a connection:
-/// appends, committed offsets, record and group deletions, topics and configs. Others (fetches
-/// above all, which may wait long for data) run concurrently.
+/// appends, committed offsets, record and group deletions, topics and configs, consumer group
+/// heartbeats (an acknowledgement must not overtake the leave after it), and every share-group
+/// request (share sessions count their requests by epoch, and a ShareFetch settles the
+/// acknowledgements it carries, as Kafka, which serves a connection one request at a time).
+/// Others (fetches above all, which may wait long for data) run concurrently.
 fn keeps_order(api: ApiKey) -> bool {
     matches!(
         api,
@@ -179,5 +182,11 @@ fn keeps_order(api: ApiKey) -> bool {
             | ApiKey::IncrementalAlterConfigs
             | ApiKey::DeleteGroups
             | ApiKey::OffsetDelete
+            | ApiKey::ConsumerGroupHeartbeat
+            | ApiKey::ShareGroupHeartbeat
+            | ApiKey::ShareFetch
+            | ApiKey::ShareAcknowledge
+            | ApiKey::AlterShareGroupOffsets
+            | ApiKey::DeleteShareGroupOffsets
     )
 }

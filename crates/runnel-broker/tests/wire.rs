@@ -406,6 +406,16 @@ fn request_body(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Vec<u8> {
         ApiKey::DeleteShareGroupOffsets => DeleteShareGroupOffsetsRequest::default()
             .with_group_id(GroupId(StrBytes::from_static_str("share")))
             .encode(&mut buf, version),
+        ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("next")))
+            .with_member_id(StrBytes::from_static_str("m"))
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(Some(vec![name]))
+            .with_topic_partitions(Some(vec![]))
+            .encode(&mut buf, version),
+        ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::default()
+            .with_group_ids(vec![GroupId(StrBytes::from_static_str("next"))])
+            .encode(&mut buf, version),
         other => panic!("no test request for {other:?}"),
     };
     result.unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));

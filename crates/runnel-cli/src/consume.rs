@@ -9,7 +9,9 @@ use std::time::Duration;
 use clap::Args;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::types::RDKafkaRespErr;
@@ -28,6 +30,10 @@ pub struct ConsumeArgs {
     /// group every partition is read and nothing is committed.
     #[arg(long, short = 'g')]
     pub group: Option<String>,
+    /// The group protocol: `classic` (the client assigns) or `consumer` (KIP-848: the broker
+    /// assigns, and partitions move one by one as members come and go).
+    #[arg(long, value_name = "PROTOCOL", default_value = "classic", value_parser = ["classic", "consumer"], requires = "group")]
+    pub group_protocol: String,
     /// Start at the first retained record (with a group: where the group has no committed
     /// offset). Default: only new records.
     #[arg(long, conflicts_with_all = ["offset", "timestamp"])]
@@ -90,7 +96,12 @@ impl ConsumerContext for Reading {
                         }
                     }
                 }
-                if let Err(error) = consumer.assign(partitions) {
+                // The consumer group protocol hands partitions over a few at a time.
+                let assigned = match consumer.rebalance_protocol() {
+                    RebalanceProtocol::Cooperative => consumer.incremental_assign(partitions),
+                    _ => consumer.assign(partitions),
+                };
+                if let Err(error) = assigned {
                     self.observer.error(error, "");
                 }
             }
@@ -102,7 +113,11 @@ impl ConsumerContext for Reading {
                         positions.remove(&element.partition());
                     }
                 }
-                if let Err(error) = consumer.unassign() {
+                let unassigned = match consumer.rebalance_protocol() {
+                    RebalanceProtocol::Cooperative => consumer.incremental_unassign(partitions),
+                    _ => consumer.unassign(),
+                };
+                if let Err(error) = unassigned {
                     self.observer.error(error, "");
                 }
             }
@@ -136,6 +151,7 @@ pub async fn run(
     match &args.group {
         Some(group) => config
             .set("group.id", group)
+            .set("group.protocol", &args.group_protocol)
             .set("enable.auto.commit", "true"),
         // librdkafka refuses to assign partitions to a consumer without a group id ("Local:
         // Unknown group"); nothing is committed under this one and it never joins.

@@ -1,17 +1,38 @@
 //! `runnel group`: consumer groups, their members and assignments, committed offsets and lag.
+//!
+//! Classic groups are read through librdkafka (ListGroups and DescribeGroups). Consumer
+//! groups of the next-generation protocol (KIP-848) are invisible to DescribeGroups, as in
+//! Kafka; they are found with ListGroups' group type filter and described with
+//! ConsumerGroupDescribe, over [`crate::wire`], where the broker offers those APIs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::consumer_group_describe_response::{self, DescribedGroup};
+use kafka_protocol::messages::{
+    ApiKey, ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, GroupId,
+    ListGroupsRequest, ListGroupsResponse,
+};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::groups::GroupInfo;
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::admin::{self, KeyType};
 use crate::client::{self, Observer};
 use crate::format::{write_fields, Table};
+use crate::wire::BrokerConnection;
 use crate::{CliError, Connection};
+
+/// ListGroups v5 is the first with the group type filter.
+const LIST_VERSIONS: VersionRange = VersionRange { min: 5, max: 5 };
+
+/// ConsumerGroupDescribe v1 only adds the member type, not needed here.
+const DESCRIBE_VERSIONS: VersionRange = VersionRange { min: 0, max: 1 };
 
 #[derive(Debug, Args)]
 pub struct GroupArgs {
@@ -23,13 +44,186 @@ pub struct GroupArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
-    /// List groups with their state and member count.
+    /// List groups (classic and consumer) with their state and member count.
     List,
     /// Show a group's members and assignments, and per partition the committed offset,
     /// the log end offset and the lag between them; for a share group, per share-partition
     /// the start offset, in-flight, acquired and available records, the highest delivery
     /// count and the dead-lettered count.
     Describe { group: String },
+}
+
+/// A topic's partitions, as assignments list them.
+type TopicPartitions = Vec<(String, Vec<i32>)>;
+
+/// A group as the commands print it, whichever API described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Described {
+    /// `classic` or `consumer`.
+    kind: &'static str,
+    state: String,
+    protocol: String,
+    assignor: String,
+    /// Consumer groups: the group epoch and the epoch of its target assignment.
+    epochs: Option<(i32, i32)>,
+    members: Vec<DescribedMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DescribedMember {
+    id: String,
+    client_id: String,
+    host: String,
+    /// Consumer groups only.
+    epoch: Option<i32>,
+    /// `None` when the assignment cannot be read (a classic group of another protocol).
+    assignment: Option<TopicPartitions>,
+    /// Consumer groups only: what the member is moving towards.
+    target: Option<TopicPartitions>,
+}
+
+impl Described {
+    fn classic(info: &GroupInfo) -> Described {
+        let members = info
+            .members()
+            .iter()
+            .map(|member| DescribedMember {
+                id: member.id().to_owned(),
+                client_id: member.client_id().to_owned(),
+                host: member.client_host().to_owned(),
+                epoch: None,
+                assignment: if info.protocol_type() == "consumer" {
+                    decode_assignment(member.assignment().unwrap_or_default())
+                } else {
+                    None
+                },
+                target: None,
+            })
+            .collect();
+        Described {
+            kind: "classic",
+            state: info.state().to_owned(),
+            protocol: info.protocol_type().to_owned(),
+            assignor: info.protocol().to_owned(),
+            epochs: None,
+            members,
+        }
+    }
+
+    fn consumer(group: &DescribedGroup) -> Described {
+        let partitions = |assignment: &consumer_group_describe_response::Assignment| {
+            assignment
+                .topic_partitions
+                .iter()
+                .filter(|t| !t.partitions.is_empty())
+                .map(|t| {
+                    let mut partitions = t.partitions.clone();
+                    partitions.sort_unstable();
+                    (t.topic_name.0.to_string(), partitions)
+                })
+                .collect::<TopicPartitions>()
+        };
+        let members = group
+            .members
+            .iter()
+            .map(|m| DescribedMember {
+                id: m.member_id.to_string(),
+                client_id: m.client_id.to_string(),
+                host: m.client_host.to_string(),
+                epoch: Some(m.member_epoch),
+                assignment: Some(partitions(&m.assignment)),
+                target: Some(partitions(&m.target_assignment)),
+            })
+            .collect();
+        Described {
+            kind: "consumer",
+            state: group.group_state.to_string(),
+            protocol: "consumer".to_owned(),
+            assignor: group.assignor_name.to_string(),
+            epochs: Some((group.group_epoch, group.assignment_epoch)),
+            members,
+        }
+    }
+
+    /// Which member owns which partition.
+    fn owners(&self) -> BTreeMap<(String, i32), String> {
+        let mut owners = BTreeMap::new();
+        for member in &self.members {
+            for (topic, partitions) in member.assignment.iter().flatten() {
+                for &partition in partitions {
+                    owners.insert((topic.clone(), partition), member.id.clone());
+                }
+            }
+        }
+        owners
+    }
+
+    fn fields(&self, group: &str) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("Group", group.to_owned()),
+            ("State", self.state.clone()),
+            ("Protocol", dash(&self.protocol)),
+            ("Assignor", dash(&self.assignor)),
+            ("Members", self.members.len().to_string()),
+            ("Type", self.kind.to_owned()),
+        ];
+        if let Some((group_epoch, assignment_epoch)) = self.epochs {
+            fields.push((
+                "Epoch",
+                format!("{group_epoch} (assignment {assignment_epoch})"),
+            ));
+        }
+        fields
+    }
+
+    fn member_table(&self) -> Table {
+        let text = |a: &Option<TopicPartitions>| match a {
+            Some(topics) => assignment_text(topics),
+            None => "?".to_owned(),
+        };
+        if self.epochs.is_some() {
+            let mut table = Table::new(&[
+                "MEMBER-ID",
+                "CLIENT-ID",
+                "HOST",
+                "EPOCH",
+                "ASSIGNMENT",
+                "TARGET",
+            ]);
+            for m in &self.members {
+                table.row(vec![
+                    m.id.clone(),
+                    dash(&m.client_id),
+                    dash(&m.host),
+                    m.epoch.map_or_else(|| "-".to_owned(), |e| e.to_string()),
+                    text(&m.assignment),
+                    text(&m.target),
+                ]);
+            }
+            table
+        } else {
+            let mut table = Table::new(&["MEMBER-ID", "CLIENT-ID", "HOST", "ASSIGNMENT"]);
+            for m in &self.members {
+                table.row(vec![
+                    m.id.clone(),
+                    m.client_id.clone(),
+                    m.host.clone(),
+                    text(&m.assignment),
+                ]);
+            }
+            table
+        }
+    }
+}
+
+/// One line of `group list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listed {
+    kind: &'static str,
+    state: String,
+    protocol: String,
+    assignor: String,
+    members: usize,
 }
 
 pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -41,16 +235,41 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
                 .client()
                 .fetch_group_list(None, connection.timeout())
                 .map_err(|e| CliError::kafka("list groups", e))?;
-            let mut groups: Vec<&GroupInfo> = list.groups().iter().collect();
-            groups.sort_by(|a, b| a.name().cmp(b.name()));
-            let mut table = Table::new(&["GROUP", "STATE", "PROTOCOL", "ASSIGNOR", "MEMBERS"]);
-            for group in groups {
+            let mut listed: BTreeMap<String, Listed> = list
+                .groups()
+                .iter()
+                .map(|group| {
+                    let line = Listed {
+                        kind: "classic",
+                        state: group.state().to_owned(),
+                        protocol: group.protocol_type().to_owned(),
+                        assignor: group.protocol().to_owned(),
+                        members: group.members().len(),
+                    };
+                    (group.name().to_owned(), line)
+                })
+                .collect();
+            // DescribeGroups calls consumer groups dead; their own describe says otherwise.
+            for (id, group) in consumer_groups(connection)? {
+                let line = Listed {
+                    kind: group.kind,
+                    state: group.state,
+                    protocol: group.protocol,
+                    assignor: group.assignor,
+                    members: group.members.len(),
+                };
+                listed.insert(id, line);
+            }
+            let mut table =
+                Table::new(&["GROUP", "TYPE", "STATE", "PROTOCOL", "ASSIGNOR", "MEMBERS"]);
+            for (id, line) in listed {
                 table.row(vec![
-                    group.name().to_owned(),
-                    group.state().to_owned(),
-                    dash(group.protocol_type()),
-                    dash(group.protocol()),
-                    group.members().len().to_string(),
+                    id,
+                    line.kind.to_owned(),
+                    line.state,
+                    dash(&line.protocol),
+                    dash(&line.assignor),
+                    line.members.to_string(),
                 ]);
             }
             table.write(out).map_err(CliError::Output)
@@ -59,41 +278,26 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
             if crate::share_group::describe(connection, group, out)? {
                 return Ok(());
             }
-            let list = probe
-                .client()
-                .fetch_group_list(Some(group), connection.timeout())
-                .map_err(|e| CliError::kafka(format!("describe group {group}"), e))?;
-            let info = list
-                .groups()
-                .iter()
-                .find(|g| g.name() == group)
-                .ok_or_else(|| CliError::UnknownGroup(group.clone()))?;
-
-            // Which member owns which partition, from the consumer protocol assignments.
-            let mut owners: BTreeMap<(String, i32), String> = BTreeMap::new();
-            let mut members = Table::new(&["MEMBER-ID", "CLIENT-ID", "HOST", "ASSIGNMENT"]);
-            for member in info.members() {
-                let assignment = if info.protocol_type() == "consumer" {
-                    decode_assignment(member.assignment().unwrap_or_default())
-                } else {
-                    None
-                };
-                let text = match &assignment {
-                    Some(topics) => assignment_text(topics),
-                    None => "?".to_owned(),
-                };
-                for (topic, partitions) in assignment.unwrap_or_default() {
-                    for partition in partitions {
-                        owners.insert((topic.clone(), partition), member.id().to_owned());
-                    }
+            let consumer_group = {
+                let mut bootstrap = admin::open(connection, &connection.bootstrap_server)?;
+                describe_consumer_group(connection, &mut bootstrap, group)?
+            };
+            let (described, dead) = match consumer_group {
+                Some(described) => (described, false),
+                None => {
+                    let list = probe
+                        .client()
+                        .fetch_group_list(Some(group), connection.timeout())
+                        .map_err(|e| CliError::kafka(format!("describe group {group}"), e))?;
+                    let info = list
+                        .groups()
+                        .iter()
+                        .find(|g| g.name() == group)
+                        .ok_or_else(|| CliError::UnknownGroup(group.clone()))?;
+                    (Described::classic(info), info.state() == "Dead")
                 }
-                members.row(vec![
-                    member.id().to_owned(),
-                    member.client_id().to_owned(),
-                    member.client_host().to_owned(),
-                    text,
-                ]);
-            }
+            };
+            let owners = described.owners();
 
             // librdkafka offers no "all offsets of a group" call: ask about every partition
             // of every topic and keep those with a committed offset or an owner.
@@ -133,7 +337,7 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
                     _ => {}
                 }
             }
-            if info.state() == "Dead" && rows.is_empty() {
+            if dead && rows.is_empty() {
                 return Err(CliError::UnknownGroup(group.clone()));
             }
             let mut lag = Table::new(&[
@@ -163,23 +367,109 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
                         .unwrap_or_else(|| "-".to_owned()),
                 ]);
             }
-            write_fields(
-                out,
-                &[
-                    ("Group", group.clone()),
-                    ("State", info.state().to_owned()),
-                    ("Protocol", dash(info.protocol_type())),
-                    ("Assignor", dash(info.protocol())),
-                    ("Members", info.members().len().to_string()),
-                ],
-            )
-            .and_then(|()| writeln!(out))
-            .and_then(|()| members.write(out))
-            .and_then(|()| writeln!(out))
-            .and_then(|()| lag.write(out))
-            .map_err(CliError::Output)
+            write_fields(out, &described.fields(group))
+                .and_then(|()| writeln!(out))
+                .and_then(|()| described.member_table().write(out))
+                .and_then(|()| writeln!(out))
+                .and_then(|()| lag.write(out))
+                .map_err(CliError::Output)
         }
     }
+}
+
+/// Every consumer group (next-generation protocol) of the cluster, described; none when
+/// the cluster does not offer ConsumerGroupDescribe and ListGroups' type filter.
+fn consumer_groups(connection: &Connection) -> Result<BTreeMap<String, Described>, CliError> {
+    let action = "list consumer groups";
+    let deadline = Instant::now() + connection.timeout();
+    let mut bootstrap = admin::open(connection, &connection.bootstrap_server)?;
+    if bootstrap
+        .version(ApiKey::ConsumerGroupDescribe, DESCRIBE_VERSIONS)
+        .is_err()
+        || bootstrap
+            .version(ApiKey::ListGroups, LIST_VERSIONS)
+            .is_err()
+    {
+        return Ok(BTreeMap::new());
+    }
+    let request =
+        ListGroupsRequest::default().with_types_filter(vec![StrBytes::from_static_str("consumer")]);
+    let mut ids = BTreeSet::new();
+    // Each broker lists the groups it coordinates.
+    for address in admin::brokers(&mut bootstrap, action)? {
+        let mut broker = admin::open(connection, &address)?;
+        let version = admin::version(&broker, ApiKey::ListGroups, LIST_VERSIONS, action)?;
+        let response = admin::with_retries(deadline, || {
+            let response: ListGroupsResponse =
+                admin::call(&mut broker, action, ApiKey::ListGroups, version, &request)?;
+            admin::check(action, response.error_code).map(|()| response)
+        })?;
+        ids.extend(
+            response
+                .groups
+                .into_iter()
+                .map(|g| g.group_id.0.to_string()),
+        );
+    }
+    let mut groups = BTreeMap::new();
+    for id in ids {
+        // A group deleted since it was listed is simply left out.
+        if let Some(described) = describe_consumer_group(connection, &mut bootstrap, &id)? {
+            groups.insert(id, described);
+        }
+    }
+    Ok(groups)
+}
+
+/// Describes `group` with ConsumerGroupDescribe at its coordinator: `None` when it is not
+/// a consumer group (or the cluster does not know the API).
+fn describe_consumer_group(
+    connection: &Connection,
+    bootstrap: &mut BrokerConnection,
+    group: &str,
+) -> Result<Option<Described>, CliError> {
+    if bootstrap
+        .version(ApiKey::ConsumerGroupDescribe, DESCRIBE_VERSIONS)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    let action = format!("describe group {group}");
+    let deadline = Instant::now() + connection.timeout();
+    let request = ConsumerGroupDescribeRequest::default()
+        .with_group_ids(vec![GroupId(StrBytes::from_string(group.to_owned()))]);
+    admin::with_retries(deadline, || {
+        let (_, address) = admin::find_coordinator(bootstrap, group, KeyType::Group, &action)?;
+        let mut coordinator = admin::open(connection, &address)?;
+        let version = admin::version(
+            &coordinator,
+            ApiKey::ConsumerGroupDescribe,
+            DESCRIBE_VERSIONS,
+            &action,
+        )?;
+        let response: ConsumerGroupDescribeResponse = admin::call(
+            &mut coordinator,
+            &action,
+            ApiKey::ConsumerGroupDescribe,
+            version,
+            &request,
+        )?;
+        let Some(described) = response
+            .groups
+            .iter()
+            .find(|g| g.group_id.0.as_str() == group)
+        else {
+            return Err(CliError::Failed {
+                action: action.clone(),
+                reason: "the coordinator's answer leaves it out".to_owned(),
+            });
+        };
+        if described.error_code == ResponseError::GroupIdNotFound.code() {
+            return Ok(None);
+        }
+        admin::check(&action, described.error_code)?;
+        Ok(Some(Described::consumer(described)))
+    })
 }
 
 fn dash(text: &str) -> String {
@@ -262,7 +552,61 @@ impl Reader<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use kafka_protocol::messages::consumer_group_describe_response::{
+        Assignment, Member, TopicPartitions as Partitions,
+    };
+    use kafka_protocol::messages::TopicName;
+
     use super::*;
+
+    fn partitions(topic: &str, partitions: &[i32]) -> Assignment {
+        Assignment::default().with_topic_partitions(vec![Partitions::default()
+            .with_topic_name(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_partitions(partitions.to_vec())])
+    }
+
+    #[test]
+    fn consumer_groups_print_epochs_and_each_members_target() {
+        let member = |id: &str, epoch: i32, owned: &[i32], target: &[i32]| {
+            Member::default()
+                .with_member_id(StrBytes::from_string(id.to_owned()))
+                .with_client_id(StrBytes::from_static_str("app"))
+                .with_client_host(StrBytes::from_static_str("/10.0.0.1"))
+                .with_member_epoch(epoch)
+                .with_assignment(partitions("orders", owned))
+                .with_target_assignment(partitions("orders", target))
+        };
+        let group = DescribedGroup::default()
+            .with_group_state(StrBytes::from_static_str("Reconciling"))
+            .with_group_epoch(3)
+            .with_assignment_epoch(3)
+            .with_assignor_name(StrBytes::from_static_str("uniform"))
+            .with_members(vec![
+                member("m-1", 2, &[2, 0], &[0]),
+                member("m-2", 3, &[], &[1, 2]),
+            ]);
+        let described = Described::consumer(&group);
+        let mut out = Vec::new();
+        write_fields(&mut out, &described.fields("orders-app")).unwrap();
+        described.member_table().write(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Group:     orders-app\n\
+             State:     Reconciling\n\
+             Protocol:  consumer\n\
+             Assignor:  uniform\n\
+             Members:   2\n\
+             Type:      consumer\n\
+             Epoch:     3 (assignment 3)\n\
+             MEMBER-ID  CLIENT-ID  HOST       EPOCH  ASSIGNMENT  TARGET\n\
+             m-1        app        /10.0.0.1  2      orders:0,2  orders:0\n\
+             m-2        app        /10.0.0.1  3      -           orders:1,2\n"
+        );
+        // The lag table names the owner of what a member holds now, not of its target.
+        let owners = described.owners();
+        assert_eq!(owners[&("orders".to_owned(), 2)], "m-1");
+        assert!(!owners.contains_key(&("orders".to_owned(), 1)));
+    }
 
     fn encode(version: i16, topics: &[(&str, &[i32])], user_data: &[u8]) -> Vec<u8> {
         let mut out = version.to_be_bytes().to_vec();

@@ -5,15 +5,15 @@
 //! Each command module defines its `clap` arguments and a `run` function writing to the
 //! output it is given; the `runnel` binary only parses and dispatches. Clients are
 //! librdkafka's (the `rdkafka` crate), so the commands exercise the broker exactly as
-//! other Kafka clients do. Transactions have no librdkafka API; their requests go over
-//! [`wire`], a small client of the protocol itself.
+//! other Kafka clients do. Transactions and consumer groups of the KIP-848 protocol have no
+//! librdkafka API; their requests go over [`wire`], a small client of the protocol itself.
 
+mod admin;
 mod client;
 pub mod consume;
 pub mod format;
 pub mod group;
 pub mod produce;
-mod requests;
 mod share_group;
 pub mod topic;
 pub mod transactions;

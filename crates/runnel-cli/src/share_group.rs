@@ -13,8 +13,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
+use crate::admin::{call, check, open, version};
 use crate::format::{write_fields, Table};
-use crate::requests::{call, check, open, version};
 use crate::{CliError, Connection};
 
 const DESCRIBE_VERSIONS: VersionRange = VersionRange { min: 1, max: 1 };

@@ -6,28 +6,20 @@
 //! no API for these, so they go over [`crate::wire`].
 
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, Subcommand};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_transactions_response::TransactionState;
 use kafka_protocol::messages::{
-    ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse, FindCoordinatorRequest,
-    FindCoordinatorResponse, ListTransactionsRequest, ListTransactionsResponse, MetadataRequest,
-    MetadataResponse, ProducerId, TransactionalId,
+    ApiKey, DescribeTransactionsRequest, DescribeTransactionsResponse, ListTransactionsRequest,
+    ListTransactionsResponse, ProducerId, TransactionalId,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
+use crate::admin::{brokers, call, check, find_coordinator, open, version, with_retries, KeyType};
 use crate::format::{write_fields, Table};
-use crate::requests::{call, check, open, version};
-use crate::wire::{self, BrokerConnection};
 use crate::{CliError, Connection};
-
-/// FindCoordinator's key type for a transactional id (0 is a consumer group).
-const TRANSACTION_KEY_TYPE: i8 = 1;
-
-/// How long to wait before asking again when a coordinator is loading or moving.
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// ListTransactions v1 adds a duration filter, left unset here; v2's id pattern filter is
 /// not offered, so there is no reason to ask for it.
@@ -118,32 +110,12 @@ fn list(
     Ok(listed)
 }
 
-/// The addresses of every broker in the cluster, from the metadata of no topic.
-fn brokers(bootstrap: &mut BrokerConnection, action: &str) -> Result<Vec<String>, CliError> {
-    // From v1 on an empty topic list means none; in v0 it meant all of them.
-    let ours = VersionRange {
-        min: 1,
-        max: ApiKey::Metadata.valid_versions().max,
-    };
-    let version = version(bootstrap, ApiKey::Metadata, ours, action)?;
-    let request = MetadataRequest::default()
-        .with_topics(Some(Vec::new()))
-        .with_allow_auto_topic_creation(false);
-    let response: MetadataResponse = call(bootstrap, action, ApiKey::Metadata, version, &request)?;
-    check(action, response.error_code)?;
-    Ok(response
-        .brokers
-        .iter()
-        .map(|b| wire::address(&b.host, b.port))
-        .collect())
-}
-
 fn describe(connection: &Connection, id: &str) -> Result<Described, CliError> {
     let action = format!("describe transactional id '{id}'");
     let deadline = Instant::now() + connection.timeout();
     let mut bootstrap = open(connection, &connection.bootstrap_server)?;
     with_retries(deadline, || {
-        let (node, address) = find_coordinator(&mut bootstrap, id, &action)?;
+        let (node, address) = find_coordinator(&mut bootstrap, id, KeyType::Transaction, &action)?;
         let mut coordinator = open(connection, &address)?;
         let version = version(
             &coordinator,
@@ -173,55 +145,6 @@ fn describe(connection: &Connection, id: &str) -> Result<Described, CliError> {
     })
 }
 
-/// The node id and address of the transaction coordinator of `id`.
-fn find_coordinator(
-    bootstrap: &mut BrokerConnection,
-    id: &str,
-    action: &str,
-) -> Result<(i32, String), CliError> {
-    // v0 has no key type: it can only find group coordinators.
-    let ours = VersionRange {
-        min: 1,
-        max: ApiKey::FindCoordinator.valid_versions().max,
-    };
-    let version = version(bootstrap, ApiKey::FindCoordinator, ours, action)?;
-    let key = StrBytes::from_string(id.to_owned());
-    let mut request = FindCoordinatorRequest::default().with_key_type(TRANSACTION_KEY_TYPE);
-    // v4 replaced the single key and answer with lists of them (to batch lookups).
-    if version >= 4 {
-        request.coordinator_keys = vec![key];
-    } else {
-        request.key = key;
-    }
-    let response: FindCoordinatorResponse = call(
-        bootstrap,
-        action,
-        ApiKey::FindCoordinator,
-        version,
-        &request,
-    )?;
-    let (code, node, host, port) = if version >= 4 {
-        let found = response
-            .coordinators
-            .into_iter()
-            .find(|c| c.key.as_str() == id)
-            .ok_or_else(|| CliError::Failed {
-                action: action.to_owned(),
-                reason: "FindCoordinator named no coordinator for it".to_owned(),
-            })?;
-        (found.error_code, found.node_id.0, found.host, found.port)
-    } else {
-        (
-            response.error_code,
-            response.node_id.0,
-            response.host,
-            response.port,
-        )
-    };
-    check(action, code)?;
-    Ok((node, wire::address(&host, port)))
-}
-
 /// The error code of one transactional id's description as a result; an unknown id gets
 /// its own message.
 fn check_described(id: &str, code: i16) -> Result<(), CliError> {
@@ -229,22 +152,6 @@ fn check_described(id: &str, code: i16) -> Result<(), CliError> {
         return Err(CliError::UnknownTransactionalId(id.to_owned()));
     }
     check(&format!("describe transactional id '{id}'"), code)
-}
-
-/// Runs `attempt` again while it fails with an error the protocol calls retriable (a
-/// coordinator loading, moving or not yet available) and `deadline` allows another try.
-fn with_retries<T>(
-    deadline: Instant,
-    mut attempt: impl FnMut() -> Result<T, CliError>,
-) -> Result<T, CliError> {
-    loop {
-        match attempt() {
-            Err(error) if error.is_retriable() && Instant::now() + RETRY_PAUSE < deadline => {
-                std::thread::sleep(RETRY_PAUSE);
-            }
-            outcome => return outcome,
-        }
-    }
 }
 
 /// One transaction as `list` prints it.
@@ -337,6 +244,8 @@ fn write_description(out: &mut impl Write, described: &Described) -> io::Result<
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use std::time::Duration;
 
     use kafka_protocol::messages::describe_transactions_response::TopicData;
     use kafka_protocol::messages::TopicName;

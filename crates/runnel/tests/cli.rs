@@ -497,9 +497,12 @@ fn group_consumers_commit_and_describe_shows_lag() {
     let listed = cluster.ok(&["group", "list"]);
     assert_eq!(
         row(&listed, &["GROUP"]),
-        ["GROUP", "STATE", "PROTOCOL", "ASSIGNOR", "MEMBERS"]
+        ["GROUP", "TYPE", "STATE", "PROTOCOL", "ASSIGNOR", "MEMBERS"]
     );
-    assert_eq!(row(&listed, &["billing"])[1..], ["Empty", "-", "-", "0"]);
+    assert_eq!(
+        row(&listed, &["billing"])[1..],
+        ["classic", "Empty", "-", "-", "0"]
+    );
 
     let described = cluster.ok(&["group", "describe", "billing"]);
     assert!(
@@ -708,6 +711,120 @@ fn transactions_are_listed_and_described_while_open_and_once_committed() {
             .failed(),
         "runnel: transactional id 'nobody' not found"
     );
+}
+
+#[test]
+fn consumer_protocol_groups_are_listed_and_described_with_their_epochs() {
+    let cluster = Cluster::start();
+    cluster.ok(&["topic", "create", "next", "--partitions", "2"]);
+    cluster
+        .run(&["produce", "next", "--partition", "0"], "a\nb\n")
+        .ok();
+    cluster
+        .run(&["produce", "next", "--partition", "1"], "c\n")
+        .ok();
+    // A member of a consumer protocol group that stays until it has printed a fourth record,
+    // which is only produced once the describe below has seen it.
+    let bootstrap = cluster.bootstrap.clone();
+    let member = thread::spawn(move || {
+        runnel(
+            &[
+                "consume",
+                "next",
+                "-g",
+                "readers",
+                "--group-protocol",
+                "consumer",
+                "--from-beginning",
+                "--max",
+                "4",
+                "-b",
+                &bootstrap,
+            ],
+            "",
+        )
+        .ok()
+    });
+    let deadline = Instant::now() + DEADLINE;
+    let described = loop {
+        let described = cluster.run(&["group", "describe", "readers"], "").stdout;
+        if described.contains("next:0,1") && row_matches(&described, &["State:", "Stable"]) {
+            break described;
+        }
+        assert!(Instant::now() < deadline, "no stable member:\n{described}");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(row(&described, &["Type:"]), ["Type:", "consumer"]);
+    assert_eq!(row(&described, &["Protocol:"]), ["Protocol:", "consumer"]);
+    assert_eq!(row(&described, &["Assignor:"]), ["Assignor:", "uniform"]);
+    assert_eq!(row(&described, &["Members:"]), ["Members:", "1"]);
+    assert_eq!(
+        row(&described, &["Epoch:"]),
+        ["Epoch:", "1", "(assignment", "1)"]
+    );
+    assert_eq!(
+        row(&described, &["MEMBER-ID"]),
+        [
+            "MEMBER-ID",
+            "CLIENT-ID",
+            "HOST",
+            "EPOCH",
+            "ASSIGNMENT",
+            "TARGET"
+        ]
+    );
+    let owner: Vec<&str> = described
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.ends_with(&["next:0,1", "next:0,1"]))
+        .unwrap();
+    assert_eq!(
+        owner[1..],
+        ["runnel", "/127.0.0.1", "1", "next:0,1", "next:0,1"]
+    );
+    // Each partition names its owner.
+    assert_eq!(row(&described, &["next", "1"])[5], owner[0]);
+
+    let listed = cluster.ok(&["group", "list"]);
+    assert_eq!(
+        row(&listed, &["readers"])[1..],
+        ["consumer", "Stable", "consumer", "uniform", "1"]
+    );
+
+    cluster
+        .run(&["produce", "next", "--partition", "1"], "d\n")
+        .ok();
+    let printed = member.join().unwrap();
+    let mut lines: Vec<&str> = printed.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["a", "b", "c", "d"]);
+
+    // The member left and committed: an empty consumer group with its offsets.
+    let described = cluster.ok(&["group", "describe", "readers"]);
+    assert_eq!(row(&described, &["State:"]), ["State:", "Empty"]);
+    assert_eq!(row(&described, &["Type:"]), ["Type:", "consumer"]);
+    assert_eq!(row(&described, &["Members:"]), ["Members:", "0"]);
+    assert_eq!(
+        row(&described, &["next", "0"]),
+        ["next", "0", "2", "2", "0", "-"]
+    );
+    assert_eq!(
+        row(&described, &["next", "1"]),
+        ["next", "1", "2", "2", "0", "-"]
+    );
+    let listed = cluster.ok(&["group", "list"]);
+    assert_eq!(
+        row(&listed, &["readers"])[1..],
+        ["consumer", "Empty", "consumer", "uniform", "0"]
+    );
+}
+
+/// Whether `table` has a row starting with `first`.
+fn row_matches(table: &str, first: &[&str]) -> bool {
+    table.lines().any(|line| {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        cells.len() >= first.len() && cells[..first.len()] == *first
+    })
 }
 
 #[test]

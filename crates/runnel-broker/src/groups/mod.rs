@@ -1,6 +1,11 @@
-//! Consumer groups, classic protocol: this broker is the coordinator of every group.
+//! Consumer groups: this broker is the coordinator of every group.
 //!
-//! The broker only relays: members send their protocols (assignor names with opaque
+//! A group id names either a classic group or a consumer group (the next-generation
+//! protocol of KIP-848, in [`consumer`]): a [`Group`] with consumer state is a consumer
+//! group. An empty group (committed offsets, no members) becomes whichever kind its next
+//! member joins as; a group with members refuses members of the other kind.
+//!
+//! Classic protocol: the broker only relays: members send their protocols (assignor names with opaque
 //! metadata), the leader computes the assignment client-side and hands it back in SyncGroup.
 //! State per group follows Kafka's: Empty → PreparingRebalance → CompletingRebalance →
 //! Stable. Join and sync requests wait on oneshot channels completed by the state machine;
@@ -9,6 +14,7 @@
 //! Committed offsets live in memory and in `__consumer_offsets` ([`store`]), replayed at
 //! start-up.
 
+pub mod consumer;
 mod member;
 pub mod store;
 
@@ -108,6 +114,9 @@ pub struct Group {
     /// The initial rebalance of an empty group waits at least until then for more members.
     initial_delay_until: Option<Instant>,
     pub offsets: GroupOffsets,
+    /// Present for a consumer group (next-generation protocol); the classic fields are
+    /// then unused.
+    pub consumer: Option<consumer::ConsumerGroup>,
 }
 
 impl Group {
@@ -126,6 +135,21 @@ impl Group {
             rebalance_deadline: None,
             initial_delay_until: None,
             offsets: GroupOffsets::new(),
+            consumer: None,
+        }
+    }
+
+    /// Whether the group has members, of either kind.
+    pub fn has_members(&self) -> bool {
+        !self.members.is_empty() || self.consumer.as_ref().is_some_and(|c| c.has_members())
+    }
+
+    /// `consumer` for a consumer group, `classic` otherwise (ListGroups' group type).
+    pub fn group_type(&self) -> &'static str {
+        if self.consumer.is_some() {
+            "consumer"
+        } else {
+            "classic"
         }
     }
 
@@ -366,6 +390,7 @@ pub struct GroupCoordinator {
     min_session_timeout_ms: i32,
     max_session_timeout_ms: i32,
     initial_delay: Duration,
+    consumer_config: consumer::ConsumerConfig,
 }
 
 impl GroupCoordinator {
@@ -376,7 +401,19 @@ impl GroupCoordinator {
             min_session_timeout_ms: config.group_min_session_timeout_ms,
             max_session_timeout_ms: config.group_max_session_timeout_ms,
             initial_delay: Duration::from_millis(config.group_initial_rebalance_delay_ms),
+            consumer_config: consumer::ConsumerConfig {
+                heartbeat_interval: Duration::from_millis(
+                    config.group_consumer_heartbeat_interval_ms,
+                ),
+                session_timeout: Duration::from_millis(config.group_consumer_session_timeout_ms),
+                assignors: config.group_consumer_assignors.clone(),
+            },
         }
+    }
+
+    /// The settings of consumer groups.
+    pub fn consumer_config(&self) -> &consumer::ConsumerConfig {
+        &self.consumer_config
     }
 
     pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
@@ -403,6 +440,16 @@ impl GroupCoordinator {
         let group = groups
             .entry(request.group_id.clone())
             .or_insert_with(|| Group::new(&request.group_id));
+        // Classic members do not join a consumer group with members (Kafka lets them in
+        // through its protocol migration, which Runnel does not have); an empty one becomes
+        // a classic group.
+        if let Some(consumer) = &group.consumer {
+            if consumer.has_members() {
+                return fail(ResponseError::InconsistentGroupProtocol.code());
+            }
+            tracing::info!(group = %group.id, "empty consumer group becomes a classic group");
+            group.consumer = None;
+        }
         if !group.members.is_empty() {
             let same_type = group.protocol_type.as_deref() == Some(request.protocol_type.as_str());
             let shares = group
@@ -643,18 +690,25 @@ impl GroupCoordinator {
         Ok(codes)
     }
 
-    /// Validates a commit's membership; `Ok` means the offsets may be stored.
+    /// Validates a commit's membership; `Ok` means the offsets may be stored. In a consumer
+    /// group `generation` is the member epoch.
     pub fn check_commit(
         &self,
         group_id: &str,
         generation: i32,
         member_id: &str,
         instance_id: Option<&str>,
+        kind: consumer::CommitKind,
     ) -> Result<(), i16> {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId.code());
         }
         let mut groups = self.lock();
+        if let Some(consumer) = groups.get(group_id).and_then(|g| g.consumer.as_ref()) {
+            return consumer
+                .check_commit(member_id, generation, kind)
+                .map_err(|e| e.code());
+        }
         // generation -1 with no member: a "simple" commit by a client outside any group.
         if generation < 0 && member_id.is_empty() {
             let group = groups
@@ -680,6 +734,59 @@ impl GroupCoordinator {
             member.last_heartbeat = Instant::now();
         }
         Ok(())
+    }
+
+    /// Validates the member an OffsetFetch (v9+) names, for consumer groups (Kafka checks
+    /// the member epoch there); classic groups are not checked.
+    pub fn check_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        epoch: i32,
+    ) -> Result<(), i16> {
+        let groups = self.lock();
+        match groups.get(group_id).and_then(|g| g.consumer.as_ref()) {
+            Some(consumer) => consumer.check_fetch(member_id, epoch).map_err(|e| e.code()),
+            None => Ok(()),
+        }
+    }
+
+    /// Handles a ConsumerGroupHeartbeat. `image` holds the topics that exist now.
+    pub fn consumer_heartbeat(
+        &self,
+        request: &consumer::Heartbeat,
+        image: &consumer::TopicImage,
+        now: Instant,
+    ) -> Result<consumer::HeartbeatOutcome, consumer::HeartbeatError> {
+        use consumer::HeartbeatError;
+        request.validate()?;
+        let joining = request.member_epoch == 0;
+        let mut groups = self.lock();
+        if !groups.contains_key(&request.group_id) {
+            if !joining {
+                // Also what a member hears after a broker restart (group state is not
+                // stored): it rejoins.
+                return Err(HeartbeatError::UnknownMember(request.member_id.clone()));
+            }
+            groups.insert(request.group_id.clone(), Group::new(&request.group_id));
+        }
+        let Some(group) = groups.get_mut(&request.group_id) else {
+            return Err(HeartbeatError::UnknownMember(request.member_id.clone()));
+        };
+        if group.consumer.is_none() {
+            if !group.members.is_empty() {
+                return Err(HeartbeatError::NotConsumerGroup(group.id.clone()));
+            }
+            if !joining {
+                return Err(HeartbeatError::UnknownMember(request.member_id.clone()));
+            }
+            tracing::info!(group = %group.id, "consumer group created");
+            group.consumer = Some(consumer::ConsumerGroup::new());
+        }
+        let Some(consumer) = group.consumer.as_mut() else {
+            return Err(HeartbeatError::UnknownMember(request.member_id.clone()));
+        };
+        consumer.heartbeat(request, image, now, &self.consumer_config)
     }
 
     /// Records stored commits (after they are durable in the offsets topic).
@@ -765,6 +872,11 @@ impl GroupCoordinator {
             }
             if !expired.is_empty() {
                 group.prepare_rebalance(Duration::ZERO, "session expired");
+            }
+            if let Some(consumer) = &mut group.consumer {
+                for id in consumer.expire(now, &self.consumer_config) {
+                    tracing::info!(group = %group.id, member = %id, "consumer group member removed");
+                }
             }
             group
                 .pending

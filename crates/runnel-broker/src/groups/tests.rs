@@ -2,6 +2,8 @@
 
 use super::*;
 
+const COMMIT: consumer::CommitKind = consumer::CommitKind::OffsetCommit { version: 8 };
+
 fn coordinator() -> GroupCoordinator {
     GroupCoordinator::new(&BrokerConfig {
         group_initial_rebalance_delay_ms: 0,
@@ -228,20 +230,20 @@ fn waiting_for_the_leader_in_sync_group_does_not_count_against_the_session() {
 #[test]
 fn simple_commits_need_an_empty_group() {
     let c = coordinator();
-    assert_eq!(c.check_commit("solo", -1, "", None), Ok(()));
+    assert_eq!(c.check_commit("solo", -1, "", None, COMMIT), Ok(()));
     assert_eq!(
-        c.check_commit("", -1, "", None),
+        c.check_commit("", -1, "", None, COMMIT),
         Err(ResponseError::InvalidGroupId.code())
     );
     let (a, reply) = join_new(&c, &["range"]);
     assert_eq!(now(reply).generation, 1);
     assert_eq!(
-        c.check_commit("g", -1, "", None),
+        c.check_commit("g", -1, "", None, COMMIT),
         Err(ResponseError::UnknownMemberId.code())
     );
-    assert_eq!(c.check_commit("g", 1, &a, None), Ok(()));
+    assert_eq!(c.check_commit("g", 1, &a, None, COMMIT), Ok(()));
     assert_eq!(
-        c.check_commit("g", 0, &a, None),
+        c.check_commit("g", 0, &a, None, COMMIT),
         Err(ResponseError::IllegalGeneration.code())
     );
 }

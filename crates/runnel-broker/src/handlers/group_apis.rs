@@ -1,6 +1,7 @@
-//! Group APIs on the wire: FindCoordinator (for groups and transactional ids), JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
-//! OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete.
-//! The state machine itself is in [`crate::groups`].
+//! Group APIs on the wire: FindCoordinator (for groups and transactional ids), JoinGroup,
+//! SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups,
+//! DeleteGroups, OffsetDelete, and the consumer group protocol's ConsumerGroupHeartbeat and
+//! ConsumerGroupDescribe. The state machines are in [`crate::groups`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,17 +24,22 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{
-    BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
-    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
-    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
-    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse, OffsetFetchRequest,
-    OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
+    consumer_group_describe_response, consumer_group_heartbeat_response, BrokerId,
+    ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse, ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse, DeleteGroupsRequest, DeleteGroupsResponse,
+    DescribeGroupsRequest, DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
+    GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
+    OffsetFetchRequest, OffsetFetchResponse, SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
+use crate::groups::consumer::{
+    self, Assignment, CommitKind, ConsumerGroup, Heartbeat, TopicImage, TopicInfo,
+};
 use crate::groups::store::{self, Committed, MAX_METADATA_BYTES};
 use crate::groups::{GroupState, JoinOutcome, JoinRequest, Reply, SyncOutcome, SyncRequest};
 use crate::topics::Topic;
@@ -253,6 +259,7 @@ pub(crate) fn leave_group(
 pub(crate) async fn offset_commit(
     state: &Arc<BrokerState>,
     request: OffsetCommitRequest,
+    version: i16,
 ) -> OffsetCommitResponse {
     let group_id = request.group_id.0.to_string();
     let membership = state.groups.check_commit(
@@ -260,6 +267,7 @@ pub(crate) async fn offset_commit(
         request.generation_id_or_member_epoch,
         request.member_id.as_str(),
         request.group_instance_id.as_deref(),
+        CommitKind::OffsetCommit { version },
     );
     let now = runnel_log::Clock::now_ms(&runnel_log::SystemClock);
     // (topic index, partition index within topic) → error, or a commit to store.
@@ -413,6 +421,21 @@ pub(crate) fn offset_fetch(
     if version >= 8 {
         for group in &request.groups {
             let group_id = group.group_id.0.as_str();
+            // v9: a consumer group member reads at its member epoch (Kafka checks it).
+            let member = (version >= 9)
+                .then_some(group.member_id.as_deref())
+                .flatten();
+            if let Err(code) = state
+                .groups
+                .check_fetch(group_id, member, group.member_epoch)
+            {
+                response.groups.push(
+                    OffsetFetchResponseGroup::default()
+                        .with_group_id(group.group_id.clone())
+                        .with_error_code(code),
+                );
+                continue;
+            }
             let wanted = group.topics.as_ref().map(|ts| {
                 ts.iter()
                     .map(|t| (t.name.clone(), t.partition_indexes.clone()))
@@ -483,26 +506,30 @@ pub(crate) fn list_groups(
     request: ListGroupsRequest,
 ) -> ListGroupsResponse {
     let groups = state.groups.lock();
+    // Kafka compares both filters without regard to case.
+    let wanted = |filter: &[StrBytes], value: &str| {
+        filter.is_empty() || filter.iter().any(|f| f.eq_ignore_ascii_case(value))
+    };
     let listed = groups
         .values()
-        .filter(|g| !g.members.is_empty() || !g.offsets.is_empty())
-        .filter(|g| {
-            request.states_filter.is_empty()
-                || request
-                    .states_filter
-                    .iter()
-                    .any(|s| s.as_str() == g.state.name())
-        })
-        .filter(|_| {
-            request.types_filter.is_empty()
-                || request.types_filter.iter().any(|t| t.as_str() == "classic")
-        })
+        .filter(|g| g.has_members() || !g.offsets.is_empty() || g.consumer.is_some())
         .map(|g| {
+            let (state_name, protocol_type) = match &g.consumer {
+                Some(c) => (c.state().name(), "consumer".to_owned()),
+                None => (g.state.name(), g.protocol_type.clone().unwrap_or_default()),
+            };
+            (g, state_name, protocol_type)
+        })
+        .filter(|(g, state_name, _)| {
+            wanted(&request.states_filter, state_name)
+                && wanted(&request.types_filter, g.group_type())
+        })
+        .map(|(g, state_name, protocol_type)| {
             ListedGroup::default()
                 .with_group_id(GroupId(text(g.id.clone())))
-                .with_protocol_type(text(g.protocol_type.clone().unwrap_or_default()))
-                .with_group_state(text(g.state.name()))
-                .with_group_type(text("classic"))
+                .with_protocol_type(text(protocol_type))
+                .with_group_state(text(state_name))
+                .with_group_type(text(g.group_type()))
         })
         .collect::<Vec<_>>();
     drop(groups);
@@ -550,7 +577,9 @@ pub(crate) fn describe_groups(
         .into_iter()
         .map(|id| {
             let base = DescribedGroup::default().with_group_id(id.clone());
-            let Some(group) = groups.get(id.0.as_str()) else {
+            // As in Kafka, DescribeGroups knows classic groups only: a consumer group is
+            // described by ConsumerGroupDescribe.
+            let Some(group) = groups.get(id.0.as_str()).filter(|g| g.consumer.is_none()) else {
                 return super::share_apis::describe_as_classic(state, base);
             };
             let protocol = group.protocol.clone().unwrap_or_default();
@@ -597,7 +626,7 @@ pub(crate) async fn delete_groups(
             match groups.get(&name) {
                 None if state.shares.is_share_group(&name) => Err(0),
                 None => Err(ResponseError::GroupIdNotFound.code()),
-                Some(g) if !g.members.is_empty() => Err(ResponseError::NonEmptyGroup.code()),
+                Some(g) if g.has_members() => Err(ResponseError::NonEmptyGroup.code()),
                 Some(g) => Ok(g.offsets.keys().cloned().collect()),
             }
         };
@@ -610,7 +639,7 @@ pub(crate) async fn delete_groups(
                 match store::persist(state, &name, &tombstones).await {
                     Ok(()) => {
                         let mut groups = state.groups.lock();
-                        if groups.get(&name).is_some_and(|g| g.members.is_empty()) {
+                        if groups.get(&name).is_some_and(|g| !g.has_members()) {
                             groups.remove(&name);
                         }
                         0
@@ -660,7 +689,9 @@ pub(crate) async fn offset_delete(
         let groups = state.groups.lock();
         groups.get(&group_id).map(|g| {
             let protocol = g.protocol.clone().unwrap_or_default();
-            if g.protocol_type.as_deref() == Some("consumer") {
+            if let Some(consumer) = &g.consumer {
+                consumer.subscribed_topics().map(str::to_owned).collect()
+            } else if g.protocol_type.as_deref() == Some("consumer") {
                 g.members
                     .values()
                     .flat_map(|m| subscribed_topics(&m.metadata_for(&protocol)))
@@ -705,6 +736,178 @@ pub(crate) async fn offset_delete(
         Err(error) => response.error_code = log_error_code(&error),
     }
     response
+}
+
+/// The topics that exist now, as consumer group subscriptions resolve against them.
+fn topic_image(state: &BrokerState) -> TopicImage {
+    TopicImage::new(state.topics.all().iter().map(|t| {
+        let info = TopicInfo {
+            id: t.id,
+            partitions: i32::try_from(t.partitions().len()).unwrap_or(i32::MAX),
+            internal: t.internal,
+        };
+        (t.name.clone(), info)
+    }))
+}
+
+pub(crate) fn consumer_group_heartbeat(
+    state: &Arc<BrokerState>,
+    request: ConsumerGroupHeartbeatRequest,
+    version: i16,
+    client: Client<'_>,
+) -> ConsumerGroupHeartbeatResponse {
+    let heartbeat = Heartbeat {
+        version,
+        group_id: request.group_id.0.to_string(),
+        member_id: request.member_id.to_string(),
+        member_epoch: request.member_epoch,
+        instance_id: request.instance_id.map(|s| s.to_string()),
+        rack_id: request.rack_id.map(|s| s.to_string()),
+        rebalance_timeout_ms: request.rebalance_timeout_ms,
+        subscribed_topic_names: request
+            .subscribed_topic_names
+            .map(|names| names.into_iter().map(|n| n.0.to_string()).collect()),
+        subscribed_topic_regex: request.subscribed_topic_regex.map(|s| s.to_string()),
+        server_assignor: request.server_assignor.map(|s| s.to_string()),
+        owned: request.topic_partitions.map(|topics| {
+            topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(move |&p| (t.topic_id, p)))
+                .collect()
+        }),
+        client_id: client.id.to_owned(),
+        client_host: format!("/{}", client.host.ip()),
+    };
+    let image = topic_image(state);
+    let outcome = state
+        .groups
+        .consumer_heartbeat(&heartbeat, &image, tokio::time::Instant::now());
+    let mut response = ConsumerGroupHeartbeatResponse::default();
+    match outcome {
+        Ok(outcome) => {
+            response.member_id = Some(text(outcome.member_id));
+            response.member_epoch = outcome.member_epoch;
+            response.heartbeat_interval_ms = outcome.heartbeat_interval_ms;
+            response.assignment = outcome.assignment.map(|a| {
+                consumer_group_heartbeat_response::Assignment::default().with_topic_partitions(
+                    by_topic(&a)
+                        .into_iter()
+                        .map(|(id, partitions)| {
+                            consumer_group_heartbeat_response::TopicPartitions::default()
+                                .with_topic_id(id)
+                                .with_partitions(partitions)
+                        })
+                        .collect(),
+                )
+            });
+        }
+        Err(error) => {
+            tracing::debug!(group = %heartbeat.group_id, member = %heartbeat.member_id, %error, "consumer group heartbeat refused");
+            response.error_code = error.code();
+            response.error_message = Some(text(error.to_string()));
+        }
+    }
+    response
+}
+
+/// An assignment as the protocol lists it: per topic id, its partitions.
+fn by_topic(assignment: &Assignment) -> BTreeMap<uuid::Uuid, Vec<i32>> {
+    let mut topics: BTreeMap<uuid::Uuid, Vec<i32>> = BTreeMap::new();
+    for &(id, partition) in assignment {
+        topics.entry(id).or_default().push(partition);
+    }
+    topics
+}
+
+pub(crate) fn consumer_group_describe(
+    state: &Arc<BrokerState>,
+    request: ConsumerGroupDescribeRequest,
+    version: i16,
+) -> ConsumerGroupDescribeResponse {
+    let image = topic_image(state);
+    let config = state.groups.consumer_config().clone();
+    let groups = state.groups.lock();
+    let described = request
+        .group_ids
+        .into_iter()
+        .map(|id| {
+            let base = consumer_group_describe_response::DescribedGroup::default()
+                .with_group_id(id.clone());
+            match groups.get(id.0.as_str()) {
+                Some(group) => match &group.consumer {
+                    Some(consumer) => describe_consumer_group(consumer, &config, &image, version)
+                        .with_group_id(id),
+                    None => base
+                        .with_error_code(ResponseError::GroupIdNotFound.code())
+                        .with_error_message(Some(text(format!(
+                            "group {} is a classic group",
+                            id.0
+                        )))),
+                },
+                None => base
+                    .with_error_code(ResponseError::GroupIdNotFound.code())
+                    .with_error_message(Some(text(format!("no group {}", id.0)))),
+            }
+        })
+        .collect();
+    ConsumerGroupDescribeResponse::default().with_groups(described)
+}
+
+fn describe_consumer_group(
+    group: &ConsumerGroup,
+    config: &consumer::ConsumerConfig,
+    image: &TopicImage,
+    version: i16,
+) -> consumer_group_describe_response::DescribedGroup {
+    let assignment = |a: &Assignment| {
+        consumer_group_describe_response::Assignment::default().with_topic_partitions(
+            by_topic(a)
+                .into_iter()
+                .map(|(id, partitions)| {
+                    consumer_group_describe_response::TopicPartitions::default()
+                        .with_topic_id(id)
+                        .with_topic_name(TopicName(text(
+                            image.name_of(id).unwrap_or_default().to_owned(),
+                        )))
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        )
+    };
+    let members = group
+        .members()
+        .map(|m| {
+            let mut member = consumer_group_describe_response::Member::default()
+                .with_member_id(text(m.id.clone()))
+                .with_instance_id(opt_text(m.instance_id.clone()))
+                .with_rack_id(opt_text(m.rack_id.clone()))
+                .with_member_epoch(m.epoch)
+                .with_client_id(text(m.client_id.clone()))
+                .with_client_host(text(m.client_host.clone()))
+                .with_subscribed_topic_names(
+                    m.topic_names
+                        .iter()
+                        .map(|n| TopicName(text(n.clone())))
+                        .collect(),
+                )
+                .with_subscribed_topic_regex(opt_text(
+                    m.topic_regex.as_ref().map(|r| r.source.clone()),
+                ))
+                .with_assignment(assignment(&m.assigned))
+                .with_target_assignment(assignment(&group.target_of(&m.id)));
+            if version >= 1 {
+                // 1: a member speaking the consumer group protocol (0 would be classic).
+                member.member_type = 1;
+            }
+            member
+        })
+        .collect();
+    consumer_group_describe_response::DescribedGroup::default()
+        .with_group_state(text(group.state().name()))
+        .with_group_epoch(group.group_epoch())
+        .with_assignment_epoch(group.assignment_epoch())
+        .with_assignor_name(text(group.assignor(config).name()))
+        .with_members(members)
 }
 
 #[cfg(test)]

@@ -68,6 +68,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeShareGroupOffsets, 0, 0),
     (ApiKey::AlterShareGroupOffsets, 0, 0),
     (ApiKey::DeleteShareGroupOffsets, 0, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -234,7 +236,7 @@ pub(crate) async fn handle(
             api,
             version,
             id,
-            &group_apis::offset_commit(state, decode(api, body, version, walked)?).await,
+            &group_apis::offset_commit(state, decode(api, body, version, walked)?, version).await,
         ),
         ApiKey::OffsetFetch => respond(
             api,
@@ -361,6 +363,30 @@ pub(crate) async fn handle(
             version,
             id,
             &share_apis::delete_offsets(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::ConsumerGroupHeartbeat => respond(
+            api,
+            version,
+            id,
+            &group_apis::consumer_group_heartbeat(
+                state,
+                decode(api, body, version, walked)?,
+                version,
+                group_apis::Client {
+                    id: header.client_id.as_deref().unwrap_or_default(),
+                    host: peer,
+                },
+            ),
+        ),
+        ApiKey::ConsumerGroupDescribe => respond(
+            api,
+            version,
+            id,
+            &group_apis::consumer_group_describe(
+                state,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }

@@ -201,6 +201,7 @@ pub(crate) async fn txn_offset_commit(
                 request.generation_id,
                 request.member_id.as_str(),
                 request.group_instance_id.as_deref(),
+                crate::groups::consumer::CommitKind::Transactional,
             )
             .err();
     }

@@ -243,6 +243,12 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError
         }
         ApiKey::AlterShareGroupOffsets => share_requests::alter_share_group_offsets(w, version),
         ApiKey::DeleteShareGroupOffsets => share_requests::delete_share_group_offsets(w, version),
+        ApiKey::ConsumerGroupHeartbeat => {
+            consumer_group_heartbeat_request::consumer_group_heartbeat_request(w, version)
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            consumer_group_describe_request::consumer_group_describe_request(w, version)
+        }
         other => Err(ShapeError::NoShape(other)),
     }?;
     Ok(w.consumed())

@@ -55,6 +55,8 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         ApiKey::DescribeShareGroupOffsets => len::<DescribeShareGroupOffsetsRequest>(body, version),
         ApiKey::AlterShareGroupOffsets => len::<AlterShareGroupOffsetsRequest>(body, version),
         ApiKey::DeleteShareGroupOffsets => len::<DeleteShareGroupOffsetsRequest>(body, version),
+        ApiKey::ConsumerGroupHeartbeat => len::<ConsumerGroupHeartbeatRequest>(body, version),
+        ApiKey::ConsumerGroupDescribe => len::<ConsumerGroupDescribeRequest>(body, version),
         _ => None,
     }
 }

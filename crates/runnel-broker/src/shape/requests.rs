@@ -2497,3 +2497,90 @@ pub(super) mod list_transactions_request {
         Ok(())
     }
 }
+
+pub(super) mod consumer_group_heartbeat_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn consumer_group_heartbeat_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=1).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        w.compact_string()?;
+        w.compact_string()?;
+        w.skip(4)?;
+        w.compact_string()?;
+        w.compact_string()?;
+        w.skip(4)?;
+        w.compact_array(|w| w.compact_string())?;
+        if version >= 1 {
+            w.compact_string()?
+        } else {
+        };
+        w.compact_string()?;
+        w.compact_array(|w| topic_partitions(w, version))?;
+        {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(in crate::shape) fn topic_partitions(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=1).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        w.skip(16)?;
+        w.compact_array(|w| w.skip(4))?;
+        {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) mod consumer_group_describe_request {
+    #![allow(unused_variables, clippy::all)]
+    use crate::shape::{ShapeError, Walker};
+
+    pub(in crate::shape) fn consumer_group_describe_request(
+        w: &mut Walker<'_>,
+        version: i16,
+    ) -> Result<(), ShapeError> {
+        if !(0..=1).contains(&version) {
+            return Err(ShapeError::Version(version));
+        }
+        w.compact_array(|w| w.compact_string())?;
+        w.skip(1)?;
+        {
+            let num_tagged_fields = w.uvarint()?;
+            w.check_count(num_tagged_fields as usize)?;
+            for _ in 0..num_tagged_fields {
+                let tag: u32 = w.uvarint()?;
+                let size: u32 = w.uvarint()?;
+                let _ = size;
+                w.skip(size as usize)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -376,6 +376,38 @@ fn samples(api: ApiKey) -> Vec<Sample> {
                     DeleteShareGroupOffsetsRequestTopic::default().with_topic_name(topic("t"))
                 ])
         })),
+        ApiKey::ConsumerGroupHeartbeat => {
+            out.push(enc(|| {
+                let owned = consumer_group_heartbeat_request::TopicPartitions::default()
+                    .with_topic_id(uuid::Uuid::from_u128(7))
+                    .with_partitions(vec![0, 1, 2])
+                    .with_unknown_tagged_field(3, Bytes::from_static(b"tp"));
+                ConsumerGroupHeartbeatRequest::default()
+                    .with_group_id(GroupId(s("g")))
+                    .with_member_id(s("m"))
+                    .with_member_epoch(4)
+                    .with_instance_id(Some(s("i")))
+                    .with_rack_id(Some(s("r")))
+                    .with_rebalance_timeout_ms(300_000)
+                    .with_subscribed_topic_names(Some(vec![topic("orders"), topic("pay")]))
+                    .with_server_assignor(Some(s("uniform")))
+                    .with_topic_partitions(Some(vec![owned.clone(), owned]))
+            }));
+            // v1 only: a regular expression subscription.
+            out.push(enc(|| {
+                ConsumerGroupHeartbeatRequest::default()
+                    .with_group_id(GroupId(s("g")))
+                    .with_member_id(s("m"))
+                    .with_subscribed_topic_regex(Some(s("orders-.*")))
+                    .with_topic_partitions(Some(vec![]))
+                    .with_unknown_tagged_field(9, Bytes::from_static(b"tag"))
+            }));
+        }
+        ApiKey::ConsumerGroupDescribe => out.push(enc(|| {
+            ConsumerGroupDescribeRequest::default()
+                .with_group_ids(vec![GroupId(s("a")), GroupId(s("bb"))])
+                .with_include_authorized_operations(true)
+        })),
         _ => {}
     }
     out
@@ -449,6 +481,12 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                 }
                 ApiKey::DeleteShareGroupOffsets => {
                     default_encoding::<DeleteShareGroupOffsetsRequest>(version)
+                }
+                ApiKey::ConsumerGroupHeartbeat => {
+                    default_encoding::<ConsumerGroupHeartbeatRequest>(version)
+                }
+                ApiKey::ConsumerGroupDescribe => {
+                    default_encoding::<ConsumerGroupDescribeRequest>(version)
                 }
                 ApiKey::ApiVersions => continue, // no arrays; decoded directly
                 other => panic!("{other:?} is supported but has no test encoding"),

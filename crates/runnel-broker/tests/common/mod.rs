@@ -51,6 +51,38 @@ pub fn frame_bytes(
     buf.to_vec()
 }
 
+/// Sends one request on `stream` and decodes its response (of the same API and version).
+pub async fn exchange<R: kafka_protocol::protocol::Decodable>(
+    stream: &mut tokio::net::TcpStream,
+    api: kafka_protocol::messages::ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &impl kafka_protocol::protocol::Encodable,
+) -> R {
+    use kafka_protocol::protocol::Decodable;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(&frame(api, version, correlation_id, body))
+        .await
+        .unwrap();
+    let size = tokio::time::timeout(Duration::from_secs(10), stream.read_i32())
+        .await
+        .expect("a response in time")
+        .unwrap();
+    let mut buf = vec![0; size as usize];
+    stream.read_exact(&mut buf).await.unwrap();
+    let mut bytes = bytes::Bytes::from(buf);
+    let header = kafka_protocol::messages::ResponseHeader::decode(
+        &mut bytes,
+        api.response_header_version(version),
+    )
+    .unwrap();
+    assert_eq!(header.correlation_id, correlation_id);
+    let response = R::decode(&mut bytes, version).unwrap();
+    assert!(bytes.is_empty(), "{api:?} v{version}: bytes left over");
+    response
+}
+
 /// Starts a broker on 127.0.0.1:0 over `dir`, letting the test adjust the settings.
 pub async fn start(dir: &Path, tweak: impl FnOnce(&mut BrokerConfig)) -> Broker {
     init_tracing();
@@ -466,15 +498,23 @@ pub mod members {
         Failed(String),
     }
 
-    /// A consumer context recording every rebalance.
+    /// A consumer context recording every rebalance, and when it happened.
     #[derive(Debug, Default)]
     pub struct RebalanceRecorder {
         events: Mutex<Vec<RebalanceEvent>>,
+        times: Mutex<Vec<std::time::Instant>>,
     }
 
     impl RebalanceRecorder {
         pub fn events(&self) -> Vec<RebalanceEvent> {
             self.events.lock().unwrap().clone()
+        }
+
+        /// Every event with the time its callback ran.
+        pub fn timed_events(&self) -> Vec<(std::time::Instant, RebalanceEvent)> {
+            let events = self.events.lock().unwrap();
+            let times = self.times.lock().unwrap();
+            times.iter().copied().zip(events.iter().cloned()).collect()
         }
 
         /// Partitions revoked by the callbacks from event `from` on.
@@ -516,7 +556,9 @@ pub mod members {
                 Rebalance::Revoke(list) => RebalanceEvent::Revoked(partitions(list)),
                 Rebalance::Error(e) => RebalanceEvent::Failed(e.to_string()),
             };
-            self.events.lock().unwrap().push(event);
+            let mut events = self.events.lock().unwrap();
+            self.times.lock().unwrap().push(std::time::Instant::now());
+            events.push(event);
         }
     }
 
@@ -544,6 +586,31 @@ pub mod members {
             config
                 .create_with_context(RebalanceRecorder::default())
                 .expect("group member"),
+        )
+    }
+
+    /// A member of `group` speaking the consumer group protocol (KIP-848): the broker
+    /// assigns, with the assignor `group.remote.assignor` in `extra` names (default:
+    /// the broker's). Session and heartbeat timing are the broker's too.
+    pub fn consumer_protocol_member_at(
+        bootstrap: &str,
+        group: &str,
+        extra: &[(&str, &str)],
+    ) -> Arc<GroupMember> {
+        let mut config = super::client_config_at(bootstrap);
+        config
+            .set("group.id", group)
+            .set("group.protocol", "consumer")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false");
+        for (k, v) in extra {
+            config.set(*k, *v);
+        }
+        Arc::new(
+            config
+                .create_with_context(RebalanceRecorder::default())
+                .expect("consumer protocol group member"),
         )
     }
 
