@@ -267,6 +267,18 @@ async fn maintain(state: Arc<BrokerState>) {
     }
 }
 
+/// Replays an internal topic at start-up on the blocking pool (`replay` reads the disk).
+pub(crate) async fn replay<T: Send + 'static>(
+    state: &Arc<BrokerState>,
+    replay: fn(&BrokerState) -> Result<T, runnel_log::LogError>,
+) -> Result<T, BrokerError> {
+    let s = Arc::clone(state);
+    tokio::task::spawn_blocking(move || replay(&s))
+        .await
+        .map_err(|e| BrokerError::Task(e.to_string()))?
+        .map_err(|e| BrokerError::Topic(topics::TopicError::Log(e)))
+}
+
 /// `HOST:PORT`, where HOST may be a bracketed IPv6 address.
 pub fn parse_host_port(address: &str) -> Option<(String, i32)> {
     let (host, port) = address.rsplit_once(':')?;

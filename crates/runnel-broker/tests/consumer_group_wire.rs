@@ -15,9 +15,8 @@ use kafka_protocol::messages::offset_fetch_request::{
 };
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use tokio::net::TcpStream;
 
-use common::{bootstrap, create_topic_at, exchange, start};
+use common::{bootstrap, create_topic_at, start, Raw};
 
 const FENCED_MEMBER_EPOCH: i16 = 110;
 const UNKNOWN_MEMBER_ID: i16 = 25;
@@ -52,30 +51,23 @@ fn beat(group: &str, member: &str, epoch: i32) -> ConsumerGroupHeartbeatRequest 
         .with_member_epoch(epoch)
 }
 
-/// A raw connection numbering its requests.
-struct Raw {
-    stream: TcpStream,
-    next: i32,
+/// Requests of this file on a [`Raw`] connection.
+trait ConsumerGroupCalls {
+    async fn heartbeat(
+        &mut self,
+        request: ConsumerGroupHeartbeatRequest,
+    ) -> ConsumerGroupHeartbeatResponse;
+    async fn commit(
+        &mut self,
+        version: i16,
+        group: &str,
+        member: &str,
+        epoch: i32,
+        topic: &str,
+    ) -> i16;
 }
 
-impl Raw {
-    async fn connect(broker: &runnel_broker::Broker) -> Raw {
-        Raw {
-            stream: TcpStream::connect(broker.local_addr()).await.unwrap(),
-            next: 0,
-        }
-    }
-
-    async fn call<R: kafka_protocol::protocol::Decodable>(
-        &mut self,
-        api: ApiKey,
-        version: i16,
-        body: &impl kafka_protocol::protocol::Encodable,
-    ) -> R {
-        self.next += 1;
-        exchange(&mut self.stream, api, version, self.next, body).await
-    }
-
+impl ConsumerGroupCalls for Raw {
     async fn heartbeat(
         &mut self,
         request: ConsumerGroupHeartbeatRequest,

@@ -888,11 +888,7 @@ impl GroupCoordinator {
 
 /// Rebuilds committed offsets from `__consumer_offsets`.
 pub(crate) async fn load(state: &Arc<BrokerState>) -> Result<(), BrokerError> {
-    let s = Arc::clone(state);
-    let loaded = tokio::task::spawn_blocking(move || store::load(&s))
-        .await
-        .map_err(|e| BrokerError::Task(e.to_string()))?
-        .map_err(|e| BrokerError::Topic(crate::topics::TopicError::Log(e)))?;
+    let loaded = crate::broker::replay(state, store::load).await?;
     for (producer_id, commits) in loaded.pending {
         state.groups.add_transactional(producer_id, commits);
     }

@@ -115,6 +115,13 @@ pub(crate) async fn join_group(
     version: i16,
     client: Client<'_>,
 ) -> JoinGroupResponse {
+    if state.shares.is_share_group(request.group_id.0.as_str()) {
+        return JoinGroupResponse::default()
+            .with_error_code(ResponseError::InconsistentGroupProtocol.code())
+            .with_generation_id(-1)
+            .with_member_id(request.member_id)
+            .with_protocol_name((version < 7).then(StrBytes::new));
+    }
     let join = JoinRequest {
         group_id: request.group_id.0.to_string(),
         member_id: request.member_id.to_string(),
@@ -756,6 +763,12 @@ pub(crate) fn consumer_group_heartbeat(
     version: i16,
     client: Client<'_>,
 ) -> ConsumerGroupHeartbeatResponse {
+    if state.shares.is_share_group(request.group_id.0.as_str()) {
+        // As Kafka: the id names a group of another type.
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ResponseError::GroupIdNotFound.code())
+            .with_error_message(Some(text("the group id belongs to a share group")));
+    }
     let heartbeat = Heartbeat {
         version,
         group_id: request.group_id.0.to_string(),

@@ -500,14 +500,22 @@ pub(crate) fn describe_offsets(
     response
 }
 
+/// Offsets of a share group change only while it has no members (NON_EMPTY_GROUP otherwise).
+fn without_members(state: &BrokerState, group: &str) -> Result<(), i16> {
+    if state.shares.has_members(group) {
+        return Err(ResponseError::NonEmptyGroup.code());
+    }
+    Ok(())
+}
+
 pub(crate) async fn alter_offsets(
     state: &Arc<BrokerState>,
     request: AlterShareGroupOffsetsRequest,
 ) -> AlterShareGroupOffsetsResponse {
     let mut response = AlterShareGroupOffsetsResponse::default();
     let group = request.group_id.0.to_string();
-    if state.shares.has_members(&group) {
-        response.error_code = ResponseError::NonEmptyGroup.code();
+    if let Err(code) = without_members(state, &group) {
+        response.error_code = code;
         return response;
     }
     let mut changed = Vec::new();
@@ -571,8 +579,8 @@ pub(crate) async fn delete_offsets(
 ) -> DeleteShareGroupOffsetsResponse {
     let mut response = DeleteShareGroupOffsetsResponse::default();
     let group = request.group_id.0.to_string();
-    if state.shares.has_members(&group) {
-        response.error_code = ResponseError::NonEmptyGroup.code();
+    if let Err(code) = without_members(state, &group) {
+        response.error_code = code;
         return response;
     }
     if !state.shares.is_share_group(&group) {

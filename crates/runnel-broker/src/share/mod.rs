@@ -556,11 +556,7 @@ pub fn summary(partition: &SharePartition) -> Option<(Summary, u64)> {
 
 /// Loads `__share_group_state` at start-up.
 pub(crate) async fn load(state: &Arc<BrokerState>) -> Result<(), BrokerError> {
-    let s = Arc::clone(state);
-    let loaded = tokio::task::spawn_blocking(move || store::load(&s))
-        .await
-        .map_err(|e| BrokerError::Task(e.to_string()))?
-        .map_err(|e| BrokerError::Topic(crate::topics::TopicError::Log(e)))?;
+    let loaded = crate::broker::replay(state, store::load).await?;
     let restored = state.shares.restore(loaded);
     if restored > 0 {
         tracing::info!(share_partitions = restored, "loaded share-group state");

@@ -83,6 +83,34 @@ pub async fn exchange<R: kafka_protocol::protocol::Decodable>(
     response
 }
 
+/// A raw connection numbering its requests.
+#[derive(Debug)]
+pub struct Raw {
+    stream: tokio::net::TcpStream,
+    next: i32,
+}
+
+impl Raw {
+    pub async fn connect(broker: &runnel_broker::Broker) -> Raw {
+        Raw {
+            stream: tokio::net::TcpStream::connect(broker.local_addr())
+                .await
+                .unwrap(),
+            next: 0,
+        }
+    }
+
+    pub async fn call<R: kafka_protocol::protocol::Decodable>(
+        &mut self,
+        api: kafka_protocol::messages::ApiKey,
+        version: i16,
+        body: &impl kafka_protocol::protocol::Encodable,
+    ) -> R {
+        self.next += 1;
+        exchange(&mut self.stream, api, version, self.next, body).await
+    }
+}
+
 /// Starts a broker on 127.0.0.1:0 over `dir`, letting the test adjust the settings.
 pub async fn start(dir: &Path, tweak: impl FnOnce(&mut BrokerConfig)) -> Broker {
     init_tracing();

@@ -1,0 +1,237 @@
+//! Raw-protocol tests of share groups (ShareGroupHeartbeat, ShareFetch, ShareAcknowledge):
+//! the share session's epochs, acquisition and redelivery, and the error codes a member
+//! can meet. The behaviour with a real client is tested in `tests/smoke/test_share.py`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use kafka_protocol::messages::share_acknowledge_request::{
+    AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch as AckBatch,
+};
+use kafka_protocol::messages::share_fetch_request::{
+    AcknowledgementBatch, FetchPartition, FetchTopic,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use rdkafka::producer::FutureRecord;
+use uuid::Uuid;
+
+use common::{bootstrap, create_topic_at, producer, start, Raw};
+
+const UNKNOWN_MEMBER_ID: i16 = 25;
+const INVALID_REQUEST: i16 = 42;
+const INVALID_RECORD_STATE: i16 = 121;
+const SHARE_SESSION_NOT_FOUND: i16 = 122;
+const INVALID_SHARE_SESSION_EPOCH: i16 = 123;
+const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+const GROUP_ID_NOT_FOUND: i16 = 69;
+
+const ACCEPT: i8 = 1;
+const RELEASE: i8 = 2;
+
+fn s(text: &str) -> StrBytes {
+    StrBytes::from_string(text.to_owned())
+}
+
+async fn join(
+    raw: &mut Raw,
+    group: &str,
+    member: &str,
+    topic: &str,
+) -> ShareGroupHeartbeatResponse {
+    let request = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s(group)))
+        .with_member_id(s(member))
+        .with_member_epoch(0)
+        .with_subscribed_topic_names(Some(vec![TopicName(s(topic))]));
+    raw.call(ApiKey::ShareGroupHeartbeat, 1, &request).await
+}
+
+/// A ShareFetch of partition 0 of `topic`, with optional acknowledgements of it.
+fn fetch(member: &str, epoch: i32, topic: Uuid, acks: Vec<(i64, i64, i8)>) -> ShareFetchRequest {
+    ShareFetchRequest::default()
+        .with_group_id(Some(GroupId(s("workers"))))
+        .with_member_id(Some(s(member)))
+        .with_share_session_epoch(epoch)
+        .with_max_wait_ms(0)
+        .with_max_bytes(1 << 20)
+        .with_max_records(100)
+        .with_batch_size(100)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic_id(topic)
+            .with_partitions(vec![FetchPartition::default()
+                .with_acknowledgement_batches(
+                    acks.into_iter()
+                        .map(|(first, last, kind)| {
+                            AcknowledgementBatch::default()
+                                .with_first_offset(first)
+                                .with_last_offset(last)
+                                .with_acknowledge_types(vec![kind])
+                        })
+                        .collect(),
+                )])])
+}
+
+/// (first, last, delivery count) of every acquired range in a response.
+fn acquired(response: &ShareFetchResponse) -> Vec<(i64, i64, i16)> {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| &p.acquired_records)
+        .map(|r| (r.first_offset, r.last_offset, r.delivery_count))
+        .collect()
+}
+
+fn ack_code(response: &ShareFetchResponse) -> i16 {
+    response.responses[0].partitions[0].acknowledge_error_code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    let mut b = Raw::connect(&broker).await;
+
+    // Not a member yet.
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, UNKNOWN_MEMBER_ID);
+    let joined = join(&mut a, "workers", "a", "jobs").await;
+    assert_eq!((joined.error_code, joined.member_epoch), (0, 1));
+    let assignment = joined.assignment.unwrap();
+    assert_eq!(assignment.topic_partitions[0].partitions, vec![0]);
+    assert_eq!(join(&mut b, "workers", "b", "jobs").await.error_code, 0);
+
+    // No session yet; a new session carries no acknowledgements.
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, SHARE_SESSION_NOT_FOUND);
+    let response: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("a", 0, topic, vec![(0, 0, ACCEPT)]),
+        )
+        .await;
+    assert_eq!(response.error_code, INVALID_REQUEST);
+
+    // The session starts the share-partition at the log end (share.auto.offset.reset=latest).
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    assert!(acquired(&response).is_empty());
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    for i in 0..5 {
+        producer
+            .send(
+                FutureRecord::to("jobs")
+                    .key("k")
+                    .payload(&format!("job-{i}")),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 4, 1)]);
+    assert!(response.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .is_some_and(|r| !r.is_empty()));
+    assert_eq!(response.acquisition_lock_timeout_ms, 30_000);
+
+    // A wrong epoch is refused; b cannot settle what a holds, and nothing of it applies.
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 7, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, INVALID_SHARE_SESSION_EPOCH);
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 0, topic, vec![]))
+        .await;
+    assert!(acquired(&response).is_empty(), "everything is held by a");
+    let response: ShareFetchResponse = b
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("b", 1, topic, vec![(0, 4, ACCEPT)]),
+        )
+        .await;
+    assert_eq!(ack_code(&response), INVALID_RECORD_STATE);
+    let response: ShareFetchResponse = b
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("b", 2, topic, vec![(0, 0, 9)]),
+        )
+        .await;
+    assert_eq!(
+        ack_code(&response),
+        INVALID_REQUEST,
+        "an unknown acknowledge type"
+    );
+
+    // a accepts 0..=2 and releases 3..=4 with ShareAcknowledge; b then gets 3..=4 again.
+    let release = ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(s("workers"))))
+        .with_member_id(Some(s("a")))
+        .with_share_session_epoch(2)
+        .with_topics(vec![AcknowledgeTopic::default()
+            .with_topic_id(topic)
+            .with_partitions(vec![AcknowledgePartition::default()
+                .with_acknowledgement_batches(vec![
+                    AckBatch::default()
+                        .with_first_offset(0)
+                        .with_last_offset(2)
+                        .with_acknowledge_types(vec![ACCEPT]),
+                    AckBatch::default()
+                        .with_first_offset(3)
+                        .with_last_offset(4)
+                        .with_acknowledge_types(vec![RELEASE]),
+                ])])]);
+    let response: ShareAcknowledgeResponse = a.call(ApiKey::ShareAcknowledge, 1, &release).await;
+    assert_eq!(response.error_code, 0);
+    assert_eq!(response.responses[0].partitions[0].error_code, 0);
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 3, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(3, 4, 2)]);
+
+    // A consumer group cannot take the share group's id, nor a classic one, nor the other
+    // way round.
+    let consumer = |group: &str| {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s(group)))
+            .with_member_id(s("c"))
+            .with_rebalance_timeout_ms(30_000)
+            .with_subscribed_topic_names(Some(vec![TopicName(s("jobs"))]))
+            .with_topic_partitions(Some(vec![]))
+    };
+    let response: ConsumerGroupHeartbeatResponse = a
+        .call(ApiKey::ConsumerGroupHeartbeat, 1, &consumer("workers"))
+        .await;
+    assert_eq!(response.error_code, GROUP_ID_NOT_FOUND);
+    let classic = JoinGroupRequest::default()
+        .with_group_id(GroupId(s("workers")))
+        .with_session_timeout_ms(10_000)
+        .with_rebalance_timeout_ms(10_000)
+        .with_protocol_type(s("consumer"));
+    let response: JoinGroupResponse = a.call(ApiKey::JoinGroup, 9, &classic).await;
+    assert_eq!(response.error_code, INCONSISTENT_GROUP_PROTOCOL);
+    let response: ConsumerGroupHeartbeatResponse = a
+        .call(ApiKey::ConsumerGroupHeartbeat, 1, &consumer("orders"))
+        .await;
+    assert_eq!(response.error_code, 0);
+    let response = join(&mut a, "orders", "a", "jobs").await;
+    assert_eq!(response.error_code, INCONSISTENT_GROUP_PROTOCOL);
+    broker.shutdown().await.unwrap();
+}
