@@ -103,6 +103,9 @@ pub fn decode_header(mut frame: Bytes) -> Result<(ApiKey, RequestHeader, Bytes),
 }
 
 /// Encodes a response with its header, size prefix included.
+/// The size prefix and the largest response header (correlation id, empty tagged fields).
+const RESPONSE_HEADER_MAX: usize = 4 + 4 + 1;
+
 pub fn encode_response<M: Encodable>(
     api: ApiKey,
     version: i16,
@@ -116,7 +119,12 @@ pub fn encode_response<M: Encodable>(
     };
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
-    let mut buf = BytesMut::with_capacity(64);
+    // Sized up front: a fetch response carries megabytes of records, and growing the buffer
+    // by doubling would copy them again at every step.
+    let body_size = body
+        .compute_size(version)
+        .map_err(|e| err(e.to_string()))?;
+    let mut buf = BytesMut::with_capacity(RESPONSE_HEADER_MAX + body_size);
     buf.put_i32(0);
     header
         .encode(&mut buf, api.response_header_version(version))
