@@ -121,9 +121,7 @@ pub fn encode_response<M: Encodable>(
     header.correlation_id = correlation_id;
     // Sized up front: a fetch response carries megabytes of records, and growing the buffer
     // by doubling would copy them again at every step.
-    let body_size = body
-        .compute_size(version)
-        .map_err(|e| err(e.to_string()))?;
+    let body_size = body.compute_size(version).map_err(|e| err(e.to_string()))?;
     let mut buf = BytesMut::with_capacity(RESPONSE_HEADER_MAX + body_size);
     buf.put_i32(0);
     header

@@ -188,8 +188,16 @@ impl ShareCoordinator {
                 }),
             );
         }
+        let restored = partitions.len();
+        let groups: Vec<String> = partitions.keys().map(|k| k.group.clone()).collect();
+        drop(partitions);
+        let mut known = lock(&self.groups);
+        for group in groups {
+            known.entry(group).or_default();
+        }
+        drop(known);
         *lock(&self.configs) = loaded.configs;
-        partitions.len()
+        restored
     }
 
     /// The settings `group` works under.
@@ -227,27 +235,25 @@ impl ShareCoordinator {
         };
     }
 
+    /// Whether `group` is a share group: one a member joined or that has share-partition
+    /// state, until it is deleted.
     pub fn is_share_group(&self, group: &str) -> bool {
         lock(&self.groups).contains_key(group)
-            || lock(&self.partitions).keys().any(|k| k.group == group)
     }
 
-    /// Group ids with their state (ListGroups).
+    /// Group ids with their state (ListGroups), in id order.
     pub fn list(&self) -> Vec<(String, &'static str)> {
         let groups = lock(&self.groups);
-        let mut ids: BTreeMap<String, &'static str> = groups
+        let mut ids: Vec<_> = groups
             .iter()
             .map(|(id, g)| (id.clone(), g.state()))
             .collect();
-        for key in lock(&self.partitions).keys() {
-            ids.entry(key.group.clone()).or_insert("Empty");
-        }
-        ids.into_iter().collect()
+        ids.sort();
+        ids
     }
 
     pub fn describe(&self, group: &str) -> Option<ShareGroup> {
-        let found = lock(&self.groups).get(group).cloned();
-        found.or_else(|| self.is_share_group(group).then(ShareGroup::default))
+        lock(&self.groups).get(group).cloned()
     }
 
     /// Every share-partition of `group`, in key order.
@@ -261,8 +267,10 @@ impl ShareCoordinator {
         out
     }
 
-    /// The share-partition, created (not yet started) on first use.
+    /// The share-partition, created (not yet started) on first use; its group becomes a
+    /// share group if it was not one.
     pub fn partition(&self, key: &ShareKey) -> Arc<SharePartition> {
+        lock(&self.groups).entry(key.group.clone()).or_default();
         let mut partitions = lock(&self.partitions);
         Arc::clone(partitions.entry(key.clone()).or_insert_with(|| {
             Arc::new(SharePartition {
