@@ -12,7 +12,14 @@ use runnel_streams::{
     WindowSpec, WindowedConfig,
 };
 
-type Outcome = (Vec<(u8, Window, Vec<u32>)>, Vec<Change<u8, Vec<u32>>>, u64);
+/// The results, the finals emitted, the records dropped, and the windows retracted after
+/// they closed (a correction, which no record within the bound may cause).
+type Outcome = (
+    Vec<(u8, Window, Vec<u32>)>,
+    Vec<Change<u8, Vec<u32>>>,
+    u64,
+    usize,
+);
 
 /// Runs `records` (key, timestamp, partition, id) in the given order through a topology.
 fn run(config: WindowedConfig, bound: Timestamp, records: &[(u8, Timestamp, u32, u32)]) -> Outcome {
@@ -34,11 +41,19 @@ fn run(config: WindowedConfig, bound: Timestamp, records: &[(u8, Timestamp, u32,
         .aggregate_with(collect)
         .unwrap();
     let finals = Rc::new(RefCell::new(Vec::new()));
-    let sink = finals.clone();
-    table.changes().for_each(move |r| {
-        if matches!(r.value, Change::Final { .. }) {
-            sink.borrow_mut().push(r.value.clone());
+    let corrections = Rc::new(RefCell::new(0));
+    let (sink, corrected) = (finals.clone(), corrections.clone());
+    let close_delay = config.spec.close_delay();
+    let watermark = Rc::new(RefCell::new(Timestamp::MIN));
+    let seen_watermark = watermark.clone();
+    table.changes().for_each(move |r| match &r.value {
+        Change::Final { .. } => sink.borrow_mut().push(r.value.clone()),
+        Change::Retract { window, .. } => {
+            if *seen_watermark.borrow() >= window.end.saturating_add(close_delay) {
+                *corrected.borrow_mut() += 1;
+            }
         }
+        Change::Update { .. } => {}
     });
     // Idle detection stays out of the way: processing time is the arrival index.
     let mut topology = builder.build(bound, Timestamp::MAX).unwrap();
@@ -57,7 +72,13 @@ fn run(config: WindowedConfig, bound: Timestamp, records: &[(u8, Timestamp, u32,
     topology.finish().unwrap();
     let mut finals = finals.take();
     finals.sort_by_key(|c| (*c.key(), c.window()));
-    (table.snapshot(), finals, table.late_records_dropped())
+    let corrections = *corrections.borrow();
+    (
+        table.snapshot(),
+        finals,
+        table.late_records_dropped(),
+        corrections,
+    )
 }
 
 fn spec(kind: u8, length: i64, grace: i64) -> WindowSpec {
@@ -81,6 +102,7 @@ proptest! {
         bound in 0i64..15,
         drop in any::<bool>(),
         final_only in any::<bool>(),
+        partitions in 1u32..4,
         events in prop::collection::vec((0u8..3, 0i64..200, 0u32..3, 0i64..1_000), 1..80),
     ) {
         let late = if drop { LatePolicy::Drop } else { LatePolicy::Correct { retention: 10 } };
@@ -89,7 +111,7 @@ proptest! {
         let records: Vec<(u8, Timestamp, u32, u32)> = events
             .iter()
             .enumerate()
-            .map(|(id, &(key, t, partition, _))| (key, t, partition, id as u32))
+            .map(|(id, &(key, t, partition, _))| (key, t, partition % partitions, id as u32))
             .collect();
         let mut in_order = records.clone();
         in_order.sort_by_key(|r| r.1);
@@ -109,6 +131,8 @@ proptest! {
         prop_assert_eq!(actual.2, 0);
         prop_assert_eq!(&actual.0, &expected.0);
         prop_assert_eq!(&actual.1, &expected.1);
+        prop_assert_eq!(expected.3, 0);
+        prop_assert_eq!(actual.3, 0);
         // Every record is in some window.
         let mut seen: Vec<u32> = actual.0.iter().flat_map(|(_, _, ids)| ids.clone()).collect();
         seen.sort_unstable();
