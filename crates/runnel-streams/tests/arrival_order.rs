@@ -57,10 +57,13 @@ fn run(config: WindowedConfig, bound: Timestamp, records: &[(u8, Timestamp, u32,
     });
     // Idle detection stays out of the way: processing time is the arrival index.
     let mut topology = builder.build(bound, Timestamp::MAX).unwrap();
-    for partition in 0..3 {
+    let partitions: std::collections::BTreeSet<u32> = records.iter().map(|r| r.2).collect();
+    for &partition in &partitions {
         topology.register_partition(&input, partition, 0);
     }
     for (now, &(key, timestamp, partition, id)) in records.iter().enumerate() {
+        // The watermark the record meets is the one left by the records before it.
+        *watermark.borrow_mut() = topology.watermark();
         topology
             .push(
                 &input,
