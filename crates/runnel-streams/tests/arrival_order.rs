@@ -2,6 +2,7 @@
 //! shuffled by at most the watermark's out-of-orderness bound give the same windows, and the
 //! same emitted finals, as the records in timestamp order. Driven through the topology, with
 //! watermarks from several source partitions.
+#![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -1,6 +1,7 @@
 //! Windowed aggregations against a brute-force reference model: the expected results are
 //! recomputed from scratch, after every step, from the set of records the lateness rules
 //! accept, for every window type, both late-event policies and both emit modes.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 

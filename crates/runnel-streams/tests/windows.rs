@@ -1,5 +1,6 @@
 //! Windowed aggregations step by step: session merges, grace, both late policies and
 //! emit-final, with the exact changelog each step produces.
+#![allow(clippy::unwrap_used)]
 
 use runnel_streams::{
     Change, Count, EmitMode, LatePolicy, Record, Reduce, StreamsError, Window, WindowSpec,
