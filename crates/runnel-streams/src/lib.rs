@@ -5,6 +5,28 @@
 //! to a broker. Event time comes with each record; processing time (for idle partitions) is
 //! passed in by the caller. Kafka I/O, persistent state stores and exactly-once processing
 //! will sit on top of it.
+//!
+//! ```
+//! use runnel_streams::*;
+//!
+//! let mut builder = TopologyBuilder::new();
+//! let (input, views) = builder.source::<String, String>();
+//! let per_minute = views
+//!     .group_by_key()
+//!     .windowed_by(WindowedConfig::new(
+//!         WindowSpec::tumbling(60_000)?.with_grace(5_000)?,
+//!         LatePolicy::Drop,
+//!         EmitMode::Final,
+//!     ))
+//!     .count()?;
+//! per_minute.changes().for_each(|r| println!("{:?}", r.value));
+//! // 1 s of out-of-orderness; a partition silent for 10 s no longer holds the watermark.
+//! let mut topology = builder.build(1_000, 10_000)?;
+//! topology.push(&input, Record::new("ann".into(), "/".into(), 1_000, 0), 0)?;
+//! topology.finish()?;
+//! assert_eq!(per_minute.get(&"ann".to_string(), Window::new(0, 60_000)), Some(1));
+//! # Ok::<(), StreamsError>(())
+//! ```
 
 mod aggregate;
 mod change;
