@@ -31,6 +31,7 @@
 mod aggregate;
 mod change;
 mod error;
+pub mod nexmark;
 mod record;
 mod serdes;
 mod skew;
