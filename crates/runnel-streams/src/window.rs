@@ -29,21 +29,30 @@ pub enum Windows {
     Hopping { size: Timestamp, advance: Timestamp },
     /// Windows defined by the records themselves: for every record at `t`, the window of the
     /// records in `[t - size, t]`, and the window of those in `[t + 1, t + 1 + size]` when it
-    /// holds any. Together they give every distinct group of records at most `size` apart.
+    /// holds any (the window just after the record leaves it).
     Sliding { size: Timestamp },
     /// Per key, records less than or exactly `gap` apart belong to one session; a record
     /// between two sessions merges them.
     Session { gap: Timestamp },
 }
 
-/// Windows with the grace period during which late records still update them.
+/// Windows with the grace period during which late records still update them. Built only
+/// through its constructors, which refuse lengths the windows cannot have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowSpec {
-    pub windows: Windows,
-    pub grace: Timestamp,
+    windows: Windows,
+    grace: Timestamp,
 }
 
 impl WindowSpec {
+    pub fn windows(&self) -> Windows {
+        self.windows
+    }
+
+    pub fn grace(&self) -> Timestamp {
+        self.grace
+    }
+
     pub fn tumbling(size: Timestamp) -> Result<Self, StreamsError> {
         positive(size, "a tumbling window's size must be positive")?;
         Ok(Self::of(Windows::Tumbling { size }))

@@ -49,20 +49,20 @@ impl Reference {
     }
 
     fn close(&self, window: Window) -> Timestamp {
-        let extra = match self.config.spec.windows {
+        let extra = match self.config.spec.windows() {
             Windows::Session { gap } => gap,
             _ => 0,
         };
-        window.end + extra + self.config.spec.grace
+        window.end + extra + self.config.spec.grace()
     }
 
     fn record(&mut self, key: u8, t: Timestamp, id: u32) {
         let retention = self.retention();
-        match self.config.spec.windows {
+        match self.config.spec.windows() {
             Windows::Tumbling { size } => self.fixed(key, t, id, size, size, retention),
             Windows::Hopping { size, advance } => self.fixed(key, t, id, size, advance, retention),
             Windows::Sliding { .. } | Windows::Session { .. } => {
-                if self.watermark < t + 1 + self.config.spec.grace + retention {
+                if self.watermark < t + 1 + self.config.spec.grace() + retention {
                     self.accepted.entry(key).or_default().push((t, id));
                 } else {
                     self.dropped += 1;
@@ -91,7 +91,7 @@ impl Reference {
     }
 
     fn results(&self) -> Results {
-        let mut results = match self.config.spec.windows {
+        let mut results = match self.config.spec.windows() {
             Windows::Tumbling { .. } | Windows::Hopping { .. } => self.by_window.clone(),
             Windows::Sliding { size } => self.sliding(size),
             Windows::Session { gap } => self.sessions(gap),
@@ -204,7 +204,10 @@ impl<A: Clone + PartialEq + std::fmt::Debug> Replay<A> {
             } => {
                 if drop_policy {
                     // Only a session merged while still open is retracted under Drop.
-                    assert!(matches!(self.config.spec.windows, Windows::Session { .. }));
+                    assert!(matches!(
+                        self.config.spec.windows(),
+                        Windows::Session { .. }
+                    ));
                     assert!(watermark < close);
                 }
                 if watermark < close {

@@ -98,7 +98,7 @@ where
     G: Aggregator<K, V>,
 {
     pub fn new(config: WindowedConfig, aggregator: G) -> Result<Self, StreamsError> {
-        if matches!(config.spec.windows, Windows::Session { .. }) && !aggregator.can_merge() {
+        if matches!(config.spec.windows(), Windows::Session { .. }) && !aggregator.can_merge() {
             return Err(StreamsError::SessionNeedsMerge);
         }
         if config.retention() < 0 {
@@ -134,7 +134,7 @@ where
 
     /// Adds one record, appending the resulting changes to `out`.
     pub fn process(&mut self, record: &Record<K, V>, out: &mut Vec<Change<K, G::Output>>) {
-        let applied = match self.config.spec.windows {
+        let applied = match self.config.spec.windows() {
             Windows::Tumbling { size } => self.process_aligned(record, size, size, out),
             Windows::Hopping { size, advance } => self.process_aligned(record, size, advance, out),
             Windows::Sliding { size } => self.process_sliding(record, size, out),
@@ -174,7 +174,7 @@ where
             .saturating_sub(delay)
             .saturating_sub(self.config.retention());
         let expired = self.results.expire(expired_before);
-        match self.config.spec.windows {
+        match self.config.spec.windows() {
             Windows::Session { .. } => self.forget_sessions(expired),
             Windows::Sliding { size } => self.forget_buffered(size),
             Windows::Tumbling { .. } | Windows::Hopping { .. } => {}

@@ -23,7 +23,7 @@ where
     ) -> bool {
         let t = record.timestamp;
         let key = &record.key;
-        if !self.accepts(t.saturating_add(1).saturating_add(self.config.spec.grace)) {
+        if !self.accepts(t.saturating_add(1).saturating_add(self.config.spec.grace())) {
             return false;
         }
         // Sessions never overlap and are more than `gap` apart, so those the record reaches

@@ -39,7 +39,7 @@ where
     ) -> bool {
         let t = record.timestamp;
         let key = &record.key;
-        if !self.accepts(t.saturating_add(1).saturating_add(self.config.spec.grace)) {
+        if !self.accepts(t.saturating_add(1).saturating_add(self.config.spec.grace())) {
             return false;
         }
         let values = self.buffered.entry(key.clone()).or_default();
@@ -103,7 +103,7 @@ where
     pub(super) fn forget_buffered(&mut self, size: Timestamp) {
         let horizon = self
             .watermark
-            .saturating_sub(self.config.spec.grace)
+            .saturating_sub(self.config.spec.grace())
             .saturating_sub(self.config.retention())
             .saturating_sub(size)
             .saturating_sub(1);
