@@ -209,3 +209,33 @@ fn unwindowed_reduce_and_aggregate() {
     assert_eq!(spent.get(&"x"), Some((16, 3)));
     assert_eq!(spent.get(&"y"), Some((1, 1)));
 }
+
+#[test]
+fn bytes_in_json_through_and_bytes_out() {
+    use bytes::Bytes;
+    use runnel_streams::{JsonSerde, StringSerde};
+
+    let mut builder = TopologyBuilder::new();
+    let (input, raw) = builder.source::<Bytes, Bytes>();
+    let scores = raw.deserialize(StringSerde, JsonSerde::<Vec<u32>>::new());
+    let (out, sink) = collected();
+    scores
+        .map_values(|v: Vec<u32>| v.iter().sum::<u32>())
+        .serialize(StringSerde, JsonSerde::<u32>::new())
+        .for_each(move |r| sink.borrow_mut().push((r.key.clone(), r.value.clone())));
+    let mut topology = builder.build(0, 1_000).unwrap();
+    let record = |k: &'static [u8], v: &'static [u8]| {
+        Record::new(Bytes::from_static(k), Bytes::from_static(v), 0, 0)
+    };
+    topology
+        .push(&input, record(b"ann", b"[1,2,3]"), 0)
+        .unwrap();
+    let bad = topology.push(&input, record(b"bob", b"[1,"), 0);
+    assert!(matches!(bad, Err(StreamsError::Serde(_))));
+    let bad_key = topology.push(&input, record(b"\xff", b"[]"), 0);
+    assert!(matches!(bad_key, Err(StreamsError::Serde(_))));
+    assert_eq!(
+        *out.borrow(),
+        vec![(Bytes::from_static(b"ann"), Bytes::from_static(b"6"))]
+    );
+}

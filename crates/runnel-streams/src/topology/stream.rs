@@ -1,11 +1,14 @@
 use std::fmt;
 use std::rc::Rc;
 
+use bytes::Bytes;
+
 use super::node::Node;
 use super::table::GroupedStream;
 use super::Context;
 use crate::error::StreamsError;
 use crate::record::Record;
+use crate::serdes::Serde;
 
 /// A test on a record's key and value, for `Stream::branch`.
 pub type Predicate<K, V> = Box<dyn Fn(&K, &V) -> bool>;
@@ -172,11 +175,49 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         });
     }
 
+    /// Keys and values as bytes, as a topic holds them. A record that does not serialize is
+    /// skipped and its error returned by the `Topology` call that pushed it.
+    pub fn serialize(
+        &self,
+        keys: impl Serde<K> + 'static,
+        values: impl Serde<V> + 'static,
+    ) -> Stream<Bytes, Bytes> {
+        let context = self.context.clone();
+        self.derive(
+            move |r, next| match (keys.serialize(&r.key), values.serialize(&r.value)) {
+                (Ok(key), Ok(value)) => {
+                    next.push(Record::new(key, value, r.timestamp, r.partition))
+                }
+                (Err(error), _) | (_, Err(error)) => context.fail(error),
+            },
+        )
+    }
+
     /// Groups records by key, for aggregations.
     pub fn group_by_key(&self) -> GroupedStream<K, V>
     where
         K: Ord,
     {
         GroupedStream::new(self.clone())
+    }
+}
+
+impl Stream<Bytes, Bytes> {
+    /// Keys and values decoded from bytes. A record that does not decode is skipped and its
+    /// error returned by the `Topology` call that pushed it.
+    pub fn deserialize<K: Clone + 'static, V: Clone + 'static>(
+        &self,
+        keys: impl Serde<K> + 'static,
+        values: impl Serde<V> + 'static,
+    ) -> Stream<K, V> {
+        let context = self.context.clone();
+        self.derive(
+            move |r, next| match (keys.deserialize(&r.key), values.deserialize(&r.value)) {
+                (Ok(key), Ok(value)) => {
+                    next.push(Record::new(key, value, r.timestamp, r.partition))
+                }
+                (Err(error), _) | (_, Err(error)) => context.fail(error),
+            },
+        )
     }
 }
