@@ -1,5 +1,6 @@
 /// Milliseconds since the Unix epoch, in event time unless said otherwise. Durations
-/// (window sizes, grace periods, bounds) are milliseconds too.
+/// (window sizes, grace periods, bounds) are milliseconds too. `i64::MAX` is the end of
+/// time (the watermark when the input ends), never a record's time: no window reaches it.
 pub type Timestamp = i64;
 
 /// One record of a stream: what a Kafka record carries that processing looks at.

@@ -131,7 +131,7 @@ pub(crate) fn aligned_windows(
     let count = (size - 1) / advance + 1;
     (0..count)
         .rev()
-        .map(move |i| newest_start - i * advance)
+        .map(move |i| newest_start.saturating_sub(i.saturating_mul(advance)))
         .map(move |start| Window::new(start, start.saturating_add(size)))
         .filter(move |w| w.contains(timestamp))
 }
@@ -151,6 +151,9 @@ mod tests {
         // A size that is not a multiple of the advance.
         let uneven: Vec<_> = aligned_windows(10, 7, 3).collect();
         assert_eq!(uneven, vec![Window::new(6, 13), Window::new(9, 16)]);
+        // At the ends of time nothing overflows; windows are cut at the representable range.
+        assert_eq!(aligned_windows(i64::MAX - 1, 10, 10).count(), 1);
+        assert_eq!(aligned_windows(i64::MIN, 10, 5).count(), 1);
     }
 
     #[test]

@@ -37,9 +37,11 @@ where
             .map(|(&start, &end)| Window::new(start, end))
             .collect();
         touched.reverse();
-        let merged = touched.iter().fold(Window::new(t, t + 1), |acc, w| {
-            Window::new(acc.start.min(w.start), acc.end.max(w.end))
-        });
+        let merged = touched
+            .iter()
+            .fold(Window::new(t, t.saturating_add(1)), |acc, w| {
+                Window::new(acc.start.min(w.start), acc.end.max(w.end))
+            });
 
         let mut current: Option<G::Output> = None;
         let mut retracted = None;
