@@ -127,11 +127,13 @@ pub(crate) fn aligned_windows(
 ) -> impl Iterator<Item = Window> {
     // The newest window holding the record starts at the last multiple of `advance` at or
     // before it; older ones start `advance` earlier each, while they still reach the record.
-    let newest_start = timestamp - timestamp.rem_euclid(advance);
+    // Starts below the representable range are left out rather than clamped, so no window
+    // is produced twice.
+    let newest_start = timestamp.checked_sub(timestamp.rem_euclid(advance));
     let count = (size - 1) / advance + 1;
     (0..count)
         .rev()
-        .map(move |i| newest_start.saturating_sub(i.saturating_mul(advance)))
+        .filter_map(move |i| newest_start?.checked_sub(i.checked_mul(advance)?))
         .map(move |start| Window::new(start, start.saturating_add(size)))
         .filter(move |w| w.contains(timestamp))
 }
@@ -153,7 +155,9 @@ mod tests {
         assert_eq!(uneven, vec![Window::new(6, 13), Window::new(9, 16)]);
         // At the ends of time nothing overflows; windows are cut at the representable range.
         assert_eq!(aligned_windows(i64::MAX - 1, 10, 10).count(), 1);
-        assert_eq!(aligned_windows(i64::MIN, 10, 5).count(), 1);
+        let lowest: Vec<_> = aligned_windows(i64::MIN + 3, 10, 5).collect();
+        // i64::MIN + 3 is a multiple of 5; the window before it would start below i64::MIN.
+        assert_eq!(lowest, vec![Window::new(i64::MIN + 3, i64::MIN + 13)]);
     }
 
     #[test]
