@@ -192,6 +192,44 @@ mod tests {
         assert_eq!(t.current(), 5);
     }
 
+    proptest::proptest! {
+        /// Against a recomputation from the whole history: after every step the job watermark
+        /// is the largest, over the steps so far, of the minimum over the partitions that had
+        /// a record within the idle timeout, each at its newest event time minus the bound.
+        #[test]
+        fn the_job_watermark_matches_a_recomputation_from_history(
+            bound in 0i64..20,
+            idle in 1i64..50,
+            steps in proptest::collection::vec((0u32..3, 0i64..200, 0i64..30, proptest::bool::ANY), 1..100),
+        ) {
+            let mut tracker = WatermarkTracker::new(bound, idle).unwrap();
+            let mut history: Vec<(u32, i64, i64)> = Vec::new();
+            let mut now = 0;
+            let mut expected = Timestamp::MIN;
+            for (partition, event_time, pause, record) in steps {
+                now += pause;
+                if record {
+                    tracker.observe(partition, event_time, now);
+                    history.push((partition, event_time, now));
+                }
+                let mut active_min: Option<i64> = None;
+                for p in 0..3 {
+                    let seen: Vec<_> = history.iter().filter(|h| h.0 == p).collect();
+                    let Some(last) = seen.iter().map(|h| h.2).max() else { continue };
+                    if now - last >= idle {
+                        continue;
+                    }
+                    let watermark = seen.iter().map(|h| h.1).max().unwrap_or(i64::MIN) - bound;
+                    active_min = Some(active_min.map_or(watermark, |m: i64| m.min(watermark)));
+                }
+                if let Some(min) = active_min {
+                    expected = expected.max(min);
+                }
+                proptest::prop_assert_eq!(tracker.advance(now), expected);
+            }
+        }
+    }
+
     #[test]
     fn negative_settings_are_refused() {
         assert!(WatermarkTracker::<u32>::new(-1, 0).is_err());
