@@ -7,7 +7,7 @@ mod node;
 mod stream;
 mod table;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -27,7 +27,7 @@ type WatermarkListener = Box<dyn FnMut(Timestamp)>;
 struct Context {
     watermark_listeners: RefCell<Vec<WatermarkListener>>,
     errors: RefCell<Vec<StreamsError>>,
-    sources: RefCell<usize>,
+    sources: Cell<usize>,
 }
 
 impl Context {
@@ -45,7 +45,7 @@ pub struct TopologyBuilder {
 impl fmt::Debug for TopologyBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TopologyBuilder")
-            .field("sources", &*self.context.sources.borrow())
+            .field("sources", &self.context.sources.get())
             .finish_non_exhaustive()
     }
 }
@@ -84,11 +84,8 @@ impl TopologyBuilder {
         extractor: Option<Box<dyn TimestampExtractor<K, V>>>,
     ) -> (Input<K, V>, Stream<K, V>) {
         let node = Rc::new(Node::new());
-        let id = {
-            let mut sources = self.context.sources.borrow_mut();
-            *sources += 1;
-            *sources - 1
-        };
+        let id = self.context.sources.get();
+        self.context.sources.set(id + 1);
         let input = Input {
             id,
             node: node.clone(),
