@@ -1,0 +1,55 @@
+//! Stream processing in the Kafka Streams model: records in event time, watermarks, windows,
+//! aggregations per key and window, and late events handled by a policy chosen per operation.
+//!
+//! This crate is the deterministic core: nothing here reads a clock, spawns a task or talks
+//! to a broker. Event time comes with each record; processing time (for idle partitions) is
+//! passed in by the caller. Kafka I/O, persistent state stores and exactly-once processing
+//! will sit on top of it.
+//!
+//! ```
+//! use runnel_streams::*;
+//!
+//! let mut builder = TopologyBuilder::new();
+//! let (input, views) = builder.source::<String, String>();
+//! let per_minute = views
+//!     .group_by_key()
+//!     .windowed_by(WindowedConfig::new(
+//!         WindowSpec::tumbling(60_000)?.with_grace(5_000)?,
+//!         LatePolicy::Drop,
+//!         EmitMode::Final,
+//!     ))
+//!     .count()?;
+//! per_minute.changes().for_each(|r| println!("{:?}", r.value));
+//! // 1 s of out-of-orderness; a partition silent for 10 s no longer holds the watermark.
+//! let mut topology = builder.build(1_000, 10_000)?;
+//! topology.push(&input, Record::new("ann".into(), "/".into(), 1_000, 0), 0)?;
+//! topology.finish()?;
+//! assert_eq!(per_minute.get(&"ann".to_string(), Window::new(0, 60_000)), Some(1));
+//! # Ok::<(), StreamsError>(())
+//! ```
+
+mod aggregate;
+mod change;
+mod error;
+pub mod nexmark;
+mod record;
+mod serdes;
+mod skew;
+mod topology;
+mod watermark;
+mod window;
+mod windowed;
+
+pub use aggregate::{Aggregate, Aggregator, Count, Reduce};
+pub use change::Change;
+pub use error::StreamsError;
+pub use record::{Record, Timestamp};
+pub use serdes::{BytesSerde, JsonSerde, Serde, StringSerde};
+pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
+pub use topology::{
+    GroupedStream, Input, Predicate, Sink, Stream, Table, Topology, TopologyBuilder,
+    WindowedGroupedStream, WindowedTable,
+};
+pub use watermark::WatermarkTracker;
+pub use window::{Window, WindowSpec, Windows};
+pub use windowed::{EmitMode, LatePolicy, WindowedAggregation, WindowedConfig};

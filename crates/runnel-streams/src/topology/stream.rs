@@ -1,0 +1,223 @@
+use std::fmt;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::node::Node;
+use super::table::GroupedStream;
+use super::Context;
+use crate::error::StreamsError;
+use crate::record::Record;
+use crate::serdes::Serde;
+
+/// A test on a record's key and value, for `Stream::branch`.
+pub type Predicate<K, V> = Box<dyn Fn(&K, &V) -> bool>;
+
+/// Where a stream's records leave the graph, such as a topic.
+pub trait Sink<K, V> {
+    fn send(&mut self, record: Record<K, V>) -> Result<(), StreamsError>;
+}
+
+impl<K, V, F: FnMut(Record<K, V>) -> Result<(), StreamsError>> Sink<K, V> for F {
+    fn send(&mut self, record: Record<K, V>) -> Result<(), StreamsError> {
+        self(record)
+    }
+}
+
+/// A stream of records in the graph. Operations return new streams; a stream may feed any
+/// number of them, each getting every record.
+pub struct Stream<K, V> {
+    node: Rc<Node<K, V>>,
+    context: Rc<Context>,
+}
+
+impl<K, V> Clone for Stream<K, V> {
+    fn clone(&self) -> Self {
+        Stream {
+            node: self.node.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Stream<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream").finish_non_exhaustive()
+    }
+}
+
+impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
+    pub(super) fn from_node(node: Rc<Node<K, V>>, context: Rc<Context>) -> Self {
+        Stream { node, context }
+    }
+
+    pub(super) fn context(&self) -> &Rc<Context> {
+        &self.context
+    }
+
+    /// A new stream fed by `forward`, which gets each record of this one and the new stream's
+    /// node to push results into.
+    pub(super) fn derive<K2: Clone + 'static, V2: Clone + 'static>(
+        &self,
+        mut forward: impl FnMut(Record<K, V>, &Node<K2, V2>) + 'static,
+    ) -> Stream<K2, V2> {
+        let next = Rc::new(Node::new());
+        let target = next.clone();
+        self.node.subscribe(move |record| forward(record, &target));
+        Stream::from_node(next, self.context.clone())
+    }
+
+    /// Subscribes a terminal step.
+    pub(super) fn subscribe(&self, subscriber: impl FnMut(Record<K, V>) + 'static) {
+        self.node.subscribe(subscriber);
+    }
+
+    /// New key and value for every record; event time and partition stay.
+    pub fn map<K2: Clone + 'static, V2: Clone + 'static>(
+        &self,
+        mut f: impl FnMut(K, V) -> (K2, V2) + 'static,
+    ) -> Stream<K2, V2> {
+        self.derive(move |r, next| {
+            let (key, value) = f(r.key, r.value);
+            next.push(Record::new(key, value, r.timestamp, r.partition));
+        })
+    }
+
+    pub fn map_values<V2: Clone + 'static>(
+        &self,
+        mut f: impl FnMut(V) -> V2 + 'static,
+    ) -> Stream<K, V2> {
+        self.derive(move |r, next| {
+            next.push(Record::new(r.key, f(r.value), r.timestamp, r.partition));
+        })
+    }
+
+    pub fn filter(&self, mut keep: impl FnMut(&K, &V) -> bool + 'static) -> Stream<K, V> {
+        self.derive(move |r, next| {
+            if keep(&r.key, &r.value) {
+                next.push(r);
+            }
+        })
+    }
+
+    /// Zero or more records for each one, all with its event time and partition.
+    pub fn flat_map<K2: Clone + 'static, V2: Clone + 'static, I>(
+        &self,
+        mut f: impl FnMut(K, V) -> I + 'static,
+    ) -> Stream<K2, V2>
+    where
+        I: IntoIterator<Item = (K2, V2)>,
+    {
+        self.derive(move |r, next| {
+            for (key, value) in f(r.key, r.value) {
+                next.push(Record::new(key, value, r.timestamp, r.partition));
+            }
+        })
+    }
+
+    /// One stream per predicate; each record goes to the first whose predicate holds, or
+    /// nowhere.
+    pub fn branch(&self, predicates: Vec<Predicate<K, V>>) -> Vec<Stream<K, V>> {
+        let branches: Vec<Rc<Node<K, V>>> =
+            predicates.iter().map(|_| Rc::new(Node::new())).collect();
+        let targets = branches.clone();
+        self.node.subscribe(move |record| {
+            if let Some(index) = predicates
+                .iter()
+                .position(|p| p(&record.key, &record.value))
+            {
+                if let Some(target) = targets.get(index) {
+                    target.push(record);
+                }
+            }
+        });
+        branches
+            .into_iter()
+            .map(|node| Stream::from_node(node, self.context.clone()))
+            .collect()
+    }
+
+    /// The records of both streams, in the order they arrive.
+    pub fn merge(&self, other: &Stream<K, V>) -> Stream<K, V> {
+        let merged = Rc::new(Node::new());
+        for source in [self, other] {
+            let target = merged.clone();
+            source.node.subscribe(move |record| target.push(record));
+        }
+        Stream::from_node(merged, self.context.clone())
+    }
+
+    /// A new key from each record. In process this only rekeys; across instances it will
+    /// repartition through an internal topic.
+    pub fn key_by<K2: Clone + 'static>(
+        &self,
+        mut f: impl FnMut(&K, &V) -> K2 + 'static,
+    ) -> Stream<K2, V> {
+        self.derive(move |r, next| {
+            let key = f(&r.key, &r.value);
+            next.push(Record::new(key, r.value, r.timestamp, r.partition));
+        })
+    }
+
+    /// A side effect per record.
+    pub fn for_each(&self, mut f: impl FnMut(&Record<K, V>) + 'static) {
+        self.subscribe(move |r| f(&r));
+    }
+
+    /// Sends every record to `sink`; an error is returned by the `Topology` call that pushed
+    /// the record.
+    pub fn to(&self, mut sink: impl Sink<K, V> + 'static) {
+        let context = self.context.clone();
+        self.subscribe(move |r| {
+            if let Err(error) = sink.send(r) {
+                context.fail(error);
+            }
+        });
+    }
+
+    /// Keys and values as bytes, as a topic holds them. A record that does not serialize is
+    /// skipped and its error returned by the `Topology` call that pushed it.
+    pub fn serialize(
+        &self,
+        keys: impl Serde<K> + 'static,
+        values: impl Serde<V> + 'static,
+    ) -> Stream<Bytes, Bytes> {
+        let context = self.context.clone();
+        self.derive(
+            move |r, next| match (keys.serialize(&r.key), values.serialize(&r.value)) {
+                (Ok(key), Ok(value)) => {
+                    next.push(Record::new(key, value, r.timestamp, r.partition))
+                }
+                (Err(error), _) | (_, Err(error)) => context.fail(error),
+            },
+        )
+    }
+
+    /// Groups records by key, for aggregations.
+    pub fn group_by_key(&self) -> GroupedStream<K, V>
+    where
+        K: Ord,
+    {
+        GroupedStream::new(self.clone())
+    }
+}
+
+impl Stream<Bytes, Bytes> {
+    /// Keys and values decoded from bytes. A record that does not decode is skipped and its
+    /// error returned by the `Topology` call that pushed it.
+    pub fn deserialize<K: Clone + 'static, V: Clone + 'static>(
+        &self,
+        keys: impl Serde<K> + 'static,
+        values: impl Serde<V> + 'static,
+    ) -> Stream<K, V> {
+        let context = self.context.clone();
+        self.derive(
+            move |r, next| match (keys.deserialize(&r.key), values.deserialize(&r.value)) {
+                (Ok(key), Ok(value)) => {
+                    next.push(Record::new(key, value, r.timestamp, r.partition))
+                }
+                (Err(error), _) | (_, Err(error)) => context.fail(error),
+            },
+        )
+    }
+}

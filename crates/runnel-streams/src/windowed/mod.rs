@@ -1,0 +1,225 @@
+//! Aggregation per key and window, with watermarks deciding when windows close and a policy
+//! for records that arrive after that.
+
+mod fixed;
+mod session;
+mod sliding;
+mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::aggregate::Aggregator;
+use crate::change::Change;
+use crate::error::StreamsError;
+use crate::record::{Record, Timestamp};
+use crate::window::{Window, WindowSpec, Windows};
+use store::WindowStore;
+
+/// What happens to a record that arrives after its window closed (watermark past the
+/// window's end plus the grace period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatePolicy {
+    /// Ignore it and count it in `late_records_dropped`. Closed windows are forgotten.
+    Drop,
+    /// Update the window anyway, retracting the result sent before. Closed windows are kept
+    /// for `retention` more milliseconds of event time; records later than that are dropped
+    /// and counted.
+    Correct { retention: Timestamp },
+}
+
+/// When results are sent downstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitMode {
+    /// An `Update` after every record.
+    Updates,
+    /// One `Final` per window when it closes (and a correction after, under
+    /// `LatePolicy::Correct`).
+    Final,
+}
+
+/// How a windowed aggregation groups, closes and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowedConfig {
+    pub spec: WindowSpec,
+    pub late: LatePolicy,
+    pub emit: EmitMode,
+}
+
+impl WindowedConfig {
+    pub fn new(spec: WindowSpec, late: LatePolicy, emit: EmitMode) -> Self {
+        WindowedConfig { spec, late, emit }
+    }
+
+    fn retention(&self) -> Timestamp {
+        match self.late {
+            LatePolicy::Drop => 0,
+            LatePolicy::Correct { retention } => retention,
+        }
+    }
+}
+
+/// Aggregates records per key and window and emits a changelog of results.
+///
+/// Records come with their event time; the watermark is moved by the caller
+/// (`advance_watermark`), usually from a `WatermarkTracker`. A record is late for a window
+/// once the watermark has reached the window's close (end plus grace, plus the gap for
+/// sessions). For sliding and session windows, whose windows come from the records, a record
+/// is late once the watermark has passed its own timestamp by more than the grace; such a
+/// record could only land in windows that are closed.
+pub struct WindowedAggregation<K, V, G: Aggregator<K, V>> {
+    config: WindowedConfig,
+    aggregator: G,
+    watermark: Timestamp,
+    results: WindowStore<K, G::Output>,
+    /// Session windows only: per key, the open sessions by start, with their ends.
+    sessions: BTreeMap<K, BTreeMap<Timestamp, Timestamp>>,
+    /// Sliding windows only: per key, the values by timestamp, kept while a window could
+    /// still need them, since a new record can create a window holding older ones.
+    buffered: BTreeMap<K, BTreeMap<Timestamp, Vec<V>>>,
+    buffered_by_time: BTreeMap<Timestamp, BTreeSet<K>>,
+    late_records_dropped: u64,
+}
+
+impl<K, V, G: Aggregator<K, V>> fmt::Debug for WindowedAggregation<K, V, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WindowedAggregation")
+            .field("config", &self.config)
+            .field("watermark", &self.watermark)
+            .field("late_records_dropped", &self.late_records_dropped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, G> WindowedAggregation<K, V, G>
+where
+    K: Ord + Clone,
+    V: Clone,
+    G: Aggregator<K, V>,
+{
+    pub fn new(config: WindowedConfig, aggregator: G) -> Result<Self, StreamsError> {
+        if matches!(config.spec.windows(), Windows::Session { .. }) && !aggregator.can_merge() {
+            return Err(StreamsError::SessionNeedsMerge);
+        }
+        if config.retention() < 0 {
+            return Err(StreamsError::InvalidWindow(
+                "a retention must not be negative",
+            ));
+        }
+        Ok(WindowedAggregation {
+            config,
+            aggregator,
+            watermark: Timestamp::MIN,
+            results: WindowStore::new(),
+            sessions: BTreeMap::new(),
+            buffered: BTreeMap::new(),
+            buffered_by_time: BTreeMap::new(),
+            late_records_dropped: 0,
+        })
+    }
+
+    pub fn watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    /// Records dropped as too late from at least one of their windows.
+    pub fn late_records_dropped(&self) -> u64 {
+        self.late_records_dropped
+    }
+
+    /// Whether the operation holds no state (every window expired).
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty() && self.sessions.is_empty() && self.buffered.is_empty()
+    }
+
+    /// Adds one record, appending the resulting changes to `out`.
+    pub fn process(&mut self, record: &Record<K, V>, out: &mut Vec<Change<K, G::Output>>) {
+        let applied = match self.config.spec.windows() {
+            Windows::Tumbling { size } => self.process_aligned(record, size, size, out),
+            Windows::Hopping { size, advance } => self.process_aligned(record, size, advance, out),
+            Windows::Sliding { size } => self.process_sliding(record, size, out),
+            Windows::Session { gap } => self.process_session(record, gap, out),
+        };
+        if !applied {
+            self.late_records_dropped += 1;
+        }
+    }
+
+    /// Moves event time forward to `watermark` (an older one is ignored): closes windows,
+    /// emitting their results in emit-final mode, and forgets those past retention.
+    pub fn advance_watermark(&mut self, watermark: Timestamp, out: &mut Vec<Change<K, G::Output>>) {
+        if watermark <= self.watermark {
+            return;
+        }
+        let previous = self.watermark;
+        self.watermark = watermark;
+        let delay = self.config.spec.close_delay();
+        if self.config.emit == EmitMode::Final {
+            self.results.visit_ending(
+                previous.saturating_sub(delay),
+                watermark.saturating_sub(delay),
+                |window, key, slot| {
+                    if !slot.emitted {
+                        slot.emitted = true;
+                        out.push(Change::Final {
+                            key: key.clone(),
+                            window,
+                            value: slot.value.clone(),
+                        });
+                    }
+                },
+            );
+        }
+        let expired_before = watermark
+            .saturating_sub(delay)
+            .saturating_sub(self.config.retention());
+        let expired = self.results.expire(expired_before);
+        match self.config.spec.windows() {
+            Windows::Session { .. } => self.forget_sessions(expired),
+            Windows::Sliding { size } => self.forget_buffered(size),
+            Windows::Tumbling { .. } | Windows::Hopping { .. } => {}
+        }
+    }
+
+    /// Whether a record may still change a window that closes at `close`.
+    fn accepts(&self, close: Timestamp) -> bool {
+        self.watermark < close.saturating_add(self.config.retention())
+    }
+
+    fn is_closed(&self, window: Window) -> bool {
+        self.watermark >= self.config.spec.closes_at(window)
+    }
+
+    /// Reports a window's new result as the emit mode wants it. `retracted` is the result sent
+    /// before, given when the window is closed and had been sent. Returns whether the window's
+    /// result has now been sent.
+    fn announce(
+        &self,
+        key: &K,
+        window: Window,
+        retracted: Option<G::Output>,
+        value: &G::Output,
+        emitted: bool,
+        out: &mut Vec<Change<K, G::Output>>,
+    ) -> bool {
+        let closed = self.is_closed(window);
+        if self.config.emit == EmitMode::Final && !closed {
+            // Sent once the watermark closes it.
+            return emitted;
+        }
+        if let Some(old_value) = retracted {
+            out.push(Change::Retract {
+                key: key.clone(),
+                window,
+                old_value,
+            });
+        }
+        let value = value.clone();
+        let key = key.clone();
+        out.push(match self.config.emit {
+            EmitMode::Updates => Change::Update { key, window, value },
+            EmitMode::Final => Change::Final { key, window, value },
+        });
+        true
+    }
+}

@@ -1,0 +1,120 @@
+//! The Nexmark queries give what a direct computation over the generated events gives.
+#![allow(clippy::unwrap_used)]
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use runnel_streams::nexmark::{queries, Bid, Event, Generator, GeneratorConfig, SplitMix64};
+use runnel_streams::{Change, Record, Stream, TopologyBuilder, Window};
+
+fn events(n: usize) -> Vec<Event> {
+    Generator::new(GeneratorConfig::default(), SplitMix64::new(42))
+        .take(n)
+        .collect()
+}
+
+fn bids(events: &[Event]) -> Vec<Bid> {
+    events.iter().cloned().filter_map(Event::into_bid).collect()
+}
+
+/// Builds a query, pushes the events in order, ends the input and returns every output.
+fn run<K: Clone + 'static, V: Clone + 'static>(
+    events: &[Event],
+    query: impl FnOnce(&Stream<(), Event>) -> Stream<K, V>,
+) -> Vec<(K, V)> {
+    let mut builder = TopologyBuilder::new();
+    let (input, stream) = builder.source::<(), Event>();
+    let outputs = Rc::new(RefCell::new(Vec::new()));
+    let sink = outputs.clone();
+    query(&stream).for_each(move |r| sink.borrow_mut().push((r.key.clone(), r.value.clone())));
+    let mut topology = builder.build(0, i64::MAX).unwrap();
+    for event in events {
+        let t = event.date_time();
+        topology
+            .push(&input, Record::new((), event.clone(), t, 0), t)
+            .unwrap();
+    }
+    topology.finish().unwrap();
+    outputs.take()
+}
+
+#[test]
+fn q0_q1_q2_pass_project_and_select() {
+    let events = events(20_000);
+    assert_eq!(run(&events, queries::q0).len(), events.len());
+    let q1 = run(&events, queries::q1);
+    let bids = bids(&events);
+    assert_eq!(q1.len(), bids.len());
+    assert_eq!(q1[0].1.price, bids[0].price * 908 / 1000);
+    let q2: Vec<(u64, u64)> = run(&events, queries::q2);
+    let expected: Vec<(u64, u64)> = bids
+        .iter()
+        .filter(|b| b.auction % 123 == 0)
+        .map(|b| (b.auction, b.price))
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(q2, expected);
+}
+
+#[test]
+fn q5_finds_the_hottest_auction_of_each_window() {
+    // 60,000 events at 10,000/s: six seconds, so every window is covered and some are partial.
+    let events = events(60_000);
+    let mut counts: BTreeMap<Window, BTreeMap<u64, u64>> = BTreeMap::new();
+    for bid in bids(&events) {
+        let t = bid.date_time;
+        let newest = t - t.rem_euclid(2_000);
+        for start in (0..5).map(|i| newest - i * 2_000) {
+            *counts
+                .entry(Window::new(start, start + 10_000))
+                .or_default()
+                .entry(bid.auction)
+                .or_default() += 1;
+        }
+    }
+    let expected: BTreeMap<Window, (u64, u64)> = counts
+        .into_iter()
+        .map(|(w, by_auction)| {
+            let best = by_auction
+                .into_iter()
+                .max_by_key(|&(auction, n)| (n, std::cmp::Reverse(auction)))
+                .unwrap();
+            (w, best)
+        })
+        .collect();
+    let mut leaders = BTreeMap::new();
+    for (window, leader) in run(&events, |s| queries::q5(s).unwrap()) {
+        leaders.insert(window, leader);
+    }
+    assert_eq!(leaders, expected);
+}
+
+#[test]
+fn q7_finds_the_highest_bid_of_each_window() {
+    let events = events(60_000);
+    let mut expected: BTreeMap<Window, Bid> = BTreeMap::new();
+    for bid in bids(&events) {
+        let start = bid.date_time - bid.date_time.rem_euclid(10_000);
+        let best = expected
+            .entry(Window::new(start, start + 10_000))
+            .or_insert_with(|| bid.clone());
+        if bid.price > best.price {
+            *best = bid;
+        }
+    }
+    let outputs = run(&events, |s| queries::q7(s).unwrap());
+    let mut highest = BTreeMap::new();
+    for (_, change) in outputs {
+        match change {
+            Change::Final { window, value, .. } => {
+                assert!(
+                    highest.insert(window, value).is_none(),
+                    "one final per window"
+                );
+            }
+            other => panic!("only finals expected, got {other:?}"),
+        }
+    }
+    assert_eq!(highest, expected);
+}
