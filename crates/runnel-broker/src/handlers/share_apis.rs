@@ -169,6 +169,14 @@ fn topic_name(state: &BrokerState, id: Uuid) -> Option<String> {
     state.topics.by_id(id).map(|t| t.name.clone())
 }
 
+/// Group and member of a share request (null reads as empty, which no member has).
+fn identity(group: &Option<GroupId>, member: &Option<StrBytes>) -> (String, String) {
+    (
+        group.as_ref().map(|g| g.0.to_string()).unwrap_or_default(),
+        member.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+    )
+}
+
 fn leader(state: &BrokerState) -> (i32, i32) {
     (state.config.node_id, 0)
 }
@@ -178,11 +186,7 @@ pub(crate) async fn share_fetch(
     request: ShareFetchRequest,
 ) -> ShareFetchResponse {
     let mut response = ShareFetchResponse::default();
-    let group = request
-        .group_id
-        .map(|g| g.0.to_string())
-        .unwrap_or_default();
-    let member = request.member_id.map(|m| m.to_string()).unwrap_or_default();
+    let (group, member) = identity(&request.group_id, &request.member_id);
     let settings = state.shares.settings(&group);
     response.acquisition_lock_timeout_ms =
         i32::try_from(settings.limits.lock_ms).unwrap_or(i32::MAX);
@@ -354,11 +358,7 @@ pub(crate) async fn share_acknowledge(
     request: ShareAcknowledgeRequest,
 ) -> ShareAcknowledgeResponse {
     let mut response = ShareAcknowledgeResponse::default();
-    let group = request
-        .group_id
-        .map(|g| g.0.to_string())
-        .unwrap_or_default();
-    let member = request.member_id.map(|m| m.to_string()).unwrap_or_default();
+    let (group, member) = identity(&request.group_id, &request.member_id);
     if request.share_session_epoch == 0 {
         response.error_code = ResponseError::InvalidShareSessionEpoch.code();
         return response;
