@@ -28,6 +28,7 @@ const GROUP_ID_NOT_FOUND: i16 = 69;
 
 const ACCEPT: i8 = 1;
 const RELEASE: i8 = 2;
+const RENEW: i8 = 4;
 
 fn s(text: &str) -> StrBytes {
     StrBytes::from_string(text.to_owned())
@@ -85,6 +86,36 @@ fn acquired(response: &ShareFetchResponse) -> Vec<(i64, i64, i16)> {
 
 fn ack_code(response: &ShareFetchResponse) -> i16 {
     response.responses[0].partitions[0].acknowledge_error_code
+}
+
+/// ShareAcknowledge at v2, which kafka-protocol 0.18 does not code: the v1 body with
+/// IsRenewAck (true) inserted after the epoch; the v2 answer is v1's with
+/// AcquisitionLockTimeoutMs after the error message. Returns that timeout and the rest.
+async fn acknowledge_v2(
+    raw: &mut Raw,
+    request: &ShareAcknowledgeRequest,
+) -> (i32, ShareAcknowledgeResponse) {
+    use bytes::{Buf, BufMut};
+    use kafka_protocol::protocol::{Decodable, Encodable};
+    let mut v1 = bytes::BytesMut::new();
+    request.encode(&mut v1, 1).unwrap();
+    // Group and member are short compact strings (one length byte, holding length + 1).
+    let group_end = v1[0] as usize;
+    let member_end = group_end + v1[group_end] as usize;
+    let at = member_end + 4;
+    let mut body = bytes::BytesMut::new();
+    body.put_slice(&v1[..at]);
+    body.put_u8(1);
+    body.put_slice(&v1[at..]);
+    let answer = raw.call_bytes(ApiKey::ShareAcknowledge, 2, &body).await;
+    // Throttle (4), error (2), then a null or short error message (1 length byte + text).
+    let message_end = 6 + 1 + (answer[6] as usize).saturating_sub(1);
+    let lock_ms = (&answer[message_end..message_end + 4]).get_i32();
+    let mut v1 = bytes::BytesMut::new();
+    v1.put_slice(&answer[..message_end]);
+    v1.put_slice(&answer[message_end + 4..]);
+    let response = ShareAcknowledgeResponse::decode(&mut v1.freeze(), 1).unwrap();
+    (lock_ms, response)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,6 +236,43 @@ async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
         .call(ApiKey::ShareFetch, 1, &fetch("b", 3, topic, vec![]))
         .await;
     assert_eq!(acquired(&response), vec![(3, 4, 2)]);
+
+    // Renewal (ShareAcknowledge v2, RENEW): the holder may, another member may not, and v1
+    // does not know the type.
+    let renew = |member: &str, epoch: i32| {
+        ShareAcknowledgeRequest::default()
+            .with_group_id(Some(GroupId(s("workers"))))
+            .with_member_id(Some(s(member)))
+            .with_share_session_epoch(epoch)
+            .with_topics(vec![AcknowledgeTopic::default()
+                .with_topic_id(topic)
+                .with_partitions(vec![AcknowledgePartition::default()
+                    .with_acknowledgement_batches(vec![AckBatch::default()
+                        .with_first_offset(3)
+                        .with_last_offset(4)
+                        .with_acknowledge_types(vec![RENEW])])])])
+    };
+    let (lock_ms, response) = acknowledge_v2(&mut b, &renew("b", 4)).await;
+    assert_eq!(lock_ms, 30_000);
+    assert_eq!(response.responses[0].partitions[0].error_code, 0);
+    let (_, response) = acknowledge_v2(&mut a, &renew("a", 3)).await;
+    assert_eq!(
+        response.responses[0].partitions[0].error_code,
+        INVALID_RECORD_STATE
+    );
+    let response: ShareAcknowledgeResponse =
+        b.call(ApiKey::ShareAcknowledge, 1, &renew("b", 5)).await;
+    assert_eq!(
+        response.responses[0].partitions[0].error_code,
+        INVALID_REQUEST
+    );
+    // The renewed records are still b's: a third member gets nothing.
+    let mut c = Raw::connect(&broker).await;
+    assert_eq!(join(&mut c, "workers", "c", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = c
+        .call(ApiKey::ShareFetch, 1, &fetch("c", 0, topic, vec![]))
+        .await;
+    assert!(acquired(&response).is_empty());
 
     // A consumer group cannot take the share group's id, nor a classic one, nor the other
     // way round.

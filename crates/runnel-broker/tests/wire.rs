@@ -388,11 +388,21 @@ fn request_body(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Vec<u8> {
             .with_group_id(Some(GroupId(StrBytes::from_static_str("share"))))
             .with_member_id(Some(StrBytes::from_static_str("member")))
             .encode(&mut buf, version),
-        ApiKey::ShareAcknowledge => ShareAcknowledgeRequest::default()
-            .with_group_id(Some(GroupId(StrBytes::from_static_str("share"))))
-            .with_member_id(Some(StrBytes::from_static_str("member")))
-            .with_share_session_epoch(1)
-            .encode(&mut buf, version),
+        ApiKey::ShareAcknowledge => {
+            let request = ShareAcknowledgeRequest::default()
+                .with_group_id(Some(GroupId(StrBytes::from_static_str("share"))))
+                .with_member_id(Some(StrBytes::from_static_str("member")))
+                .with_share_session_epoch(1);
+            // v2 is v1 with IsRenewAck after the epoch; kafka-protocol encodes v1 only.
+            let encoded = request.encode(&mut buf, version.min(1));
+            if version >= 2 {
+                let at = buf.len() - 2;
+                let tail = buf.split_off(at);
+                buf.extend_from_slice(&[0]);
+                buf.unsplit(tail);
+            }
+            encoded
+        }
         ApiKey::DescribeShareGroupOffsets => DescribeShareGroupOffsetsRequest::default()
             .with_groups(vec![
                 describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()

@@ -64,7 +64,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ShareGroupHeartbeat, 1, 1),
     (ApiKey::ShareGroupDescribe, 1, 1),
     (ApiKey::ShareFetch, 1, 1),
-    (ApiKey::ShareAcknowledge, 1, 1),
+    (ApiKey::ShareAcknowledge, 1, 2),
     (ApiKey::DescribeShareGroupOffsets, 0, 0),
     (ApiKey::AlterShareGroupOffsets, 0, 0),
     (ApiKey::DeleteShareGroupOffsets, 0, 0),
@@ -340,12 +340,23 @@ pub(crate) async fn handle(
             id,
             &share_apis::share_fetch(state, decode(api, body, version, walked)?).await,
         ),
-        ApiKey::ShareAcknowledge => respond(
-            api,
-            version,
-            id,
-            &share_apis::share_acknowledge(state, decode(api, body, version, walked)?).await,
-        ),
+        ApiKey::ShareAcknowledge => {
+            // v2 is v1 plus one flag byte; kafka-protocol 0.18 codes v1 only.
+            let (request, renew) = if version >= 2 {
+                let (v1, renew) =
+                    shape::acknowledge_v2_as_v1(body).ok_or_else(|| RequestError::Decode {
+                        api,
+                        version,
+                        message: "no IsRenewAck".to_owned(),
+                    })?;
+                (decode(api, &mut Bytes::from(v1), 1, walked - 1)?, renew)
+            } else {
+                (decode(api, body, version, walked)?, false)
+            };
+            let response = share_apis::share_acknowledge(state, request, renew).await;
+            let frame = respond(api, 1, id, &response.body)?;
+            Ok(frame.map(|f| share_apis::with_lock_timeout(f, version, response.lock_ms)))
+        }
         ApiKey::DescribeShareGroupOffsets => respond(
             api,
             version,

@@ -252,7 +252,7 @@ pub(crate) async fn share_fetch(
             }
         };
     let mut settled = Settled::default();
-    let ack_codes = fetch::acknowledge(state, &group, &member, &acks, &mut settled);
+    let ack_codes = fetch::acknowledge(state, &group, &member, &acks, None, &mut settled);
     let forgotten: BTreeSet<(String, i32)> = forget.into_iter().collect();
     state
         .shares
@@ -353,9 +353,33 @@ fn fetch_entry<'a>(
         })
 }
 
+/// A ShareAcknowledge answer, and the lock duration v2 reports beside it.
+#[derive(Debug)]
+pub(crate) struct Acknowledged {
+    pub body: ShareAcknowledgeResponse,
+    pub lock_ms: i32,
+}
+
+/// ShareAcknowledge; `renew` (v2's IsRenewAck) allows RENEW acknowledgements, which extend
+/// the member's locks by the group's lock duration from now.
 pub(crate) async fn share_acknowledge(
     state: &Arc<BrokerState>,
     request: ShareAcknowledgeRequest,
+    renew: bool,
+) -> Acknowledged {
+    let (group, _) = identity(&request.group_id, &request.member_id);
+    let lock_ms = state.shares.settings(&group).limits.lock_ms;
+    let renew_until = renew.then(|| state.shares.now_ms() + lock_ms);
+    Acknowledged {
+        body: acknowledge(state, request, renew_until).await,
+        lock_ms: i32::try_from(lock_ms).unwrap_or(i32::MAX),
+    }
+}
+
+async fn acknowledge(
+    state: &Arc<BrokerState>,
+    request: ShareAcknowledgeRequest,
+    renew_until: Option<i64>,
 ) -> ShareAcknowledgeResponse {
     let mut response = ShareAcknowledgeResponse::default();
     let (group, member) = identity(&request.group_id, &request.member_id);
@@ -393,7 +417,7 @@ pub(crate) async fn share_acknowledge(
         }
     };
     let mut settled = Settled::default();
-    let codes = fetch::acknowledge(state, &group, &member, &acks, &mut settled);
+    let codes = fetch::acknowledge(state, &group, &member, &acks, renew_until, &mut settled);
     if request.share_session_epoch == -1 {
         state
             .shares
@@ -430,6 +454,39 @@ pub(crate) async fn share_acknowledge(
         response.error_code = ResponseError::UnknownTopicId.code();
     }
     response
+}
+
+/// A ShareAcknowledge response frame encoded at v1, made v2 by inserting
+/// AcquisitionLockTimeoutMs after the top-level ErrorMessage (the only difference).
+pub(crate) fn with_lock_timeout(frame: Bytes, version: i16, lock_ms: i32) -> Bytes {
+    // Size, correlation id, empty header tags, throttle time, error code.
+    const MESSAGE_AT: usize = 4 + 4 + 1 + 4 + 2;
+    if version < 2 {
+        return frame;
+    }
+    let Some(at) = compact_string_end(&frame, MESSAGE_AT) else {
+        return frame;
+    };
+    let mut out = Vec::with_capacity(frame.len() + 4);
+    out.extend_from_slice(&frame[..at]);
+    out.extend_from_slice(&lock_ms.to_be_bytes());
+    out.extend_from_slice(&frame[at..]);
+    let size = i32::try_from(out.len() - 4).unwrap_or(i32::MAX);
+    out[..4].copy_from_slice(&size.to_be_bytes());
+    Bytes::from(out)
+}
+
+/// Where the compact (nullable) string starting at `at` ends.
+fn compact_string_end(buf: &[u8], at: usize) -> Option<usize> {
+    let mut length: usize = 0;
+    for (i, byte) in buf.get(at..)?.iter().take(5).enumerate() {
+        length |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            // The varint holds length + 1; 0 is null.
+            return Some(at + i + 1 + length.saturating_sub(1));
+        }
+    }
+    None
 }
 
 fn be(value: i64) -> Bytes {

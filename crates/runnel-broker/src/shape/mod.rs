@@ -20,6 +20,7 @@ mod share_requests;
 use kafka_protocol::messages::ApiKey;
 
 pub use reference::decoded_len;
+pub use share_requests::acknowledge_v2_as_v1;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {

@@ -51,6 +51,10 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         ApiKey::ShareGroupHeartbeat => len::<ShareGroupHeartbeatRequest>(body, version),
         ApiKey::ShareGroupDescribe => len::<ShareGroupDescribeRequest>(body, version),
         ApiKey::ShareFetch => len::<ShareFetchRequest>(body, version),
+        ApiKey::ShareAcknowledge if version == 2 => {
+            let (v1, _) = super::acknowledge_v2_as_v1(body)?;
+            len::<ShareAcknowledgeRequest>(&v1, 1).map(|n| n + 1)
+        }
         ApiKey::ShareAcknowledge => len::<ShareAcknowledgeRequest>(body, version),
         ApiKey::DescribeShareGroupOffsets => len::<DescribeShareGroupOffsetsRequest>(body, version),
         ApiKey::AlterShareGroupOffsets => len::<AlterShareGroupOffsetsRequest>(body, version),

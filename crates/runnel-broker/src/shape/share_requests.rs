@@ -70,10 +70,16 @@ pub(super) fn share_fetch(w: &mut Walker<'_>, version: i16) -> Result<(), ShapeE
 }
 
 pub(super) fn share_acknowledge(w: &mut Walker<'_>, version: i16) -> Result<(), ShapeError> {
-    only(version, 1)?;
+    if !(1..=2).contains(&version) {
+        return Err(ShapeError::Version(version));
+    }
     w.compact_string()?;
     w.compact_string()?;
     w.skip(4)?;
+    if version >= 2 {
+        // IsRenewAck.
+        w.skip(1)?;
+    }
     w.compact_array(|w| {
         w.skip(16)?;
         w.compact_array(acknowledged_partition)?;
@@ -127,4 +133,20 @@ pub(super) fn delete_share_group_offsets(
         tagged_fields(w)
     })?;
     tagged_fields(w)
+}
+
+/// A ShareAcknowledge v2 body as the v1 body it extends, and its IsRenewAck flag: v2 only
+/// adds that one byte after ShareSessionEpoch, and kafka-protocol 0.18 decodes v1 only.
+/// `None` when the body is too short to hold it (the shape walk refuses such a body first).
+pub fn acknowledge_v2_as_v1(body: &[u8]) -> Option<(Vec<u8>, bool)> {
+    let mut w = Walker::new(body);
+    w.compact_string().ok()?;
+    w.compact_string().ok()?;
+    w.skip(4).ok()?;
+    let at = w.consumed();
+    let flag = *body.get(at)?;
+    let mut v1 = Vec::with_capacity(body.len() - 1);
+    v1.extend_from_slice(&body[..at]);
+    v1.extend_from_slice(&body[at + 1..]);
+    Some((v1, flag != 0))
 }

@@ -472,6 +472,14 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                     default_encoding::<ShareGroupDescribeRequest>(version)
                 }
                 ApiKey::ShareFetch => default_encoding::<ShareFetchRequest>(version),
+                ApiKey::ShareAcknowledge if version == 2 => {
+                    // v1 plus IsRenewAck after ShareSessionEpoch (kafka-protocol codes v1 only).
+                    default_encoding::<ShareAcknowledgeRequest>(1).map(|mut v1| {
+                        let at = v1.len() - 2; // before the empty topics array and tags
+                        v1.insert(at, 1);
+                        v1
+                    })
+                }
                 ApiKey::ShareAcknowledge => default_encoding::<ShareAcknowledgeRequest>(version),
                 ApiKey::DescribeShareGroupOffsets => {
                     default_encoding::<DescribeShareGroupOffsetsRequest>(version)

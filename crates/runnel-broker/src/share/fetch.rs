@@ -10,7 +10,9 @@ use runnel_log::{BatchBuilder, Batches, Compression, Log, LogError};
 use tokio::time::Instant;
 
 use super::config::OffsetReset;
-use super::records::{AckError, AckType, AcquiredRange, Archived, MemberId, ShareRecords};
+use super::records::{
+    AckError, AckType, AcquiredRange, Archived, MemberId, ShareRecords, RENEW_CODE,
+};
 use super::store::{self, ShareKey};
 use super::{Settled, SharePartition};
 use crate::broker::BrokerState;
@@ -39,11 +41,14 @@ pub struct PartitionAcks {
 }
 
 /// Applies acknowledgements; returns the error code per partition (0 when all applied).
+/// `renew_until` allows renewals (ShareAcknowledge v2), extending locks to that time; without
+/// it a renewal is an unknown type.
 pub fn acknowledge(
     state: &BrokerState,
     group: &str,
     member: &str,
     acks: &[PartitionAcks],
+    renew_until: Option<i64>,
     settled: &mut Settled,
 ) -> Vec<((String, i32), i16)> {
     let limits = state.shares.settings(group).limits;
@@ -68,7 +73,13 @@ pub fn acknowledge(
                 match guard.records.as_mut() {
                     None => Err(ResponseError::InvalidRecordState),
                     Some(records) => partition_acks.batches.iter().try_for_each(|(f, l, t)| {
-                        apply(records, member, *f, *l, t, limits, &mut archived)
+                        let ack = Acknowledgement {
+                            first: *f,
+                            last: *l,
+                            types: t,
+                            renew_until,
+                        };
+                        apply(records, member, ack, limits, &mut archived)
                     }),
                 }
             };
@@ -80,18 +91,34 @@ pub fn acknowledge(
     out
 }
 
+/// One acknowledgement batch of a request.
+struct Acknowledgement<'a> {
+    first: i64,
+    last: i64,
+    /// One type for the whole range, or one per offset.
+    types: &'a [i8],
+    renew_until: Option<i64>,
+}
+
 fn apply(
     records: &mut ShareRecords,
     member: &str,
-    first: i64,
-    last: i64,
-    types: &[i8],
+    ack: Acknowledgement<'_>,
     limits: super::records::Limits,
     archived: &mut Vec<Archived>,
 ) -> Result<(), ResponseError> {
+    let Acknowledgement {
+        first,
+        last,
+        types,
+        renew_until,
+    } = ack;
     let span = last.checked_sub(first).and_then(|d| d.checked_add(1));
     let per_offset = span.is_some_and(|n| n > 1 && usize::try_from(n) == Ok(types.len()));
-    let parse = |t: i8| AckType::from_wire(t).ok_or(ResponseError::InvalidRequest);
+    let parse = |t: i8| match (t, renew_until) {
+        (RENEW_CODE, Some(until_ms)) => Ok(AckType::Renew { until_ms }),
+        _ => AckType::from_wire(t).ok_or(ResponseError::InvalidRequest),
+    };
     let map = |e: AckError| match e {
         AckError::NotAcquired(_) => ResponseError::InvalidRecordState,
         AckError::BadRange { .. } => ResponseError::InvalidRequest,

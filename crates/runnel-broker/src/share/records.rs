@@ -27,9 +27,17 @@ pub enum AckType {
     Release,
     /// Unprocessable: never deliver it again.
     Reject,
+    /// Still working on it: keep the record and extend its lock to `until_ms` (KIP-1222).
+    Renew {
+        until_ms: i64,
+    },
 }
 
+/// The wire code of a renewal, accepted only where the protocol version allows it.
+pub const RENEW_CODE: i8 = 4;
+
 impl AckType {
+    /// The settling types every version knows (a renewal is decided by the caller).
     pub fn from_wire(code: i8) -> Option<AckType> {
         match code {
             0 => Some(AckType::Gap),
@@ -297,6 +305,11 @@ impl ShareRecords {
                 continue;
             }
             match ack {
+                AckType::Renew { until_ms } => {
+                    if let State::Acquired { deadline_ms, .. } = &mut slot.state {
+                        *deadline_ms = until_ms;
+                    }
+                }
                 AckType::Gap => slot.state = State::Archived,
                 AckType::Accept => slot.state = State::Acknowledged,
                 AckType::Reject => {

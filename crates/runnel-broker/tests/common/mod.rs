@@ -109,6 +109,35 @@ impl Raw {
         self.next += 1;
         exchange(&mut self.stream, api, version, self.next, body).await
     }
+
+    /// Sends a body given as bytes (for versions kafka-protocol does not code) and returns
+    /// the response body after its header.
+    pub async fn call_bytes(
+        &mut self,
+        api: kafka_protocol::messages::ApiKey,
+        version: i16,
+        body: &[u8],
+    ) -> bytes::Bytes {
+        use kafka_protocol::protocol::Decodable;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.next += 1;
+        let frame = frame_bytes(api, version, self.next, body);
+        self.stream.write_all(&frame).await.unwrap();
+        let size = tokio::time::timeout(Duration::from_secs(10), self.stream.read_i32())
+            .await
+            .expect("a response in time")
+            .unwrap();
+        let mut buf = vec![0; size as usize];
+        self.stream.read_exact(&mut buf).await.unwrap();
+        let mut bytes = bytes::Bytes::from(buf);
+        let header = kafka_protocol::messages::ResponseHeader::decode(
+            &mut bytes,
+            api.response_header_version(version),
+        )
+        .unwrap();
+        assert_eq!(header.correlation_id, self.next);
+        bytes
+    }
 }
 
 /// Starts a broker on 127.0.0.1:0 over `dir`, letting the test adjust the settings.

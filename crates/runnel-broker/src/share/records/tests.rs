@@ -107,6 +107,40 @@ fn reject_archives_at_once_and_locks_expire() {
 }
 
 #[test]
+fn renewal_extends_only_the_holders_lock() {
+    let (a, b) = (member("a"), member("b"));
+    let mut records = ShareRecords::new(0);
+    records.acquire_new(&a, 0, LIMITS, 2, &[(0, 1)], 2);
+    assert_eq!(
+        records.acknowledge("b", 0, 0, AckType::Renew { until_ms: 500 }, LIMITS),
+        Err(AckError::NotAcquired(0))
+    );
+    records
+        .acknowledge("a", 0, 0, AckType::Renew { until_ms: 500 }, LIMITS)
+        .unwrap();
+    // Offset 1 kept its first lock (until 100) and goes back; offset 0 stays with a.
+    records.expire_locks(100, LIMITS);
+    assert!(
+        records.acquire_available(&b, 100, LIMITS, 10)
+            == vec![AcquiredRange {
+                first: 1,
+                last: 1,
+                deliveries: 2
+            }]
+    );
+    assert_eq!(records.next_deadline(), Some(200), "b's new lock");
+    records.expire_locks(499, LIMITS);
+    assert_eq!(
+        records.summary().acquired,
+        1,
+        "a still holds offset 0 at 499"
+    );
+    records.expire_locks(500, LIMITS);
+    assert_eq!(records.summary().available, 2);
+    assert_eq!(records.summary().max_deliveries, 2);
+}
+
+#[test]
 fn holes_are_archived_undelivered_and_the_window_is_bounded() {
     let a = member("a");
     let mut records = ShareRecords::new(0);
@@ -210,7 +244,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0u8..3, 1usize..5).prop_map(|(member, max)| Op::AcquireNew { member, max }),
         (0u8..3, 1usize..5).prop_map(|(member, max)| Op::AcquireAvailable { member, max }),
-        (0u8..3, 0u8..30, 0u8..3, 1u8..4).prop_map(|(member, first, len, ack)| Op::Ack {
+        (0u8..3, 0u8..30, 0u8..3, 1u8..5).prop_map(|(member, first, len, ack)| Op::Ack {
             member,
             first,
             len,
@@ -264,15 +298,23 @@ proptest! {
                     let (first, last) = (i64::from(first), i64::from(first) + i64::from(len));
                     let name = names[member as usize];
                     let held = (first..=last).all(|o| matches!(model.slots.get(&o), Some((Some((h, _)), false, _)) if h == name));
-                    let ack = AckType::from_wire(ack as i8).unwrap();
+                    let ack = match ack as i8 {
+                        RENEW_CODE => AckType::Renew { until_ms: now + LIMITS.lock_ms },
+                        code => AckType::from_wire(code).unwrap(),
+                    };
                     let result = records.acknowledge(name, first, last, ack, LIMITS);
                     prop_assert_eq!(result.is_ok(), held);
                     if let Ok(archived) = result {
                         archived_real += archived.len();
                         for o in first..=last {
                             let slot = model.slots.get_mut(&o).unwrap();
+                            if let AckType::Renew { until_ms } = ack {
+                                slot.0 = Some((name.into(), until_ms));
+                                continue;
+                            }
                             slot.0 = None;
                             match ack {
+                                AckType::Renew { .. } => {}
                                 AckType::Accept | AckType::Gap => slot.1 = true,
                                 AckType::Reject => { slot.1 = true; archived_model += 1; }
                                 AckType::Release => if slot.2 >= LIMITS.delivery_count_limit { slot.1 = true; archived_model += 1; },
