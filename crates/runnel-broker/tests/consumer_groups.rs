@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +21,8 @@ use runnel_broker::Broker;
 use tokio::net::TcpStream;
 
 use common::members::{
-    assignment_of, close, consumer_protocol_member_at, drive, group_member_at, GroupMember, Inbox,
-    RebalanceEvent, Received,
+    all_partitions, assignment_of, close, consumer_protocol_member_at, covers, drive,
+    group_member_at, wait_for_split, GroupMember, Inbox, RebalanceEvent, Received,
 };
 use common::{bootstrap, create_topic_at, eventually, exchange, numbered, produce_numbered, start};
 
@@ -32,18 +31,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// A broker whose consumer group members heartbeat every 200 ms, so hand-overs are quick.
 async fn broker(dir: &std::path::Path) -> Broker {
     start(dir, |c| c.group_consumer_heartbeat_interval_ms = 200).await
-}
-
-fn all_partitions(n: i32) -> BTreeSet<i32> {
-    (0..n).collect()
-}
-
-/// Whether `records` include every offset of `range` of each partition in `partitions`.
-fn covers(records: &[Received], partitions: &BTreeSet<i32>, range: Range<i64>) -> bool {
-    let seen: BTreeSet<(i32, i64)> = records.iter().map(|r| (r.partition, r.offset)).collect();
-    partitions
-        .iter()
-        .all(|&p| range.clone().all(|o| seen.contains(&(p, o))))
 }
 
 /// The offsets of `partition` in `records`, in arrival order.
@@ -59,23 +46,6 @@ fn assert_payloads(records: &[Received]) {
     for r in records {
         assert_eq!(r.payload, numbered(r.partition, r.offset));
     }
-}
-
-/// Waits until the members hold disjoint sets of the given sizes covering every partition.
-async fn wait_for_split(members: &[Arc<GroupMember>], sizes: &[usize], partitions: i32) {
-    let members: Vec<_> = members.to_vec();
-    let sizes = sizes.to_vec();
-    eventually(
-        &format!("the members to hold {sizes:?} partitions"),
-        WAIT,
-        move || {
-            let sets: Vec<_> = members.iter().map(|m| assignment_of(m)).collect();
-            let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
-            sets.iter().map(BTreeSet::len).collect::<Vec<_>>() == sizes
-                && union == all_partitions(partitions)
-        },
-    )
-    .await;
 }
 
 /// (state, group epoch, member count) of a consumer group as the broker holds it.

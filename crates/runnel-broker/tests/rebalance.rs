@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
-use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,41 +14,15 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, RebalanceProtocol};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
-use common::members::{assignment_of, close, drive, group_member_at, GroupMember, Inbox, Received};
+use common::members::{
+    all_partitions, assignment_of, close, covers, drive, group_member_at, wait_for_split,
+    GroupMember, Inbox, Received,
+};
 use common::process::{exit_with_parent, ChildProcess};
 use common::{bootstrap, client_config_at, create_topic_at, eventually, numbered};
 use common::{produce_numbered, start};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Whether `records` include every offset of `range` of each partition in `partitions`.
-fn covers(records: &[Received], partitions: &BTreeSet<i32>, range: Range<i64>) -> bool {
-    let seen: BTreeSet<(i32, i64)> = records.iter().map(|r| (r.partition, r.offset)).collect();
-    partitions
-        .iter()
-        .all(|&p| range.clone().all(|o| seen.contains(&(p, o))))
-}
-
-fn all_partitions(n: i32) -> BTreeSet<i32> {
-    (0..n).collect()
-}
-
-/// Waits until the members hold disjoint sets of the given sizes covering every partition.
-async fn wait_for_split(members: &[Arc<GroupMember>], sizes: &[usize], partitions: i32) {
-    let members: Vec<_> = members.to_vec();
-    let sizes = sizes.to_vec();
-    eventually(
-        &format!("the members to hold {sizes:?} partitions"),
-        WAIT,
-        move || {
-            let sets: Vec<_> = members.iter().map(|m| assignment_of(m)).collect();
-            let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
-            sets.iter().map(BTreeSet::len).collect::<Vec<_>>() == sizes
-                && union == all_partitions(partitions)
-        },
-    )
-    .await;
-}
 
 fn commit(member: &GroupMember, topic: &str, offsets: &BTreeMap<i32, i64>) {
     let mut list = TopicPartitionList::new();

@@ -628,22 +628,11 @@ pub mod members {
         group: &str,
         extra: &[(&str, &str)],
     ) -> Arc<GroupMember> {
-        let mut config = super::client_config_at(bootstrap);
-        config
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "300");
-        for (k, v) in extra {
-            config.set(*k, *v);
-        }
-        Arc::new(
-            config
-                .create_with_context(RebalanceRecorder::default())
-                .expect("group member"),
-        )
+        let timing = [
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "300"),
+        ];
+        member_at(bootstrap, group, &timing, extra)
     }
 
     /// A member of `group` speaking the consumer group protocol (KIP-848): the broker
@@ -654,21 +643,65 @@ pub mod members {
         group: &str,
         extra: &[(&str, &str)],
     ) -> Arc<GroupMember> {
+        member_at(bootstrap, group, &[("group.protocol", "consumer")], extra)
+    }
+
+    /// No auto-commit, earliest offset when nothing is committed, no EOF events; then
+    /// `protocol` settings, then `extra`.
+    fn member_at(
+        bootstrap: &str,
+        group: &str,
+        protocol: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> Arc<GroupMember> {
         let mut config = super::client_config_at(bootstrap);
         config
             .set("group.id", group)
-            .set("group.protocol", "consumer")
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false");
-        for (k, v) in extra {
+        for (k, v) in protocol.iter().chain(extra) {
             config.set(*k, *v);
         }
         Arc::new(
             config
                 .create_with_context(RebalanceRecorder::default())
-                .expect("consumer protocol group member"),
+                .expect("group member"),
         )
+    }
+
+    /// Partitions `0..n`.
+    pub fn all_partitions(n: i32) -> BTreeSet<i32> {
+        (0..n).collect()
+    }
+
+    /// Whether `records` include every offset of `range` of each partition in `partitions`.
+    pub fn covers(
+        records: &[Received],
+        partitions: &BTreeSet<i32>,
+        range: std::ops::Range<i64>,
+    ) -> bool {
+        let seen: BTreeSet<(i32, i64)> = records.iter().map(|r| (r.partition, r.offset)).collect();
+        partitions
+            .iter()
+            .all(|&p| range.clone().all(|o| seen.contains(&(p, o))))
+    }
+
+    /// Waits until the members hold disjoint sets of the given sizes covering every partition.
+    pub async fn wait_for_split(members: &[Arc<GroupMember>], sizes: &[usize], partitions: i32) {
+        let members: Vec<_> = members.to_vec();
+        let sizes = sizes.to_vec();
+        super::eventually(
+            &format!("the members to hold {sizes:?} partitions"),
+            std::time::Duration::from_secs(30),
+            move || {
+                let sets: Vec<_> = members.iter().map(|m| assignment_of(m)).collect();
+                let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
+                sets.iter().map(BTreeSet::len).collect::<Vec<_>>() == sizes
+                    && union == all_partitions(partitions)
+            },
+        )
+        .await;
     }
 
     /// The partitions a consumer holds right now.
