@@ -76,7 +76,11 @@ async fn compacted_topics_refuse_keyless_records_and_keep_the_latest_per_key() {
         NewTopic::new("table", 1, TopicReplication::Fixed(1))
             .set("cleanup.policy", "compact")
             .set("segment.bytes", "1024")
-            .set("min.cleanable.dirty.ratio", "0.01"),
+            .set("min.cleanable.dirty.ratio", "0.01")
+            // No pass may clean while the records are still being written: `before` below must
+            // be the uncleaned size, or a slow run measures an already compacted log and waits
+            // in vain for it to halve.
+            .set("min.compaction.lag.ms", "3000"),
     )
     .await;
     let producer = producer(&broker, &[]);
