@@ -12,6 +12,12 @@ pub enum StreamsError {
     /// Bytes could not be turned into a value, or a value into bytes.
     #[error("serde: {0}")]
     Serde(String),
+    /// The graph cannot be built or run as described.
+    #[error("topology: {0}")]
+    Topology(String),
+    /// Stored state could not be read back.
+    #[error("state store {store}: {reason}")]
+    State { store: String, reason: String },
     /// A sink refused a record.
     #[error("sink: {0}")]
     Sink(String),

@@ -3,8 +3,10 @@
 //!
 //! This crate is the deterministic core: nothing here reads a clock, spawns a task or talks
 //! to a broker. Event time comes with each record; processing time (for idle partitions) is
-//! passed in by the caller. Kafka I/O, persistent state stores and exactly-once processing
-//! will sit on top of it.
+//! passed in by the caller. Graphs read and write topics and keep state stores only through
+//! the `Topology` (records in with `push_from_topic`, records out with `take_outgoing`,
+//! state with `take_state_changes` and `restore`); `runnel-streams-kafka` runs them against
+//! a Kafka cluster, with persistent stores and exactly-once processing.
 //!
 //! ```
 //! use runnel_streams::*;
@@ -47,8 +49,9 @@ pub use record::{Record, Timestamp};
 pub use serdes::{BytesSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
-    GroupedStream, Input, Predicate, Sink, Stream, Table, Topology, TopologyBuilder,
-    WindowedGroupedStream, WindowedTable,
+    GroupedStream, Incoming, Input, InternalTopic, Outgoing, Predicate, Sink, StateChange,
+    StoreInfo, Stream, Table, TopicPurpose, Topology, TopologyBuilder, WindowedGroupedStream,
+    WindowedTable,
 };
 pub use watermark::WatermarkTracker;
 pub use window::{Window, WindowSpec, Windows};

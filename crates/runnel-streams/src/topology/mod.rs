@@ -4,8 +4,10 @@
 //! windowed aggregation.
 
 mod node;
+mod stores;
 mod stream;
 mod table;
+mod topics;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -16,18 +18,28 @@ use crate::record::{Record, Timestamp};
 use crate::skew::TimestampExtractor;
 use crate::watermark::WatermarkTracker;
 use node::Node;
+pub use stores::{StateChange, StoreInfo};
 pub use stream::{Predicate, Sink, Stream};
 pub use table::{GroupedStream, Table, WindowedGroupedStream, WindowedTable};
+pub use topics::{Incoming, InternalTopic, Outgoing, TopicPurpose};
 
 type WatermarkListener = Box<dyn FnMut(Timestamp)>;
 
 /// What the whole graph shares: watermark listeners (the windowed aggregations, in the order
-/// they were built, which is upstream first) and errors raised while a record was pushed.
+/// they were built, which is upstream first), errors raised while it was built or while a
+/// record was pushed, and what it exchanges with topics and state stores.
 #[derive(Default)]
 struct Context {
+    /// Names the internal topics (repartition and changelog topics).
+    application_id: String,
     watermark_listeners: RefCell<Vec<WatermarkListener>>,
     errors: RefCell<Vec<StreamsError>>,
     sources: Cell<usize>,
+    topic_sources: RefCell<Vec<topics::TopicSource>>,
+    internal_topics: RefCell<Vec<InternalTopic>>,
+    outbox: RefCell<Vec<Outgoing>>,
+    stores: RefCell<Vec<stores::StoreHandle>>,
+    late_records_dropped: Cell<u64>,
 }
 
 impl Context {
@@ -57,9 +69,20 @@ impl Default for TopologyBuilder {
 }
 
 impl TopologyBuilder {
+    /// A builder for a graph run in process, whose internal topics (if any) are named after
+    /// the application id `runnel-streams`.
     pub fn new() -> Self {
+        Self::with_application_id("runnel-streams")
+    }
+
+    /// A builder for the application `application_id`, which names its internal topics
+    /// (`<application id>-<name>-repartition`, `<application id>-<store>-changelog`).
+    pub fn with_application_id(application_id: &str) -> Self {
         TopologyBuilder {
-            context: Rc::new(Context::default()),
+            context: Rc::new(Context {
+                application_id: application_id.to_owned(),
+                ..Context::default()
+            }),
         }
     }
 
@@ -95,12 +118,16 @@ impl TopologyBuilder {
     }
 
     /// The runnable graph. `out_of_orderness` and `idle_timeout` (milliseconds) configure the
-    /// watermarks of every source partition.
+    /// watermarks of every source partition. Fails with the first mistake made while
+    /// building (two sources of one topic, two stores of one name, a store that cannot be).
     pub fn build(
         self,
         out_of_orderness: Timestamp,
         idle_timeout: Timestamp,
     ) -> Result<Topology, StreamsError> {
+        if let Some(error) = self.context.errors.borrow_mut().drain(..).next() {
+            return Err(error);
+        }
         Ok(Topology {
             context: self.context,
             watermarks: WatermarkTracker::new(out_of_orderness, idle_timeout)?,
@@ -197,6 +224,112 @@ impl Topology {
 
     pub fn records_in(&self) -> u64 {
         self.records_in
+    }
+
+    /// Records dropped as too late, over every windowed aggregation.
+    pub fn late_records_dropped(&self) -> u64 {
+        self.context.late_records_dropped.get()
+    }
+
+    /// The topics the graph reads, its internal repartition topics included.
+    pub fn source_topics(&self) -> Vec<String> {
+        let sources = self.context.topic_sources.borrow();
+        sources.iter().map(|s| s.topic.clone()).collect()
+    }
+
+    /// The topics named after the application: repartition and changelog topics.
+    pub fn internal_topics(&self) -> Vec<InternalTopic> {
+        self.context.internal_topics.borrow().clone()
+    }
+
+    /// Declares a partition of a source topic before its first record, so the job
+    /// watermark waits for it (up to the idle timeout).
+    pub fn register_topic_partition(&mut self, topic: &str, partition: u32, now: Timestamp) {
+        let id = self.topic_source_id(topic);
+        if let Some(id) = id {
+            self.watermarks.register((id, partition), now);
+        }
+    }
+
+    /// Pushes one record read from `topic` through the graph at processing time `now`, as
+    /// `push` does. Returns the first error on the way: a record that does not decode, a
+    /// sink that refused, or a topic the graph does not read.
+    pub fn push_from_topic(
+        &mut self,
+        topic: &str,
+        incoming: Incoming<'_>,
+        now: Timestamp,
+    ) -> Result<(), StreamsError> {
+        let delivered = {
+            let mut sources = self.context.topic_sources.borrow_mut();
+            match sources.iter_mut().find(|s| s.topic == topic) {
+                Some(source) => {
+                    (source.deliver)(incoming);
+                    Some(source.id)
+                }
+                None => None,
+            }
+        };
+        let Some(id) = delivered else {
+            return Err(StreamsError::Topology(format!("no source reads {topic}")));
+        };
+        self.records_in += 1;
+        self.watermarks
+            .observe((id, incoming.partition), incoming.timestamp, now);
+        self.advance_processing_time(now)
+    }
+
+    /// One source topic partition's watermark, for metrics.
+    pub fn topic_watermark(&self, topic: &str, partition: u32) -> Option<Timestamp> {
+        let id = self.topic_source_id(topic)?;
+        self.watermarks.partition_watermark(&(id, partition))
+    }
+
+    /// The records written to topics since the last call, in order.
+    pub fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut *self.context.outbox.borrow_mut())
+    }
+
+    /// The state stores of the graph.
+    pub fn stores(&self) -> Vec<StoreInfo> {
+        let stores = self.context.stores.borrow();
+        stores.iter().map(|s| s.info.clone()).collect()
+    }
+
+    /// The stored entries changed since the last call, one change per entry (its latest
+    /// state), store by store.
+    pub fn take_state_changes(&mut self) -> Result<Vec<StateChange>, StreamsError> {
+        let mut changes = Vec::new();
+        for store in self.context.stores.borrow_mut().iter_mut() {
+            for (key, value) in (store.changed)()? {
+                changes.push(StateChange {
+                    store: store.info.name.clone(),
+                    key,
+                    value,
+                });
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Applies one entry of a store's changelog (or local copy), before processing starts.
+    pub fn restore(
+        &mut self,
+        store: &str,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), StreamsError> {
+        let mut stores = self.context.stores.borrow_mut();
+        let handle = stores
+            .iter_mut()
+            .find(|s| s.info.name == store)
+            .ok_or_else(|| StreamsError::Topology(format!("no state store is named {store}")))?;
+        (handle.restore)(key, value)
+    }
+
+    fn topic_source_id(&self, topic: &str) -> Option<usize> {
+        let sources = self.context.topic_sources.borrow();
+        sources.iter().find(|s| s.topic == topic).map(|s| s.id)
     }
 
     fn broadcast(&mut self, watermark: Timestamp) -> Result<(), StreamsError> {

@@ -55,6 +55,10 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         &self.context
     }
 
+    pub(super) fn node(&self) -> &Rc<Node<K, V>> {
+        &self.node
+    }
+
     /// A new stream fed by `forward`, which gets each record of this one and the new stream's
     /// node to push results into.
     pub(super) fn derive<K2: Clone + 'static, V2: Clone + 'static>(
@@ -147,8 +151,9 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         Stream::from_node(merged, self.context.clone())
     }
 
-    /// A new key from each record. In process this only rekeys; across instances it will
-    /// repartition through an internal topic.
+    /// A new key from each record. This only rekeys: where the graph runs as one task per
+    /// input partition, follow it with `repartition` before grouping, so that each key's
+    /// records meet in one task.
     pub fn key_by<K2: Clone + 'static>(
         &self,
         mut f: impl FnMut(&K, &V) -> K2 + 'static,

@@ -1,16 +1,43 @@
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::rc::Rc;
 
 use super::node::Node;
 use super::stream::Stream;
+use super::Context;
 use crate::aggregate::{Aggregate, Aggregator, Count, Reduce};
 use crate::change::Change;
 use crate::error::StreamsError;
 use crate::record::Record;
 use crate::window::Window;
-use crate::windowed::{WindowedAggregation, WindowedConfig};
+use crate::windowed::{SavedWindow, WindowedAggregation, WindowedConfig};
+
+/// What storing a windowed aggregation needs of it, whatever its value type and aggregator.
+pub(super) trait StoredWindows<K, A> {
+    fn track_changes(&mut self) -> Result<(), StreamsError>;
+    fn take_changed(&mut self) -> Vec<SavedWindow<K, A>>;
+    fn restore(&mut self, key: K, window: Window, state: Option<(A, bool)>);
+}
+
+impl<K: Ord + Clone, V: Clone, G: Aggregator<K, V>> StoredWindows<K, G::Output>
+    for WindowedAggregation<K, V, G>
+{
+    fn track_changes(&mut self) -> Result<(), StreamsError> {
+        WindowedAggregation::track_changes(self)
+    }
+
+    fn take_changed(&mut self) -> Vec<(K, Window, Option<(G::Output, bool)>)> {
+        WindowedAggregation::take_changed(self)
+    }
+
+    fn restore(&mut self, key: K, window: Window, state: Option<(G::Output, bool)>) {
+        WindowedAggregation::restore(self, key, window, state)
+    }
+}
+
+/// Keys whose entry changed since a store last asked; `None` while the table is not stored.
+type ChangedKeys<K> = Rc<RefCell<Option<BTreeSet<K>>>>;
 
 /// A stream grouped by key, ready to be aggregated into a table.
 pub struct GroupedStream<K, V> {
@@ -51,8 +78,12 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> GroupedStream<K, V> {
         G::Output: 'static,
     {
         let values = Rc::new(RefCell::new(BTreeMap::new()));
-        let table_values = values.clone();
+        let changed: ChangedKeys<K> = Rc::new(RefCell::new(None));
+        let (table_values, table_changed) = (values.clone(), changed.clone());
         let changes = self.stream.derive(move |record: Record<K, V>, next| {
+            if let Some(marks) = changed.borrow_mut().as_mut() {
+                marks.insert(record.key.clone());
+            }
             let current = values.borrow_mut().remove(&record.key);
             let value = aggregator.add(&record.key, &record.value, current);
             values
@@ -67,6 +98,7 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> GroupedStream<K, V> {
         });
         Table {
             values: table_values,
+            changed: table_changed,
             changes,
         }
     }
@@ -82,8 +114,9 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> GroupedStream<K, V> {
 
 /// The latest aggregate per key, and the stream of its changes (each new value).
 pub struct Table<K, A> {
-    values: Rc<RefCell<BTreeMap<K, A>>>,
-    changes: Stream<K, A>,
+    pub(super) values: Rc<RefCell<BTreeMap<K, A>>>,
+    pub(super) changed: ChangedKeys<K>,
+    pub(super) changes: Stream<K, A>,
 }
 
 impl<K, A> fmt::Debug for Table<K, A> {
@@ -93,6 +126,19 @@ impl<K, A> fmt::Debug for Table<K, A> {
 }
 
 impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
+    /// A table fed from outside the graph (a topic), with no entries yet.
+    pub(super) fn empty(context: Rc<Context>) -> Self {
+        Table {
+            values: Rc::new(RefCell::new(BTreeMap::new())),
+            changed: Rc::new(RefCell::new(None)),
+            changes: Stream::from_node(Rc::new(Node::new()), context),
+        }
+    }
+
+    pub(super) fn changes_node(&self) -> Rc<Node<K, A>> {
+        self.changes.node().clone()
+    }
+
     pub fn get(&self, key: &K) -> Option<A> {
         self.values.borrow().get(key).cloned()
     }
@@ -151,6 +197,7 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
         )?));
         let results = Rc::new(RefCell::new(BTreeMap::new()));
         let dropped = Rc::new(Cell::new(0));
+        let context = self.stream.context().clone();
         let changes_node = Rc::new(Node::new());
         let publish = {
             let results = results.clone();
@@ -174,21 +221,29 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
                 let mut out = Vec::new();
                 let mut op = operator.borrow_mut();
                 op.process(&record, &mut out);
+                let newly_dropped = op.late_records_dropped() - dropped.get();
+                context
+                    .late_records_dropped
+                    .set(context.late_records_dropped.get() + newly_dropped);
                 dropped.set(op.late_records_dropped());
                 drop(op);
                 publish(out);
             });
         }
-        self.stream
-            .context()
-            .watermark_listeners
-            .borrow_mut()
-            .push(Box::new(move |watermark| {
-                let mut out = Vec::new();
-                operator.borrow_mut().advance_watermark(watermark, &mut out);
-                publish(out);
-            }));
+        {
+            let operator = operator.clone();
+            self.stream
+                .context()
+                .watermark_listeners
+                .borrow_mut()
+                .push(Box::new(move |watermark| {
+                    let mut out = Vec::new();
+                    operator.borrow_mut().advance_watermark(watermark, &mut out);
+                    publish(out);
+                }));
+        }
         Ok(WindowedTable {
+            operator,
             results,
             dropped,
             changes: Stream::from_node(changes_node, self.stream.context().clone()),
@@ -210,9 +265,10 @@ fn apply<K: Ord + Clone, A: Clone>(results: &mut BTreeMap<(K, Window), A>, chang
 /// The current result per key and window (every window seen, retractions applied), and the
 /// changelog that produced it.
 pub struct WindowedTable<K, A> {
-    results: Rc<RefCell<BTreeMap<(K, Window), A>>>,
+    pub(super) operator: Rc<RefCell<dyn StoredWindows<K, A>>>,
+    pub(super) results: Rc<RefCell<BTreeMap<(K, Window), A>>>,
     dropped: Rc<Cell<u64>>,
-    changes: Stream<K, Change<K, A>>,
+    pub(super) changes: Stream<K, Change<K, A>>,
 }
 
 impl<K, A> fmt::Debug for WindowedTable<K, A> {

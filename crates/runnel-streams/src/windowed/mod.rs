@@ -14,7 +14,11 @@ use crate::change::Change;
 use crate::error::StreamsError;
 use crate::record::{Record, Timestamp};
 use crate::window::{Window, WindowSpec, Windows};
-use store::WindowStore;
+use store::{Slot, WindowStore};
+
+/// One window's saved state, as `take_changed` gives it and `restore` takes it back: the key,
+/// the window, and the result with whether it has been sent (`None` once the window is gone).
+pub type SavedWindow<K, A> = (K, Window, Option<(A, bool)>);
 
 /// What happens to a record that arrives after its window closed (watermark past the
 /// window's end plus the grace period).
@@ -130,6 +134,58 @@ where
     /// Whether the operation holds no state (every window expired).
     pub fn is_empty(&self) -> bool {
         self.results.is_empty() && self.sessions.is_empty() && self.buffered.is_empty()
+    }
+
+    /// From now on, remembers which results change, for `take_changed`. Sliding windows are
+    /// refused: their state includes the buffered values, which are not persisted yet.
+    pub fn track_changes(&mut self) -> Result<(), StreamsError> {
+        if matches!(self.config.spec.windows(), Windows::Sliding { .. }) {
+            return Err(StreamsError::Topology(
+                "sliding-window aggregations cannot be stored yet".into(),
+            ));
+        }
+        self.results.track_changes();
+        Ok(())
+    }
+
+    /// The results changed since the last call: per key and window, the result and whether
+    /// it has been sent downstream, or `None` once the window is gone. Applying them to a
+    /// copy, and that copy to `restore`, rebuilds this operation's windows.
+    pub fn take_changed(&mut self) -> Vec<SavedWindow<K, G::Output>> {
+        self.results
+            .take_changed()
+            .into_iter()
+            .map(|(window, key, slot)| {
+                let state = slot.map(|slot| (slot.value.clone(), slot.emitted));
+                (key, window, state)
+            })
+            .collect()
+    }
+
+    /// Puts back one window's state saved from `take_changed` (or removes it, for `None`).
+    pub fn restore(&mut self, key: K, window: Window, state: Option<(G::Output, bool)>) {
+        let is_session = matches!(self.config.spec.windows(), Windows::Session { .. });
+        match state {
+            Some((value, emitted)) => {
+                if is_session {
+                    self.sessions
+                        .entry(key.clone())
+                        .or_default()
+                        .insert(window.start, window.end);
+                }
+                self.results
+                    .put_untracked(window, key, Slot { value, emitted });
+            }
+            None => {
+                // Sessions are indexed by start only; a tombstone of an older window of the
+                // same start (a session that has grown since) must not forget the grown one.
+                let indexed = self.sessions.get(&key).and_then(|s| s.get(&window.start));
+                if is_session && indexed == Some(&window.end) {
+                    self.forget_sessions(vec![(window, key.clone())]);
+                }
+                self.results.take_untracked(window, &key);
+            }
+        }
     }
 
     /// Adds one record, appending the resulting changes to `out`.

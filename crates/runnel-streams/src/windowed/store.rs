@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::record::Timestamp;
 use crate::window::Window;
@@ -13,19 +13,65 @@ pub(super) struct Slot<A> {
 /// Results by window, ordered by window end first: windows close in the order of their ends
 /// (every window of an operation has the same close delay), so closing and expiring are
 /// range scans from the front.
+///
+/// When tracking is on, every window and key whose slot changed since the last
+/// `take_changed` is remembered, so a persistent copy can be brought up to date with one
+/// write per slot however often it changed in between.
 #[derive(Debug)]
 pub(super) struct WindowStore<K, A> {
     by_end: BTreeMap<(Timestamp, Timestamp), BTreeMap<K, Slot<A>>>,
+    changed: Option<BTreeSet<(Window, K)>>,
 }
 
 impl<K: Ord + Clone, A> WindowStore<K, A> {
     pub fn new() -> Self {
         WindowStore {
             by_end: BTreeMap::new(),
+            changed: None,
         }
     }
 
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(BTreeSet::new);
+    }
+
+    fn mark(&mut self, window: Window, key: &K) {
+        if let Some(changed) = &mut self.changed {
+            changed.insert((window, key.clone()));
+        }
+    }
+
+    /// The slots changed since the last call, each with its current content (`None` once
+    /// removed).
+    pub fn take_changed(&mut self) -> Vec<(Window, K, Option<&Slot<A>>)> {
+        let changed = self
+            .changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        changed
+            .into_iter()
+            .map(|(window, key)| {
+                let slot = self.get(window, &key);
+                (window, key, slot)
+            })
+            .collect()
+    }
+
+    pub fn get(&self, window: Window, key: &K) -> Option<&Slot<A>> {
+        self.by_end.get(&(window.end, window.start))?.get(key)
+    }
+
     pub fn take(&mut self, window: Window, key: &K) -> Option<Slot<A>> {
+        let slot = self.take_untracked(window, key);
+        if slot.is_some() {
+            self.mark(window, key);
+        }
+        slot
+    }
+
+    /// `take` for restoring from a persistent copy, which needs no write back.
+    pub fn take_untracked(&mut self, window: Window, key: &K) -> Option<Slot<A>> {
         let slots = self.by_end.get_mut(&(window.end, window.start))?;
         let slot = slots.remove(key);
         if slots.is_empty() {
@@ -35,6 +81,11 @@ impl<K: Ord + Clone, A> WindowStore<K, A> {
     }
 
     pub fn put(&mut self, window: Window, key: K, slot: Slot<A>) {
+        self.mark(window, &key);
+        self.put_untracked(window, key, slot);
+    }
+
+    pub fn put_untracked(&mut self, window: Window, key: K, slot: Slot<A>) {
         self.by_end
             .entry((window.end, window.start))
             .or_default()
@@ -55,7 +106,13 @@ impl<K: Ord + Clone, A> WindowStore<K, A> {
         let to = (up_to, Timestamp::MAX);
         for (&(end, start), slots) in self.by_end.range_mut(from..=to) {
             for (key, slot) in slots.iter_mut() {
-                visit(Window::new(start, end), key, slot);
+                let window = Window::new(start, end);
+                let emitted = slot.emitted;
+                visit(window, key, slot);
+                // This cannot reuse `mark` while `by_end` is borrowed.
+                if let Some(changed) = self.changed.as_mut().filter(|_| slot.emitted != emitted) {
+                    changed.insert((window, key.clone()));
+                }
             }
         }
     }
@@ -66,15 +123,18 @@ impl<K: Ord + Clone, A> WindowStore<K, A> {
             Some(first_kept) => self.by_end.split_off(&(first_kept, Timestamp::MIN)),
             None => BTreeMap::new(),
         };
-        let expired = std::mem::replace(&mut self.by_end, kept);
-        expired
+        let expired: Vec<(Window, K)> = std::mem::replace(&mut self.by_end, kept)
             .into_iter()
             .flat_map(|((end, start), slots)| {
                 slots
                     .into_keys()
                     .map(move |key| (Window::new(start, end), key))
             })
-            .collect()
+            .collect();
+        for (window, key) in &expired {
+            self.mark(*window, key);
+        }
+        expired
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,0 +1,178 @@
+//! A Runnel broker in the test process and blocking Kafka clients to feed and read a job.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use runnel_broker::{Broker, BrokerConfig};
+
+/// A broker on an ephemeral port, served by a runtime of its own so that the blocking
+/// clients of the test do not starve it.
+pub struct TestBroker {
+    runtime: Option<tokio::runtime::Runtime>,
+    broker: Option<Broker>,
+    pub bootstrap: String,
+}
+
+impl TestBroker {
+    pub fn start(dir: &Path) -> TestBroker {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut config = BrokerConfig::new(dir, "127.0.0.1:0");
+        config.group_initial_rebalance_delay_ms = 0;
+        let broker = runtime.block_on(Broker::start(config)).unwrap();
+        let bootstrap = broker.local_addr().to_string();
+        TestBroker {
+            runtime: Some(runtime),
+            broker: Some(broker),
+            bootstrap,
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let (Some(runtime), Some(broker)) = (self.runtime.take(), self.broker.take()) {
+            let _ = runtime.block_on(broker.shutdown());
+        }
+    }
+}
+
+fn client(bootstrap: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    config
+}
+
+pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = client(bootstrap).create().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let results = runtime
+        .block_on(admin.create_topics([&topic], &AdminOptions::new()))
+        .unwrap();
+    for result in results {
+        result.unwrap();
+    }
+}
+
+/// Produces keyed records, each to the partition its key hashes to, and waits for them.
+pub fn produce(bootstrap: &str, topic: &str, records: &[(String, String, i64)]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = client(bootstrap)
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "1")
+        .create()
+        .unwrap();
+    for (key, value, timestamp) in records {
+        producer
+            .send(
+                BaseRecord::to(topic)
+                    .key(key)
+                    .payload(value)
+                    .timestamp(*timestamp),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// One record read back: key, value, partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub key: String,
+    pub value: String,
+    pub partition: i32,
+}
+
+/// Reads every committed record of `topic` from the start until `done` holds of what was
+/// read, or fails after `timeout` showing what was read.
+pub fn read_until(
+    bootstrap: &str,
+    topic: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&[Read]) -> bool,
+) -> Vec<Read> {
+    let consumer: BaseConsumer = client(bootstrap)
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + timeout;
+    // The job creates its output topic when it first writes to it.
+    let mut partitions = 0;
+    while partitions == 0 {
+        assert!(Instant::now() < deadline, "{topic} was never created");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        partitions = metadata.topics()[0].partitions().len();
+        if partitions == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment
+            .add_partition_offset(topic, i32::try_from(p).unwrap(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut read = Vec::new();
+    while !done(&read) {
+        assert!(
+            Instant::now() < deadline,
+            "gave up reading {topic}; read {} records, the latest per key {:?}",
+            read.len(),
+            latest(&read)
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.unwrap();
+            let text =
+                |b: Option<&[u8]>| String::from_utf8(b.unwrap_or_default().to_vec()).unwrap();
+            read.push(Read {
+                key: text(message.key()),
+                value: text(message.payload()),
+                partition: message.partition(),
+            });
+        }
+    }
+    read
+}
+
+/// The latest value per key.
+pub fn latest(read: &[Read]) -> BTreeMap<String, String> {
+    read.iter()
+        .map(|r| (r.key.clone(), r.value.clone()))
+        .collect()
+}
+
+/// Waits until `condition` holds, polling it, or fails naming `what`.
+pub fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

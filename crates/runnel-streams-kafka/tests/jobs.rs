@@ -1,0 +1,205 @@
+//! Jobs run by the runner against a broker in the test process: results through a
+//! repartition topic, state restored from the changelog, two instances sharing the work.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{create_topic, eventually, latest, produce, read_until, Read, TestBroker};
+use runnel_streams::{Serde, StreamsError, StringSerde, TopologyBuilder};
+use runnel_streams_kafka::{Guarantee, RunningApp, StreamsApp, StreamsConfig};
+
+const PARTITIONS: i32 = 4;
+const WAIT: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy)]
+struct Decimal;
+
+impl Serde<u64> for Decimal {
+    fn serialize(&self, value: &u64) -> Result<bytes::Bytes, StreamsError> {
+        Ok(value.to_string().into())
+    }
+
+    fn deserialize(&self, bytes: &[u8]) -> Result<u64, StreamsError> {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| StreamsError::Serde("not a count".into()))
+    }
+}
+
+/// Counts events per user. The events are keyed by event id, so the users' counts need a
+/// repartition by user first.
+fn views_per_user(builder: &mut TopologyBuilder) -> Result<(), StreamsError> {
+    builder
+        .stream("events", StringSerde, StringSerde)
+        .map(|_id, user: String| (user.clone(), user))
+        .repartition("by-user", StringSerde, StringSerde)
+        .group_by_key()
+        .count()
+        .stored("views", StringSerde, Decimal)
+        .changes()
+        .to_topic("views", StringSerde, Decimal);
+    Ok(())
+}
+
+fn start(
+    bootstrap: &str,
+    state: &std::path::Path,
+    instance: &str,
+    guarantee: Guarantee,
+) -> RunningApp {
+    StreamsApp::new(
+        StreamsConfig::new("views-app", bootstrap)
+            .state_dir(state)
+            .instance_id(instance)
+            .guarantee(guarantee),
+        views_per_user,
+    )
+    .start()
+    .unwrap()
+}
+
+/// Events `first..first + n`, spread over seven users.
+fn events(first: u32, n: u32) -> Vec<(String, String, i64)> {
+    (first..first + n)
+        .map(|i| {
+            (
+                format!("event-{i}"),
+                format!("user-{}", i % 7),
+                1_000 + i64::from(i),
+            )
+        })
+        .collect()
+}
+
+fn expected_counts(n: u32) -> BTreeMap<String, String> {
+    let mut counts = BTreeMap::new();
+    for i in 0..n {
+        *counts.entry(format!("user-{}", i % 7)).or_insert(0u64) += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
+}
+
+fn read_counts(bootstrap: &str, n: u32) -> Vec<Read> {
+    let expected = expected_counts(n);
+    read_until(bootstrap, "views", WAIT, |read| latest(read) == expected)
+}
+
+/// Under exactly-once, each user's committed outputs are 1, 2, 3, ... with no count
+/// repeated or skipped: no update was lost or applied twice.
+fn assert_each_count_once(read: &[Read]) {
+    let mut per_user: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for r in read {
+        per_user
+            .entry(&r.key)
+            .or_default()
+            .push(r.value.parse().unwrap());
+    }
+    for (user, counts) in per_user {
+        let expected: Vec<u64> = (1..=counts.len() as u64).collect();
+        assert_eq!(counts, expected, "the counts sent for {user}");
+    }
+}
+
+#[test]
+fn counts_go_through_a_repartition_topic_at_least_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker"));
+    create_topic(&broker.bootstrap, "events", PARTITIONS);
+    let app = start(
+        &broker.bootstrap,
+        &dir.path().join("state"),
+        "a",
+        Guarantee::AtLeastOnce,
+    );
+    produce(&broker.bootstrap, "events", &events(0, 140));
+    read_counts(&broker.bootstrap, 140);
+    eventually("the metrics to count both topics' records", WAIT, || {
+        app.metrics().records_in >= 280
+    });
+    let metrics = app.metrics();
+    assert_eq!(metrics.assigned_partitions, vec![0, 1, 2, 3]);
+    assert!(metrics.records_out >= 280, "{metrics:?}");
+    assert!(metrics.commits > 0, "{metrics:?}");
+    app.stop().unwrap();
+}
+
+#[test]
+fn state_is_restored_from_the_changelog_after_the_local_state_directory_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker"));
+    create_topic(&broker.bootstrap, "events", PARTITIONS);
+    let state = dir.path().join("state");
+    let app = start(&broker.bootstrap, &state, "a", Guarantee::ExactlyOnce);
+    produce(&broker.bootstrap, "events", &events(0, 70));
+    read_counts(&broker.bootstrap, 70);
+    app.stop().unwrap();
+
+    std::fs::remove_dir_all(&state).unwrap();
+    let app = start(&broker.bootstrap, &state, "a", Guarantee::ExactlyOnce);
+    eventually("the restored tasks", WAIT, || {
+        app.metrics().assigned_partitions.len() == 4
+    });
+    assert!(app.metrics().records_restored >= 7, "{:?}", app.metrics());
+    produce(&broker.bootstrap, "events", &events(70, 70));
+    // Counts that go on from the first run's are only possible with its state restored.
+    let read = read_counts(&broker.bootstrap, 140);
+    assert_each_count_once(&read);
+    app.stop().unwrap();
+
+    // With the local copy kept, a restart restores from it, not from the changelog.
+    let app = start(&broker.bootstrap, &state, "a", Guarantee::ExactlyOnce);
+    eventually("the restored tasks", WAIT, || {
+        app.metrics().assigned_partitions.len() == 4
+    });
+    produce(&broker.bootstrap, "events", &events(140, 7));
+    assert_each_count_once(&read_counts(&broker.bootstrap, 147));
+    app.stop().unwrap();
+}
+
+#[test]
+fn two_instances_split_the_partitions_and_keep_correct_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker"));
+    create_topic(&broker.bootstrap, "events", PARTITIONS);
+    let a = start(
+        &broker.bootstrap,
+        &dir.path().join("a"),
+        "a",
+        Guarantee::ExactlyOnce,
+    );
+    produce(&broker.bootstrap, "events", &events(0, 70));
+    read_counts(&broker.bootstrap, 70);
+
+    let b = start(
+        &broker.bootstrap,
+        &dir.path().join("b"),
+        "b",
+        Guarantee::ExactlyOnce,
+    );
+    eventually("the partitions to be split", WAIT, || {
+        let (ma, mb) = (
+            a.metrics().assigned_partitions,
+            b.metrics().assigned_partitions,
+        );
+        let mut all: Vec<u32> = ma.iter().chain(&mb).copied().collect();
+        all.sort_unstable();
+        !ma.is_empty() && !mb.is_empty() && all == vec![0, 1, 2, 3]
+    });
+    produce(&broker.bootstrap, "events", &events(70, 70));
+    read_counts(&broker.bootstrap, 140);
+
+    a.stop().unwrap();
+    eventually("b to take every partition", WAIT, || {
+        b.metrics().assigned_partitions == vec![0, 1, 2, 3]
+    });
+    produce(&broker.bootstrap, "events", &events(140, 70));
+    assert_each_count_once(&read_counts(&broker.bootstrap, 210));
+    b.stop().unwrap();
+}
