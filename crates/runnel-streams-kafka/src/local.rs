@@ -77,11 +77,7 @@ impl LocalState {
     }
 
     /// The entries of one store's partition, in key order.
-    pub fn entries(
-        &self,
-        store: &str,
-        partition: u32,
-    ) -> Result<Vec<Entry>, RunnerError> {
+    pub fn entries(&self, store: &str, partition: u32) -> Result<Vec<Entry>, RunnerError> {
         let start = prefix(store, partition);
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ENTRIES)?;

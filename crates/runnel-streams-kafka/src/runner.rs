@@ -19,7 +19,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
-use runnel_streams::{Incoming, StoreInfo, Topology, TopologyBuilder};
+use runnel_streams::{Incoming, StoreInfo, Timestamp, Topology, TopologyBuilder};
 
 use crate::clients::{self, Deliveries, GroupEvents, REQUEST_TIMEOUT};
 use crate::clock::Clock;
@@ -31,6 +31,9 @@ use crate::BuildFn;
 
 /// How long one poll of the input waits for a record before the loop looks at the clock.
 const POLL: Duration = Duration::from_millis(20);
+/// How often tasks are told that processing time passed, for idle partitions (records
+/// tell them as they come).
+const IDLE_CHECK_MS: Timestamp = 10;
 
 pub(crate) struct Runner {
     config: StreamsConfig,
@@ -48,6 +51,7 @@ pub(crate) struct Runner {
     positions: HashMap<(String, i32), i64>,
     in_transaction: bool,
     last_commit: Instant,
+    last_idle_check: Timestamp,
     /// Late records counted by tasks since dropped.
     retired_late_records: u64,
     metrics: Arc<Mutex<Metrics>>,
@@ -117,6 +121,7 @@ impl Runner {
             positions: HashMap::new(),
             in_transaction: false,
             last_commit: Instant::now(),
+            last_idle_check: Timestamp::MIN,
             retired_late_records: 0,
             metrics,
             stop,
@@ -137,11 +142,15 @@ impl Runner {
                 None => {}
             }
             let now = self.clock.now_ms();
-            for partition in self.tasks.keys().copied().collect::<Vec<_>>() {
-                if let Some(task) = self.tasks.get_mut(&partition) {
-                    task.advance_processing_time(now)?;
+            if now >= self.last_idle_check.saturating_add(IDLE_CHECK_MS) {
+                // Processing time passing may make partitions idle and move watermarks.
+                self.last_idle_check = now;
+                for partition in self.tasks.keys().copied().collect::<Vec<_>>() {
+                    if let Some(task) = self.tasks.get_mut(&partition) {
+                        task.advance_processing_time(now)?;
+                    }
+                    self.send_outgoing(partition)?;
                 }
-                self.send_outgoing(partition)?;
             }
             if self.last_commit.elapsed() >= self.config.commit_interval {
                 self.commit()?;
@@ -299,6 +308,14 @@ impl Runner {
         let mut offsets = TopicPartitionList::new();
         for ((topic, partition), offset) in &self.positions {
             offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+            let newest = u32::try_from(*partition)
+                .ok()
+                .and_then(|p| self.tasks.get(&p)?.topic_max_event_time(topic, p));
+            if let (Some(newest), Some(mut element)) =
+                (newest, offsets.find_partition(topic, *partition))
+            {
+                element.set_metadata(encode_event_time(newest));
+            }
         }
         match self.config.guarantee {
             Guarantee::ExactlyOnce => {
@@ -382,8 +399,37 @@ impl Runner {
             let task = self.restore_task(*partition)?;
             self.tasks.insert(*partition, task);
         }
+        if !partitions.is_empty() {
+            self.restore_event_times(assignment)?;
+        }
         tracing::info!(?partitions, "tasks assigned");
         self.update_metrics(|m| m.assigned_partitions = partitions.clone());
+        Ok(())
+    }
+
+    /// Gives each task's input partitions the newest event time saved with their committed
+    /// offsets, so windows close, and records count as late, as they would have without the
+    /// restart.
+    fn restore_event_times(&mut self, assignment: TopicPartitionList) -> Result<(), RunnerError> {
+        let committed = self
+            .consumer
+            .committed_offsets(assignment, REQUEST_TIMEOUT)?;
+        let now = self.clock.now_ms();
+        for element in committed.elements() {
+            let (Ok(partition), Some(newest)) = (
+                u32::try_from(element.partition()),
+                decode_event_time(element.metadata()),
+            ) else {
+                continue;
+            };
+            if let Some(task) = self.tasks.get_mut(&partition) {
+                task.restore_max_event_time(element.topic(), partition, newest, now);
+            }
+        }
+        // The operators learn the restored watermark before the first record is judged.
+        for task in self.tasks.values_mut() {
+            task.advance_processing_time(now)?;
+        }
         Ok(())
     }
 
@@ -502,6 +548,19 @@ impl Runner {
     }
 }
 
+/// The commit metadata holding an input partition's newest event time.
+const EVENT_TIME_PREFIX: &str = "runnel-streams/1 max-event-time=";
+
+fn encode_event_time(newest: Timestamp) -> String {
+    format!("{EVENT_TIME_PREFIX}{newest}")
+}
+
+/// The newest event time in commit metadata written by `encode_event_time`; `None` for any
+/// other metadata (another client's, or none).
+fn decode_event_time(metadata: &str) -> Option<Timestamp> {
+    metadata.strip_prefix(EVENT_TIME_PREFIX)?.parse().ok()
+}
+
 fn is_abortable(error: &RunnerError) -> bool {
     match error {
         RunnerError::Kafka(KafkaError::Transaction(e)) => e.txn_requires_abort(),
@@ -539,6 +598,26 @@ fn instance_id(dir: &std::path::Path) -> Result<String, RunnerError> {
             let id = uuid::Uuid::new_v4().to_string();
             std::fs::write(&path, &id)?;
             Ok(id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_times_round_trip_through_commit_metadata_and_foreign_metadata_is_ignored() {
+        for t in [0, 1_700_000_000_000, -5, Timestamp::MAX] {
+            assert_eq!(decode_event_time(&encode_event_time(t)), Some(t));
+        }
+        for foreign in [
+            "",
+            "my metadata",
+            "runnel-streams/1 max-event-time=x",
+            "runnel-streams/2 max-event-time=5",
+        ] {
+            assert_eq!(decode_event_time(foreign), None, "{foreign}");
         }
     }
 }

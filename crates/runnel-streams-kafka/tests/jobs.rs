@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{create_topic, eventually, latest, produce, read_until, Read, TestBroker};
-use runnel_streams::{Serde, StreamsError, StringSerde, TopologyBuilder};
+use runnel_streams::{
+    Change, EmitMode, LatePolicy, Serde, StreamsError, StringSerde, TopologyBuilder, WindowSpec,
+    WindowedConfig,
+};
 use runnel_streams_kafka::{Guarantee, RunningApp, StreamsApp, StreamsConfig};
 
 const PARTITIONS: i32 = 4;
@@ -202,4 +205,100 @@ fn two_instances_split_the_partitions_and_keep_correct_results() {
     produce(&broker.bootstrap, "events", &events(140, 70));
     assert_each_count_once(&read_counts(&broker.bootstrap, 210));
     b.stop().unwrap();
+}
+
+/// Clicks per user in tumbling 10 s windows, each window's count sent once it closes.
+fn clicks_per_window(builder: &mut TopologyBuilder) -> Result<(), StreamsError> {
+    let config = WindowedConfig::new(
+        WindowSpec::tumbling(10_000)?,
+        LatePolicy::Drop,
+        EmitMode::Final,
+    );
+    builder
+        .stream("clicks", StringSerde, StringSerde)
+        .group_by_key()
+        .windowed_by(config)
+        .count()?
+        .stored("clicks-per-window", StringSerde, Decimal)
+        .changes()
+        .flat_map(|user, change| match change {
+            Change::Final { window, value, .. } => {
+                Some((format!("{user}@{}", window.start), value))
+            }
+            Change::Update { .. } | Change::Retract { .. } => None,
+        })
+        .to_topic("clicks-per-window", StringSerde, Decimal);
+    Ok(())
+}
+
+fn start_windowed(bootstrap: &str, state: &std::path::Path) -> RunningApp {
+    StreamsApp::new(
+        StreamsConfig::new("clicks-app", bootstrap)
+            .state_dir(state)
+            .instance_id("a")
+            .guarantee(Guarantee::ExactlyOnce),
+        clicks_per_window,
+    )
+    .start()
+    .unwrap()
+}
+
+#[test]
+fn a_restarted_windowed_job_keeps_its_watermark_and_reports_late_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker"));
+    create_topic(&broker.bootstrap, "clicks", 1);
+    let state = dir.path().join("state");
+    let click = |user: &str, t: i64| (user.to_owned(), "/".to_owned(), t);
+
+    let app = start_windowed(&broker.bootstrap, &state);
+    produce(
+        &broker.bootstrap,
+        "clicks",
+        &[
+            click("ann", 1_000),
+            click("bob", 2_000),
+            click("ann", 9_999),
+            click("ann", 25_000),
+        ],
+    );
+    // 25 s moves the watermark past both first windows: each is sent once.
+    let expected: BTreeMap<String, String> = [("ann@0", "2"), ("bob@0", "1")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    read_until(&broker.bootstrap, "clicks-per-window", WAIT, |read| {
+        latest(read) == expected
+    });
+    eventually("the partition's watermark", WAIT, || {
+        app.metrics().watermarks.get(&("clicks".to_owned(), 0)) == Some(&25_000)
+    });
+    produce(&broker.bootstrap, "clicks", &[click("bob", 3_000)]);
+    eventually("the late record to be counted", WAIT, || {
+        app.metrics().late_records_dropped == 1
+    });
+    app.stop().unwrap();
+
+    // After a restart the partition's newest event time comes back with its offset, so a
+    // record for the closed window is still late, and the open window goes on.
+    let app = start_windowed(&broker.bootstrap, &state);
+    produce(
+        &broker.bootstrap,
+        "clicks",
+        &[
+            click("bob", 4_000),
+            click("ann", 26_000),
+            click("ann", 40_000),
+        ],
+    );
+    let mut expected = expected;
+    expected.insert("ann@20000".to_owned(), "2".to_owned());
+    let read = read_until(&broker.bootstrap, "clicks-per-window", WAIT, |read| {
+        latest(read) == expected
+    });
+    assert_eq!(read.len(), 3, "each window sent once: {read:?}");
+    eventually("the late record to be counted", WAIT, || {
+        app.metrics().late_records_dropped == 1
+    });
+    app.stop().unwrap();
 }

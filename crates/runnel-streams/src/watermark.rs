@@ -104,6 +104,13 @@ impl<P: Ord + Clone> WatermarkTracker<P> {
             .map(|p| p.watermark(self.out_of_orderness))
     }
 
+    /// The newest event time `partition` has delivered, `None` before its first record.
+    /// Saved with the partition's committed offset, it is what `observe` needs to give a
+    /// restarted job the partition's watermark back.
+    pub fn max_event_time(&self, partition: &P) -> Option<Timestamp> {
+        self.partitions.get(partition)?.max_event_time
+    }
+
     /// Whether `partition` is left out of the job watermark at processing time `now`.
     pub fn partition_is_idle(&self, partition: &P, now: Timestamp) -> bool {
         self.partitions

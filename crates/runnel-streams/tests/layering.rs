@@ -1,24 +1,17 @@
-//! Architecture invariant: the stream processing core knows nothing of the broker, the
-//! storage engine, async runtimes or Kafka clients; it is driven by whoever feeds it.
+//! Architecture invariants: the stream processing core knows nothing of the broker, the
+//! storage engine, async runtimes or Kafka clients; it is driven by whoever feeds it. Its
+//! Kafka runner is a Kafka client like any other: it knows nothing of the broker or the
+//! storage engine either, so a job runs against any Kafka cluster.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
 
-#[test]
-fn the_streams_core_depends_on_no_broker_runtime_or_client_crate() {
+/// The crates `package` depends on to build (not to test), as `cargo tree` names them.
+fn normal_dependencies(package: &str) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = Command::new(cargo)
-        .args([
-            "tree",
-            "-p",
-            "runnel-streams",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}",
-        ])
+        .args(["tree", "-p", package, "-e", "normal", "--prefix", "none"])
+        .args(["--format", "{p}"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
@@ -27,19 +20,41 @@ fn the_streams_core_depends_on_no_broker_runtime_or_client_crate() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let tree = String::from_utf8(output.stdout).unwrap();
-    let crates: Vec<&str> = tree
+    String::from_utf8(output.stdout)
+        .unwrap()
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+fn assert_layered(package: &str, expected: &str, forbidden: &[&str]) {
+    let crates = normal_dependencies(package);
     assert!(
-        crates.contains(&"serde_json"),
+        crates.iter().any(|c| c == expected),
         "the tree was read: {crates:?}"
     );
-    for forbidden in ["runnel-log", "runnel-broker", "tokio", "rdkafka", "futures"] {
+    for name in forbidden {
         assert!(
-            !crates.contains(&forbidden),
-            "runnel-streams depends on {forbidden}"
+            !crates.iter().any(|c| c == name),
+            "{package} depends on {name}"
         );
     }
+}
+
+#[test]
+fn the_streams_core_depends_on_no_broker_runtime_or_client_crate() {
+    assert_layered(
+        "runnel-streams",
+        "serde_json",
+        &["runnel-log", "runnel-broker", "tokio", "rdkafka", "futures"],
+    );
+}
+
+#[test]
+fn the_streams_runner_depends_on_no_broker_or_storage_crate() {
+    assert_layered(
+        "runnel-streams-kafka",
+        "rdkafka",
+        &["runnel-log", "runnel-broker"],
+    );
 }

@@ -279,6 +279,27 @@ impl Topology {
         self.advance_processing_time(now)
     }
 
+    /// The newest event time read from a source topic partition, to save with its offset.
+    pub fn topic_max_event_time(&self, topic: &str, partition: u32) -> Option<Timestamp> {
+        let id = self.topic_source_id(topic)?;
+        self.watermarks.max_event_time(&(id, partition))
+    }
+
+    /// Gives a source topic partition back the newest event time it had delivered before a
+    /// restart, so its watermark, and what counts as late, carry on from there.
+    pub fn restore_max_event_time(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        max_event_time: Timestamp,
+        now: Timestamp,
+    ) {
+        if let Some(id) = self.topic_source_id(topic) {
+            self.watermarks
+                .observe((id, partition), max_event_time, now);
+        }
+    }
+
     /// One source topic partition's watermark, for metrics.
     pub fn topic_watermark(&self, topic: &str, partition: u32) -> Option<Timestamp> {
         let id = self.topic_source_id(topic)?;
