@@ -14,6 +14,16 @@ pub enum Guarantee {
     ExactlyOnce,
 }
 
+/// What happens to an input record that does not decode (or a result that does not encode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadRecords {
+    /// Processing stops with the error (Kafka Streams' `LogAndFailExceptionHandler`).
+    Fail,
+    /// The record is skipped, logged and counted in `Metrics::records_skipped`
+    /// (`LogAndContinueExceptionHandler`).
+    Skip,
+}
+
 /// The settings of a streams application, with Kafka Streams' names in the docs.
 #[derive(Debug, Clone)]
 pub struct StreamsConfig {
@@ -42,6 +52,9 @@ pub struct StreamsConfig {
     /// `transaction.timeout.ms`: how long the broker keeps a transaction of a crashed
     /// instance open (holding back read-committed readers) before it aborts it.
     pub transaction_timeout: Duration,
+    /// `default.deserialization.exception.handler`: a record whose key or value does not
+    /// decode either stops the job (the default) or is skipped.
+    pub bad_records: BadRecords,
     /// Partitions of the internal topics when the input topics do not say (no input).
     pub internal_topic_partitions: i32,
     /// More librdkafka settings for every client (security settings, for example).
@@ -60,6 +73,7 @@ impl StreamsConfig {
             idle_timeout: 30_000,
             instance_id: None,
             transaction_timeout: Duration::from_secs(10),
+            bad_records: BadRecords::Fail,
             internal_topic_partitions: 1,
             client_properties: Vec::new(),
         }
@@ -84,6 +98,11 @@ impl StreamsConfig {
     pub fn watermarks(mut self, out_of_orderness: Timestamp, idle_timeout: Timestamp) -> Self {
         self.out_of_orderness = out_of_orderness;
         self.idle_timeout = idle_timeout;
+        self
+    }
+
+    pub fn bad_records(mut self, policy: BadRecords) -> Self {
+        self.bad_records = policy;
         self
     }
 

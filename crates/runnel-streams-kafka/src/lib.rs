@@ -46,7 +46,7 @@ use std::thread::JoinHandle;
 use runnel_streams::{StreamsError, TopologyBuilder};
 
 pub use clock::{Clock, SystemClock};
-pub use config::{Guarantee, StreamsConfig};
+pub use config::{BadRecords, Guarantee, StreamsConfig};
 pub use error::RunnerError;
 pub use metrics::Metrics;
 

@@ -7,6 +7,8 @@ use runnel_streams::Timestamp;
 pub struct Metrics {
     /// Input records processed (again after a rebalance or an aborted commit).
     pub records_in: u64,
+    /// Input records skipped because they did not decode (`BadRecords::Skip`).
+    pub records_skipped: u64,
     /// Records written to output and repartition topics.
     pub records_out: u64,
     /// Records dropped as too late by windowed aggregations.

@@ -19,11 +19,11 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
-use runnel_streams::{Incoming, StoreInfo, Timestamp, Topology, TopologyBuilder};
+use runnel_streams::{Incoming, StoreInfo, StreamsError, Timestamp, Topology, TopologyBuilder};
 
 use crate::clients::{self, Deliveries, GroupEvents, REQUEST_TIMEOUT};
 use crate::clock::Clock;
-use crate::config::{Guarantee, StreamsConfig};
+use crate::config::{BadRecords, Guarantee, StreamsConfig};
 use crate::error::RunnerError;
 use crate::local::{LocalChange, LocalState};
 use crate::metrics::Metrics;
@@ -180,7 +180,14 @@ impl Runner {
             timestamp: message.timestamp().to_millis().unwrap_or(now),
             partition,
         };
-        task.push_from_topic(message.topic(), incoming, now)?;
+        match task.push_from_topic(message.topic(), incoming, now) {
+            Ok(()) => {}
+            Err(StreamsError::Serde(error)) if self.config.bad_records == BadRecords::Skip => {
+                tracing::warn!(topic = message.topic(), partition, offset = message.offset(), %error, "skipping a record that does not decode");
+                self.update_metrics(|m| m.records_skipped += 1);
+            }
+            Err(error) => return Err(error.into()),
+        }
         self.positions.insert(
             (message.topic().to_owned(), message.partition()),
             message.offset() + 1,

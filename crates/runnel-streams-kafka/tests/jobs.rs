@@ -12,7 +12,9 @@ use runnel_streams::{
     Change, EmitMode, LatePolicy, Serde, StreamsError, StringSerde, TopologyBuilder, WindowSpec,
     WindowedConfig,
 };
-use runnel_streams_kafka::{Guarantee, RunningApp, StreamsApp, StreamsConfig};
+use runnel_streams_kafka::{
+    BadRecords, Guarantee, RunnerError, RunningApp, StreamsApp, StreamsConfig,
+};
 
 const PARTITIONS: i32 = 4;
 const WAIT: Duration = Duration::from_secs(60);
@@ -301,4 +303,69 @@ fn a_restarted_windowed_job_keeps_its_watermark_and_reports_late_records() {
         app.metrics().late_records_dropped == 1
     });
     app.stop().unwrap();
+}
+
+/// Amounts in JSON summed per account, into `output`.
+fn balances(
+    output: &'static str,
+) -> impl Fn(&mut TopologyBuilder) -> Result<(), StreamsError> + Send + Sync + 'static {
+    move |builder: &mut TopologyBuilder| {
+        builder
+            .stream(
+                "payments",
+                StringSerde,
+                runnel_streams::JsonSerde::<u64>::new(),
+            )
+            .group_by_key()
+            .reduce(|a, b| a + b)
+            .changes()
+            .to_topic(output, StringSerde, Decimal);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_record_that_does_not_decode_stops_the_job_or_is_skipped_as_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker"));
+    create_topic(&broker.bootstrap, "payments", 1);
+    let payment = |account: &str, amount: &str| (account.to_owned(), amount.to_owned(), 1_000);
+    produce(
+        &broker.bootstrap,
+        "payments",
+        &[
+            payment("a", "5"),
+            payment("a", "not json"),
+            payment("a", "7"),
+        ],
+    );
+    let config =
+        |id: &str| StreamsConfig::new(id, &broker.bootstrap).state_dir(dir.path().join(id));
+
+    let failing = StreamsApp::new(config("strict"), balances("strict-balances"))
+        .start()
+        .unwrap();
+    eventually("the job to stop", WAIT, || failing.is_finished());
+    match failing.stop() {
+        Err(RunnerError::Streams(StreamsError::Serde(_))) => {}
+        other => panic!("expected a serde error, got {other:?}"),
+    }
+
+    let skipping = StreamsApp::new(
+        config("lenient").bad_records(BadRecords::Skip),
+        balances("balances"),
+    )
+    .start()
+    .unwrap();
+    let read = read_until(&broker.bootstrap, "balances", WAIT, |read| {
+        read.iter().any(|r| r.value == "12")
+    });
+    assert_eq!(
+        read.iter().map(|r| r.value.as_str()).collect::<Vec<_>>(),
+        ["5", "12"]
+    );
+    eventually("the skipped record to be counted", WAIT, || {
+        skipping.metrics().records_skipped == 1
+    });
+    skipping.stop().unwrap();
 }
