@@ -276,6 +276,7 @@ enum Shape {
     Session,
     /// A plain count per key, over all time.
     Plain,
+    Sliding,
 }
 
 #[derive(Debug, Clone)]
@@ -341,11 +342,13 @@ impl Run {
                 let spec = match shape {
                     Shape::Tumbling => WindowSpec::tumbling(10),
                     Shape::Hopping => WindowSpec::hopping(20, 5),
+                    Shape::Sliding => WindowSpec::sliding(10),
                     _ => WindowSpec::session(6),
                 };
                 let spec = spec.unwrap().with_grace(case.grace).unwrap();
                 let table = grouped
                     .windowed_by(WindowedConfig::new(spec, case.late, case.emit))
+                    .with_values(U64Serde)
                     .count()
                     .unwrap()
                     .stored("windows", StringSerde, U64Serde);
@@ -566,6 +569,7 @@ fn case() -> impl Strategy<Value = Case> {
         Just(Shape::Tumbling),
         Just(Shape::Hopping),
         Just(Shape::Session),
+        Just(Shape::Sliding),
         Just(Shape::Plain),
     ];
     let emit = prop_oneof![Just(EmitMode::Updates), Just(EmitMode::Final)];
@@ -662,6 +666,7 @@ fn every_combination_restores_midway() {
         Shape::Tumbling,
         Shape::Hopping,
         Shape::Session,
+        Shape::Sliding,
         Shape::Plain,
     ] {
         for emit in [EmitMode::Updates, EmitMode::Final] {
@@ -920,6 +925,16 @@ fn bad_stored_bytes_are_errors_not_panics() {
         .unwrap()
         .stored("sessions", StringSerde, U64Serde);
     let counts = grouped.count().stored("counts", StringSerde, U64Serde);
+    let _sliding = grouped
+        .windowed_by(WindowedConfig::new(
+            WindowSpec::sliding(5).unwrap(),
+            LatePolicy::Drop,
+            EmitMode::Updates,
+        ))
+        .with_values(U64Serde)
+        .count()
+        .unwrap()
+        .stored("sliding", StringSerde, U64Serde);
     let mut topology = builder.build(0, 1_000).unwrap();
     let value = |emitted: u8, count: u64| [&[emitted][..], &count.to_be_bytes()[..]].concat();
 
@@ -942,6 +957,31 @@ fn bad_stored_bytes_are_errors_not_panics() {
             assert_state_error(topology.restore(store, &key, Some(&bad)), store);
         }
     }
+    // Buffered values of a sliding window: a list whose count, lengths or values are wrong.
+    let buffer = window_key(7, 7, b"a");
+    let list = |parts: &[&[u8]]| {
+        let mut bytes = (parts.len() as u32).to_be_bytes().to_vec();
+        for part in parts {
+            bytes.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(part);
+        }
+        bytes
+    };
+    let good = list(&[&5u64.to_be_bytes()]);
+    for bad in [
+        Vec::new(),
+        vec![0, 0, 0, 2, 0, 0, 0, 8],
+        [&good[..], &[0][..]].concat(),
+        list(&[&[1, 2, 3]]),
+        vec![0xff; 4],
+    ] {
+        assert_state_error(topology.restore("sliding", &buffer, Some(&bad)), "sliding");
+    }
+    assert_state_error(
+        topology.restore("sliding", &window_key(7, 7, b"\xff"), Some(&good)),
+        "sliding",
+    );
+    topology.restore("sliding", &buffer, Some(&good)).unwrap();
     assert_state_error(topology.restore("counts", b"\xff", Some(&[0; 8])), "counts");
     assert_state_error(topology.restore("counts", b"a", Some(&[0; 3])), "counts");
     assert_state_error(topology.restore("counts", b"\xff", None), "counts");
@@ -1058,37 +1098,36 @@ fn build_refuses_two_stores_of_one_name() {
 }
 
 #[test]
-fn build_refuses_a_stored_sliding_window_aggregation() {
+fn build_refuses_a_stored_sliding_window_aggregation_without_the_serde_of_its_values() {
+    let sliding = |builder: &mut TopologyBuilder, with_values: bool| {
+        let grouped = builder
+            .stream("t", StringSerde, StringSerde)
+            .group_by_key()
+            .windowed_by(WindowedConfig::new(
+                WindowSpec::sliding(10).unwrap(),
+                LatePolicy::Drop,
+                EmitMode::Updates,
+            ));
+        let grouped = if with_values {
+            grouped.with_values(StringSerde)
+        } else {
+            grouped
+        };
+        let _table = grouped
+            .count()
+            .unwrap()
+            .stored("sliding", StringSerde, U64Serde);
+    };
     let mut builder = TopologyBuilder::new();
-    let _sliding = builder
-        .stream("t", StringSerde, StringSerde)
-        .group_by_key()
-        .windowed_by(WindowedConfig::new(
-            WindowSpec::sliding(10).unwrap(),
-            LatePolicy::Drop,
-            EmitMode::Updates,
-        ))
-        .count()
-        .unwrap()
-        .stored("sliding", StringSerde, U64Serde);
+    sliding(&mut builder, false);
     let error = build_error(builder);
     assert!(
-        matches!(&error, StreamsError::Topology(m) if m.contains("sliding")),
+        matches!(&error, StreamsError::Topology(m) if m.contains("with_values")),
         "{error:?}"
     );
 
-    // Unstored, the same aggregation builds.
     let mut builder = TopologyBuilder::new();
-    let _sliding = builder
-        .stream("t", StringSerde, StringSerde)
-        .group_by_key()
-        .windowed_by(WindowedConfig::new(
-            WindowSpec::sliding(10).unwrap(),
-            LatePolicy::Drop,
-            EmitMode::Updates,
-        ))
-        .count()
-        .unwrap();
+    sliding(&mut builder, true);
     assert!(builder.build(0, 1_000).is_ok());
 }
 

@@ -59,7 +59,8 @@ impl Default for GeneratorConfig {
     }
 }
 
-const CITIES: [(&str, &str); 6] = [
+/// The places people live in: a city and its state.
+pub(super) const CITIES: [(&str, &str); 6] = [
     ("Phoenix", "AZ"),
     ("Boise", "ID"),
     ("Portland", "OR"),
@@ -69,7 +70,8 @@ const CITIES: [(&str, &str); 6] = [
 ];
 const FIRST_NAMES: [&str; 6] = ["Ada", "Bo", "Cy", "Di", "Ed", "Flo"];
 const LAST_NAMES: [&str; 5] = ["Ames", "Birch", "Cole", "Dunn", "Eyre"];
-const CHANNELS: [&str; 4] = ["web", "app", "phone", "partner"];
+/// Where bids come from.
+pub(super) const CHANNELS: [&str; 4] = ["web", "app", "phone", "partner"];
 
 /// An endless, deterministic sequence of events.
 #[derive(Debug)]

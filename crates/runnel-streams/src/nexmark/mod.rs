@@ -1,10 +1,13 @@
 //! A Nexmark-style workload for benchmarks: an online auction where people register, open
 //! auctions and bid. Deterministic: the same random source and configuration give the same
-//! events, with event times spaced evenly at a chosen rate.
+//! events, with event times spaced evenly at a chosen rate. `EventSerde` encodes the events
+//! for a topic.
 
+mod codec;
 mod generator;
 pub mod queries;
 
+pub use codec::{BidSerde, EventSerde};
 pub use generator::{Generator, GeneratorConfig, RandomSource, SplitMix64};
 
 use crate::record::Timestamp;

@@ -8,8 +8,13 @@
 //! - a windowed aggregation: window start and end (big-endian `i64`s), then the key's bytes;
 //!   one byte (1 if the result has been sent downstream, else 0), then the result's bytes,
 //!   or no value once the window expired.
+//! - the input values a sliding-window aggregation buffers: the timestamp twice (big-endian
+//!   `i64`s: an empty window, which no result has), then the key's bytes; the number of
+//!   values (big-endian `u32`), then each value's length (big-endian `u32`) and bytes, or no
+//!   value once forgotten.
 
 use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -19,7 +24,7 @@ use super::table::{Table, WindowedTable};
 use super::topics::{Incoming, TopicPurpose};
 use super::{Context, TopologyBuilder};
 use crate::error::StreamsError;
-use crate::record::Record;
+use crate::record::{Record, Timestamp};
 use crate::serdes::Serde;
 use crate::window::Window;
 
@@ -212,7 +217,8 @@ impl TopologyBuilder {
 
 impl<K: Ord + Clone + 'static, A: Clone + 'static> WindowedTable<K, A> {
     /// Keeps this aggregation's windows in the state store `name` (changelog topic
-    /// `<application id>-<name>-changelog`). Sliding windows cannot be stored yet.
+    /// `<application id>-<name>-changelog`). A sliding-window aggregation also keeps the
+    /// input values it buffers, so it needs their serde (`WindowedGroupedStream::with_values`).
     pub fn stored(
         self,
         name: &str,
@@ -229,35 +235,44 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> WindowedTable<K, A> {
         let take_changed = {
             let (operator, keys, values) = (self.operator.clone(), keys.clone(), values.clone());
             Box::new(move || {
-                operator
-                    .borrow_mut()
-                    .take_changed()
-                    .into_iter()
-                    .map(|(key, window, state)| {
-                        let mut stored_key = BytesMut::with_capacity(16);
-                        stored_key.put_i64(window.start);
-                        stored_key.put_i64(window.end);
-                        stored_key.put_slice(&keys.serialize(&key)?);
-                        let stored_value = match state {
-                            None => None,
-                            Some((value, emitted)) => {
-                                let mut bytes = BytesMut::new();
-                                bytes.put_u8(u8::from(emitted));
-                                bytes.put_slice(&values.serialize(&value)?);
-                                Some(bytes.freeze())
-                            }
-                        };
-                        Ok((stored_key.freeze(), stored_value))
-                    })
-                    .collect()
+                let mut operator = operator.borrow_mut();
+                let mut changes = Vec::new();
+                for (key, window, state) in operator.take_changed() {
+                    let stored_key = windowed_key(window.start, window.end, &keys.serialize(&key)?);
+                    let stored_value = match state {
+                        None => None,
+                        Some((value, emitted)) => {
+                            let mut bytes = BytesMut::new();
+                            bytes.put_u8(u8::from(emitted));
+                            bytes.put_slice(&values.serialize(&value)?);
+                            Some(bytes.freeze())
+                        }
+                    };
+                    changes.push((stored_key, stored_value));
+                }
+                for (key, t, buffered) in operator.take_changed_buffers()? {
+                    changes.push((windowed_key(t, t, &keys.serialize(&key)?), buffered));
+                }
+                Ok(changes)
             }) as Changed
         };
         let restore = {
             let (operator, results, store) =
                 (self.operator.clone(), self.results.clone(), name.to_owned());
             Box::new(move |key: &[u8], value: Option<&[u8]>| {
-                let (window, key) = decode_window_key(key)
-                    .ok_or_else(|| state_error(&store, "a windowed key without a valid window"))?;
+                let (window, key) = match decode_window_key(key) {
+                    Some(WindowedEntry::Result(window, key)) => (window, key),
+                    Some(WindowedEntry::Buffer(t, key)) => {
+                        let key = keys.deserialize(key).map_err(|e| state_error(&store, e))?;
+                        return operator
+                            .borrow_mut()
+                            .restore_buffer(key, t, value)
+                            .map_err(|e| state_error(&store, e));
+                    }
+                    None => {
+                        return Err(state_error(&store, "a windowed key without a valid window"))
+                    }
+                };
                 let key = keys.deserialize(key).map_err(|e| state_error(&store, e))?;
                 let state = match value {
                     None => None,
@@ -291,9 +306,55 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> WindowedTable<K, A> {
     }
 }
 
-fn decode_window_key(bytes: &[u8]) -> Option<(Window, &[u8])> {
+/// What a windowed store's key names: a window's result, or the values buffered at a time.
+enum WindowedEntry<'a> {
+    Result(Window, &'a [u8]),
+    Buffer(Timestamp, &'a [u8]),
+}
+
+fn decode_window_key(bytes: &[u8]) -> Option<WindowedEntry<'_>> {
     let (start, rest) = bytes.split_first_chunk::<8>()?;
     let (end, key) = rest.split_first_chunk::<8>()?;
-    let window = Window::new(i64::from_be_bytes(*start), i64::from_be_bytes(*end));
-    (window.start < window.end).then_some((window, key))
+    let (start, end) = (i64::from_be_bytes(*start), i64::from_be_bytes(*end));
+    match start.cmp(&end) {
+        Ordering::Less => Some(WindowedEntry::Result(Window::new(start, end), key)),
+        Ordering::Equal => Some(WindowedEntry::Buffer(start, key)),
+        Ordering::Greater => None,
+    }
+}
+
+fn windowed_key(start: Timestamp, end: Timestamp, key: &[u8]) -> Bytes {
+    let mut stored = BytesMut::with_capacity(16 + key.len());
+    stored.put_i64(start);
+    stored.put_i64(end);
+    stored.put_slice(key);
+    stored.freeze()
+}
+
+/// A list of encoded values, as a sliding-window store keeps a key's values at one time.
+pub(super) fn encode_values(values: &[Bytes]) -> Bytes {
+    let mut encoded = BytesMut::new();
+    encoded.put_u32(u32::try_from(values.len()).unwrap_or(u32::MAX));
+    for value in values {
+        encoded.put_u32(u32::try_from(value.len()).unwrap_or(u32::MAX));
+        encoded.put_slice(value);
+    }
+    encoded.freeze()
+}
+
+/// The values of `encode_values`, or `None` if the bytes are not such a list.
+pub(super) fn decode_values(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let (count, rest) = bytes.split_first_chunk::<4>()?;
+    bytes = rest;
+    let count = u32::from_be_bytes(*count);
+    // Each value takes at least its 4-byte length, which bounds what a bad count allocates.
+    let mut values = Vec::with_capacity(usize::try_from(count).ok()?.min(bytes.len() / 4));
+    for _ in 0..count {
+        let (length, rest) = bytes.split_first_chunk::<4>()?;
+        let length = usize::try_from(u32::from_be_bytes(*length)).ok()?;
+        let (value, rest) = (rest.get(..length)?, rest.get(length..)?);
+        values.push(value);
+        bytes = rest;
+    }
+    bytes.is_empty().then_some(values)
 }

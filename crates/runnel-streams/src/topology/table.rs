@@ -4,35 +4,115 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::node::Node;
+use super::stores::{decode_values, encode_values};
 use super::stream::Stream;
 use super::Context;
 use crate::aggregate::{Aggregate, Aggregator, Count, Reduce};
 use crate::change::Change;
 use crate::error::StreamsError;
-use crate::record::Record;
+use crate::record::{Record, Timestamp};
+use crate::serdes::Serde;
 use crate::window::Window;
 use crate::windowed::{SavedWindow, WindowedAggregation, WindowedConfig};
+use bytes::Bytes;
 
 /// What storing a windowed aggregation needs of it, whatever its value type and aggregator.
 pub(super) trait StoredWindows<K, A> {
     fn track_changes(&mut self) -> Result<(), StreamsError>;
     fn take_changed(&mut self) -> Vec<SavedWindow<K, A>>;
     fn restore(&mut self, key: K, window: Window, state: Option<(A, bool)>);
+    /// Sliding windows: the buffered input values changed, encoded (see `stores.rs`).
+    fn take_changed_buffers(&mut self) -> Result<Vec<SavedBuffer<K>>, StreamsError>;
+    fn restore_buffer(
+        &mut self,
+        key: K,
+        t: Timestamp,
+        encoded: Option<&[u8]>,
+    ) -> Result<(), StreamsError>;
+}
+
+/// A key's buffered input values at one timestamp, encoded, or `None` once forgotten.
+pub(super) type SavedBuffer<K> = (K, Timestamp, Option<Bytes>);
+
+/// A windowed aggregation and, for sliding windows, how its input values are stored.
+pub(super) struct WindowedOperator<K, V, G: Aggregator<K, V>> {
+    aggregation: WindowedAggregation<K, V, G>,
+    values: Option<Rc<dyn Serde<V>>>,
 }
 
 impl<K: Ord + Clone, V: Clone, G: Aggregator<K, V>> StoredWindows<K, G::Output>
-    for WindowedAggregation<K, V, G>
+    for WindowedOperator<K, V, G>
 {
     fn track_changes(&mut self) -> Result<(), StreamsError> {
-        WindowedAggregation::track_changes(self)
+        if self.aggregation.is_sliding() && self.values.is_none() {
+            return Err(StreamsError::Topology(
+                "a stored sliding-window aggregation keeps its input values: name their serde \
+                 with `WindowedGroupedStream::with_values`"
+                    .into(),
+            ));
+        }
+        self.aggregation.track_changes();
+        Ok(())
     }
 
-    fn take_changed(&mut self) -> Vec<(K, Window, Option<(G::Output, bool)>)> {
-        WindowedAggregation::take_changed(self)
+    fn take_changed(&mut self) -> Vec<SavedWindow<K, G::Output>> {
+        self.aggregation.take_changed()
     }
 
     fn restore(&mut self, key: K, window: Window, state: Option<(G::Output, bool)>) {
-        WindowedAggregation::restore(self, key, window, state)
+        self.aggregation.restore(key, window, state)
+    }
+
+    fn take_changed_buffers(&mut self) -> Result<Vec<SavedBuffer<K>>, StreamsError> {
+        let Some(serde) = self.values.clone() else {
+            return Ok(Vec::new());
+        };
+        self.aggregation
+            .take_changed_buffers()
+            .into_iter()
+            .map(|(key, t, values)| {
+                let encoded = values
+                    .map(|values| {
+                        let encoded: Result<Vec<Bytes>, _> =
+                            values.iter().map(|v| serde.serialize(v)).collect();
+                        encoded.map(|e| encode_values(&e))
+                    })
+                    .transpose()?;
+                Ok((key, t, encoded))
+            })
+            .collect()
+    }
+
+    fn restore_buffer(
+        &mut self,
+        key: K,
+        t: Timestamp,
+        encoded: Option<&[u8]>,
+    ) -> Result<(), StreamsError> {
+        let serde = match &self.values {
+            Some(serde) if self.aggregation.is_sliding() => serde.clone(),
+            _ => {
+                return Err(StreamsError::Serde(
+                    "buffered values for an aggregation that keeps none".into(),
+                ))
+            }
+        };
+        let values = match encoded {
+            None => None,
+            Some(bytes) => {
+                let parts = decode_values(bytes).ok_or_else(|| {
+                    StreamsError::Serde("a malformed list of buffered values".into())
+                })?;
+                Some(
+                    parts
+                        .into_iter()
+                        .map(|p| serde.deserialize(p))
+                        .collect::<Result<Vec<V>, _>>()?,
+                )
+            }
+        };
+        self.aggregation.restore_buffer(key, t, values);
+        Ok(())
     }
 }
 
@@ -108,6 +188,7 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> GroupedStream<K, V> {
         WindowedGroupedStream {
             stream: self.stream.clone(),
             config,
+            values: None,
         }
     }
 }
@@ -152,6 +233,7 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
 pub struct WindowedGroupedStream<K, V> {
     stream: Stream<K, V>,
     config: WindowedConfig,
+    values: Option<Rc<dyn Serde<V>>>,
 }
 
 impl<K, V> fmt::Debug for WindowedGroupedStream<K, V> {
@@ -163,6 +245,13 @@ impl<K, V> fmt::Debug for WindowedGroupedStream<K, V> {
 }
 
 impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
+    /// The serde of the input values. A sliding-window aggregation recomputes its windows from
+    /// the values it buffers, so storing one (`WindowedTable::stored`) needs it.
+    pub fn with_values(mut self, values: impl Serde<V> + 'static) -> Self {
+        self.values = Some(Rc::new(values));
+        self
+    }
+
     pub fn count(&self) -> Result<WindowedTable<K, u64>, StreamsError> {
         self.aggregate_with(Count)
     }
@@ -191,10 +280,10 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
         G: Aggregator<K, V> + 'static,
         G::Output: 'static,
     {
-        let operator = Rc::new(RefCell::new(WindowedAggregation::new(
-            self.config,
-            aggregator,
-        )?));
+        let operator = Rc::new(RefCell::new(WindowedOperator {
+            aggregation: WindowedAggregation::new(self.config, aggregator)?,
+            values: self.values.clone(),
+        }));
         let results = Rc::new(RefCell::new(BTreeMap::new()));
         let dropped = Rc::new(Cell::new(0));
         let context = self.stream.context().clone();
@@ -219,14 +308,15 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
             let publish = publish.clone();
             self.stream.subscribe(move |record| {
                 let mut out = Vec::new();
-                let mut op = operator.borrow_mut();
+                let mut guard = operator.borrow_mut();
+                let op = &mut guard.aggregation;
                 op.process(&record, &mut out);
                 let newly_dropped = op.late_records_dropped() - dropped.get();
                 context
                     .late_records_dropped
                     .set(context.late_records_dropped.get() + newly_dropped);
                 dropped.set(op.late_records_dropped());
-                drop(op);
+                drop(guard);
                 publish(out);
             });
         }
@@ -238,7 +328,10 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
                 .borrow_mut()
                 .push(Box::new(move |watermark| {
                     let mut out = Vec::new();
-                    operator.borrow_mut().advance_watermark(watermark, &mut out);
+                    operator
+                        .borrow_mut()
+                        .aggregation
+                        .advance_watermark(watermark, &mut out);
                     publish(out);
                 }));
         }

@@ -82,6 +82,8 @@ pub struct WindowedAggregation<K, V, G: Aggregator<K, V>> {
     /// still need them, since a new record can create a window holding older ones.
     buffered: BTreeMap<K, BTreeMap<Timestamp, Vec<V>>>,
     buffered_by_time: BTreeMap<Timestamp, BTreeSet<K>>,
+    /// Sliding windows, while tracking changes: the buffered values changed since asked.
+    buffers_changed: Option<BTreeSet<(K, Timestamp)>>,
     late_records_dropped: u64,
 }
 
@@ -118,6 +120,7 @@ where
             sessions: BTreeMap::new(),
             buffered: BTreeMap::new(),
             buffered_by_time: BTreeMap::new(),
+            buffers_changed: None,
             late_records_dropped: 0,
         })
     }
@@ -136,16 +139,67 @@ where
         self.results.is_empty() && self.sessions.is_empty() && self.buffered.is_empty()
     }
 
-    /// From now on, remembers which results change, for `take_changed`. Sliding windows are
-    /// refused: their state includes the buffered values, which are not persisted yet.
-    pub fn track_changes(&mut self) -> Result<(), StreamsError> {
-        if matches!(self.config.spec.windows(), Windows::Sliding { .. }) {
-            return Err(StreamsError::Topology(
-                "sliding-window aggregations cannot be stored yet".into(),
-            ));
-        }
+    /// From now on, remembers which results change, for `take_changed`, and for sliding
+    /// windows which buffered values change, for `take_changed_buffers`.
+    pub fn track_changes(&mut self) {
         self.results.track_changes();
-        Ok(())
+        if self.is_sliding() {
+            self.buffers_changed.get_or_insert_with(BTreeSet::new);
+        }
+    }
+
+    pub fn is_sliding(&self) -> bool {
+        matches!(self.config.spec.windows(), Windows::Sliding { .. })
+    }
+
+    /// Sliding windows only: the buffered values changed since the last call, per key and
+    /// timestamp (all the values of that key at that time, or `None` once forgotten).
+    pub fn take_changed_buffers(&mut self) -> Vec<(K, Timestamp, Option<&[V]>)> {
+        let changed = self
+            .buffers_changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        changed
+            .into_iter()
+            .map(|(key, t)| {
+                let values = self.buffered.get(&key).and_then(|by_time| by_time.get(&t));
+                (key, t, values.map(Vec::as_slice))
+            })
+            .collect()
+    }
+
+    /// Sliding windows only: puts back the values buffered for `key` at `t` (or forgets
+    /// them, for `None`), as saved from `take_changed_buffers`.
+    pub fn restore_buffer(&mut self, key: K, t: Timestamp, values: Option<Vec<V>>) {
+        match values {
+            Some(values) => {
+                self.buffered
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(t, values);
+                self.buffered_by_time.entry(t).or_default().insert(key);
+            }
+            None => {
+                self.forget_buffer(&key, t);
+                if let Some(keys) = self.buffered_by_time.get_mut(&t) {
+                    keys.remove(&key);
+                    if keys.is_empty() {
+                        self.buffered_by_time.remove(&t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the values of `key` at `t` (not their entry in `buffered_by_time`).
+    fn forget_buffer(&mut self, key: &K, t: Timestamp) {
+        if let Some(values) = self.buffered.get_mut(key) {
+            values.remove(&t);
+            if values.is_empty() {
+                self.buffered.remove(key);
+            }
+        }
     }
 
     /// The results changed since the last call: per key and window, the result and whether

@@ -42,6 +42,9 @@ where
         if !self.accepts(t.saturating_add(1).saturating_add(self.config.spec.grace())) {
             return false;
         }
+        if let Some(changed) = &mut self.buffers_changed {
+            changed.insert((key.clone(), t));
+        }
         let values = self.buffered.entry(key.clone()).or_default();
         values.entry(t).or_default().push(record.value.clone());
         self.buffered_by_time
@@ -114,11 +117,9 @@ where
         let expired = std::mem::replace(&mut self.buffered_by_time, kept);
         for (t, keys) in expired {
             for key in keys {
-                if let Some(values) = self.buffered.get_mut(&key) {
-                    values.remove(&t);
-                    if values.is_empty() {
-                        self.buffered.remove(&key);
-                    }
+                self.forget_buffer(&key, t);
+                if let Some(changed) = &mut self.buffers_changed {
+                    changed.insert((key, t));
                 }
             }
         }
