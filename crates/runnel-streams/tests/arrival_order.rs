@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use proptest::prelude::*;
@@ -44,6 +45,17 @@ fn run(config: WindowedConfig, bound: Timestamp, records: &[(u8, Timestamp, u32,
     let finals = Rc::new(RefCell::new(Vec::new()));
     let corrections = Rc::new(RefCell::new(0));
     let (sink, corrected) = (finals.clone(), corrections.clone());
+    // Every window's latest result as sent downstream (the table forgets expired windows).
+    let results = Rc::new(RefCell::new(BTreeMap::new()));
+    let latest = results.clone();
+    table.changes().for_each(move |r| match &r.value {
+        Change::Update { key, window, value } | Change::Final { key, window, value } => {
+            latest.borrow_mut().insert((*key, *window), value.clone());
+        }
+        Change::Retract { key, window, .. } => {
+            latest.borrow_mut().remove(&(*key, *window));
+        }
+    });
     let close_delay = config.spec.close_delay();
     let watermark = Rc::new(RefCell::new(Timestamp::MIN));
     let seen_watermark = watermark.clone();
@@ -77,12 +89,12 @@ fn run(config: WindowedConfig, bound: Timestamp, records: &[(u8, Timestamp, u32,
     let mut finals = finals.take();
     finals.sort_by_key(|c| (*c.key(), c.window()));
     let corrections = *corrections.borrow();
-    (
-        table.snapshot(),
-        finals,
-        table.late_records_dropped(),
-        corrections,
-    )
+    let results = results
+        .take()
+        .into_iter()
+        .map(|((key, window), ids)| (key, window, ids))
+        .collect();
+    (results, finals, table.late_records_dropped(), corrections)
 }
 
 fn spec(kind: u8, length: i64, grace: i64) -> WindowSpec {

@@ -239,3 +239,43 @@ fn bytes_in_json_through_and_bytes_out() {
         vec![(Bytes::from_static(b"ann"), Bytes::from_static(b"6"))]
     );
 }
+
+#[test]
+fn a_windowed_table_forgets_expired_windows_while_running_and_keeps_all_at_the_end() {
+    let mut builder = TopologyBuilder::new();
+    let (input, clicks) = builder.source::<String, ()>();
+    let config = WindowedConfig::new(
+        WindowSpec::tumbling(10).unwrap().with_grace(5).unwrap(),
+        LatePolicy::Correct { retention: 20 },
+        EmitMode::Updates,
+    );
+    let counts = clicks
+        .group_by_key()
+        .windowed_by(config)
+        .count()
+        .unwrap()
+        .retained_for(10);
+    let mut topology = builder.build(0, 1_000).unwrap();
+    let ann = "ann".to_string();
+    let click = |t| Record::new(ann.clone(), (), t, 0);
+    topology.push(&input, click(1), 0).unwrap();
+    topology.push(&input, click(34), 0).unwrap();
+    // [0, 10) closed at 15, may still be corrected until 35, and is kept 10 more.
+    assert_eq!(counts.get(&ann, Window::new(0, 10)), Some(1));
+    topology.push(&input, click(44), 0).unwrap();
+    assert_eq!(counts.get(&ann, Window::new(0, 10)), Some(1));
+    topology.push(&input, click(45), 0).unwrap();
+    assert_eq!(counts.get(&ann, Window::new(0, 10)), None);
+    assert_eq!(counts.get(&ann, Window::new(40, 50)), Some(2));
+    // At 60 the table keeps what ends after 60 - 5 - 20 - 10 = 25.
+    topology.push(&input, click(60), 0).unwrap();
+    topology.finish().unwrap();
+    assert_eq!(
+        counts.snapshot(),
+        vec![
+            (ann.clone(), Window::new(30, 40), 1),
+            (ann.clone(), Window::new(40, 50), 2),
+            (ann.clone(), Window::new(60, 70), 1)
+        ]
+    );
+}

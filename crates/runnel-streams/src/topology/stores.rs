@@ -292,11 +292,13 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> WindowedTable<K, A> {
                 // The table holds what was sent downstream: a result not sent yet (emit-final,
                 // window still open) is not in it, as it would not be without the restart.
                 match &state {
-                    Some((value, true)) => results
-                        .borrow_mut()
-                        .insert((key.clone(), window), value.clone()),
-                    Some((_, false)) | None => results.borrow_mut().remove(&(key.clone(), window)),
-                };
+                    Some((value, true)) => {
+                        results
+                            .borrow_mut()
+                            .insert(key.clone(), window, value.clone());
+                    }
+                    Some((_, false)) | None => results.borrow_mut().remove(&key, window),
+                }
                 operator.borrow_mut().restore(key, window, state);
                 Ok(())
             }) as Restore

@@ -284,7 +284,8 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
             aggregation: WindowedAggregation::new(self.config, aggregator)?,
             values: self.values.clone(),
         }));
-        let results = Rc::new(RefCell::new(BTreeMap::new()));
+        let results = Rc::new(RefCell::new(QueryResults::default()));
+        let retention = Rc::new(Cell::new(DEFAULT_QUERY_RETENTION));
         let dropped = Rc::new(Cell::new(0));
         let context = self.stream.context().clone();
         let changes_node = Rc::new(Node::new());
@@ -293,7 +294,7 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
             let node = changes_node.clone();
             move |out: Vec<Change<K, G::Output>>| {
                 for change in out {
-                    apply(&mut results.borrow_mut(), &change);
+                    results.borrow_mut().apply(&change);
                     let window = change.window();
                     let key = change.key().clone();
                     // The last millisecond the result covers is its event time downstream.
@@ -321,45 +322,102 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> WindowedGroupedStream<K, V> {
             });
         }
         {
-            let operator = operator.clone();
+            let (operator, results, retention) =
+                (operator.clone(), results.clone(), retention.clone());
             self.stream
                 .context()
                 .watermark_listeners
                 .borrow_mut()
                 .push(Box::new(move |watermark| {
                     let mut out = Vec::new();
-                    operator
-                        .borrow_mut()
-                        .aggregation
-                        .advance_watermark(watermark, &mut out);
+                    let mut op = operator.borrow_mut();
+                    op.aggregation.advance_watermark(watermark, &mut out);
+                    // At the end of input every window expires; the table keeps them then,
+                    // for whoever reads the results of a finished run.
+                    if watermark < Timestamp::MAX {
+                        let up_to = op.aggregation.expired_up_to();
+                        results
+                            .borrow_mut()
+                            .expire(up_to.saturating_sub(retention.get()));
+                    }
+                    drop(op);
                     publish(out);
                 }));
         }
         Ok(WindowedTable {
             operator,
             results,
+            retention,
             dropped,
             changes: Stream::from_node(changes_node, self.stream.context().clone()),
         })
     }
 }
 
-fn apply<K: Ord + Clone, A: Clone>(results: &mut BTreeMap<(K, Window), A>, change: &Change<K, A>) {
-    match change {
-        Change::Update { key, window, value } | Change::Final { key, window, value } => {
-            results.insert((key.clone(), *window), value.clone());
-        }
-        Change::Retract { key, window, .. } => {
-            results.remove(&(key.clone(), *window));
+/// How long a `WindowedTable` keeps a window that can no longer change: one day.
+const DEFAULT_QUERY_RETENTION: Timestamp = 24 * 60 * 60 * 1_000;
+
+/// The results a `WindowedTable` answers with, ordered by window end so that expired windows
+/// are dropped from the front.
+pub(super) struct QueryResults<K, A> {
+    by_end: BTreeMap<(Timestamp, Timestamp), BTreeMap<K, A>>,
+}
+
+impl<K, A> Default for QueryResults<K, A> {
+    fn default() -> Self {
+        QueryResults {
+            by_end: BTreeMap::new(),
         }
     }
 }
 
-/// The current result per key and window (every window seen, retractions applied), and the
-/// changelog that produced it.
+impl<K: Ord + Clone, A: Clone> QueryResults<K, A> {
+    pub fn insert(&mut self, key: K, window: Window, value: A) {
+        self.by_end
+            .entry((window.end, window.start))
+            .or_default()
+            .insert(key, value);
+    }
+
+    pub fn remove(&mut self, key: &K, window: Window) {
+        if let Some(results) = self.by_end.get_mut(&(window.end, window.start)) {
+            results.remove(key);
+            if results.is_empty() {
+                self.by_end.remove(&(window.end, window.start));
+            }
+        }
+    }
+
+    fn get(&self, key: &K, window: Window) -> Option<&A> {
+        self.by_end.get(&(window.end, window.start))?.get(key)
+    }
+
+    fn apply(&mut self, change: &Change<K, A>) {
+        match change {
+            Change::Update { key, window, value } | Change::Final { key, window, value } => {
+                self.insert(key.clone(), *window, value.clone());
+            }
+            Change::Retract { key, window, .. } => self.remove(key, *window),
+        }
+    }
+
+    /// Drops the windows ending at or before `up_to`.
+    fn expire(&mut self, up_to: Timestamp) {
+        self.by_end = match up_to.checked_add(1) {
+            Some(first_kept) => self.by_end.split_off(&(first_kept, Timestamp::MIN)),
+            None => BTreeMap::new(),
+        };
+    }
+}
+
+/// The current result per key and window (retractions applied), and the changelog that
+/// produced them. A window stays in the table for a retention (`retained_for`, by default
+/// one day of event time, as in Kafka Streams' window stores) after it can no longer change;
+/// once the input ended (`Topology::finish`), the table keeps every window it holds.
 pub struct WindowedTable<K, A> {
     pub(super) operator: Rc<RefCell<dyn StoredWindows<K, A>>>,
-    pub(super) results: Rc<RefCell<BTreeMap<(K, Window), A>>>,
+    pub(super) results: Rc<RefCell<QueryResults<K, A>>>,
+    retention: Rc<Cell<Timestamp>>,
     dropped: Rc<Cell<u64>>,
     pub(super) changes: Stream<K, Change<K, A>>,
 }
@@ -373,17 +431,32 @@ impl<K, A> fmt::Debug for WindowedTable<K, A> {
 }
 
 impl<K: Ord + Clone + 'static, A: Clone + 'static> WindowedTable<K, A> {
+    /// Keeps each window queryable for `retention` milliseconds of event time after it can
+    /// no longer change (it closed, and a correcting late policy's retention passed).
+    pub fn retained_for(self, retention: Timestamp) -> Self {
+        self.retention.set(retention.max(0));
+        self
+    }
+
     pub fn get(&self, key: &K, window: Window) -> Option<A> {
-        self.results.borrow().get(&(key.clone(), window)).cloned()
+        self.results.borrow().get(key, window).cloned()
     }
 
     /// Every result, ordered by key and window.
     pub fn snapshot(&self) -> Vec<(K, Window, A)> {
-        self.results
+        let mut all: Vec<(K, Window, A)> = self
+            .results
             .borrow()
+            .by_end
             .iter()
-            .map(|((k, w), a)| (k.clone(), *w, a.clone()))
-            .collect()
+            .flat_map(|(&(end, start), results)| {
+                results
+                    .iter()
+                    .map(move |(k, a)| (k.clone(), Window::new(start, end), a.clone()))
+            })
+            .collect();
+        all.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        all
     }
 
     pub fn changes(&self) -> Stream<K, Change<K, A>> {

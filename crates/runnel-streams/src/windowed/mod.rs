@@ -280,15 +280,20 @@ where
                 },
             );
         }
-        let expired_before = watermark
-            .saturating_sub(delay)
-            .saturating_sub(self.config.retention());
-        let expired = self.results.expire(expired_before);
+        let expired = self.results.expire(self.expired_up_to());
         match self.config.spec.windows() {
             Windows::Session { .. } => self.forget_sessions(expired),
             Windows::Sliding { size } => self.forget_buffered(size),
             Windows::Tumbling { .. } | Windows::Hopping { .. } => {}
         }
+    }
+
+    /// Windows ending at or before this are forgotten: closed, and past the retention in
+    /// which late records may still correct them.
+    pub fn expired_up_to(&self) -> Timestamp {
+        self.watermark
+            .saturating_sub(self.config.spec.close_delay())
+            .saturating_sub(self.config.retention())
     }
 
     /// Whether a record may still change a window that closes at `close`.
