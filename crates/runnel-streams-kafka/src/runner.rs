@@ -31,6 +31,9 @@ use crate::BuildFn;
 
 /// How long one poll of the input waits for a record before the loop looks at the clock.
 const POLL: Duration = Duration::from_millis(20);
+/// Restored changelog entries written to the local copy at a time, which bounds the memory
+/// a restore holds.
+const RESTORE_BATCH: usize = 10_000;
 /// How often tasks are told that processing time passed, for idle partitions (records
 /// tell them as they come).
 const IDLE_CHECK_MS: Timestamp = 10;
@@ -490,18 +493,24 @@ impl Runner {
         let mut assignment = TopicPartitionList::new();
         assignment.add_partition_offset(&store.changelog, kafka_partition, Offset::Offset(from))?;
         self.restorer.assign(&assignment)?;
-        let deadline = Instant::now() + self.config.transaction_timeout * 3 + REQUEST_TIMEOUT;
+        // A changelog may take long to read; what must not happen is no progress for longer
+        // than an open transaction of a dead instance can hold the end back.
+        let stall_limit = self.config.transaction_timeout * 3 + REQUEST_TIMEOUT;
+        let mut deadline = Instant::now() + stall_limit;
         let mut changes = Vec::new();
+        let mut applied = 0;
         let mut next = from;
         loop {
             if Instant::now() > deadline {
                 return Err(RunnerError::Topics(format!(
-                    "restoring {} partition {partition} did not reach its end",
+                    "restoring {} partition {partition} made no progress for {stall_limit:?}",
                     store.changelog
                 )));
             }
             match self.restorer.poll(POLL) {
                 Some(Ok(message)) => {
+                    deadline = Instant::now() + stall_limit;
+                    next = message.offset() + 1;
                     let Some(key) = message.key() else { continue };
                     task.restore(&store.name, key, message.payload())?;
                     changes.push(LocalChange {
@@ -510,7 +519,9 @@ impl Runner {
                         key: key.to_vec(),
                         value: message.payload().map(<[u8]>::to_vec),
                     });
-                    next = message.offset() + 1;
+                    if changes.len() >= RESTORE_BATCH {
+                        applied += self.save_restored(&mut changes, store, partition, next)?;
+                    }
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => break,
                 Some(Err(error)) => return Err(error.into()),
@@ -518,10 +529,23 @@ impl Runner {
             }
         }
         self.restorer.unassign()?;
-        let applied = changes.len() as u64;
-        self.local
-            .apply(&changes, &[(store.changelog.clone(), partition, next)])?;
+        applied += self.save_restored(&mut changes, store, partition, next)?;
         Ok(applied)
+    }
+
+    /// Writes restored entries to the local copy with the offset they are current to.
+    fn save_restored(
+        &self,
+        changes: &mut Vec<LocalChange>,
+        store: &StoreInfo,
+        partition: u32,
+        next: i64,
+    ) -> Result<u64, RunnerError> {
+        self.local
+            .apply(changes, &[(store.changelog.clone(), partition, next)])?;
+        let saved = changes.len() as u64;
+        changes.clear();
+        Ok(saved)
     }
 
     fn update_metrics(&self, update: impl FnOnce(&mut Metrics)) {
