@@ -1164,3 +1164,52 @@ fn a_session_tombstone_leaves_the_grown_session_of_the_same_start() {
         vec![("a".to_string(), Window::new(10, 24), 4)]
     );
 }
+
+#[test]
+fn build_refuses_grouping_records_from_a_topic_whose_keys_changed_without_a_repartition() {
+    let words = |builder: &mut TopologyBuilder| {
+        builder
+            .stream("lines", StringSerde, StringSerde)
+            .flat_map(|_, line: String| {
+                line.split(' ')
+                    .map(|w| (w.to_owned(), ()))
+                    .collect::<Vec<_>>()
+            })
+    };
+    let mut builder = TopologyBuilder::new();
+    let _counts = words(&mut builder).group_by_key().count();
+    let error = build_error(builder);
+    assert!(
+        matches!(&error, StreamsError::Topology(m) if m.contains("repartition")),
+        "{error:?}"
+    );
+
+    // Filtering and value changes keep the keys; a merge with a changed stream does not.
+    let mut builder = TopologyBuilder::new();
+    let lines = builder.stream("a", StringSerde, StringSerde);
+    let _kept = lines
+        .filter(|_, v| !v.is_empty())
+        .map_values(|v| v.len())
+        .group_by_key()
+        .count();
+    let rekeyed = lines.key_by(|_, v| v.clone());
+    let _merged = lines.merge(&rekeyed).group_by_key().count();
+    assert!(matches!(build_error(builder), StreamsError::Topology(_)));
+
+    // Repartitioned, or declared partitioned, or in process: fine.
+    let mut builder = TopologyBuilder::new();
+    let _through = words(&mut builder)
+        .map_values(|()| String::new())
+        .repartition("words", StringSerde, StringSerde)
+        .group_by_key()
+        .count();
+    let _assumed = builder
+        .stream("b", StringSerde, StringSerde)
+        .key_by(|_, v| v.clone())
+        .assume_partitioned()
+        .group_by_key()
+        .count();
+    let (_input, in_process) = builder.source::<String, String>();
+    let _local = in_process.key_by(|_, v| v.clone()).group_by_key().count();
+    assert!(builder.build(0, 1_000).is_ok());
+}

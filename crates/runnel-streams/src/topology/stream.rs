@@ -29,6 +29,37 @@ impl<K, V, F: FnMut(Record<K, V>) -> Result<(), StreamsError>> Sink<K, V> for F 
 pub struct Stream<K, V> {
     node: Rc<Node<K, V>>,
     context: Rc<Context>,
+    keys: Keys,
+}
+
+/// Whether a stream's records are still in the partitions of their keys. A graph run as one
+/// task per partition may only group records that are: the tasks see a partition's records
+/// each, so a key's records must all be in one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Keys {
+    /// From an in-process source: one task sees everything, any grouping is fine.
+    InProcess,
+    /// Read from a topic (or a repartition topic): partitioned by the key they have.
+    Partitioned,
+    /// Read from a topic and given new keys since (`map`, `flat_map`, `key_by`).
+    Changed,
+}
+
+impl Keys {
+    fn changed(self) -> Keys {
+        match self {
+            Keys::InProcess => Keys::InProcess,
+            Keys::Partitioned | Keys::Changed => Keys::Changed,
+        }
+    }
+
+    fn merged(self, other: Keys) -> Keys {
+        match (self, other) {
+            (Keys::Changed, _) | (_, Keys::Changed) => Keys::Changed,
+            (Keys::Partitioned, _) | (_, Keys::Partitioned) => Keys::Partitioned,
+            (Keys::InProcess, Keys::InProcess) => Keys::InProcess,
+        }
+    }
 }
 
 impl<K, V> Clone for Stream<K, V> {
@@ -36,6 +67,7 @@ impl<K, V> Clone for Stream<K, V> {
         Stream {
             node: self.node.clone(),
             context: self.context.clone(),
+            keys: self.keys,
         }
     }
 }
@@ -48,7 +80,17 @@ impl<K, V> fmt::Debug for Stream<K, V> {
 
 impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
     pub(super) fn from_node(node: Rc<Node<K, V>>, context: Rc<Context>) -> Self {
-        Stream { node, context }
+        Stream {
+            node,
+            context,
+            keys: Keys::InProcess,
+        }
+    }
+
+    /// The same stream, said to be partitioned as `keys`.
+    pub(super) fn with_keys(mut self, keys: Keys) -> Self {
+        self.keys = keys;
+        self
     }
 
     pub(super) fn context(&self) -> &Rc<Context> {
@@ -68,7 +110,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         let next = Rc::new(Node::new());
         let target = next.clone();
         self.node.subscribe(move |record| forward(record, &target));
-        Stream::from_node(next, self.context.clone())
+        Stream::from_node(next, self.context.clone()).with_keys(self.keys)
     }
 
     /// Subscribes a terminal step.
@@ -81,10 +123,11 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         &self,
         mut f: impl FnMut(K, V) -> (K2, V2) + 'static,
     ) -> Stream<K2, V2> {
-        self.derive(move |r, next| {
+        let mapped = self.derive(move |r, next| {
             let (key, value) = f(r.key, r.value);
             next.push(Record::new(key, value, r.timestamp, r.partition));
-        })
+        });
+        mapped.with_keys(self.keys.changed())
     }
 
     pub fn map_values<V2: Clone + 'static>(
@@ -112,11 +155,12 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
     where
         I: IntoIterator<Item = (K2, V2)>,
     {
-        self.derive(move |r, next| {
+        let mapped = self.derive(move |r, next| {
             for (key, value) in f(r.key, r.value) {
                 next.push(Record::new(key, value, r.timestamp, r.partition));
             }
-        })
+        });
+        mapped.with_keys(self.keys.changed())
     }
 
     /// One stream per predicate; each record goes to the first whose predicate holds, or
@@ -137,7 +181,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         });
         branches
             .into_iter()
-            .map(|node| Stream::from_node(node, self.context.clone()))
+            .map(|node| Stream::from_node(node, self.context.clone()).with_keys(self.keys))
             .collect()
     }
 
@@ -148,7 +192,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
             let target = merged.clone();
             source.node.subscribe(move |record| target.push(record));
         }
-        Stream::from_node(merged, self.context.clone())
+        Stream::from_node(merged, self.context.clone()).with_keys(self.keys.merged(other.keys))
     }
 
     /// A new key from each record. This only rekeys: where the graph runs as one task per
@@ -158,10 +202,11 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         &self,
         mut f: impl FnMut(&K, &V) -> K2 + 'static,
     ) -> Stream<K2, V> {
-        self.derive(move |r, next| {
+        let rekeyed = self.derive(move |r, next| {
             let key = f(&r.key, &r.value);
             next.push(Record::new(key, r.value, r.timestamp, r.partition));
-        })
+        });
+        rekeyed.with_keys(self.keys.changed())
     }
 
     /// A side effect per record.
@@ -198,11 +243,31 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         )
     }
 
-    /// Groups records by key, for aggregations.
+    /// The same stream, declared to be in the partitions of its current keys without a
+    /// `repartition`: right when the input topics have one partition, or when the new key
+    /// determines the old one's partition (as Flink's `reinterpretAsKeyedStream`). Wrong
+    /// otherwise: each task would aggregate only its share of a key.
+    pub fn assume_partitioned(&self) -> Stream<K, V> {
+        self.clone().with_keys(match self.keys {
+            Keys::InProcess => Keys::InProcess,
+            Keys::Partitioned | Keys::Changed => Keys::Partitioned,
+        })
+    }
+
+    /// Groups records by key, for aggregations. A stream read from a topic whose keys changed
+    /// since (`map`, `flat_map`, `key_by`) must go through `repartition` first; `build`
+    /// refuses the graph otherwise, since its tasks would each count a share of a key.
     pub fn group_by_key(&self) -> GroupedStream<K, V>
     where
         K: Ord,
     {
+        if self.keys == Keys::Changed {
+            self.context.fail(StreamsError::Topology(
+                "group_by_key after keys changed on records read from a topic: \
+                 `repartition` the stream first"
+                    .into(),
+            ));
+        }
         GroupedStream::new(self.clone())
     }
 }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::node::Node;
-use super::stream::Stream;
+use super::stream::{Keys, Stream};
 use super::{Context, TopologyBuilder};
 use crate::record::{Record, Timestamp};
 use crate::serdes::Serde;
@@ -88,7 +88,7 @@ impl TopologyBuilder {
                 }
             }),
         );
-        Stream::from_node(node, self.context.clone())
+        Stream::from_node(node, self.context.clone()).with_keys(Keys::Partitioned)
     }
 }
 
