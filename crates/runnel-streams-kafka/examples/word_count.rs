@@ -8,14 +8,15 @@
 //! It runs until interrupted (Ctrl-C or SIGTERM); start it twice (with different
 //! `--state-dir`s) and the two instances share the partitions.
 
+mod common;
+
+use std::path::PathBuf;
+
 use clap::Parser;
 use runnel_streams::{Serde, StreamsError, StringSerde, TopologyBuilder};
-use runnel_streams_kafka::{Guarantee, StreamsApp, StreamsConfig};
 
 #[derive(Parser)]
 struct Args {
-    #[arg(long, default_value = "127.0.0.1:9092")]
-    bootstrap_servers: String,
     #[arg(long, default_value = "word-count")]
     application_id: String,
     #[arg(long, default_value = "text")]
@@ -23,23 +24,9 @@ struct Args {
     #[arg(long, default_value = "word-counts")]
     output: String,
     #[arg(long, default_value = "word-count-state")]
-    state_dir: String,
-    /// Names this instance (its transactional id); by default one kept in the state dir.
-    #[arg(long)]
-    instance_id: Option<String>,
-    /// Commit outputs, state and input offsets in transactions.
-    #[arg(long)]
-    exactly_once: bool,
-    /// A librdkafka setting for every client, such as `group.instance.id=wc-1` (static
-    /// membership: a restarted instance takes its partitions back without a rebalance).
-    #[arg(long = "property", value_parser = parse_property)]
-    properties: Vec<(String, String)>,
-}
-
-fn parse_property(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {text}"))
+    state_dir: PathBuf,
+    #[command(flatten)]
+    app: common::AppArgs,
 }
 
 /// Counts as decimal text, so any consumer can read them.
@@ -78,28 +65,11 @@ fn word_count(builder: &mut TopologyBuilder, input: &str, output: &str) {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
-    let mut config = StreamsConfig::new(&args.application_id, &args.bootstrap_servers)
-        .state_dir(&args.state_dir)
-        .guarantee(if args.exactly_once {
-            Guarantee::ExactlyOnce
-        } else {
-            Guarantee::AtLeastOnce
-        });
-    config.instance_id = args.instance_id;
-    config.client_properties = args.properties;
+    let config = args.app.config(&args.application_id, &args.state_dir);
     let (input, output) = (args.input, args.output);
-    StreamsApp::new(config, move |builder| {
+    common::run(config, move |builder| {
         word_count(builder, &input, &output);
         Ok(())
     })
-    .start()?
-    .run_until_signalled()?;
-    Ok(())
 }

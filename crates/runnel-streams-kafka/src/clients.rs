@@ -11,6 +11,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::statistics::Statistics;
@@ -144,9 +145,26 @@ pub(crate) fn group_consumer(
         .create_with_context(GroupEvents::default())?)
 }
 
+/// The restore consumer's context: reaching the end of a changelog is how a restore ends,
+/// not an error to log (librdkafka also reports it as a client error event).
+#[derive(Debug, Default)]
+pub(crate) struct Restoring;
+
+impl ClientContext for Restoring {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+            tracing::error!(%error, reason, "restore consumer");
+        }
+    }
+}
+
+impl ConsumerContext for Restoring {}
+
 /// A consumer outside the group, assigned one changelog partition at a time, that reports
 /// reaching the end of it.
-pub(crate) fn restore_consumer(config: &StreamsConfig) -> Result<BaseConsumer, RunnerError> {
+pub(crate) fn restore_consumer(
+    config: &StreamsConfig,
+) -> Result<BaseConsumer<Restoring>, RunnerError> {
     Ok(base(config)
         .set("group.id", format!("{}-restore", config.application_id))
         .set("enable.auto.commit", "false")
@@ -155,7 +173,7 @@ pub(crate) fn restore_consumer(config: &StreamsConfig) -> Result<BaseConsumer, R
         .set("fetch.wait.max.ms", "10")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest")
-        .create()?)
+        .create_with_context(Restoring)?)
 }
 
 /// The producer settings. Records are partitioned like the Java client does (murmur2 of

@@ -21,7 +21,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use runnel_streams::{Incoming, StoreInfo, StreamsError, Timestamp, Topology, TopologyBuilder};
 
-use crate::clients::{self, Deliveries, GroupEvents, REQUEST_TIMEOUT};
+use crate::clients::{self, Deliveries, GroupEvents, Restoring, REQUEST_TIMEOUT};
 use crate::clock::Clock;
 use crate::config::{BadRecords, Guarantee, StreamsConfig};
 use crate::error::RunnerError;
@@ -45,7 +45,7 @@ pub(crate) struct Runner {
     /// Shared so a polled message (which borrows its consumer) can be processed by `&mut self`.
     consumer: Arc<BaseConsumer<GroupEvents>>,
     producer: ThreadedProducer<Deliveries>,
-    restorer: BaseConsumer,
+    restorer: BaseConsumer<Restoring>,
     local: LocalState,
     source_topics: Vec<String>,
     stores: Vec<StoreInfo>,
@@ -559,7 +559,11 @@ impl Runner {
         let mut watermarks = BTreeMap::new();
         for (&partition, task) in &self.tasks {
             for topic in &self.source_topics {
-                if let Some(watermark) = task.topic_watermark(topic, partition) {
+                // A partition with no record yet has no watermark to report.
+                if let Some(watermark) = task
+                    .topic_watermark(topic, partition)
+                    .filter(|&w| w > Timestamp::MIN)
+                {
                     watermarks.insert((topic.clone(), partition), watermark);
                 }
             }

@@ -6,11 +6,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use common::{create_topic, latest, produce, read_until, TestBroker};
+use common::{create_topic, latest, produce, read_until, Job, TestBroker};
 
 const WAIT: Duration = Duration::from_secs(90);
 /// Lines waiting when the job starts; it is killed while working through them.
@@ -18,59 +17,27 @@ const BACKLOG: u32 = 3_000;
 /// Lines written after the restart.
 const MORE: u32 = 500;
 
-/// The example binary, which `cargo test` builds next to the test binaries.
-fn example(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let path = deps
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds the examples",
-        path.display()
-    );
-    path
-}
-
-/// Kills the job if the test fails before it does.
-struct Job(Child);
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start_job(bootstrap: &str, state: &Path) -> Job {
-    let child = Command::new(example("word_count"))
-        .args([
+    Job::start(
+        "word_count",
+        [
             "--bootstrap-servers",
             bootstrap,
             "--application-id",
             "wc",
             "--input",
             "text",
-        ])
-        .args([
             "--output",
             "word-counts",
             "--instance-id",
             "wc-1",
             "--exactly-once",
-        ])
-        .args(["--property", "group.instance.id=wc-1"])
-        .arg("--state-dir")
-        .arg(state)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    Job(child)
+            "--property",
+            "group.instance.id=wc-1",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    )
 }
 
 fn line(i: u32) -> String {
@@ -94,8 +61,7 @@ fn an_exactly_once_job_killed_mid_stream_counts_every_word_once() {
     let seen = read_until(&broker.bootstrap, "word-counts", WAIT, |read| {
         read.len() >= 300
     });
-    job.0.kill().unwrap();
-    job.0.wait().unwrap();
+    job.kill();
     assert!(
         seen.len() < 3 * BACKLOG as usize / 2,
         "killed too late: {} counts",

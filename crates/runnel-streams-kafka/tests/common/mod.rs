@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -63,12 +64,20 @@ fn client(bootstrap: &str) -> ClientConfig {
 }
 
 pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    create_topic_with(bootstrap, name, partitions, &[]);
+}
+
+/// Creates a topic with settings, such as `("cleanup.policy", "compact")`.
+pub fn create_topic_with(bootstrap: &str, name: &str, partitions: i32, settings: &[(&str, &str)]) {
     let admin: AdminClient<DefaultClientContext> = client(bootstrap).create().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (key, value) in settings {
+        topic = topic.set(key, value);
+    }
     let results = runtime
         .block_on(admin.create_topics([&topic], &AdminOptions::new()))
         .unwrap();
@@ -77,22 +86,52 @@ pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     }
 }
 
-/// Produces keyed records, each to the partition its key hashes to, and waits for them.
+/// Produces keyed records `(key, value, timestamp)`, each to the partition its key hashes
+/// to, and waits for them.
 pub fn produce(bootstrap: &str, topic: &str, records: &[(String, String, i64)]) {
+    let records: Vec<(String, Option<String>, i64)> = records
+        .iter()
+        .map(|(key, value, timestamp)| (key.clone(), Some(value.clone()), *timestamp))
+        .collect();
+    produce_optional(bootstrap, topic, &records);
+}
+
+/// `produce` for records that may have no value (tombstones).
+pub fn produce_optional(bootstrap: &str, topic: &str, records: &[(String, Option<String>, i64)]) {
+    send_all(bootstrap, topic, None, records);
+}
+
+/// `produce` to one partition, whatever the keys.
+pub fn produce_to(bootstrap: &str, topic: &str, partition: i32, records: &[(String, String, i64)]) {
+    let records: Vec<(String, Option<String>, i64)> = records
+        .iter()
+        .map(|(key, value, timestamp)| (key.clone(), Some(value.clone()), *timestamp))
+        .collect();
+    send_all(bootstrap, topic, Some(partition), &records);
+}
+
+fn send_all(
+    bootstrap: &str,
+    topic: &str,
+    partition: Option<i32>,
+    records: &[(String, Option<String>, i64)],
+) {
     let producer: ThreadedProducer<DefaultProducerContext> = client(bootstrap)
         .set("partitioner", "murmur2_random")
         .set("linger.ms", "1")
         .create()
         .unwrap();
     for (key, value, timestamp) in records {
-        producer
-            .send(
-                BaseRecord::to(topic)
-                    .key(key)
-                    .payload(value)
-                    .timestamp(*timestamp),
-            )
-            .unwrap();
+        let mut record = BaseRecord::<String, String>::to(topic)
+            .key(key)
+            .timestamp(*timestamp);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
+        if let Some(partition) = partition {
+            record = record.partition(partition);
+        }
+        producer.send(record).map_err(|(error, _)| error).unwrap();
     }
     producer.flush(Duration::from_secs(30)).unwrap();
 }
@@ -174,5 +213,53 @@ pub fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An example binary, which `cargo test` builds next to the test binaries.
+pub fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let path = deps
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// An example running as a process; killed (SIGKILL) when dropped, so a failing test leaves
+/// none behind.
+pub struct Job(pub Child);
+
+impl Job {
+    /// Starts example `name` with `args`, logging warnings and errors to the test's stderr.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(name: &str, args: impl IntoIterator<Item = S>) -> Job {
+        let child = Command::new(example(name))
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Job(child)
+    }
+
+    /// Kills the process (SIGKILL: no commit, no goodbye to the group) and waits for it.
+    pub fn kill(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
