@@ -13,7 +13,7 @@ mod common;
 use std::path::PathBuf;
 
 use clap::Parser;
-use runnel_streams::{Serde, StreamsError, StringSerde, TopologyBuilder};
+use runnel_streams::{DecimalSerde, StringSerde, TopologyBuilder};
 
 #[derive(Parser)]
 struct Args {
@@ -27,23 +27,6 @@ struct Args {
     state_dir: PathBuf,
     #[command(flatten)]
     app: common::AppArgs,
-}
-
-/// Counts as decimal text, so any consumer can read them.
-#[derive(Clone, Copy)]
-struct DecimalSerde;
-
-impl Serde<u64> for DecimalSerde {
-    fn serialize(&self, value: &u64) -> Result<bytes::Bytes, StreamsError> {
-        Ok(value.to_string().into())
-    }
-
-    fn deserialize(&self, bytes: &[u8]) -> Result<u64, StreamsError> {
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| StreamsError::Serde("not a decimal count".into()))
-    }
 }
 
 fn word_count(builder: &mut TopologyBuilder, input: &str, output: &str) {

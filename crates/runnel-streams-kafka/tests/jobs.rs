@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{create_topic, eventually, latest, produce, read_until, Read, TestBroker};
 use runnel_streams::{
-    Change, EmitMode, LatePolicy, Serde, StreamsError, StringSerde, TopologyBuilder, WindowSpec,
-    WindowedConfig,
+    Change, DecimalSerde, EmitMode, LatePolicy, StreamsError, StringSerde, TopologyBuilder,
+    WindowSpec, WindowedConfig,
 };
 use runnel_streams_kafka::{
     BadRecords, Guarantee, RunnerError, RunningApp, StreamsApp, StreamsConfig,
@@ -18,22 +18,6 @@ use runnel_streams_kafka::{
 
 const PARTITIONS: i32 = 4;
 const WAIT: Duration = Duration::from_secs(60);
-
-#[derive(Clone, Copy)]
-struct Decimal;
-
-impl Serde<u64> for Decimal {
-    fn serialize(&self, value: &u64) -> Result<bytes::Bytes, StreamsError> {
-        Ok(value.to_string().into())
-    }
-
-    fn deserialize(&self, bytes: &[u8]) -> Result<u64, StreamsError> {
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| StreamsError::Serde("not a count".into()))
-    }
-}
 
 /// Counts events per user. The events are keyed by event id, so the users' counts need a
 /// repartition by user first.
@@ -44,9 +28,9 @@ fn views_per_user(builder: &mut TopologyBuilder) -> Result<(), StreamsError> {
         .repartition("by-user", StringSerde, StringSerde)
         .group_by_key()
         .count()
-        .stored("views", StringSerde, Decimal)
+        .stored("views", StringSerde, DecimalSerde)
         .changes()
-        .to_topic("views", StringSerde, Decimal);
+        .to_topic("views", StringSerde, DecimalSerde);
     Ok(())
 }
 
@@ -221,7 +205,7 @@ fn clicks_per_window(builder: &mut TopologyBuilder) -> Result<(), StreamsError> 
         .group_by_key()
         .windowed_by(config)
         .count()?
-        .stored("clicks-per-window", StringSerde, Decimal)
+        .stored("clicks-per-window", StringSerde, DecimalSerde)
         .changes()
         .flat_map(|user, change| match change {
             Change::Final { window, value, .. } => {
@@ -229,7 +213,7 @@ fn clicks_per_window(builder: &mut TopologyBuilder) -> Result<(), StreamsError> 
             }
             Change::Update { .. } | Change::Retract { .. } => None,
         })
-        .to_topic("clicks-per-window", StringSerde, Decimal);
+        .to_topic("clicks-per-window", StringSerde, DecimalSerde);
     Ok(())
 }
 
@@ -319,7 +303,7 @@ fn balances(
             .group_by_key()
             .reduce(|a, b| a + b)
             .changes()
-            .to_topic(output, StringSerde, Decimal);
+            .to_topic(output, StringSerde, DecimalSerde);
         Ok(())
     }
 }

@@ -46,7 +46,7 @@ pub use aggregate::{Aggregate, Aggregator, Count, Reduce};
 pub use change::Change;
 pub use error::StreamsError;
 pub use record::{Record, Timestamp};
-pub use serdes::{BytesSerde, JsonSerde, Serde, StringSerde};
+pub use serdes::{BytesSerde, DecimalSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
     GroupedStream, Incoming, Input, InternalTopic, Outgoing, Predicate, Sink, StateChange,

@@ -39,6 +39,24 @@ impl Serde<String> for StringSerde {
     }
 }
 
+/// Whole numbers as decimal text (`42`), which any consumer can print; other bytes are
+/// refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecimalSerde;
+
+impl Serde<u64> for DecimalSerde {
+    fn serialize(&self, value: &u64) -> Result<Bytes, StreamsError> {
+        Ok(Bytes::from(value.to_string()))
+    }
+
+    fn deserialize(&self, bytes: &[u8]) -> Result<u64, StreamsError> {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| StreamsError::Serde("not a decimal whole number".into()))
+    }
+}
+
 /// JSON through serde.
 pub struct JsonSerde<T> {
     of: PhantomData<fn() -> T>,
@@ -101,5 +119,13 @@ mod tests {
         assert_eq!(&bytes[..], br#"[["a",1]]"#);
         assert_eq!(json.deserialize(&bytes).unwrap(), v);
         assert!(json.deserialize(b"{").is_err());
+        assert_eq!(&DecimalSerde.serialize(&42).unwrap()[..], b"42");
+        assert_eq!(
+            DecimalSerde.deserialize(b"18446744073709551615").unwrap(),
+            u64::MAX
+        );
+        for bad in [&b""[..], b"-1", b"4 2", b"\xff", b"18446744073709551616"] {
+            assert!(DecimalSerde.deserialize(bad).is_err(), "{bad:?}");
+        }
     }
 }
