@@ -37,6 +37,12 @@ pub(crate) struct GroupEvents {
 /// How often librdkafka reports statistics, hence the lag.
 const LAG_INTERVAL_MS: &str = "1000";
 
+/// How long a consumer waits before fetching again once its local queue holds
+/// `queued.min.messages` (100,000) records. librdkafka's default, 1 s, idles a loop that
+/// processes records faster than 100,000 a second for most of every second: it capped a job
+/// at about 120,000 records/s (BENCHMARKS.md, Nexmark through the broker).
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+
 impl GroupEvents {
     /// Whether the group moved partitions since the last call.
     pub fn take_rebalanced(&self) -> bool {
@@ -141,6 +147,7 @@ pub(crate) fn group_consumer(
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")
         .set("partition.assignment.strategy", "range")
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
         .set("statistics.interval.ms", LAG_INTERVAL_MS)
         .create_with_context(GroupEvents::default())?)
 }
@@ -171,6 +178,7 @@ pub(crate) fn restore_consumer(
         .set("enable.partition.eof", "true")
         // Restoring reads to the end and stops: no reason to let the broker hold a fetch.
         .set("fetch.wait.max.ms", "10")
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest")
         .create_with_context(Restoring)?)

@@ -1,5 +1,9 @@
 //! Nexmark queries over the in-process topology. Each takes the stream of all events and
 //! returns its output stream.
+//!
+//! q5 and q7 group records after changing their keys without a repartition topic
+//! (`assume_partitioned`): right in process and over an input topic of one partition, where
+//! one task sees every event; over more partitions each task would aggregate only its share.
 
 use super::{Bid, Event};
 use crate::change::Change;
@@ -45,6 +49,7 @@ pub fn q5(events: &Stream<(), Event>) -> Result<Stream<Window, (u64, u64)>, Stre
     );
     let counts = bids(events)
         .key_by(|_, bid| bid.auction)
+        .assume_partitioned()
         .group_by_key()
         .windowed_by(config)
         .count()?;
@@ -54,6 +59,7 @@ pub fn q5(events: &Stream<(), Event>) -> Result<Stream<Window, (u64, u64)>, Stre
             Change::Final { key, window, value } => Some((window, (key, value))),
             Change::Update { .. } | Change::Retract { .. } => None,
         })
+        .assume_partitioned()
         .group_by_key()
         .reduce(|leader, challenger| {
             let better = (challenger.1, std::cmp::Reverse(challenger.0))
@@ -74,16 +80,16 @@ pub fn q7(events: &Stream<(), Event>) -> Result<Stream<(), Change<(), Bid>>, Str
         LatePolicy::Drop,
         EmitMode::Final,
     );
-    let highest =
-        bids(events)
-            .group_by_key()
-            .windowed_by(config)
-            .reduce(|best: &Bid, bid: &Bid| {
-                if bid.price > best.price {
-                    bid.clone()
-                } else {
-                    best.clone()
-                }
-            })?;
+    let highest = bids(events)
+        .assume_partitioned()
+        .group_by_key()
+        .windowed_by(config)
+        .reduce(|best: &Bid, bid: &Bid| {
+            if bid.price > best.price {
+                bid.clone()
+            } else {
+                best.clone()
+            }
+        })?;
     Ok(highest.changes())
 }
