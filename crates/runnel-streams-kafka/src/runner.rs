@@ -50,8 +50,13 @@ pub(crate) struct Runner {
     source_topics: Vec<String>,
     stores: Vec<StoreInfo>,
     tasks: BTreeMap<u32, Topology>,
-    /// Per input partition: the offset after the last record processed since the last commit.
-    positions: HashMap<(String, i32), i64>,
+    /// Per input topic and partition: the offset after the last record processed since the
+    /// last commit. By topic first, so a record's lookup allocates nothing.
+    positions: HashMap<String, HashMap<i32, i64>>,
+    /// Counted here per record and published to `metrics` at each commit, so a record
+    /// takes no lock.
+    records_in: u64,
+    records_out: u64,
     in_transaction: bool,
     last_commit: Instant,
     last_idle_check: Timestamp,
@@ -122,6 +127,8 @@ impl Runner {
             source_topics,
             tasks: BTreeMap::new(),
             positions: HashMap::new(),
+            records_in: 0,
+            records_out: 0,
             in_transaction: false,
             last_commit: Instant::now(),
             last_idle_check: Timestamp::MIN,
@@ -139,12 +146,12 @@ impl Runner {
             if consumer.context().take_rebalanced() {
                 self.reassign()?;
             }
+            let now = self.clock.now_ms();
             match polled {
-                Some(Ok(message)) => self.process(&message)?,
+                Some(Ok(message)) => self.process(&message, now)?,
                 Some(Err(error)) => tracing::warn!(%error, "consumer error"),
                 None => {}
             }
-            let now = self.clock.now_ms();
             if now >= self.last_idle_check.saturating_add(IDLE_CHECK_MS) {
                 // Processing time passing may make partitions idle and move watermarks.
                 self.last_idle_check = now;
@@ -168,7 +175,12 @@ impl Runner {
         Ok(())
     }
 
-    fn process(&mut self, message: &BorrowedMessage<'_>) -> Result<(), RunnerError> {
+    /// Pushes one record into its task at processing time `now`.
+    fn process(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        now: Timestamp,
+    ) -> Result<(), RunnerError> {
         let Ok(partition) = u32::try_from(message.partition()) else {
             return Ok(());
         };
@@ -176,26 +188,34 @@ impl Runner {
             // Read before this instance learnt it lost the partition.
             return Ok(());
         };
-        let now = self.clock.now_ms();
+        let topic = message.topic();
         let incoming = Incoming {
             key: message.key(),
             value: message.payload(),
             timestamp: message.timestamp().to_millis().unwrap_or(now),
             partition,
         };
-        match task.push_from_topic(message.topic(), incoming, now) {
+        match task.push_from_topic(topic, incoming, now) {
             Ok(()) => {}
             Err(StreamsError::Serde(error)) if self.config.bad_records == BadRecords::Skip => {
-                tracing::warn!(topic = message.topic(), partition, offset = message.offset(), %error, "skipping a record that does not decode");
+                tracing::warn!(topic, partition, offset = message.offset(), %error, "skipping a record that does not decode");
                 self.update_metrics(|m| m.records_skipped += 1);
             }
             Err(error) => return Err(error.into()),
         }
-        self.positions.insert(
-            (message.topic().to_owned(), message.partition()),
-            message.offset() + 1,
-        );
-        self.update_metrics(|m| m.records_in += 1);
+        let next = message.offset() + 1;
+        match self.positions.get_mut(topic) {
+            Some(partitions) => {
+                partitions.insert(message.partition(), next);
+            }
+            None => {
+                self.positions.insert(
+                    topic.to_owned(),
+                    HashMap::from([(message.partition(), next)]),
+                );
+            }
+        }
+        self.records_in += 1;
         self.send_outgoing(partition)
     }
 
@@ -223,7 +243,7 @@ impl Runner {
             }
             self.send(base)?;
         }
-        self.update_metrics(|m| m.records_out += sent);
+        self.records_out += sent;
         Ok(())
     }
 
@@ -254,6 +274,11 @@ impl Runner {
     /// the input offsets; then updates the local copy.
     fn commit(&mut self) -> Result<(), RunnerError> {
         self.last_commit = Instant::now();
+        let (records_in, records_out) = (self.records_in, self.records_out);
+        self.update_metrics(|m| {
+            m.records_in = records_in;
+            m.records_out = records_out;
+        });
         let mut local_changes = Vec::new();
         for (&partition, task) in &mut self.tasks {
             for change in task.take_state_changes()? {
@@ -316,13 +341,17 @@ impl Runner {
 
     fn commit_offsets(&mut self) -> Result<(), RunnerError> {
         let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), offset) in &self.positions {
-            offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
-            let newest = u32::try_from(*partition)
+        for (topic, partition, offset) in self
+            .positions
+            .iter()
+            .flat_map(|(topic, offsets)| offsets.iter().map(move |(p, o)| (topic, *p, *o)))
+        {
+            offsets.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+            let newest = u32::try_from(partition)
                 .ok()
                 .and_then(|p| self.tasks.get(&p)?.topic_max_event_time(topic, p));
             if let (Some(newest), Some(mut element)) =
-                (newest, offsets.find_partition(topic, *partition))
+                (newest, offsets.find_partition(topic, partition))
             {
                 element.set_metadata(encode_event_time(newest));
             }

@@ -102,7 +102,7 @@ fn run_line(
     while !pending.is_empty() {
         let mut next = Vec::new();
         for record in pending {
-            if record.topic == repartition {
+            if &*record.topic == repartition {
                 topology
                     .push_from_topic(repartition, read_back(&record, 2), 1)
                     .unwrap();
@@ -169,7 +169,7 @@ fn word_count_through_a_repartition_topic_into_a_stored_table() {
     let outputs: Vec<(String, u64, Timestamp)> = delivered
         .iter()
         .map(|r| {
-            assert_eq!(r.topic, "counts-out");
+            assert_eq!(&*r.topic, "counts-out");
             (text(&r.key), number(&r.value), r.timestamp)
         })
         .collect();

@@ -17,7 +17,8 @@ use crate::serdes::Serde;
 /// from the key (so records of one key stay together).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    pub topic: String,
+    /// Shared by every record a sink writes, so that sending one allocates no name.
+    pub topic: Rc<str>,
     pub key: Option<Bytes>,
     pub value: Option<Bytes>,
     pub timestamp: Timestamp,
@@ -116,9 +117,9 @@ impl Context {
             .push(InternalTopic { name, purpose });
     }
 
-    fn send(&self, topic: &str, key: Bytes, value: Bytes, timestamp: Timestamp) {
+    fn send(&self, topic: &Rc<str>, key: Bytes, value: Bytes, timestamp: Timestamp) {
         self.outbox.borrow_mut().push(Outgoing {
-            topic: topic.to_owned(),
+            topic: topic.clone(),
             key: Some(key),
             value: Some(value),
             timestamp,
@@ -135,7 +136,7 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         values: impl Serde<V> + 'static,
     ) {
         let context = self.context().clone();
-        let topic = topic.to_owned();
+        let topic: Rc<str> = Rc::from(topic);
         self.subscribe(
             move |r| match (keys.serialize(&r.key), values.serialize(&r.value)) {
                 (Ok(key), Ok(value)) => context.send(&topic, key, value, r.timestamp),
