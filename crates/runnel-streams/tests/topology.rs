@@ -7,8 +7,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use runnel_streams::{
-    Change, ClockSkewCorrection, DeviceTimes, EmitMode, LatePolicy, Predicate, Record,
-    StreamsError, TopologyBuilder, Window, WindowSpec, WindowedConfig,
+    Change, ClockSkewCorrection, DeviceTimes, EmitMode, Incoming, LatePolicy, Predicate, Record,
+    StreamsError, StringSerde, TimestampExtractor, Topology, TopologyBuilder, Window, WindowSpec,
+    WindowedConfig,
 };
 
 type Shared<T> = Rc<RefCell<Vec<T>>>;
@@ -278,4 +279,79 @@ fn a_windowed_table_forgets_expired_windows_while_running_and_keeps_all_at_the_e
             (ann.clone(), Window::new(60, 70), 1)
         ]
     );
+}
+
+/// Clicks read from a topic, counted per user in tumbling windows of 10 ms.
+fn windowed_clicks(
+    time: impl FnOnce(&mut TopologyBuilder) -> runnel_streams::Stream<String, String>,
+) -> (Topology, runnel_streams::WindowedTable<String, u64>) {
+    let mut builder = TopologyBuilder::new();
+    let config = WindowedConfig::new(
+        WindowSpec::tumbling(10).unwrap(),
+        LatePolicy::Drop,
+        EmitMode::Updates,
+    );
+    let counts = time(&mut builder)
+        .group_by_key()
+        .windowed_by(config)
+        .count()
+        .unwrap();
+    (builder.build(0, 1_000).unwrap(), counts)
+}
+
+fn click(value: &[u8], timestamp: i64) -> Incoming<'_> {
+    Incoming {
+        key: Some(b"ann"),
+        value: Some(value),
+        timestamp,
+        partition: 0,
+    }
+}
+
+/// Event time from a field of the value instead of the record timestamp.
+struct TimeInValue;
+
+impl TimestampExtractor<String, String> for TimeInValue {
+    fn extract(&self, _key: &String, value: &String, record_timestamp: i64) -> i64 {
+        value.parse().unwrap_or(record_timestamp)
+    }
+}
+
+#[test]
+fn a_topic_stream_takes_its_time_from_the_record_an_extractor_or_processing_time() {
+    let ann = "ann".to_string();
+    // Record timestamps 1 and 25; the values say 15 and 17; they are read at 40 and 43.
+    let push = |topology: &mut Topology| {
+        topology
+            .push_from_topic("clicks", click(b"15", 1), 40)
+            .unwrap();
+        topology
+            .push_from_topic("clicks", click(b"17", 25), 43)
+            .unwrap();
+    };
+
+    let (mut topology, counts) = windowed_clicks(|b| b.stream("clicks", StringSerde, StringSerde));
+    push(&mut topology);
+    assert_eq!(counts.get(&ann, Window::new(0, 10)), Some(1));
+    assert_eq!(counts.get(&ann, Window::new(20, 30)), Some(1));
+    assert_eq!(topology.topic_watermark("clicks", 0), Some(25));
+
+    let (mut topology, counts) = windowed_clicks(|b| {
+        b.stream_with_timestamps("clicks", StringSerde, StringSerde, TimeInValue)
+    });
+    push(&mut topology);
+    assert_eq!(counts.get(&ann, Window::new(10, 20)), Some(2));
+    assert_eq!(topology.topic_watermark("clicks", 0), Some(17));
+
+    let (mut topology, counts) =
+        windowed_clicks(|b| b.stream_in_processing_time("clicks", StringSerde, StringSerde));
+    push(&mut topology);
+    assert_eq!(counts.get(&ann, Window::new(40, 50)), Some(2));
+    assert_eq!(topology.topic_watermark("clicks", 0), Some(43));
+    // A record whose own timestamp is far behind is not late in processing time.
+    topology
+        .push_from_topic("clicks", click(b"0", 0), 51)
+        .unwrap();
+    assert_eq!(counts.get(&ann, Window::new(50, 60)), Some(1));
+    assert_eq!(counts.late_records_dropped(), 0);
 }

@@ -263,19 +263,16 @@ impl Topology {
         let delivered = {
             let mut sources = self.context.topic_sources.borrow_mut();
             match sources.iter_mut().find(|s| s.topic == topic) {
-                Some(source) => {
-                    (source.deliver)(incoming);
-                    Some(source.id)
-                }
+                Some(source) => Some((source.id, (source.deliver)(incoming, now))),
                 None => None,
             }
         };
-        let Some(id) = delivered else {
+        let Some((id, timestamp)) = delivered else {
             return Err(StreamsError::Topology(format!("no source reads {topic}")));
         };
         self.records_in += 1;
         self.watermarks
-            .observe((id, incoming.partition), incoming.timestamp, now);
+            .observe((id, incoming.partition), timestamp, now);
         self.advance_processing_time(now)
     }
 

@@ -175,32 +175,36 @@ impl TopologyBuilder {
             self.context.clone(),
         );
         let (key_serde, value_serde) = (keys.clone(), values.clone());
+        let apply = move |incoming: Incoming<'_>| {
+            let key = match key_serde.deserialize(incoming.key.unwrap_or_default()) {
+                Ok(key) => key,
+                Err(error) => return context.fail(error),
+            };
+            if let Some(marks) = changed.borrow_mut().as_mut() {
+                marks.insert(key.clone());
+            }
+            let Some(bytes) = incoming.value else {
+                map.borrow_mut().remove(&key);
+                return;
+            };
+            match value_serde.deserialize(bytes) {
+                Ok(value) => {
+                    map.borrow_mut().insert(key.clone(), value.clone());
+                    changes_node.push(Record::new(
+                        key,
+                        value,
+                        incoming.timestamp,
+                        incoming.partition,
+                    ));
+                }
+                Err(error) => context.fail(error),
+            }
+        };
         self.context.add_topic_source(
             topic,
-            Box::new(move |incoming: Incoming<'_>| {
-                let key = match key_serde.deserialize(incoming.key.unwrap_or_default()) {
-                    Ok(key) => key,
-                    Err(error) => return context.fail(error),
-                };
-                if let Some(marks) = changed.borrow_mut().as_mut() {
-                    marks.insert(key.clone());
-                }
-                let Some(bytes) = incoming.value else {
-                    map.borrow_mut().remove(&key);
-                    return;
-                };
-                match value_serde.deserialize(bytes) {
-                    Ok(value) => {
-                        map.borrow_mut().insert(key.clone(), value.clone());
-                        changes_node.push(Record::new(
-                            key,
-                            value,
-                            incoming.timestamp,
-                            incoming.partition,
-                        ));
-                    }
-                    Err(error) => context.fail(error),
-                }
+            Box::new(move |incoming: Incoming<'_>, _now| {
+                apply(incoming);
+                incoming.timestamp
             }),
         );
         store_table(

@@ -12,6 +12,7 @@ use super::stream::{Keys, Stream};
 use super::{Context, TopologyBuilder};
 use crate::record::{Record, Timestamp};
 use crate::serdes::Serde;
+use crate::skew::TimestampExtractor;
 
 /// A record bound for a topic. The partition is left to the producer, which must pick it
 /// from the key (so records of one key stay together).
@@ -49,7 +50,9 @@ pub struct InternalTopic {
     pub purpose: TopicPurpose,
 }
 
-type Deliver = Box<dyn FnMut(Incoming<'_>)>;
+/// Hands a record read from a topic at processing time `now` to the graph; returns the time
+/// the graph gave it, which moves its partition's watermark.
+type Deliver = Box<dyn FnMut(Incoming<'_>, Timestamp) -> Timestamp>;
 
 /// A topic the graph reads, and how its records enter the graph.
 pub(super) struct TopicSource {
@@ -59,33 +62,86 @@ pub(super) struct TopicSource {
     pub deliver: Deliver,
 }
 
+/// Where the records of a topic stream get their time from.
+enum SourceTime<K, V> {
+    /// The record's timestamp (Kafka's `CreateTime` or `LogAppendTime`).
+    Record,
+    /// An extractor's choice, from the record's key, value and timestamp.
+    Extracted(Box<dyn TimestampExtractor<K, V>>),
+    /// The processing time at which the record is read.
+    Processing,
+}
+
 impl TopologyBuilder {
-    /// The records of `topic`, decoded. A record without a key is decoded from no bytes;
-    /// a record without a value (a tombstone) means nothing to a stream and is skipped.
+    /// The records of `topic`, decoded, in event time: each record's time is its timestamp.
+    /// A record without a key is decoded from no bytes; a record without a value (a
+    /// tombstone) means nothing to a stream and is skipped.
     pub fn stream<K: Clone + 'static, V: Clone + 'static>(
         &mut self,
         topic: &str,
         keys: impl Serde<K> + 'static,
         values: impl Serde<V> + 'static,
     ) -> Stream<K, V> {
+        self.topic_stream(topic, keys, values, SourceTime::Record)
+    }
+
+    /// `stream`, with each record's event time chosen by `extractor` (such as
+    /// `ClockSkewCorrection`, or a time field of the value).
+    pub fn stream_with_timestamps<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        topic: &str,
+        keys: impl Serde<K> + 'static,
+        values: impl Serde<V> + 'static,
+        extractor: impl TimestampExtractor<K, V> + 'static,
+    ) -> Stream<K, V> {
+        let time = SourceTime::Extracted(Box::new(extractor));
+        self.topic_stream(topic, keys, values, time)
+    }
+
+    /// `stream`, in processing time: each record's time is when it is read, so windows
+    /// group records by arrival and no record is ever late.
+    pub fn stream_in_processing_time<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        topic: &str,
+        keys: impl Serde<K> + 'static,
+        values: impl Serde<V> + 'static,
+    ) -> Stream<K, V> {
+        self.topic_stream(topic, keys, values, SourceTime::Processing)
+    }
+
+    fn topic_stream<K: Clone + 'static, V: Clone + 'static>(
+        &mut self,
+        topic: &str,
+        keys: impl Serde<K> + 'static,
+        values: impl Serde<V> + 'static,
+        time: SourceTime<K, V>,
+    ) -> Stream<K, V> {
         let node = Rc::new(Node::new());
         let target = node.clone();
         let context = self.context.clone();
         self.context.add_topic_source(
             topic,
-            Box::new(move |incoming| {
+            Box::new(move |incoming, now| {
                 let Some(value) = incoming.value else {
-                    return;
+                    return incoming.timestamp;
                 };
                 let key = keys.deserialize(incoming.key.unwrap_or_default());
                 match (key, values.deserialize(value)) {
-                    (Ok(key), Ok(value)) => target.push(Record::new(
-                        key,
-                        value,
-                        incoming.timestamp,
-                        incoming.partition,
-                    )),
-                    (Err(error), _) | (_, Err(error)) => context.fail(error),
+                    (Ok(key), Ok(value)) => {
+                        let timestamp = match &time {
+                            SourceTime::Record => incoming.timestamp,
+                            SourceTime::Extracted(extractor) => {
+                                extractor.extract(&key, &value, incoming.timestamp)
+                            }
+                            SourceTime::Processing => now,
+                        };
+                        target.push(Record::new(key, value, timestamp, incoming.partition));
+                        timestamp
+                    }
+                    (Err(error), _) | (_, Err(error)) => {
+                        context.fail(error);
+                        incoming.timestamp
+                    }
                 }
             }),
         );
