@@ -59,9 +59,17 @@ impl ClientContext for GroupEvents {
         let mut lag = BTreeMap::new();
         for (topic, stats) in &statistics.topics {
             for (partition, p) in &stats.partitions {
-                // librdkafka reports -1 for partitions it does not consume or knows no end of.
-                if let (Ok(partition), true) = (u32::try_from(*partition), p.consumer_lag >= 0) {
-                    lag.insert((topic.clone(), partition), p.consumer_lag);
+                // The records between what the job was handed and the last stable offset (the
+                // end a read_committed consumer can see). librdkafka's own `consumer_lag`
+                // counts from the committed offset, which under exactly-once it does not see
+                // (the producer commits), so it only stands in before the first record.
+                let behind = if p.ls_offset >= 0 && p.app_offset >= 0 {
+                    Some((p.ls_offset - p.app_offset).max(0))
+                } else {
+                    (p.consumer_lag >= 0).then_some(p.consumer_lag)
+                };
+                if let (Ok(partition), Some(behind)) = (u32::try_from(*partition), behind) {
+                    lag.insert((topic.clone(), partition), behind);
                 }
             }
         }

@@ -274,10 +274,14 @@ impl Runner {
     /// the input offsets; then updates the local copy.
     fn commit(&mut self) -> Result<(), RunnerError> {
         self.last_commit = Instant::now();
+        // Published every interval, work or not: the lag comes from the consumer's
+        // statistics, which arrive on their own schedule.
         let (records_in, records_out) = (self.records_in, self.records_out);
+        let lag = self.consumer.context().lag();
         self.update_metrics(|m| {
             m.records_in = records_in;
             m.records_out = records_out;
+            m.lag = lag;
         });
         let mut local_changes = Vec::new();
         for (&partition, task) in &mut self.tasks {
@@ -583,7 +587,7 @@ impl Runner {
         }
     }
 
-    /// Watermarks, late records and the lag last reported by the consumer.
+    /// Watermarks and late records, after a commit.
     fn refresh_metrics(&mut self) {
         let mut watermarks = BTreeMap::new();
         for (&partition, task) in &self.tasks {
@@ -603,11 +607,9 @@ impl Runner {
                 .values()
                 .map(Topology::late_records_dropped)
                 .sum::<u64>();
-        let lag = self.consumer.context().lag();
         self.update_metrics(|m| {
             m.watermarks = watermarks;
             m.late_records_dropped = late;
-            m.lag = lag;
         });
     }
 }

@@ -112,6 +112,11 @@ fn counts_go_through_a_repartition_topic_at_least_once() {
     eventually("the metrics to count both topics' records", WAIT, || {
         app.metrics().records_in >= 280
     });
+    // The lag of every input partition, the repartition topic's included, comes down to 0.
+    eventually("no lag on the 8 input partitions", WAIT, || {
+        let lag = app.metrics().lag;
+        lag.len() == 8 && lag.values().all(|&l| l == 0)
+    });
     let metrics = app.metrics();
     assert_eq!(metrics.assigned_partitions, vec![0, 1, 2, 3]);
     assert!(metrics.records_out >= 280, "{metrics:?}");
@@ -190,6 +195,11 @@ fn two_instances_split_the_partitions_and_keep_correct_results() {
     });
     produce(&broker.bootstrap, "events", &events(140, 70));
     assert_each_count_once(&read_counts(&broker.bootstrap, 210));
+    // Offsets committed in transactions: the lag still comes down to 0 everywhere.
+    eventually("no lag on the 8 input partitions", WAIT, || {
+        let lag = b.metrics().lag;
+        lag.len() == 8 && lag.values().all(|&l| l == 0)
+    });
     b.stop().unwrap();
 }
 
