@@ -51,6 +51,9 @@ pub enum GroupCommand {
     /// the start offset, in-flight, acquired and available records, the highest delivery
     /// count and the dead-lettered count.
     Describe { group: String },
+    /// Delete a group that has no members: its committed offsets go with it (as when a job
+    /// under that id is retired).
+    Delete { group: String },
 }
 
 /// A topic's partitions, as assignments list them.
@@ -273,6 +276,19 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
                 ]);
             }
             table.write(out).map_err(CliError::Output)
+        }
+        GroupCommand::Delete { group } => {
+            let results = client::admin(connection)?
+                .delete_groups(&[group], &client::admin_options(connection))
+                .await
+                .map_err(|e| CliError::kafka(format!("delete group {group}"), e))?;
+            for result in results {
+                result.map_err(|(_, code)| CliError::Refused {
+                    action: format!("delete group {group}"),
+                    code,
+                })?;
+            }
+            writeln!(out, "deleted group {group}").map_err(CliError::Output)
         }
         GroupCommand::Describe { group } => {
             if crate::share_group::describe(connection, group, out)? {

@@ -564,6 +564,31 @@ fn group_consumers_commit_and_describe_shows_lag() {
         cluster.run(&["group", "describe", "nobody"], "").failed(),
         "runnel: unknown group nobody"
     );
+
+    // Deleting the group takes its offsets: a new member under that id starts over.
+    assert_eq!(
+        cluster.ok(&["group", "delete", "billing"]),
+        "deleted group billing\n"
+    );
+    let again = cluster.run(&["group", "delete", "billing"], "").failed();
+    assert!(
+        again.starts_with("runnel: cannot delete group billing:"),
+        "{again}"
+    );
+    let restarted = cluster.ok(&[
+        "consume",
+        "work",
+        "-g",
+        "billing",
+        "--from-beginning",
+        "--max",
+        "3",
+        "--timeout-ms",
+        "10000",
+        "--format",
+        "{partition}:{value}",
+    ]);
+    assert_eq!(restarted.lines().count(), 3, "{restarted}");
 }
 
 #[test]
