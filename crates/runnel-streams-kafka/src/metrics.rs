@@ -7,6 +7,9 @@ use runnel_streams::Timestamp;
 pub struct Metrics {
     /// Input records processed (again after a rebalance or an aborted commit).
     pub records_in: u64,
+    /// Input records processed whose offsets are committed, with all they caused: a
+    /// commit after the last of them completed (under exactly-once, its transaction).
+    pub records_committed: u64,
     /// Input records skipped because they did not decode (`BadRecords::Skip`).
     pub records_skipped: u64,
     /// Records written to output and repartition topics.

@@ -53,8 +53,8 @@ pub(crate) struct Runner {
     /// Per input topic and partition: the offset after the last record processed since the
     /// last commit. By topic first, so a record's lookup allocates nothing.
     positions: HashMap<String, HashMap<i32, i64>>,
-    /// Counted here per record and published to `metrics` at each commit, so a record
-    /// takes no lock.
+    /// Counted here per record and published to `metrics` every `IDLE_CHECK_MS`, so a
+    /// record takes no lock.
     records_in: u64,
     records_out: u64,
     in_transaction: bool,
@@ -155,6 +155,11 @@ impl Runner {
             if now >= self.last_idle_check.saturating_add(IDLE_CHECK_MS) {
                 // Processing time passing may make partitions idle and move watermarks.
                 self.last_idle_check = now;
+                let (records_in, records_out) = (self.records_in, self.records_out);
+                self.update_metrics(|m| {
+                    m.records_in = records_in;
+                    m.records_out = records_out;
+                });
                 for partition in self.tasks.keys().copied().collect::<Vec<_>>() {
                     if let Some(task) = self.tasks.get_mut(&partition) {
                         task.advance_processing_time(now)?;
@@ -274,15 +279,12 @@ impl Runner {
     /// the input offsets; then updates the local copy.
     fn commit(&mut self) -> Result<(), RunnerError> {
         self.last_commit = Instant::now();
+        // Every record processed so far is covered once this commit succeeds.
+        let records_in = self.records_in;
         // Published every interval, work or not: the lag comes from the consumer's
         // statistics, which arrive on their own schedule.
-        let (records_in, records_out) = (self.records_in, self.records_out);
         let lag = self.consumer.context().lag();
-        self.update_metrics(|m| {
-            m.records_in = records_in;
-            m.records_out = records_out;
-            m.lag = lag;
-        });
+        self.update_metrics(|m| m.lag = lag);
         let mut local_changes = Vec::new();
         for (&partition, task) in &mut self.tasks {
             for change in task.take_state_changes()? {
@@ -295,6 +297,7 @@ impl Runner {
             }
         }
         if local_changes.is_empty() && self.positions.is_empty() && !self.in_transaction {
+            self.update_metrics(|m| m.records_committed = records_in);
             return Ok(());
         }
         self.begin_transaction()?;
@@ -338,7 +341,10 @@ impl Runner {
             .collect();
         self.local.apply(&local_changes, &checkpoints)?;
         self.positions.clear();
-        self.update_metrics(|m| m.commits += 1);
+        self.update_metrics(|m| {
+            m.commits += 1;
+            m.records_committed = records_in;
+        });
         self.refresh_metrics();
         Ok(())
     }

@@ -109,8 +109,9 @@ fn counts_go_through_a_repartition_topic_at_least_once() {
     );
     produce(&broker.bootstrap, "events", &events(0, 140));
     read_counts(&broker.bootstrap, 140);
-    eventually("the metrics to count both topics' records", WAIT, || {
-        app.metrics().records_in >= 280
+    eventually("both topics' records processed and committed", WAIT, || {
+        let metrics = app.metrics();
+        metrics.records_committed >= 280 && metrics.records_in == metrics.records_committed
     });
     // The lag of every input partition, the repartition topic's included, comes down to 0.
     eventually("no lag on the 8 input partitions", WAIT, || {
