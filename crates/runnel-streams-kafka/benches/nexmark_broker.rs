@@ -25,17 +25,20 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use runnel_broker::{Broker, BrokerConfig};
 use runnel_streams::nexmark::{
     queries, Bid, BidSerde, EventSerde, Generator, GeneratorConfig, SplitMix64,
 };
 use runnel_streams::{Change, Incoming, Serde, StreamsError, Timestamp, TopologyBuilder, Window};
 use runnel_streams_kafka::{Guarantee, StreamsApp, StreamsConfig};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::client;
 
 /// Events per run: 100 s of event time at 10,000 events/s, as in the in-process benchmark.
 const EVENTS: u64 = 1_000_000;
@@ -108,12 +111,10 @@ fn expected_outputs(query: Query) -> u64 {
     outputs
 }
 
-/// A broker on an ephemeral port, on a runtime of its own (two worker threads named
-/// `broker`), and an administration client.
+/// A broker on an ephemeral port (two runtime threads named `broker`), and an
+/// administration client.
 struct Cluster {
-    runtime: Option<tokio::runtime::Runtime>,
-    broker: Option<Broker>,
-    bootstrap: String,
+    broker: common::TestBroker,
     admin: AdminClient<DefaultClientContext>,
     admin_runtime: tokio::runtime::Runtime,
     offsets: BaseConsumer,
@@ -123,25 +124,15 @@ struct Cluster {
 impl Cluster {
     fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("broker")
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut config = BrokerConfig::new(dir.path().join("broker"), "127.0.0.1:0");
-        config.group_initial_rebalance_delay_ms = 0;
-        let broker = runtime.block_on(Broker::start(config)).unwrap();
-        let bootstrap = broker.local_addr().to_string();
-        let admin = client(&bootstrap).create().unwrap();
-        let offsets = client(&bootstrap)
+        let broker = common::TestBroker::start(&dir.path().join("broker"));
+        let bootstrap = &broker.bootstrap;
+        let admin = client(bootstrap).create().unwrap();
+        let offsets = client(bootstrap)
             .set("group.id", "nexmark-bench")
             .create()
             .unwrap();
         Cluster {
-            runtime: Some(runtime),
-            broker: Some(broker),
-            bootstrap,
+            broker,
             admin,
             admin_runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -186,7 +177,7 @@ impl Cluster {
     /// Writes every event to the input topic and waits until the broker has them all.
     fn load(&self) -> Duration {
         self.create_topic(INPUT);
-        let producer: ThreadedProducer<DefaultProducerContext> = client(&self.bootstrap)
+        let producer: ThreadedProducer<DefaultProducerContext> = client(&self.broker.bootstrap)
             .set("linger.ms", "5")
             .set("batch.size", "1000000")
             .create()
@@ -211,20 +202,6 @@ impl Cluster {
         assert_eq!(self.end_offset(INPUT), EVENTS as i64);
         started.elapsed()
     }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let (Some(runtime), Some(broker)) = (self.runtime.take(), self.broker.take()) {
-            let _ = runtime.block_on(broker.shutdown());
-        }
-    }
-}
-
-fn client(bootstrap: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", bootstrap);
-    config
 }
 
 /// CPU time used so far by each thread of this process: name and nanoseconds on a CPU.
@@ -296,7 +273,7 @@ fn run(cluster: &Cluster, query: Query, guarantee: Guarantee, expected: u64) -> 
     let output = format!("{id}-output");
     cluster.create_topic(&output);
     let state = tempfile::tempdir().unwrap();
-    let mut config = StreamsConfig::new(&id, &cluster.bootstrap)
+    let mut config = StreamsConfig::new(&id, &cluster.broker.bootstrap)
         .state_dir(state.path())
         .guarantee(guarantee);
     // More client settings for experiments: `NEXMARK_BROKER_CLIENT=key=value,key=value`.

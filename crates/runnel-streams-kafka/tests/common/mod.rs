@@ -15,8 +15,9 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 use runnel_broker::{Broker, BrokerConfig};
 
-/// A broker on an ephemeral port, served by a runtime of its own so that the blocking
-/// clients of the test do not starve it.
+/// A broker on an ephemeral port, served by a runtime of its own (two worker threads named
+/// `broker`, which the benchmarks account for) so that the blocking clients of the test do
+/// not starve it.
 pub struct TestBroker {
     runtime: Option<tokio::runtime::Runtime>,
     broker: Option<Broker>,
@@ -34,6 +35,7 @@ impl TestBroker {
             .try_init();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("broker")
             .enable_all()
             .build()
             .unwrap();
@@ -57,7 +59,7 @@ impl Drop for TestBroker {
     }
 }
 
-fn client(bootstrap: &str) -> ClientConfig {
+pub fn client(bootstrap: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", bootstrap);
     config
