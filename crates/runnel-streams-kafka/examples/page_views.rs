@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use runnel_streams::{
-    Change, EmitMode, JsonSerde, LatePolicy, StreamsError, StringSerde, Timestamp, TopologyBuilder,
+    EmitMode, JsonSerde, LatePolicy, StreamsError, StringSerde, Timestamp, TopologyBuilder,
     WindowSpec, WindowedConfig,
 };
 use serde::{Deserialize, Serialize};
@@ -80,20 +80,15 @@ fn page_views(
         .windowed_by(windows)
         .count()?
         .stored("views", StringSerde, JsonSerde::<u64>::new())
-        .changes()
-        // Under `EmitMode::Final` and `LatePolicy::Drop` every change is a window's final
-        // count: nothing is retracted or corrected.
-        .flat_map(|user: String, change| match change {
-            Change::Final { window, value, .. } => Some((
-                user.clone(),
-                UserViews {
-                    user,
-                    window_start: window.start,
-                    window_end: window.end,
-                    views: value,
-                },
-            )),
-            Change::Update { .. } | Change::Retract { .. } => None,
+        .finals()
+        .map(|user: String, (window, views)| {
+            let views = UserViews {
+                user: user.clone(),
+                window_start: window.start,
+                window_end: window.end,
+                views,
+            };
+            (user, views)
         })
         .to_topic(output, StringSerde, JsonSerde::<UserViews>::new());
     Ok(())

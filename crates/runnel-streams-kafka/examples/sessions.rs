@@ -28,8 +28,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use runnel_streams::{
-    Change, Count, EmitMode, JsonSerde, LatePolicy, StreamsError, StringSerde, Timestamp,
-    TopologyBuilder, WindowSpec, WindowedConfig,
+    Count, EmitMode, JsonSerde, LatePolicy, StreamsError, StringSerde, Timestamp, TopologyBuilder,
+    WindowSpec, WindowedConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,21 +85,16 @@ fn sessions(
         // other results.
         .aggregate_with(Count)?
         .stored("sessions", StringSerde, JsonSerde::<u64>::new())
-        .changes()
-        // Emitted only once closed, and never reopened (a later event is dropped), a session
-        // is never retracted here: every change is a final one.
-        .flat_map(|user: String, change| match change {
-            Change::Final { window, value, .. } => Some((
-                user.clone(),
-                Session {
-                    user,
-                    start: window.start,
-                    // A session window ends one millisecond after its last event.
-                    end: window.end - 1,
-                    events: value,
-                },
-            )),
-            Change::Update { .. } | Change::Retract { .. } => None,
+        .finals()
+        .map(|user: String, (window, events)| {
+            let session = Session {
+                user: user.clone(),
+                start: window.start,
+                // A session window ends one millisecond after its last event.
+                end: window.end - 1,
+                events,
+            };
+            (user, session)
         })
         .to_topic(output, StringSerde, JsonSerde::<Session>::new());
     Ok(())

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{create_topic, eventually, latest, produce, read_until, Read, TestBroker};
 use runnel_streams::{
-    Change, DecimalSerde, EmitMode, LatePolicy, StreamsError, StringSerde, TopologyBuilder,
-    WindowSpec, WindowedConfig,
+    DecimalSerde, EmitMode, LatePolicy, StreamsError, StringSerde, TopologyBuilder, WindowSpec,
+    WindowedConfig,
 };
 use runnel_streams_kafka::{
     BadRecords, Guarantee, RunnerError, RunningApp, StreamsApp, StreamsConfig,
@@ -217,13 +217,8 @@ fn clicks_per_window(builder: &mut TopologyBuilder) -> Result<(), StreamsError> 
         .windowed_by(config)
         .count()?
         .stored("clicks-per-window", StringSerde, DecimalSerde)
-        .changes()
-        .flat_map(|user, change| match change {
-            Change::Final { window, value, .. } => {
-                Some((format!("{user}@{}", window.start), value))
-            }
-            Change::Update { .. } | Change::Retract { .. } => None,
-        })
+        .finals()
+        .map(|user, (window, count)| (format!("{user}@{}", window.start), count))
         .to_topic("clicks-per-window", StringSerde, DecimalSerde);
     Ok(())
 }

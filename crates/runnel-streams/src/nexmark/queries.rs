@@ -54,12 +54,8 @@ pub fn q5(events: &Stream<(), Event>) -> Result<Stream<Window, (u64, u64)>, Stre
         .windowed_by(config)
         .count()?;
     let leaders = counts
-        .changes()
-        .flat_map(|_, change: Change<u64, u64>| match change {
-            Change::Final { key, window, value } => Some((window, (key, value))),
-            Change::Update { .. } | Change::Retract { .. } => None,
-        })
-        .assume_partitioned()
+        .finals()
+        .map(|auction, (window, count)| (window, (auction, count)))
         .group_by_key()
         .reduce(|leader, challenger| {
             let better = (challenger.1, std::cmp::Reverse(challenger.0))

@@ -463,6 +463,15 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> WindowedTable<K, A> {
         self.changes.clone()
     }
 
+    /// The `Final` changes only, as `(window, result)` per key: each window's result once it
+    /// closes (emit-final mode), and each correction of it after (`LatePolicy::Correct`).
+    pub fn finals(&self) -> Stream<K, (Window, A)> {
+        self.changes.flat_map(|key, change| match change {
+            Change::Final { window, value, .. } => Some((key, (window, value))),
+            Change::Update { .. } | Change::Retract { .. } => None,
+        })
+    }
+
     /// The metric of records dropped as too late.
     pub fn late_records_dropped(&self) -> u64 {
         self.dropped.get()
