@@ -21,8 +21,8 @@ use runnel_broker::Broker;
 use tokio::net::TcpStream;
 
 use common::members::{
-    all_partitions, assignment_of, close, consumer_protocol_member_at, covers, drive,
-    group_member_at, wait_for_split, GroupMember, Inbox, RebalanceEvent, Received,
+    all_partitions, assignment_of, callbacks_caught_up, close, consumer_protocol_member_at, covers,
+    drive, group_member_at, wait_for_split, GroupMember, Inbox, RebalanceEvent, Received,
 };
 use common::{bootstrap, create_topic_at, eventually, exchange, numbered, produce_numbered, start};
 
@@ -240,7 +240,9 @@ async fn a_member_that_closes_hands_its_partitions_to_the_other() {
     eventually(
         "the remaining member to own every partition",
         Duration::from_secs(20),
-        move || assignment_of(&watched) == all_partitions(PARTITIONS),
+        move || {
+            assignment_of(&watched) == all_partitions(PARTITIONS) && callbacks_caught_up(&watched)
+        },
     )
     .await;
     // It kept its own partitions throughout and was given the leaver's.

@@ -574,6 +574,21 @@ pub mod members {
             times.iter().copied().zip(events.iter().cloned()).collect()
         }
 
+        /// The assignment the recorded callbacks add up to. librdkafka applies an
+        /// assignment before the callback that reports it returns, so a consumer's
+        /// `assignment()` can run ahead of this for a moment.
+        pub fn recorded_assignment(&self) -> BTreeSet<i32> {
+            let mut held = BTreeSet::new();
+            for event in self.events() {
+                match event {
+                    RebalanceEvent::Assigned(p) => held.extend(p),
+                    RebalanceEvent::Revoked(p) => held.retain(|x| !p.contains(x)),
+                    RebalanceEvent::Failed(_) => {}
+                }
+            }
+            held
+        }
+
         /// Partitions revoked by the callbacks from event `from` on.
         pub fn revoked_since(&self, from: usize) -> BTreeSet<i32> {
             self.events()
@@ -687,7 +702,13 @@ pub mod members {
             .all(|&p| range.clone().all(|o| seen.contains(&(p, o))))
     }
 
-    /// Waits until the members hold disjoint sets of the given sizes covering every partition.
+    /// Whether a member's callbacks have reported the assignment it holds.
+    pub fn callbacks_caught_up(member: &GroupMember) -> bool {
+        member.context().recorded_assignment() == assignment_of(member)
+    }
+
+    /// Waits until the members hold disjoint sets of the given sizes covering every
+    /// partition, and their callbacks have reported it.
     pub async fn wait_for_split(members: &[Arc<GroupMember>], sizes: &[usize], partitions: i32) {
         let members: Vec<_> = members.to_vec();
         let sizes = sizes.to_vec();
@@ -699,6 +720,7 @@ pub mod members {
                 let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
                 sets.iter().map(BTreeSet::len).collect::<Vec<_>>() == sizes
                     && union == all_partitions(partitions)
+                    && members.iter().all(|m| callbacks_caught_up(m))
             },
         )
         .await;
