@@ -1,8 +1,9 @@
 //! Kafka framing: every request and response is an `i32` big-endian size followed by that
 //! many bytes. Requests start with a header whose layout depends on the API key and version.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -103,40 +104,93 @@ pub fn decode_header(mut frame: Bytes) -> Result<(ApiKey, RequestHeader, Bytes),
 }
 
 /// Encodes a response with its header, size prefix included.
-/// The size prefix and the largest response header (correlation id, empty tagged fields).
-const RESPONSE_HEADER_MAX: usize = 4 + 4 + 1;
-
 pub fn encode_response<M: Encodable>(
     api: ApiKey,
     version: i16,
     correlation_id: i32,
     body: &M,
 ) -> Result<Bytes, EncodeError> {
-    let err = |message: String| EncodeError {
-        api,
-        version,
-        message,
-    };
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    // Sized up front: a fetch response carries megabytes of records, and growing the buffer
-    // by doubling would copy them again at every step.
-    let body_size = body.compute_size(version).map_err(|e| err(e.to_string()))?;
-    let mut buf = BytesMut::with_capacity(RESPONSE_HEADER_MAX + body_size);
-    buf.put_i32(0);
-    header
-        .encode(&mut buf, api.response_header_version(version))
-        .map_err(|e| err(e.to_string()))?;
-    body.encode(&mut buf, version)
-        .map_err(|e| err(e.to_string()))?;
-    let size = i32::try_from(buf.len() - 4).map_err(|_| {
-        err(format!(
-            "response of {} bytes is too large to frame",
-            buf.len()
-        ))
-    })?;
-    buf[..4].copy_from_slice(&size.to_be_bytes());
+    let frame = Frame::new(api, version, correlation_id, body)?;
+    // Sized up front: growing the buffer by doubling would copy what is in it at every step.
+    let mut buf = BytesMut::with_capacity(frame.total_len());
+    frame.encode(&mut buf, body)?;
     Ok(buf.freeze())
+}
+
+/// A response's size prefix and header, worked out before anything is encoded, so the frame
+/// can be written front to back into any [`ByteBufMut`].
+#[derive(Debug)]
+pub struct Frame {
+    api: ApiKey,
+    version: i16,
+    header: ResponseHeader,
+    /// Header and body, without the size prefix.
+    size: i32,
+}
+
+impl Frame {
+    pub fn new<M: Encodable>(
+        api: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        body: &M,
+    ) -> Result<Frame, EncodeError> {
+        let mut header = ResponseHeader::default();
+        header.correlation_id = correlation_id;
+        let frame = |size: i32| Frame {
+            api,
+            version,
+            header: header.clone(),
+            size,
+        };
+        let err = frame(0).error();
+        let header_size = header
+            .compute_size(api.response_header_version(version))
+            .map_err(|e| err(e.to_string()))?;
+        let body_size = body.compute_size(version).map_err(|e| err(e.to_string()))?;
+        let size = header_size + body_size;
+        let size = i32::try_from(size)
+            .map_err(|_| err(format!("response of {size} bytes is too large to frame")))?;
+        Ok(frame(size))
+    }
+
+    /// Bytes of the whole frame, size prefix included.
+    pub fn total_len(&self) -> usize {
+        4 + self.size as usize
+    }
+
+    /// Writes the frame: size prefix, header, body.
+    pub fn encode<M: Encodable, B: ByteBufMut>(
+        &self,
+        buf: &mut B,
+        body: &M,
+    ) -> Result<(), EncodeError> {
+        let err = self.error();
+        let start = buf.offset();
+        buf.put_i32(self.size);
+        self.header
+            .encode(buf, self.api.response_header_version(self.version))
+            .map_err(|e| err(e.to_string()))?;
+        body.encode(buf, self.version)
+            .map_err(|e| err(e.to_string()))?;
+        let written = buf.offset() - start;
+        if written != self.total_len() {
+            return Err(err(format!(
+                "encoded {written} bytes where the size prefix says {}",
+                self.total_len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn error(&self) -> impl Fn(String) -> EncodeError {
+        let (api, version) = (self.api, self.version);
+        move |message| EncodeError {
+            api,
+            version,
+            message,
+        }
+    }
 }
 
 #[cfg(test)]

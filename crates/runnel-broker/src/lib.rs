@@ -12,6 +12,7 @@ mod error;
 pub mod fetch_sessions;
 pub mod groups;
 mod handlers;
+mod response;
 mod server;
 pub mod shape;
 pub mod share;

@@ -12,9 +12,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,12 +23,13 @@ use crate::broker::BrokerState;
 use crate::codec;
 use crate::error::RequestError;
 use crate::handlers;
+use crate::response::Response;
 
 /// How long shutdown waits for in-flight requests before dropping their connections.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Pending = (
-    JoinHandle<Result<Option<Bytes>, RequestError>>,
+    JoinHandle<Result<Option<Response>, RequestError>>,
     OwnedSemaphorePermit,
 );
 
@@ -88,7 +89,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
             drop(permit);
             match outcome {
                 Ok(Some(response)) => {
-                    if let Err(error) = write_half.write_all(&response).await {
+                    if let Err(error) = write_response(&mut write_half, &response).await {
                         tracing::debug!(%peer, %error, "write failed; closing connection");
                         break;
                     }
@@ -161,6 +162,14 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
     // The writer drains the requests already started, then closes the socket.
     let _ = writer.await;
     tracing::debug!(%peer, "connection closed");
+}
+
+/// Writes a response's parts in order.
+async fn write_response(socket: &mut OwnedWriteHalf, response: &Response) -> std::io::Result<()> {
+    for part in response.parts() {
+        socket.write_all(part).await?;
+    }
+    Ok(())
 }
 
 /// Whether requests of this API change state, and so run in request order on a connection:

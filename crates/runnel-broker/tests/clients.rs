@@ -73,6 +73,60 @@ async fn keyed_records_keep_order_headers_and_timestamps_per_partition() {
     broker.shutdown().await.unwrap();
 }
 
+/// Fetches of hundreds of KiB per partition, whose records the broker sends without copying
+/// them into the response, crossing segment boundaries, for several partitions at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_backlog_over_many_segments_reads_back_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |c| {
+        c.num_partitions = 3;
+        c.log_defaults.segment_bytes = 256 * 1024;
+    })
+    .await;
+    let producer = producer(&broker, &[("linger.ms", "20"), ("batch.size", "200000")]);
+    let per_partition = 1_500usize;
+    let value = |partition: usize, n: usize| -> Vec<u8> {
+        let mut value = format!("{partition}/{n}/").into_bytes();
+        value.resize(1_000, b'a' + (n % 26) as u8);
+        value
+    };
+    let mut deliveries = Vec::new();
+    for n in 0..per_partition {
+        for partition in 0..3 {
+            let payload = value(partition, n);
+            let record = FutureRecord::<(), _>::to("backlog")
+                .partition(partition as i32)
+                .payload(&payload);
+            deliveries.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+        }
+    }
+    for delivery in deliveries {
+        delivery.await.unwrap().expect("delivered");
+    }
+    let topic = broker.state().topics.get("backlog").unwrap();
+    assert!(
+        topic.partition(0).unwrap().log.segment_base_offsets().len() > 4,
+        "the backlog spans several segments"
+    );
+
+    let consumer = assigned_consumer(
+        &broker,
+        "backlog",
+        &[0, 1, 2],
+        Offset::Beginning,
+        &[("max.partition.fetch.bytes", "400000")],
+    );
+    let messages = consume(&consumer, 3 * per_partition, WAIT).await;
+    assert_eq!(messages.len(), 3 * per_partition);
+    let mut next = [0usize; 3];
+    for m in &messages {
+        let partition = m.partition() as usize;
+        assert_eq!(m.offset(), next[partition] as i64);
+        assert_eq!(m.payload().unwrap(), value(partition, next[partition]));
+        next[partition] += 1;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_compression_codec_round_trips() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use crate::batch::{self, BatchHeader, Batches, HEADER_LEN};
+use crate::batch::{self, BatchHeader, Batches};
 use crate::checkpoint;
 use crate::clock::Clock;
 use crate::config::{LogConfig, TimestampType};
@@ -495,18 +495,18 @@ impl Log {
                 continue; // `next` falls in a gap the cleaner left at this segment's end
             };
             let budget = max_bytes - records.len();
-            let bytes = segment.read(position, budget, limit, min_one && records.is_empty())?;
-            let Some(last) = last_offset_in(&bytes) else {
+            let min_one = min_one && records.is_empty();
+            let Some(extent) = segment.extent(position, budget, limit, min_one)? else {
                 break; // the next batch does not fit in what is left of `max_bytes`
             };
-            next = last + 1;
-            let reached_end = next >= segment.next_offset();
+            let bytes = segment.read_range(position, extent.len)?;
             if records.is_empty() {
                 records = bytes;
             } else {
                 records.extend_from_slice(&bytes);
             }
-            if !reached_end {
+            next = extent.last_offset + 1;
+            if next < segment.next_offset() {
                 break;
             }
         }
@@ -899,18 +899,6 @@ fn should_roll(
         || (meta.offsets.len() as u64 + 1) * crate::index::OFFSET_ENTRY_LEN as u64
             > config.segment_index_bytes
         || next_offset_after - active.base_offset > i64::from(u32::MAX)
-}
-
-/// The last offset of the last batch in `bytes` (whole batches back to back).
-fn last_offset_in(bytes: &[u8]) -> Option<i64> {
-    let mut position = 0;
-    let mut last = None;
-    while position + HEADER_LEN <= bytes.len() {
-        let header = BatchHeader::parse(&bytes[position..]).ok()?;
-        last = Some(header.last_offset());
-        position += header.total_len();
-    }
-    last
 }
 
 /// Scans the segment's batches from `position` for the first data record `wanted` accepts.

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
 use crate::fetch_sessions::{self, Plan, SessionPartition};
+use crate::response::ByReference;
 use crate::topics::Partition;
 
 /// Topic ids replace names from this version on.
@@ -49,12 +50,12 @@ pub(crate) async fn handle(
     state: &Arc<BrokerState>,
     request: FetchRequest,
     version: i16,
-) -> FetchResponse {
+) -> (FetchResponse, ByReference) {
     let mut response = FetchResponse::default();
     let (session_id, incremental, entries) = match state.fetch_sessions.begin(&request, version) {
         Plan::Error(code) => {
             response.error_code = code;
-            return response;
+            return (response, ByReference::default());
         }
         Plan::Full { session_id } => (session_id, false, fetch_sessions::partitions_of(&request)),
         Plan::Incremental {
@@ -92,7 +93,7 @@ pub(crate) async fn handle(
                 state.fetch_sessions.sent(session_id, &read.sent);
             }
             response.responses = read.responses;
-            return response;
+            return (response, read.by_reference);
         }
         let _parked = state.park_fetch();
         tokio::select! {
@@ -165,6 +166,8 @@ struct Read {
     failed: bool,
     /// (session index, high watermark, log start) of every partition in the responses.
     sent: Vec<(usize, i64, i64)>,
+    /// The records the responses carry by reference.
+    by_reference: ByReference,
 }
 
 /// Reads every wanted partition within the byte limits. An incremental response leaves out
@@ -179,6 +182,7 @@ fn read_all(
     let mut total = 0usize;
     let mut failed = false;
     let mut sent = Vec::new();
+    let mut by_reference = ByReference::default();
     let mut responses = Vec::with_capacity(topics.len());
     for topic in topics {
         let mut partitions = Vec::with_capacity(topic.partitions.len());
@@ -231,7 +235,9 @@ fn read_all(
                                         data = data.with_aborted_transactions(Some(aborted));
                                     }
                                     total += read.records.len();
-                                    data = data.with_records(Some(Bytes::from(read.records)));
+                                    let records = Bytes::from(read.records);
+                                    by_reference.add(&records);
+                                    data = data.with_records(Some(records));
                                 }
                             }
                             Err(error) => {
@@ -271,5 +277,6 @@ fn read_all(
         bytes: total,
         failed,
         sent,
+        by_reference,
     }
 }

@@ -10,6 +10,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::broker::BrokerState;
 use crate::codec;
 use crate::error::RequestError;
+use crate::response::{self, Response};
 use crate::shape;
 
 mod admin;
@@ -87,10 +88,10 @@ pub(crate) async fn handle(
     api: ApiKey,
     header: RequestHeader,
     mut body: Bytes,
-) -> Result<Option<Bytes>, RequestError> {
+) -> Result<Option<Response>, RequestError> {
     let version = header.request_api_version;
     if api == ApiKey::ApiVersions {
-        return api_versions::handle(&header, body).map(Some);
+        return api_versions::handle(&header, body).map(|bytes| Some(bytes.into()));
     }
     match supported(api) {
         Some((min, max)) if (min..=max).contains(&version) => {}
@@ -115,12 +116,17 @@ pub(crate) async fn handle(
                 None => Ok(None),
             }
         }
-        ApiKey::Fetch => respond(
-            api,
-            version,
-            id,
-            &fetch::handle(state, decode(api, body, version, walked)?, version).await,
-        ),
+        ApiKey::Fetch => {
+            let (response, by_reference) =
+                fetch::handle(state, decode(api, body, version, walked)?, version).await;
+            Ok(Some(response::encode(
+                api,
+                version,
+                id,
+                &response,
+                by_reference,
+            )?))
+        }
         ApiKey::ListOffsets => respond(
             api,
             version,
@@ -354,8 +360,9 @@ pub(crate) async fn handle(
                 (decode(api, body, version, walked)?, false)
             };
             let response = share_apis::share_acknowledge(state, request, renew).await;
-            let frame = respond(api, 1, id, &response.body)?;
-            Ok(frame.map(|f| share_apis::with_lock_timeout(f, version, response.lock_ms)))
+            let frame = codec::encode_response(api, 1, id, &response.body)?;
+            let frame = share_apis::with_lock_timeout(frame, version, response.lock_ms);
+            Ok(Some(frame.into()))
         }
         ApiKey::DescribeShareGroupOffsets => respond(
             api,
@@ -443,11 +450,8 @@ fn respond<T: Encodable>(
     version: i16,
     correlation_id: i32,
     body: &T,
-) -> Result<Option<Bytes>, RequestError> {
-    Ok(Some(codec::encode_response(
-        api,
-        version,
-        correlation_id,
-        body,
-    )?))
+) -> Result<Option<Response>, RequestError> {
+    Ok(Some(
+        codec::encode_response(api, version, correlation_id, body)?.into(),
+    ))
 }
