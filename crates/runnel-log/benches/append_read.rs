@@ -30,7 +30,8 @@ const APPEND_BYTES: usize = 64 << 20;
 const READ_LOG_BYTES: usize = 256 << 20;
 /// `max_bytes` of each read, as a consumer's fetch would ask.
 const READ_MAX_BYTES: usize = 1 << 20;
-const CONCURRENT_APPENDERS: usize = 8;
+/// Threads appending to one log at once, as producers on many connections would.
+const CONCURRENT_APPENDERS: [usize; 2] = [8, 64];
 
 /// One batch as a producer would send it.
 fn template_batch() -> Vec<u8> {
@@ -171,10 +172,12 @@ fn append(c: &mut Criterion) {
         b.iter_custom(timed_appends(fsync.clone(), 1))
     });
     group.measurement_time(Duration::from_secs(10));
-    group.bench_function(
-        format!("fsync every batch, {CONCURRENT_APPENDERS} concurrent appenders"),
-        |b| b.iter_custom(timed_appends(fsync.clone(), CONCURRENT_APPENDERS)),
-    );
+    for threads in CONCURRENT_APPENDERS {
+        group.bench_function(
+            format!("fsync every batch, {threads} concurrent appenders"),
+            |b| b.iter_custom(timed_appends(fsync.clone(), threads)),
+        );
+    }
     group.finish();
 }
 
