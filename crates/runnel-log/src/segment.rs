@@ -347,7 +347,7 @@ impl Segment {
     ///
     /// Overlapping syncs (each appender its own unless one in flight covers it) were measured
     /// too: they leave the grouping to the file system, which shared far fewer of them, and
-    /// appended 30 to 50 % less with 8 to 32 appenders (BENCHMARKS.md).
+    /// appended 20 to 50 % less with 8 to 64 appenders (BENCHMARKS.md).
     pub(crate) fn sync_through(&self, upto: u64) -> Result<bool, LogError> {
         if self.synced.load(Ordering::Acquire) >= upto {
             return Ok(false);
