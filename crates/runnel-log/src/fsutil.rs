@@ -45,3 +45,30 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<(), LogError> {
         _ => Ok(()),
     }
 }
+
+/// Asks the kernel to start writing `len` bytes of `file` at `from` to the disk, without
+/// waiting for it (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`). Durability still comes
+/// only from `fdatasync`; this makes the next one find less to do.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn start_write_back(file: &File, from: u64, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(from), Ok(len)) = (i64::try_from(from), i64::try_from(len)) else {
+        return Ok(()); // past any file this log writes
+    };
+    // SAFETY: the arguments are plain integers and a descriptor `file` keeps open for the
+    // duration of the call; the call reads no memory of ours.
+    let result =
+        unsafe { libc::sync_file_range(file.as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Elsewhere the kernel writes dirty pages back on its own schedule.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn start_write_back(_file: &File, _from: u64, _len: u64) -> std::io::Result<()> {
+    Ok(())
+}

@@ -23,6 +23,12 @@ pub(crate) const TIME_INDEX_EXT: &str = "timeindex";
 /// Files written by the cleaner before they replace the originals.
 pub(crate) const CLEANED_SUFFIX: &str = ".cleaned";
 
+/// Appends start the kernel's write-back of each full chunk of this many bytes behind them.
+/// The `fdatasync` that seals a segment when it rolls, while appends wait, then finds at most
+/// about this much still dirty instead of up to the whole segment (a 1 GiB segment written
+/// faster than the kernel's own write-back took half a second to seal).
+const WRITE_BACK_CHUNK: u64 = 8 << 20;
+
 /// Reads for recovery and cleaning go through a buffer of this size.
 const SCAN_CHUNK: usize = 1 << 20;
 
@@ -100,6 +106,8 @@ pub(crate) struct Segment {
     size: AtomicU64,
     /// Bytes known to be on stable storage.
     synced: AtomicU64,
+    /// Bytes whose write-back appends have started; see [`WRITE_BACK_CHUNK`].
+    written_back: AtomicU64,
     /// Whether an `fdatasync` is running; see [`Segment::sync_through`].
     syncing: Mutex<bool>,
     sync_done: Condvar,
@@ -157,6 +165,7 @@ impl Segment {
             file,
             size: AtomicU64::new(0),
             synced: AtomicU64::new(0),
+            written_back: AtomicU64::new(0),
             syncing: Mutex::new(false),
             sync_done: Condvar::new(),
             meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
@@ -185,6 +194,7 @@ impl Segment {
             file,
             size: AtomicU64::new(len),
             synced: AtomicU64::new(len),
+            written_back: AtomicU64::new(len),
             syncing: Mutex::new(false),
             sync_done: Condvar::new(),
             meta: RwLock::new(SegmentMeta::new(base_offset, now_ms)),
@@ -271,6 +281,7 @@ impl Segment {
         }
         self.size.store(valid, Ordering::Release);
         self.synced.store(valid, Ordering::Release);
+        self.written_back.store(valid, Ordering::Relaxed);
         *self.meta_mut() = meta;
         Ok(len - valid)
     }
@@ -331,7 +342,29 @@ impl Segment {
         }
         let end = position + bytes.len() as u64;
         self.size.store(end, Ordering::Release);
+        self.start_write_back(end);
         Ok(end)
+    }
+
+    /// Starts the write-back of every full [`WRITE_BACK_CHUNK`] below `end` not yet started.
+    fn start_write_back(&self, end: u64) {
+        let from = self.written_back.load(Ordering::Relaxed);
+        let upto = end - end % WRITE_BACK_CHUNK;
+        if upto <= from {
+            return;
+        }
+        self.written_back.store(upto, Ordering::Relaxed);
+        if let Err(error) = fsutil::start_write_back(&self.file, from, upto - from) {
+            // Only a head start: the fdatasync that makes these bytes durable reports any
+            // real I/O error.
+            tracing::debug!(path = %self.log_path.display(), %error, "cannot start write-back");
+        }
+    }
+
+    /// Bytes whose write-back has been started; see [`WRITE_BACK_CHUNK`].
+    #[cfg(test)]
+    fn written_back_bytes(&self) -> u64 {
+        self.written_back.load(Ordering::Relaxed)
     }
 
     /// Makes every byte written so far durable. Returns whether it called `fdatasync`.
@@ -708,5 +741,39 @@ impl<'a> BatchReader<'a> {
         self.error = Some(error);
         self.done = true;
         None
+    }
+}
+
+#[cfg(test)]
+mod write_back_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn appends_start_the_write_back_of_each_full_chunk_behind_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let segment = Segment::create(dir.path(), 0, 0).unwrap();
+        let half_chunk = vec![7u8; (WRITE_BACK_CHUNK / 2) as usize];
+        segment.append(&half_chunk, &[], 4096).unwrap();
+        assert_eq!(segment.written_back_bytes(), 0, "no full chunk yet");
+        for _ in 0..4 {
+            segment.append(&half_chunk, &[], 4096).unwrap();
+        }
+        assert_eq!(segment.written_back_bytes(), 2 * WRITE_BACK_CHUNK);
+        assert_eq!(
+            segment.synced_bytes(),
+            0,
+            "starting write-back is not a sync"
+        );
+        segment.sync().unwrap();
+        assert_eq!(segment.synced_bytes(), 5 * WRITE_BACK_CHUNK / 2);
+
+        let (reopened, cut) = Segment::open(dir.path(), 0, OpenMode::RecoverTail, 4096, 0).unwrap();
+        assert_eq!(
+            cut,
+            segment.size(),
+            "the bytes were no batches, so recovery cut them"
+        );
+        assert_eq!(reopened.written_back_bytes(), 0, "the mark follows the cut");
     }
 }
