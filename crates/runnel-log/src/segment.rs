@@ -354,6 +354,11 @@ impl Segment {
             return;
         }
         self.written_back.store(upto, Ordering::Relaxed);
+        // Under `flush.messages=1` syncs keep up with appends: nothing is left to start.
+        let from = from.max(self.synced.load(Ordering::Acquire));
+        if from >= upto {
+            return;
+        }
         if let Err(error) = fsutil::start_write_back(&self.file, from, upto - from) {
             // Only a head start: the fdatasync that makes these bytes durable reports any
             // real I/O error.
