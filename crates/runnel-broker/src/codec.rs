@@ -135,15 +135,13 @@ impl Frame {
         correlation_id: i32,
         body: &M,
     ) -> Result<Frame, EncodeError> {
-        let mut header = ResponseHeader::default();
-        header.correlation_id = correlation_id;
-        let frame = |size: i32| Frame {
+        let err = |message: String| EncodeError {
             api,
             version,
-            header: header.clone(),
-            size,
+            message,
         };
-        let err = frame(0).error();
+        let mut header = ResponseHeader::default();
+        header.correlation_id = correlation_id;
         let header_size = header
             .compute_size(api.response_header_version(version))
             .map_err(|e| err(e.to_string()))?;
@@ -151,7 +149,12 @@ impl Frame {
         let size = header_size + body_size;
         let size = i32::try_from(size)
             .map_err(|_| err(format!("response of {size} bytes is too large to frame")))?;
-        Ok(frame(size))
+        Ok(Frame {
+            api,
+            version,
+            header,
+            size,
+        })
     }
 
     /// Bytes of the whole frame, size prefix included.
@@ -165,7 +168,11 @@ impl Frame {
         buf: &mut B,
         body: &M,
     ) -> Result<(), EncodeError> {
-        let err = self.error();
+        let err = |message: String| EncodeError {
+            api: self.api,
+            version: self.version,
+            message,
+        };
         let start = buf.offset();
         buf.put_i32(self.size);
         self.header
@@ -181,15 +188,6 @@ impl Frame {
             )));
         }
         Ok(())
-    }
-
-    fn error(&self) -> impl Fn(String) -> EncodeError {
-        let (api, version) = (self.api, self.version);
-        move |message| EncodeError {
-            api,
-            version,
-            message,
-        }
     }
 }
 
