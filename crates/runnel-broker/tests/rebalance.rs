@@ -1,22 +1,26 @@
 //! Consumer group rebalances with librdkafka: a member leaving, a member dying (killed in
 //! another process, so it stops heartbeating without leaving), and the cooperative-sticky
-//! and roundrobin assignors.
+//! and roundrobin assignors; commits made while a rebalance is under way.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, RebalanceProtocol};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+    StreamConsumer,
+};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
 use common::members::{
-    all_partitions, assignment_of, close, covers, drive, group_member_at, wait_for_split,
-    GroupMember, Inbox, Received,
+    all_partitions, assignment_of, callbacks_caught_up, close, covers, drive, group_member_at,
+    wait_for_split, GroupMember, Inbox, RebalanceEvent, Received,
 };
 use common::process::{exit_with_parent, ChildProcess};
 use common::{bootstrap, client_config_at, create_topic_at, eventually, numbered};
@@ -622,5 +626,209 @@ async fn pipelined_commits_take_effect_in_the_order_they_were_sent() {
     .await
     .unwrap();
     close(vec![member], Vec::new()).await;
+    broker.shutdown().await.unwrap();
+}
+
+/// A consumer context that, when partitions are revoked, synchronously commits the
+/// position of every partition it consumed from, as an application that processes each
+/// record as it arrives does, and records each commit's outcome.
+#[derive(Debug, Default)]
+struct CommitOnRevoke {
+    commits: Mutex<Vec<Result<BTreeMap<i32, i64>, String>>>,
+}
+
+impl ClientContext for CommitOnRevoke {}
+
+impl ConsumerContext for CommitOnRevoke {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if !matches!(rebalance, Rebalance::Revoke(_)) {
+            return;
+        }
+        let mut list = TopicPartitionList::new();
+        let mut offsets = BTreeMap::new();
+        for e in consumer.position().unwrap().elements() {
+            if let Offset::Offset(o) = e.offset() {
+                list.add_partition_offset(e.topic(), e.partition(), Offset::Offset(o))
+                    .unwrap();
+                offsets.insert(e.partition(), o);
+            }
+        }
+        let outcome = consumer
+            .commit(&list, CommitMode::Sync)
+            .map(|()| offsets)
+            .map_err(|e| e.to_string());
+        self.commits.lock().unwrap().push(outcome);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_in_the_revocation_callback_while_a_member_joins_loses_and_repeats_nothing() {
+    const TOPIC: &str = "commit-on-revoke";
+    const GROUP: &str = "commit-on-revoke-group";
+    const PARTITIONS: i32 = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let bootstrap = bootstrap(&broker);
+    create_topic_at(&bootstrap, TOPIC, PARTITIONS).await;
+    produce_numbered(&bootstrap, TOPIC, PARTITIONS, 0..50).await;
+
+    let first: Arc<StreamConsumer<CommitOnRevoke>> = Arc::new(
+        client_config_at(&bootstrap)
+            .set("group.id", GROUP)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "range")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "300")
+            .create_with_context(CommitOnRevoke::default())
+            .unwrap(),
+    );
+    first.subscribe(&[TOPIC]).unwrap();
+    let (tx, mut inbox) = Inbox::new();
+    let mut tasks = vec![drive(0, Arc::clone(&first), tx.clone())];
+    inbox
+        .until("the first member to read everything", |all| {
+            covers(all, &all_partitions(PARTITIONS), 0..50)
+        })
+        .await;
+
+    // The second member's join makes the group prepare a rebalance; the first member,
+    // told so by its heartbeat, commits from its revocation callback before rejoining.
+    let second = group_member_at(
+        &bootstrap,
+        GROUP,
+        &[("partition.assignment.strategy", "range")],
+    );
+    second.subscribe(&[TOPIC]).unwrap();
+    tasks.push(drive(1, Arc::clone(&second), tx.clone()));
+    let (a, b) = (Arc::clone(&first), Arc::clone(&second));
+    eventually("a two-two split", WAIT, move || {
+        let (mine, theirs) = (assignment_of(&a), assignment_of(&b));
+        mine.len() == 2 && theirs.len() == 2 && mine.union(&theirs).count() == 4
+    })
+    .await;
+    let commits = first.context().commits.lock().unwrap().clone();
+    let everything_read: BTreeMap<i32, i64> = (0..PARTITIONS).map(|p| (p, 50)).collect();
+    assert_eq!(commits.first(), Some(&Ok(everything_read)), "{commits:?}");
+
+    produce_numbered(&bootstrap, TOPIC, PARTITIONS, 50..60).await;
+    inbox
+        .until("the records produced after the rebalance", |all| {
+            covers(all, &all_partitions(PARTITIONS), 0..60)
+        })
+        .await;
+    let distinct: BTreeSet<(i32, i64)> =
+        inbox.all.iter().map(|r| (r.partition, r.offset)).collect();
+    assert_eq!(
+        inbox.all.len(),
+        distinct.len(),
+        "records delivered twice: the second member did not start at the commit"
+    );
+    for r in &inbox.all {
+        assert_eq!(r.payload, numbered(r.partition, r.offset));
+    }
+    drop(tx);
+    for task in tasks {
+        task.abort();
+        let _ = task.await;
+    }
+    tokio::task::spawn_blocking(move || drop((first, second)))
+        .await
+        .unwrap();
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_static_leader_that_restarts_gets_its_partitions_back_without_a_rebalance() {
+    const TOPIC: &str = "static-restart";
+    const GROUP: &str = "static-restart-group";
+    const PARTITIONS: i32 = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let bootstrap = bootstrap(&broker);
+    create_topic_at(&bootstrap, TOPIC, PARTITIONS).await;
+    // A 30 s session: a restart noticed only by the session running out would take that long.
+    let static_member = |instance: &str| {
+        group_member_at(
+            &bootstrap,
+            GROUP,
+            &[
+                ("partition.assignment.strategy", "range"),
+                ("session.timeout.ms", "30000"),
+                ("group.instance.id", instance),
+            ],
+        )
+    };
+
+    // Alone first, so it leads the group; the second member's join keeps it leader.
+    let (tx, mut inbox) = Inbox::new();
+    let leader = static_member("static-leader");
+    leader.subscribe(&[TOPIC]).unwrap();
+    let leader_task = drive(0, Arc::clone(&leader), tx.clone());
+    wait_for_split(&[Arc::clone(&leader)], &[4], PARTITIONS).await;
+    let follower = static_member("static-follower");
+    follower.subscribe(&[TOPIC]).unwrap();
+    let follower_task = drive(1, Arc::clone(&follower), tx.clone());
+    wait_for_split(
+        &[Arc::clone(&leader), Arc::clone(&follower)],
+        &[2, 2],
+        PARTITIONS,
+    )
+    .await;
+    let leader_owned = assignment_of(&leader);
+    let follower_owned = assignment_of(&follower);
+    let follower_events = follower.context().events();
+
+    // The leader stops (a static member sends no LeaveGroup) and starts again.
+    leader_task.abort();
+    let _ = leader_task.await;
+    tokio::task::spawn_blocking(move || drop(leader))
+        .await
+        .unwrap();
+    let restarted_at = Instant::now();
+    let restarted = static_member("static-leader");
+    restarted.subscribe(&[TOPIC]).unwrap();
+    let restarted_task = drive(2, Arc::clone(&restarted), tx.clone());
+    let watched = Arc::clone(&restarted);
+    let wanted = leader_owned.clone();
+    eventually("the restarted leader's assignment", WAIT, move || {
+        assignment_of(&watched) == wanted && callbacks_caught_up(&watched)
+    })
+    .await;
+    let took = restarted_at.elapsed();
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert_eq!(
+        restarted.context().events(),
+        vec![RebalanceEvent::Assigned(leader_owned.clone())]
+    );
+    // The follower saw nothing happen, and keeps its partitions.
+    assert_eq!(follower.context().events(), follower_events);
+    assert_eq!(assignment_of(&follower), follower_owned);
+    assert_eq!(
+        describe(&follower, GROUP).await,
+        ("Stable".into(), "range".into(), 2)
+    );
+
+    // Each owner receives its partitions' new records.
+    produce_numbered(&bootstrap, TOPIC, PARTITIONS, 0..5).await;
+    inbox
+        .until("every record", |all| {
+            covers(all, &all_partitions(PARTITIONS), 0..5)
+        })
+        .await;
+    for r in &inbox.all {
+        let owner = if leader_owned.contains(&r.partition) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(r.member, owner, "{r:?}");
+    }
+    drop(tx);
+    close(
+        vec![follower, restarted],
+        vec![follower_task, restarted_task],
+    )
+    .await;
     broker.shutdown().await.unwrap();
 }

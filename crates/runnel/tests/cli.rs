@@ -501,7 +501,7 @@ fn group_consumers_commit_and_describe_shows_lag() {
     );
     assert_eq!(
         row(&listed, &["billing"])[1..],
-        ["classic", "Empty", "-", "-", "0"]
+        ["classic", "Empty", "consumer", "-", "0"]
     );
 
     let described = cluster.ok(&["group", "describe", "billing"]);

@@ -66,6 +66,9 @@ pub struct JoinOutcome {
     pub member_id: String,
     /// For the leader only: every member with its metadata for the chosen protocol.
     pub members: Vec<(String, Option<String>, Bytes)>,
+    /// JoinGroup v9+: the leader must not compute an assignment (a static leader that
+    /// restarted into a stable group gets the roster for its own information only).
+    pub skip_assignment: bool,
 }
 
 impl JoinOutcome {
@@ -256,9 +259,10 @@ impl Group {
         self.rebalance_deadline = None;
         self.generation += 1;
         if self.members.is_empty() {
+            // The protocol type stays, as in Kafka: an empty group is still listed and
+            // described as the consumer group it was.
             self.state = GroupState::Empty;
             self.protocol = None;
-            self.protocol_type = None;
             self.leader = None;
             return;
         }
@@ -299,6 +303,7 @@ impl Group {
                 } else {
                     Vec::new()
                 },
+                skip_assignment: false,
             };
             member.answer_join(outcome);
         }
@@ -331,7 +336,30 @@ impl Group {
             leader,
             member_id: member_id.to_owned(),
             members,
+            skip_assignment: false,
         }
+    }
+
+    /// What a static member that restarted into a stable group is told. A restarted
+    /// leader that cannot be told to skip the assignment (JoinGroup before v9) is given
+    /// its old member id as the leader's, so it does not compute an assignment that a
+    /// stable group would never hand out.
+    fn static_rejoin_outcome(
+        &self,
+        member_id: &str,
+        old_leader_id: Option<&str>,
+        skip_assignment_supported: bool,
+    ) -> JoinOutcome {
+        let mut outcome = self.current_join_outcome(member_id);
+        if let Some(old_id) = old_leader_id {
+            if skip_assignment_supported {
+                outcome.skip_assignment = true;
+            } else {
+                outcome.leader = old_id.to_owned();
+                outcome.members = Vec::new();
+            }
+        }
+        outcome
     }
 
     /// The member id a request names, resolving static members: Err(code) when the
@@ -367,6 +395,8 @@ pub struct JoinRequest {
     pub rebalance_timeout_ms: i32,
     /// JoinGroup v4+: a new dynamic member must first obtain its id (MEMBER_ID_REQUIRED).
     pub require_known_member_id: bool,
+    /// JoinGroup v9+: the response can tell a leader to skip the assignment.
+    pub skip_assignment_supported: bool,
 }
 
 /// A sync request, as the coordinator needs it.
@@ -479,13 +509,18 @@ impl GroupCoordinator {
                 let new_id = member::new_member_id(&request.client_id);
                 let mut member = Member::from_request(&new_id, &request, now);
                 member.assignment = old.assignment.clone();
-                let unchanged = old.protocols == member.protocols;
                 group.add_member(member);
                 if was_leader {
                     group.leader = Some(new_id.clone());
                 }
-                if group.state == GroupState::Stable && unchanged && !was_leader {
-                    return Reply::Now(group.current_join_outcome(&new_id));
+                // KIP-345: a stable group whose protocol would not change keeps its
+                // generation and assignment; only a change of protocol rebalances.
+                if group.state == GroupState::Stable && group.select_protocol() == group.protocol {
+                    return Reply::Now(group.static_rejoin_outcome(
+                        &new_id,
+                        was_leader.then_some(existing.as_str()),
+                        request.skip_assignment_supported,
+                    ));
                 }
                 new_id
             } else if request.require_known_member_id && request.instance_id.is_none() {
@@ -530,7 +565,8 @@ impl GroupCoordinator {
             request.member_id.clone()
         };
 
-        if group.protocol_type.is_none() {
+        // The first member of an empty group decides its type (later ones must match it).
+        if group.members.len() == 1 {
             group.protocol_type = Some(request.protocol_type.clone());
         }
         if let Some(member) = group.members.get_mut(&member_id) {
@@ -727,7 +763,11 @@ impl GroupCoordinator {
         if generation != group.generation {
             return Err(ResponseError::IllegalGeneration.code());
         }
-        if group.state == GroupState::PreparingRebalance {
+        // As in Kafka: a member of the current generation may commit while the group is
+        // stable and while it prepares a rebalance (the commits made when partitions are
+        // revoked arrive then); only between the join and the new assignment are its
+        // partitions in doubt.
+        if group.state == GroupState::CompletingRebalance {
             return Err(ResponseError::RebalanceInProgress.code());
         }
         if let Some(member) = group.members.get_mut(member_id) {

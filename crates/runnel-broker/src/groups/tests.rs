@@ -26,6 +26,7 @@ fn join(member_id: &str, instance: Option<&str>, protocols: &[&str]) -> JoinRequ
         session_timeout_ms: 10_000,
         rebalance_timeout_ms: 10_000,
         require_known_member_id: true,
+        skip_assignment_supported: false,
     }
 }
 
@@ -241,9 +242,126 @@ fn simple_commits_need_an_empty_group() {
         c.check_commit("g", -1, "", None, COMMIT),
         Err(ResponseError::UnknownMemberId.code())
     );
+    let _ = now(sync(&c, &a, 1, vec![]));
     assert_eq!(c.check_commit("g", 1, &a, None, COMMIT), Ok(()));
     assert_eq!(
         c.check_commit("g", 0, &a, None, COMMIT),
         Err(ResponseError::IllegalGeneration.code())
+    );
+}
+
+#[test]
+fn commits_are_accepted_while_a_rebalance_is_prepared_and_refused_until_the_sync() {
+    let c = coordinator();
+    let (a, reply) = join_new(&c, &["range"]);
+    assert_eq!(now(reply).generation, 1);
+    let _ = now(sync(&c, &a, 1, vec![(a.clone(), Bytes::from_static(b"A"))]));
+    // A second member joins: the group prepares a rebalance and `a`, still of generation
+    // 1, commits what it read before giving its partitions up.
+    let (b, reply) = join_new(&c, &["range"]);
+    let mut b_join = pending(reply);
+    assert_eq!(
+        c.lock().get("g").unwrap().state,
+        GroupState::PreparingRebalance
+    );
+    assert_eq!(c.check_commit("g", 1, &a, None, COMMIT), Ok(()));
+    assert_eq!(
+        c.check_commit("g", 0, &a, None, COMMIT),
+        Err(ResponseError::IllegalGeneration.code())
+    );
+    // Both joined generation 2; until the leader's assignment arrives, commits wait.
+    let _ = now(c.join(join(&a, None, &["range"])));
+    assert_eq!(b_join.try_recv().unwrap().generation, 2);
+    assert_eq!(
+        c.check_commit("g", 2, &b, None, COMMIT),
+        Err(ResponseError::RebalanceInProgress.code())
+    );
+    let mut b_sync = pending(sync(&c, &b, 2, vec![]));
+    let _ = now(sync(&c, &a, 2, vec![(b.clone(), Bytes::from_static(b"B"))]));
+    assert_eq!(b_sync.try_recv().unwrap().error, 0);
+    assert_eq!(c.check_commit("g", 2, &b, None, COMMIT), Ok(()));
+}
+
+/// A stable group of two static members, `i-1` leading with assignment "L" and `i-2`
+/// following with "F"; returns (leader id, follower id).
+fn stable_static_pair(c: &GroupCoordinator) -> (String, String) {
+    let leader = now(c.join(join("", Some("i-1"), &["range"])));
+    let _ = now(sync(c, &leader.member_id, 1, vec![]));
+    let mut follower_rx = pending(c.join(join("", Some("i-2"), &["range"])));
+    let leader2 = now(c.join(join(&leader.member_id, Some("i-1"), &["range"])));
+    let follower = follower_rx.try_recv().unwrap();
+    let mut f_sync = pending(sync(c, &follower.member_id, 2, vec![]));
+    let _ = now(sync(
+        c,
+        &leader2.member_id,
+        2,
+        vec![
+            (leader2.member_id.clone(), Bytes::from_static(b"L")),
+            (follower.member_id.clone(), Bytes::from_static(b"F")),
+        ],
+    ));
+    assert_eq!(f_sync.try_recv().unwrap().error, 0);
+    (leader2.member_id, follower.member_id)
+}
+
+#[test]
+fn a_static_leader_restarting_keeps_its_assignment_without_a_rebalance() {
+    let c = coordinator();
+    let (old_leader, follower) = stable_static_pair(&c);
+
+    // Before JoinGroup v9 the restarted leader is named by its old id, so it does not
+    // think itself the leader and only syncs; it gets its old assignment back.
+    let restarted = now(c.join(join("", Some("i-1"), &["range"])));
+    assert_eq!(restarted.error, 0);
+    assert_eq!(restarted.generation, 2);
+    assert_ne!(restarted.member_id, old_leader);
+    assert_eq!(restarted.leader, old_leader);
+    assert!(restarted.members.is_empty());
+    assert!(!restarted.skip_assignment);
+    let synced = now(sync(&c, &restarted.member_id, 2, vec![]));
+    assert_eq!(synced.assignment, Bytes::from_static(b"L"));
+    // No rebalance: the follower's heartbeat is answered without error, the group stays
+    // at generation 2, and the new incarnation now leads it.
+    assert_eq!(c.heartbeat("g", 2, &follower, Some("i-2")), 0);
+    let groups = c.lock();
+    let group = groups.get("g").unwrap();
+    assert_eq!((group.state, group.generation), (GroupState::Stable, 2));
+    assert_eq!(group.leader.as_deref(), Some(restarted.member_id.as_str()));
+}
+
+#[test]
+fn a_static_leader_restarting_with_join_group_v9_is_told_to_skip_the_assignment() {
+    let c = coordinator();
+    let (_, follower) = stable_static_pair(&c);
+    let mut request = join("", Some("i-1"), &["range"]);
+    request.skip_assignment_supported = true;
+    let restarted = now(c.join(request));
+    assert_eq!(restarted.leader, restarted.member_id);
+    assert!(restarted.skip_assignment);
+    assert_eq!(restarted.members.len(), 2, "the roster, for information");
+    let synced = now(sync(&c, &restarted.member_id, 2, vec![]));
+    assert_eq!(synced.assignment, Bytes::from_static(b"L"));
+    assert_eq!(c.heartbeat("g", 2, &follower, Some("i-2")), 0);
+}
+
+#[test]
+fn an_empty_group_keeps_its_protocol_type_until_a_member_of_another_type_joins() {
+    let c = coordinator();
+    let (a, reply) = join_new(&c, &["range"]);
+    assert_eq!(now(reply).generation, 1);
+    assert_eq!(c.leave("g", &[(a, None)]).unwrap(), vec![0]);
+    {
+        let groups = c.lock();
+        let group = groups.get("g").unwrap();
+        assert_eq!(group.state, GroupState::Empty);
+        assert_eq!(group.protocol_type.as_deref(), Some("consumer"));
+        assert_eq!(group.protocol, None);
+    }
+    let mut connect = join("", Some("worker-1"), &["sessioned"]);
+    connect.protocol_type = "connect".into();
+    assert_eq!(now(c.join(connect)).error, 0);
+    assert_eq!(
+        c.lock().get("g").unwrap().protocol_type.as_deref(),
+        Some("connect")
     );
 }

@@ -142,6 +142,7 @@ pub(crate) async fn join_group(
             request.session_timeout_ms
         },
         require_known_member_id: version >= 4,
+        skip_assignment_supported: version >= 9,
     };
     let member_id = join.member_id.clone();
     let reply = state.groups.join(join);
@@ -166,6 +167,7 @@ pub(crate) async fn join_group(
     if version >= 7 {
         response.protocol_type = opt_text(outcome.protocol_type);
     }
+    response.skip_assignment = outcome.skip_assignment;
     response.members = outcome
         .members
         .into_iter()

@@ -797,9 +797,9 @@ pub mod members {
 
     /// Keeps `consumer` receiving, sending every record to `tx` tagged with `member`, until
     /// aborted or the receiver is gone.
-    pub fn drive(
+    pub fn drive<C: ConsumerContext + 'static>(
         member: usize,
-        consumer: Arc<GroupMember>,
+        consumer: Arc<StreamConsumer<C>>,
         tx: UnboundedSender<Received>,
     ) -> JoinHandle<()> {
         tokio::spawn(async move {
