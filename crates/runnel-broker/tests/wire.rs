@@ -674,3 +674,57 @@ async fn incremental_fetch_sessions() {
     assert!(broker.state().fetch_sessions.is_empty());
     broker.shutdown().await.unwrap();
 }
+
+/// Asked for, the authorized operations are the full sets Kafka answers without an
+/// authorizer; not asked for, Kafka's "not requested" value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn authorized_operations_are_answered_when_asked_for() {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{
+        DescribeClusterRequest, DescribeClusterResponse, DescribeGroupsRequest,
+        DescribeGroupsResponse, GroupId, TopicName,
+    };
+    const TOPIC_OPERATIONS: i32 = 0b1101_1111_1000; // read..describe, describe/alter configs
+    const GROUP_OPERATIONS: i32 = 0b1101_0100_1000; // read, delete, describe, configs
+    const CLUSTER_OPERATIONS: i32 = 0b1_1111_1010_0000; // create, alter..idempotent write
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    common::create_topic_at(&common::bootstrap(&broker), "ops", 1).await;
+    let mut raw = common::Raw::connect(&broker).await;
+
+    for asked in [true, false] {
+        let wanted = |ops: i32| if asked { ops } else { i32::MIN };
+        let request = MetadataRequest::default()
+            .with_topics(Some(vec![MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_static_str("ops"))))]))
+            .with_include_cluster_authorized_operations(asked)
+            .with_include_topic_authorized_operations(asked);
+        let metadata: MetadataResponse = raw.call(ApiKey::Metadata, 10, &request).await;
+        assert_eq!(
+            metadata.topics[0].topic_authorized_operations,
+            wanted(TOPIC_OPERATIONS)
+        );
+        assert_eq!(
+            metadata.cluster_authorized_operations,
+            wanted(CLUSTER_OPERATIONS)
+        );
+
+        let request =
+            DescribeClusterRequest::default().with_include_cluster_authorized_operations(asked);
+        let cluster: DescribeClusterResponse = raw.call(ApiKey::DescribeCluster, 1, &request).await;
+        assert_eq!(
+            cluster.cluster_authorized_operations,
+            wanted(CLUSTER_OPERATIONS)
+        );
+
+        let request = DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(StrBytes::from_static_str("some-group"))])
+            .with_include_authorized_operations(asked);
+        let groups: DescribeGroupsResponse = raw.call(ApiKey::DescribeGroups, 5, &request).await;
+        assert_eq!(
+            groups.groups[0].authorized_operations,
+            wanted(GROUP_OPERATIONS)
+        );
+    }
+    broker.shutdown().await.unwrap();
+}

@@ -37,6 +37,10 @@ pub(crate) fn describe_cluster(
         .with_broker_id(BrokerId(state.config.node_id))
         .with_host(StrBytes::from_string(state.advertised_host.clone()))
         .with_port(state.advertised_port)];
+    response.cluster_authorized_operations = super::authorized::if_requested(
+        request.include_cluster_authorized_operations,
+        super::authorized::CLUSTER,
+    );
     response
 }
 

@@ -581,11 +581,17 @@ pub(crate) fn describe_groups(
     version: i16,
 ) -> DescribeGroupsResponse {
     let groups = state.groups.lock();
+    let operations = super::authorized::if_requested(
+        request.include_authorized_operations,
+        super::authorized::GROUP,
+    );
     let described = request
         .groups
         .into_iter()
         .map(|id| {
-            let base = DescribedGroup::default().with_group_id(id.clone());
+            let base = DescribedGroup::default()
+                .with_group_id(id.clone())
+                .with_authorized_operations(operations);
             // As in Kafka, DescribeGroups knows classic groups only: a consumer group is
             // described by ConsumerGroupDescribe.
             let Some(group) = groups.get(id.0.as_str()).filter(|g| g.consumer.is_none()) else {
@@ -842,6 +848,10 @@ pub(crate) fn consumer_group_describe(
     let image = topic_image(state);
     let config = state.groups.consumer_config().clone();
     let groups = state.groups.lock();
+    let operations = super::authorized::if_requested(
+        request.include_authorized_operations,
+        super::authorized::GROUP,
+    );
     let described = request
         .group_ids
         .into_iter()
@@ -851,7 +861,8 @@ pub(crate) fn consumer_group_describe(
             match groups.get(id.0.as_str()) {
                 Some(group) => match &group.consumer {
                     Some(consumer) => describe_consumer_group(consumer, &config, &image, version)
-                        .with_group_id(id),
+                        .with_group_id(id)
+                        .with_authorized_operations(operations),
                     None => base
                         .with_error_code(ResponseError::GroupIdNotFound.code())
                         .with_error_message(Some(text(format!(

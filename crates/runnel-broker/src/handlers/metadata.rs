@@ -11,6 +11,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use super::authorized;
 use crate::broker::BrokerState;
 use crate::error::topic_error_code;
 use crate::topics::{valid_topic_name, Topic, TopicError};
@@ -28,6 +29,15 @@ pub(crate) async fn handle(
         .with_port(state.advertised_port)];
     response.cluster_id = Some(StrBytes::from_string(state.cluster_id.clone()));
     response.controller_id = node;
+    // Asked for in v8 to v10 (later versions dropped the cluster's).
+    response.cluster_authorized_operations = authorized::if_requested(
+        request.include_cluster_authorized_operations,
+        authorized::CLUSTER,
+    );
+    let topic_operations = authorized::if_requested(
+        request.include_topic_authorized_operations,
+        authorized::TOPIC,
+    );
 
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     let all = match &request.topics {
@@ -39,7 +49,7 @@ pub(crate) async fn handle(
             .topics
             .all()
             .iter()
-            .map(|t| describe(t, node))
+            .map(|t| describe(t, node).with_topic_authorized_operations(topic_operations))
             .collect();
         return response;
     }
@@ -54,7 +64,15 @@ pub(crate) async fn handle(
                 None => failed(None, wanted.topic_id, ResponseError::UnknownTopicId.code()),
             },
         };
-        response.topics.push(entry);
+        // As in Kafka, only topics described without error carry their operations.
+        let operations = if entry.error_code == 0 {
+            topic_operations
+        } else {
+            authorized::NOT_REQUESTED
+        };
+        response
+            .topics
+            .push(entry.with_topic_authorized_operations(operations));
     }
     response
 }

@@ -15,6 +15,7 @@ use crate::shape;
 
 mod admin;
 pub(crate) mod api_versions;
+mod authorized;
 mod cluster;
 mod configs;
 mod fetch;
