@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::BrokerConfig;
+use crate::connections::Admission;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessions;
 use crate::groups::GroupCoordinator;
@@ -33,6 +34,8 @@ pub struct BrokerState {
     pub transactions: TransactionCoordinator,
     pub shares: ShareCoordinator,
     pub fetch_sessions: FetchSessions,
+    /// Open connections against `max.connections` and `max.connections.per.ip`.
+    pub connections: Arc<Admission>,
     shutdown: watch::Receiver<bool>,
     /// Fetch requests currently waiting for data (an observable for tests and metrics).
     parked_fetches: AtomicUsize,
@@ -137,6 +140,10 @@ impl Broker {
         let (stop, shutdown) = watch::channel(false);
         let groups = GroupCoordinator::new(&config);
         let shares = ShareCoordinator::new(config.share.clone(), Arc::new(SystemClock));
+        let connections = Arc::new(Admission::new(
+            config.max_connections,
+            config.max_connections_per_ip,
+        ));
         let state = Arc::new(BrokerState {
             config,
             cluster_id,
@@ -147,6 +154,7 @@ impl Broker {
             transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
             shares,
             fetch_sessions: FetchSessions::default(),
+            connections,
             shutdown,
             parked_fetches: AtomicUsize::new(0),
             handler_panics: AtomicUsize::new(0),

@@ -94,6 +94,13 @@ pub struct BrokerConfig {
     /// accepted before the broker stops reading from it. Reads among them run concurrently,
     /// state changes one after another; responses go out in request order.
     pub max_in_flight_per_connection: usize,
+    /// `connections.max.idle.ms`: a connection that completes no request and gets no
+    /// response for this long is closed (a half-sent frame does not count as activity).
+    pub connections_max_idle_ms: u64,
+    /// `max.connections`: connections open at once; more are closed as they are accepted.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: connections open at once from one client address.
+    pub max_connections_per_ip: usize,
     /// `log.retention.check.interval.ms`.
     pub retention_check_interval_ms: u64,
     /// `log.cleaner.backoff.ms`: how often the cleaner looks for compactable logs.
@@ -143,6 +150,9 @@ impl Default for BrokerConfig {
             explicit_log_settings: BTreeMap::new(),
             max_request_bytes: 100 * 1024 * 1024,
             max_in_flight_per_connection: 16,
+            connections_max_idle_ms: 600_000,
+            max_connections: i32::MAX as usize,
+            max_connections_per_ip: i32::MAX as usize,
             retention_check_interval_ms: 300_000,
             cleaner_backoff_ms: 15_000,
             flush_scheduler_interval_ms: 1_000,
@@ -230,6 +240,13 @@ impl BrokerConfig {
             "max.in.flight.requests.per.connection" => {
                 self.max_in_flight_per_connection =
                     usize::try_from(small(positive()?)?).map_err(|_| bad())?
+            }
+            "connections.max.idle.ms" => self.connections_max_idle_ms = positive()? as u64,
+            "max.connections" => {
+                self.max_connections = usize::try_from(small(int()?)?).map_err(|_| bad())?
+            }
+            "max.connections.per.ip" => {
+                self.max_connections_per_ip = usize::try_from(small(int()?)?).map_err(|_| bad())?
             }
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval_ms = positive()? as u64
@@ -375,6 +392,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("retention.ms"), "{err}");
+    }
+
+    #[test]
+    fn connection_limits_take_kafka_names_and_defaults() {
+        let mut config = BrokerConfig::default();
+        assert_eq!(config.connections_max_idle_ms, 600_000);
+        assert_eq!(config.max_connections, 2_147_483_647);
+        assert_eq!(config.max_connections_per_ip, 2_147_483_647);
+        config.set("connections.max.idle.ms", "5000").unwrap();
+        config.set("max.connections", "1000").unwrap();
+        config.set("max.connections.per.ip", "0").unwrap();
+        assert_eq!(
+            (
+                config.connections_max_idle_ms,
+                config.max_connections,
+                config.max_connections_per_ip
+            ),
+            (5000, 1000, 0)
+        );
+        assert!(config.set("max.connections", "-1").is_err());
+        assert!(config.set("connections.max.idle.ms", "0").is_err());
     }
 
     #[test]

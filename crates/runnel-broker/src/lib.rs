@@ -8,6 +8,7 @@
 mod broker;
 pub mod codec;
 pub mod config;
+pub mod connections;
 mod error;
 pub mod fetch_sessions;
 pub mod groups;

@@ -7,10 +7,12 @@
 //! `keeps_order`) also *run* in request order, one after the other, as Kafka guarantees:
 //! a producer with several requests in flight relies on it to keep its records in order. A
 //! request that cannot be understood ends the connection after the responses to the requests
-//! before it.
+//! before it. Connections over `max.connections` or `max.connections.per.ip` are closed as
+//! they are accepted, and idle ones after `connections.max.idle.ms` (see `connections`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -18,15 +20,17 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 
 use crate::broker::BrokerState;
 use crate::codec;
+use crate::connections::{Activity, Slot};
 use crate::error::RequestError;
 use crate::handlers;
 use crate::response::Response;
 
 /// How long shutdown waits for in-flight requests before dropping their connections.
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Pending = (
     JoinHandle<Result<Option<Response>, RequestError>>,
@@ -40,14 +44,18 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
         tokio::select! {
             _ = state.shutting_down() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(stream, peer, Arc::clone(&state)));
-                }
+                Ok((stream, peer)) => match state.connections.admit(peer.ip()) {
+                    Ok(slot) => {
+                        let _ = stream.set_nodelay(true);
+                        connections.spawn(connection(stream, peer, Arc::clone(&state), slot));
+                    }
+                    // Debug level: a flood of refusals must not flood the log as well.
+                    Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
+                },
                 Err(error) => {
                     // Typically EMFILE: back off briefly rather than spin.
                     tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
             // Reap finished connections so the set does not grow without bound.
@@ -66,8 +74,11 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>) {
+/// Serves one connection; `_slot` holds its place among the open connections until it ends.
+async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>, _slot: Slot) {
     tracing::debug!(%peer, "connection opened");
+    let activity = Arc::new(Activity::new(Instant::now()));
+    let max_idle = Duration::from_millis(state.config.connections_max_idle_ms);
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::new(read_half);
     let limit = Arc::new(Semaphore::new(
@@ -76,6 +87,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
     let (queue, mut pending) = mpsc::unbounded_channel::<Pending>();
 
     let writer_state = Arc::clone(&state);
+    let writer_activity = Arc::clone(&activity);
     let writer = tokio::spawn(async move {
         while let Some((task, permit)) = pending.recv().await {
             let outcome = match task.await {
@@ -87,18 +99,23 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
                 }
             };
             drop(permit);
-            match outcome {
-                Ok(Some(response)) => {
-                    if let Err(error) = write_response(&mut write_half, &response).await {
+            let written = match outcome {
+                Ok(Some(response)) => match write_response(&mut write_half, &response).await {
+                    Ok(()) => true,
+                    Err(error) => {
                         tracing::debug!(%peer, %error, "write failed; closing connection");
-                        break;
+                        false
                     }
-                }
-                Ok(None) => {} // acks=0 produce: no response
+                },
+                Ok(None) => true, // acks=0 produce: no response
                 Err(error) => {
                     tracing::warn!(%peer, %error, "closing connection");
-                    break;
+                    false
                 }
+            };
+            writer_activity.request_done(Instant::now());
+            if !written {
+                break;
             }
         }
         let _ = write_half.shutdown().await;
@@ -107,7 +124,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
     let mut shutdown = state.shutdown_receiver();
     // Completes (its sender dropped) when the last state-changing request so far is done.
     let mut previous_change: Option<oneshot::Receiver<()>> = None;
-    loop {
+    'requests: loop {
         let permit = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
             _ = queue.closed() => break,
@@ -116,11 +133,25 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
                 Err(_) => break,
             },
         };
-        let frame = tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => break,
-            // The writer gave up on the connection: stop reading from it too.
-            _ = queue.closed() => break,
-            frame = codec::read_frame(&mut reader, state.config.max_request_bytes) => frame,
+        let read = codec::read_frame(&mut reader, state.config.max_request_bytes);
+        tokio::pin!(read);
+        let frame = loop {
+            // While a request is unanswered the connection is not idle; look again later.
+            let idle_at = activity
+                .idle_at(max_idle)
+                .unwrap_or_else(|| Instant::now() + max_idle);
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => break 'requests,
+                // The writer gave up on the connection: stop reading from it too.
+                _ = queue.closed() => break 'requests,
+                frame = &mut read => break frame,
+                _ = tokio::time::sleep_until(idle_at) => {
+                    if activity.idle_at(max_idle).is_some_and(|at| at <= Instant::now()) {
+                        tracing::debug!(%peer, ?max_idle, "idle connection closed");
+                        break 'requests;
+                    }
+                }
+            }
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -137,6 +168,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
                 break;
             }
         };
+        activity.request_received(Instant::now());
         let task_state = Arc::clone(&state);
         let order = keeps_order(api).then(|| {
             let (done, next) = oneshot::channel::<()>();
