@@ -47,7 +47,7 @@ const RECORD_COUNT: usize = 57;
 const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
 pub(crate) const TRANSACTIONAL_BIT: i16 = 1 << 4;
 pub(crate) const CONTROL_BIT: i16 = 1 << 5;
-const COMPRESSION_MASK: i16 = 0x7;
+pub(crate) const COMPRESSION_MASK: i16 = 0x7;
 
 /// The compression codec of a batch (attribute bits 0-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Per-log settings, named and defaulted as Kafka names and defaults its topic configs.
 
+use crate::batch::Compression;
 use crate::error::LogError;
 
 /// `cleanup.policy`.
@@ -40,6 +41,39 @@ impl CleanupPolicy {
     }
 }
 
+/// `compression.type`: the codec batches are stored with, or `producer` to keep each
+/// batch's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompressionType {
+    Producer,
+    Codec(Compression),
+}
+
+impl CompressionType {
+    fn parse(value: &str) -> Option<Self> {
+        Some(match value.trim() {
+            "producer" => CompressionType::Producer,
+            "uncompressed" => CompressionType::Codec(Compression::None),
+            "gzip" => CompressionType::Codec(Compression::Gzip),
+            "snappy" => CompressionType::Codec(Compression::Snappy),
+            "lz4" => CompressionType::Codec(Compression::Lz4),
+            "zstd" => CompressionType::Codec(Compression::Zstd),
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CompressionType::Producer => "producer",
+            CompressionType::Codec(Compression::None) => "uncompressed",
+            CompressionType::Codec(Compression::Gzip) => "gzip",
+            CompressionType::Codec(Compression::Snappy) => "snappy",
+            CompressionType::Codec(Compression::Lz4) => "lz4",
+            CompressionType::Codec(Compression::Zstd) => "zstd",
+        }
+    }
+}
+
 /// `message.timestamp.type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimestampType {
@@ -71,6 +105,12 @@ pub struct LogConfig {
     /// Runnel's own setting (Kafka has only the other two): sync after this many bytes.
     pub flush_bytes: u64,
     pub message_timestamp_type: TimestampType,
+    /// Appended batches are recompressed to this codec unless it is `producer`.
+    pub compression_type: CompressionType,
+    /// A CreateTime record may be at most this much older than the broker's clock.
+    pub message_timestamp_before_max_ms: i64,
+    /// A CreateTime record may be at most this much ahead of the broker's clock.
+    pub message_timestamp_after_max_ms: i64,
 }
 
 impl Default for LogConfig {
@@ -92,6 +132,10 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             flush_bytes: i64::MAX as u64,
             message_timestamp_type: TimestampType::CreateTime,
+            compression_type: CompressionType::Producer,
+            message_timestamp_before_max_ms: i64::MAX,
+            // Kafka 4.0's default (later versions allow one hour).
+            message_timestamp_after_max_ms: i64::MAX,
         }
     }
 }
@@ -99,6 +143,7 @@ impl Default for LogConfig {
 /// The Kafka names this struct understands, in the order they are listed.
 pub const CONFIG_NAMES: &[&str] = &[
     "cleanup.policy",
+    "compression.type",
     "delete.retention.ms",
     "flush.bytes",
     "flush.messages",
@@ -106,6 +151,8 @@ pub const CONFIG_NAMES: &[&str] = &[
     "index.interval.bytes",
     "max.compaction.lag.ms",
     "max.message.bytes",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
     "message.timestamp.type",
     "min.cleanable.dirty.ratio",
     "min.compaction.lag.ms",
@@ -143,6 +190,9 @@ impl LogConfig {
             "cleanup.policy" => {
                 self.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(bad)?
             }
+            "compression.type" => {
+                self.compression_type = CompressionType::parse(value).ok_or_else(bad)?
+            }
             "delete.retention.ms" => self.delete_retention_ms = non_negative().map(saturate)?,
             "flush.bytes" => self.flush_bytes = positive()?,
             "flush.messages" => self.flush_messages = positive()?,
@@ -150,6 +200,12 @@ impl LogConfig {
             "index.interval.bytes" => self.index_interval_bytes = non_negative()?,
             "max.compaction.lag.ms" => self.max_compaction_lag_ms = positive().map(saturate)?,
             "max.message.bytes" => self.max_message_bytes = non_negative()?,
+            "message.timestamp.after.max.ms" => {
+                self.message_timestamp_after_max_ms = non_negative().map(saturate)?
+            }
+            "message.timestamp.before.max.ms" => {
+                self.message_timestamp_before_max_ms = non_negative().map(saturate)?
+            }
             "message.timestamp.type" => {
                 self.message_timestamp_type = match value.trim() {
                     "CreateTime" => TimestampType::CreateTime,
@@ -190,6 +246,7 @@ impl LogConfig {
     pub fn get(&self, name: &str) -> Option<String> {
         Some(match name {
             "cleanup.policy" => self.cleanup_policy.as_str().to_owned(),
+            "compression.type" => self.compression_type.as_str().to_owned(),
             "delete.retention.ms" => self.delete_retention_ms.to_string(),
             "flush.bytes" => clamp_u64(self.flush_bytes),
             "flush.messages" => clamp_u64(self.flush_messages),
@@ -197,6 +254,8 @@ impl LogConfig {
             "index.interval.bytes" => self.index_interval_bytes.to_string(),
             "max.compaction.lag.ms" => self.max_compaction_lag_ms.to_string(),
             "max.message.bytes" => self.max_message_bytes.to_string(),
+            "message.timestamp.after.max.ms" => self.message_timestamp_after_max_ms.to_string(),
+            "message.timestamp.before.max.ms" => self.message_timestamp_before_max_ms.to_string(),
             "message.timestamp.type" => match self.message_timestamp_type {
                 TimestampType::CreateTime => "CreateTime".to_owned(),
                 TimestampType::LogAppendTime => "LogAppendTime".to_owned(),

@@ -31,12 +31,34 @@ pub enum BatchError {
     DecompressedTooLarge { limit: usize },
     #[error("could not compress batch: {0}")]
     Compression(String),
-    #[error("a compacted log refuses records without a key")]
-    MissingKey,
+    /// Records refused one by one (Kafka's per-record errors); nothing of the append is
+    /// written.
+    #[error("{} record(s) refused: {fault}", records.len())]
+    RecordsRefused {
+        fault: RecordFault,
+        records: Vec<RecordError>,
+    },
     #[error("no batch given")]
     Empty,
     #[error("control batches are written by the transaction coordinator only")]
     ControlBatch,
+}
+
+/// Why records of an append were refused one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecordFault {
+    #[error("a compacted log refuses records without a key")]
+    MissingKey,
+    #[error("record timestamps out of the range message.timestamp.before.max.ms and message.timestamp.after.max.ms allow")]
+    TimestampOutOfRange,
+}
+
+/// One refused record: its index among the records of the append (in a single batch, its
+/// index in the batch, Kafka's `batch_index`), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    pub index: i32,
+    pub message: String,
 }
 
 /// Errors of the log as a whole.

@@ -21,15 +21,16 @@ mod segment;
 mod swap;
 #[cfg(test)]
 mod swap_crash_tests;
+mod validate;
 
 pub use batch::{
     validate as validate_batch, BatchHeader, Batches, Compression, HEADER_LEN, LOG_OVERHEAD,
 };
 pub use cleaner::{CompactionReport, LogCleaner, OFFSET_MAP_MAX_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{CleanupPolicy, LogConfig, TimestampType, CONFIG_NAMES};
+pub use config::{CleanupPolicy, CompressionType, LogConfig, TimestampType, CONFIG_NAMES};
 pub use decompress::MAX_DECOMPRESSED_BYTES;
-pub use error::{BatchError, LogError};
+pub use error::{BatchError, LogError, RecordError, RecordFault};
 pub use fsutil::{sync_dir, write_atomically};
 pub use log::{AppendInfo, Log, ReadResult, RetentionReport, TimestampOffset};
 pub use producers::{AbortedTxn, ProducerEntry, TxnMarker, CACHED_BATCHES};

@@ -15,6 +15,7 @@ use crate::producers::{AbortedTxn, ProducerEntry, ProducerState, Staged, TxnMark
 use crate::records;
 use crate::segment::{OpenMode, Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
 use crate::swap;
+use crate::validate;
 
 /// Present only between a clean close and the next open: the indexes on disk are complete
 /// and the last segment needs no validation.
@@ -268,7 +269,15 @@ impl Log {
         if headers.iter().any(|(_, h)| h.is_control()) {
             return Err(BatchError::ControlBatch.into());
         }
-        self.append_checked(batches, headers, leader_epoch, &config, None)
+        validate::check_records(batches, &headers, &config, self.clock.now_ms())?;
+        match validate::recompress(batches, &headers, config.compression_type)? {
+            Some(mut rewritten) => {
+                // Checked again: the limits apply to what is stored.
+                let headers = validate_for_append(&rewritten, &config)?;
+                self.append_checked(&mut rewritten, headers, leader_epoch, &config, None)
+            }
+            None => self.append_checked(batches, headers, leader_epoch, &config, None),
+        }
     }
 
     /// Writes a transaction marker ending `marker.producer_id`'s open transaction on this
@@ -848,7 +857,7 @@ fn validate_for_append(
     let mut headers = Vec::new();
     let mut start = 0;
     for item in Batches::new(batches) {
-        let (header, bytes) = item?;
+        let (header, _) = item?;
         if header.total_len() as u64 > config.max_message_bytes {
             return Err(BatchError::TooLarge {
                 size: header.total_len(),
@@ -866,15 +875,6 @@ fn validate_for_append(
             .into());
         }
         header.compression()?;
-        if config.cleanup_policy.compacts() && !header.is_control() {
-            let payload = records::payload(&header, bytes)?;
-            if records::parse(&header, &payload)?
-                .iter()
-                .any(|r| r.key.is_none())
-            {
-                return Err(BatchError::MissingKey.into());
-            }
-        }
         headers.push((start, header));
         start += header.total_len();
     }

@@ -327,6 +327,23 @@ pub fn retain<'a>(
     assemble(rewritten, &payload).map(Some)
 }
 
+/// The batch rewritten with `codec`: the same header (offsets, producer fields, timestamps,
+/// flags) and the same records, compressed anew.
+pub(crate) fn recompress(
+    header: &BatchHeader,
+    payload: &[u8],
+    codec: Compression,
+) -> Result<Vec<u8>, BatchError> {
+    let attributes = (header.attributes & !batch::COMPRESSION_MASK) | codec.attribute_bits();
+    assemble(
+        BatchHeader {
+            attributes,
+            ..*header
+        },
+        payload,
+    )
+}
+
 /// Compresses `payload` with the header's codec and prefixes the header, filling in the
 /// length and CRC.
 fn assemble(header: BatchHeader, payload: &[u8]) -> Result<Vec<u8>, BatchError> {

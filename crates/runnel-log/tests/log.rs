@@ -156,10 +156,13 @@ fn a_compacted_log_refuses_records_without_a_key() {
         &[(Some(b"k"), Some(b"v"), 1), (None, Some(b"v"), 1)],
         Compression::Lz4,
     );
-    assert!(matches!(
-        log.append(&mut keyless, 0),
-        Err(LogError::InvalidBatch(BatchError::MissingKey))
-    ));
+    match log.append(&mut keyless, 0) {
+        Err(LogError::InvalidBatch(BatchError::RecordsRefused { fault, records })) => {
+            assert_eq!(fault, runnel_log::RecordFault::MissingKey);
+            assert_eq!(records.iter().map(|r| r.index).collect::<Vec<_>>(), [1]);
+        }
+        other => panic!("expected the keyless record refused, got {other:?}"),
+    }
     let mut keyed = batch(&[(Some(b"k"), None, 1)], Compression::Lz4);
     log.append(&mut keyed, 0).unwrap();
 }
