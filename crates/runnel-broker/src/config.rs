@@ -45,6 +45,15 @@ const LOG_DEFAULTS: &[(&str, &str)] = &[
     ("log.flush.interval.bytes", "flush.bytes"),
     ("log.index.interval.bytes", "index.interval.bytes"),
     ("log.index.size.max.bytes", "segment.index.bytes"),
+    ("compression.type", "compression.type"),
+    (
+        "log.message.timestamp.after.max.ms",
+        "message.timestamp.after.max.ms",
+    ),
+    (
+        "log.message.timestamp.before.max.ms",
+        "message.timestamp.before.max.ms",
+    ),
     ("log.message.timestamp.type", "message.timestamp.type"),
     ("log.retention.bytes", "retention.bytes"),
     ("log.retention.ms", "retention.ms"),

@@ -1,7 +1,7 @@
 //! The broker's error type, and how storage and topic errors become Kafka error codes.
 
 use kafka_protocol::error::ResponseError;
-use runnel_log::{BatchError, LogError};
+use runnel_log::{BatchError, LogError, RecordFault};
 
 use crate::codec::{EncodeError, FrameError};
 use crate::config::ConfigError;
@@ -52,7 +52,15 @@ pub fn batch_error_code(error: &BatchError) -> i16 {
         BatchError::TooLarge { .. } | BatchError::DecompressedTooLarge { .. } => {
             ResponseError::MessageTooLarge.code()
         }
-        BatchError::MissingKey | BatchError::ControlBatch => ResponseError::InvalidRecord.code(),
+        BatchError::RecordsRefused {
+            fault: RecordFault::TimestampOutOfRange,
+            ..
+        } => ResponseError::InvalidTimestamp.code(),
+        BatchError::RecordsRefused {
+            fault: RecordFault::MissingKey,
+            ..
+        }
+        | BatchError::ControlBatch => ResponseError::InvalidRecord.code(),
         BatchError::UnknownCompression(_) => ResponseError::UnsupportedCompressionType.code(),
         BatchError::Compression(_) => ResponseError::UnknownServerError.code(),
         BatchError::Truncated { .. }
@@ -120,10 +128,17 @@ mod tests {
             available: 3,
         });
         assert_eq!(log_error_code(&truncated), 2);
+        let refused = |fault| {
+            LogError::InvalidBatch(BatchError::RecordsRefused {
+                fault,
+                records: Vec::new(),
+            })
+        };
+        assert_eq!(log_error_code(&refused(RecordFault::MissingKey)), 87); // INVALID_RECORD
         assert_eq!(
-            log_error_code(&LogError::InvalidBatch(BatchError::MissingKey)),
-            87
-        ); // INVALID_RECORD
+            log_error_code(&refused(RecordFault::TimestampOutOfRange)),
+            32
+        ); // INVALID_TIMESTAMP
         assert_eq!(
             log_error_code(&LogError::InvalidBatch(BatchError::UnknownCompression(7))),
             76

@@ -17,6 +17,7 @@ mod response;
 mod server;
 pub mod shape;
 pub mod share;
+pub mod topic_settings;
 pub mod topics;
 pub mod txn;
 

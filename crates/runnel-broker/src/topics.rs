@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use crate::topic_settings;
 use runnel_log::{AppendInfo, Clock, Log, LogCleaner, LogConfig, LogError, SystemClock, TxnMarker};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -328,16 +329,25 @@ impl Topics {
         }))
     }
 
-    /// Broker defaults with `overrides` applied, validating each.
+    /// Broker defaults with `overrides` applied, validating each (settings stored without
+    /// effect, see [`topic_settings`], are validated and left out of the log's config).
     pub fn effective_config(
         &self,
         overrides: &BTreeMap<String, String>,
     ) -> Result<LogConfig, TopicError> {
         let mut config = self.defaults.clone();
         for (name, value) in overrides {
-            config
-                .set(name, value)
-                .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+            if let Some(setting) = topic_settings::stored_only(name) {
+                topic_settings::check(setting, value).map_err(TopicError::InvalidConfig)?;
+            } else if runnel_log::CONFIG_NAMES.contains(&name.as_str()) {
+                config
+                    .set(name, value)
+                    .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+            } else {
+                return Err(TopicError::InvalidConfig(format!(
+                    "Unknown topic config name: {name}"
+                )));
+            }
         }
         Ok(config)
     }

@@ -154,3 +154,97 @@ async fn create_configure_grow_trim_and_delete_topics() {
     assert!(!dir.path().join("admin-a-0").exists());
     broker.shutdown().await.unwrap();
 }
+
+/// Every topic setting of Kafka 4 is accepted and described with Kafka's default; those
+/// Runnel does not act on are kept as set; a refusal names the setting and the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_kafka_topic_setting_is_accepted_described_and_checked() {
+    use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let admin: AdminClient<DefaultClientContext> = client_config(&broker).create().unwrap();
+    let options = AdminOptions::new().operation_timeout(Some(WAIT));
+    let settings = [
+        ("file.delete.delay.ms", "10000"),
+        ("min.insync.replicas", "2"),
+        ("compression.type", "lz4"),
+        ("message.timestamp.after.max.ms", "60000"),
+        ("unclean.leader.election.enable", "true"),
+        ("segment.jitter.ms", "5"),
+    ];
+    let mut topic = NewTopic::new("every-setting", 1, TopicReplication::Fixed(1));
+    for (key, value) in settings {
+        topic = topic.set(key, value);
+    }
+    let created = admin.create_topics(&[topic], &options).await.unwrap();
+    assert!(created[0].is_ok(), "{created:?}");
+
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic("every-setting")], &options)
+        .await
+        .unwrap();
+    let resource = described[0].as_ref().unwrap();
+    for (key, value) in settings {
+        let entry = resource
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} described"));
+        assert_eq!(entry.value.as_deref(), Some(value), "{key}");
+        assert!(!entry.is_default, "{key}");
+    }
+    for (key, default) in [
+        ("preallocate", "false"),
+        ("remote.storage.enable", "false"),
+        ("local.retention.ms", "-2"),
+        ("compression.zstd.level", "3"),
+        ("leader.replication.throttled.replicas", ""),
+        ("message.timestamp.before.max.ms", "9223372036854775807"),
+    ] {
+        let entry = resource
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} described"));
+        assert_eq!(entry.value.as_deref(), Some(default), "{key}");
+        assert!(entry.is_default, "{key}");
+    }
+    let log_config = broker
+        .state()
+        .topics
+        .get("every-setting")
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .log
+        .config();
+    assert_eq!(log_config.message_timestamp_after_max_ms, 60_000);
+
+    // Refusals carry Kafka's reason, naming the setting.
+    let mut raw = common::Raw::connect(&broker).await;
+    for (key, value, reason) in [
+        ("min.insync.replicas", "0", "Value must be at least 1"),
+        ("remote.storage.enable", "true", "Tiered Storage"),
+        (
+            "no.such.setting",
+            "1",
+            "Unknown topic config name: no.such.setting",
+        ),
+        ("compression.type", "brotli", "compression.type"),
+    ] {
+        let request = CreateTopicsRequest::default()
+            .with_timeout_ms(5000)
+            .with_topics(vec![CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str("refused")))
+                .with_num_partitions(1)
+                .with_replication_factor(1)
+                .with_configs(vec![CreatableTopicConfig::default()
+                    .with_name(StrBytes::from_static_str(key))
+                    .with_value(Some(StrBytes::from_static_str(value)))])]);
+        let response: CreateTopicsResponse = raw.call(ApiKey::CreateTopics, 5, &request).await;
+        let result = &response.topics[0];
+        assert_eq!(result.error_code, 40, "{key}={value}"); // INVALID_CONFIG
+        let message = result.error_message.as_ref().unwrap().to_string();
+        assert!(message.contains(reason), "{key}={value}: {message}");
+    }
+    assert!(broker.state().topics.get("refused").is_none());
+    broker.shutdown().await.unwrap();
+}

@@ -335,3 +335,84 @@ async fn data_survives_a_restart() {
     assert_eq!(delivery.offset, 10, "offsets continue after the restart");
     broker.shutdown().await.unwrap();
 }
+
+/// A topic's `compression.type` decides how its batches are stored: an idempotent
+/// producer's lz4 batches land recompressed with zstd, readers see every record once and in
+/// order, and `uncompressed` stores gzip batches without compression.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_are_stored_with_the_topics_compression_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let bootstrap = common::bootstrap(&broker);
+    for (topic_codec, producer_codec, stored) in [
+        ("zstd", "lz4", Compression::Zstd),
+        ("uncompressed", "gzip", Compression::None),
+    ] {
+        let topic = format!("recompressed-{topic_codec}");
+        create_topic_with(&bootstrap, &topic, &[("compression.type", topic_codec)]).await;
+        let producer = producer(
+            &broker,
+            &[
+                ("compression.type", producer_codec),
+                ("linger.ms", "50"),
+                ("enable.idempotence", "true"),
+            ],
+        );
+        let values: Vec<String> = (0..50).map(|i| format!("record {i}")).collect();
+        let deliveries: Vec<_> = values
+            .iter()
+            .map(|value| {
+                producer
+                    .send_result(FutureRecord::to(&topic).key("k").payload(value))
+                    .map_err(|(e, _)| e)
+                    .expect("enqueued")
+            })
+            .collect();
+        for (i, delivery) in deliveries.into_iter().enumerate() {
+            let delivered = delivery.await.unwrap().unwrap();
+            assert_eq!(delivered.offset, i as i64, "{topic}");
+        }
+        let consumer = assigned_consumer(&broker, &topic, &[0], Offset::Beginning, &[]);
+        let messages = consume(&consumer, 50, WAIT).await;
+        let read: Vec<String> = messages
+            .iter()
+            .map(|m| String::from_utf8(m.payload().unwrap().to_vec()).unwrap())
+            .collect();
+        assert_eq!(read, values, "{topic}");
+        let log = &broker
+            .state()
+            .topics
+            .get(&topic)
+            .unwrap()
+            .partition(0)
+            .unwrap()
+            .log;
+        let stored_batches = log.read(0, 1 << 20).unwrap().records;
+        let headers: Vec<_> = runnel_log::Batches::new(&stored_batches)
+            .map(|b| b.unwrap().0)
+            .collect();
+        assert!(headers.len() < 50, "{topic}: records share batches");
+        for header in &headers {
+            assert_eq!(header.compression().unwrap(), stored, "{topic}");
+            assert!(header.producer_id >= 0, "{topic}: producer fields kept");
+        }
+    }
+    broker.shutdown().await.unwrap();
+}
+
+/// Creates a topic of one partition with the given settings.
+async fn create_topic_with(bootstrap: &str, name: &str, configs: &[(&str, &str)]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> =
+        common::client_config_at(bootstrap).create().unwrap();
+    let mut topic = NewTopic::new(name, 1, TopicReplication::Fixed(1));
+    for (key, value) in configs {
+        topic = topic.set(key, value);
+    }
+    let created = admin
+        .create_topics(&[topic], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(created[0].is_ok(), "{created:?}");
+}

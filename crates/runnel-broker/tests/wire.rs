@@ -728,3 +728,86 @@ async fn authorized_operations_are_answered_when_asked_for() {
     }
     broker.shutdown().await.unwrap();
 }
+
+/// Produce v8+ names the records refused one by one (Kafka's record errors): keyless
+/// records in a compacted topic (INVALID_RECORD), timestamps outside the topic's window
+/// (INVALID_TIMESTAMP); earlier versions get the error code alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_records_are_named_in_the_produce_response() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ProduceResponse, TopicName};
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let admin: AdminClient<DefaultClientContext> = common::client_config(&broker).create().unwrap();
+    let topics = [
+        NewTopic::new("compacted", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+        NewTopic::new("recent", 1, TopicReplication::Fixed(1))
+            .set("message.timestamp.before.max.ms", "3600000"),
+    ];
+    for created in admin
+        .create_topics(&topics, &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        created.unwrap();
+    }
+    let produce = |topic: &'static str, records: &[(Option<&[u8]>, i64)]| {
+        let mut batch = runnel_log::BatchBuilder::new(runnel_log::Compression::Lz4);
+        for (key, timestamp) in records {
+            batch.push(*timestamp, *key, Some(b"v"), &[]);
+        }
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str(topic)))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(Bytes::from(batch.build().unwrap())))])])
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut raw = common::Raw::connect(&broker).await;
+
+    let keyless = produce("compacted", &[(Some(b"k"), now), (None, now), (None, now)]);
+    let response: ProduceResponse = raw.call(ApiKey::Produce, 9, &keyless).await;
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, 87); // INVALID_RECORD
+    let indexes: Vec<i32> = partition
+        .record_errors
+        .iter()
+        .map(|e| e.batch_index)
+        .collect();
+    assert_eq!(indexes, [1, 2]);
+    let message = partition.error_message.as_ref().unwrap().to_string();
+    assert!(message.contains("without a key"), "{message}");
+    let response: ProduceResponse = raw.call(ApiKey::Produce, 7, &keyless).await;
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, 87);
+    assert!(partition.record_errors.is_empty());
+
+    let stale = produce("recent", &[(Some(b"k"), now), (Some(b"k"), 1_000)]);
+    let response: ProduceResponse = raw.call(ApiKey::Produce, 9, &stale).await;
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, 32); // INVALID_TIMESTAMP
+    assert_eq!(partition.record_errors.len(), 1);
+    assert_eq!(partition.record_errors[0].batch_index, 1);
+    let fresh = produce("recent", &[(Some(b"k"), now)]);
+    let response: ProduceResponse = raw.call(ApiKey::Produce, 9, &fresh).await;
+    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    // Nothing of a refused batch was written.
+    let log = &broker
+        .state()
+        .topics
+        .get("recent")
+        .unwrap()
+        .partition(0)
+        .unwrap()
+        .log;
+    assert_eq!(log.high_watermark(), 1);
+    broker.shutdown().await.unwrap();
+}

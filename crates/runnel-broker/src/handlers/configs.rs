@@ -16,6 +16,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use runnel_log::CONFIG_NAMES;
 
+use crate::topic_settings::{self, Kind};
+
 use crate::broker::BrokerState;
 use crate::config::broker_name_for_topic_setting;
 use crate::error::topic_error_code;
@@ -45,9 +47,17 @@ const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
 fn config_type(name: &str) -> i8 {
+    if let Some(setting) = topic_settings::stored_only(name) {
+        return match setting.kind {
+            Kind::Long { .. } => TYPE_LONG,
+            Kind::Int { .. } => TYPE_INT,
+            Kind::Boolean => TYPE_BOOLEAN,
+            Kind::ReplicaList => TYPE_LIST,
+        };
+    }
     match name {
         "cleanup.policy" => TYPE_LIST,
-        "message.timestamp.type" => TYPE_STRING,
+        "message.timestamp.type" | "compression.type" => TYPE_STRING,
         "min.cleanable.dirty.ratio" => TYPE_DOUBLE,
         "max.message.bytes" | "segment.bytes" | "segment.index.bytes" | "index.interval.bytes" => {
             TYPE_INT
@@ -71,10 +81,10 @@ pub(crate) fn describe_topic_configs(
         .topics
         .effective_config(overrides)
         .unwrap_or_else(|_| defaults.clone());
-    CONFIG_NAMES
-        .iter()
-        .filter(|name| keys.is_none_or(|keys| keys.iter().any(|k| k.as_str() == **name)))
-        .map(|&name| {
+    topic_settings::all_names()
+        .into_iter()
+        .filter(|name| keys.is_none_or(|keys| keys.iter().any(|k| k.as_str() == *name)))
+        .map(|name| {
             let broker_name = broker_name_for_topic_setting(name);
             let broker_value = broker_name.and_then(|b| state.config.explicit_log_settings.get(b));
             let mut synonyms = Vec::new();
@@ -85,9 +95,18 @@ pub(crate) fn describe_topic_configs(
                 synonyms.push((b.to_owned(), value.clone(), SOURCE_STATIC_BROKER));
             }
             let source = synonyms.first().map_or(SOURCE_DEFAULT, |s| s.2);
+            let value = match topic_settings::stored_only(name) {
+                Some(setting) => Some(
+                    overrides
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| setting.default.to_owned()),
+                ),
+                None => effective.get(name),
+            };
             DescribeConfigsResourceResult::default()
                 .with_name(text(name))
-                .with_value(effective.get(name).map(text))
+                .with_value(value.map(text))
                 .with_read_only(false)
                 .with_config_source(source)
                 .with_config_type(config_type(name))
@@ -421,8 +440,8 @@ fn apply_op(
         {
             return Err(invalid(format!("unknown group config {name:?}")));
         }
-    } else if !CONFIG_NAMES.contains(&name) {
-        return Err(invalid(format!("unknown topic config {name:?}")));
+    } else if !topic_settings::all_names().contains(&name) {
+        return Err(invalid(format!("Unknown topic config name: {name}")));
     }
     match op {
         OP_SET => {

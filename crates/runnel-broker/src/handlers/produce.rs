@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
-use runnel_log::{AppendInfo, BatchHeader};
+use kafka_protocol::protocol::StrBytes;
+use runnel_log::{AppendInfo, BatchError, BatchHeader, LogError, RecordError};
 
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
@@ -39,11 +42,43 @@ async fn check_transaction(
         .await
 }
 
+/// Names each refused record by its index, and sums them up in the partition's message.
+fn with_record_errors(
+    response: PartitionProduceResponse,
+    fault: &impl std::fmt::Display,
+    records: &[RecordError],
+) -> PartitionProduceResponse {
+    let message = match records.first() {
+        Some(first) => format!(
+            "One or more records have been rejected: {} record error(s) ({fault}); the first, \
+             at batch index {}: {}",
+            records.len(),
+            first.index,
+            first.message
+        ),
+        None => fault.to_string(),
+    };
+    response
+        .with_error_message(Some(StrBytes::from_string(message)))
+        .with_record_errors(
+            records
+                .iter()
+                .map(|r| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(r.index)
+                        .with_batch_index_error_message(Some(StrBytes::from_string(
+                            r.message.clone(),
+                        )))
+                })
+                .collect(),
+        )
+}
+
 /// Answers a produce request; `None` for acks=0, which gets no response at all.
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
     request: ProduceRequest,
-    _version: i16,
+    version: i16,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
     // Refusals that apply to every partition of the request.
@@ -90,15 +125,15 @@ pub(crate) async fn handle(
     for (name, partitions) in pending {
         let mut topic_response = TopicProduceResponse::default().with_name(name);
         for (index, task) in partitions {
-            let outcome: Result<AppendInfo, i16> = match task {
-                Err(code) => Err(code),
+            let outcome: Result<AppendInfo, (i16, Option<LogError>)> = match task {
+                Err(code) => Err((code, None)),
                 Ok(handle) => match handle.await {
                     Ok(Ok(info)) => Ok(info),
                     Ok(Err(error)) => {
                         tracing::debug!(%error, "append refused");
-                        Err(log_error_code(&error))
+                        Err((log_error_code(&error), Some(error)))
                     }
-                    Err(_) => Err(ResponseError::UnknownServerError.code()),
+                    Err(_) => Err((ResponseError::UnknownServerError.code(), None)),
                 },
             };
             let partition = match outcome {
@@ -107,10 +142,20 @@ pub(crate) async fn handle(
                     .with_base_offset(info.base_offset)
                     .with_log_append_time_ms(info.log_append_time)
                     .with_log_start_offset(info.log_start_offset),
-                Err(code) => PartitionProduceResponse::default()
-                    .with_index(index)
-                    .with_error_code(code)
-                    .with_base_offset(-1),
+                Err((code, error)) => {
+                    let refused = PartitionProduceResponse::default()
+                        .with_index(index)
+                        .with_error_code(code)
+                        .with_base_offset(-1);
+                    match error {
+                        // Produce v8+ names the refused records (Kafka's record errors).
+                        Some(LogError::InvalidBatch(BatchError::RecordsRefused {
+                            fault,
+                            records,
+                        })) if version >= 8 => with_record_errors(refused, &fault, &records),
+                        _ => refused,
+                    }
+                }
             };
             topic_response.partition_responses.push(partition);
         }
