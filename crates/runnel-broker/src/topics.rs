@@ -44,7 +44,8 @@ pub enum TopicError {
     Unknown(String),
     #[error("invalid partition count {0} (must be 1 to {MAX_PARTITIONS}, and not below the current count)")]
     InvalidPartitions(i32),
-    #[error("invalid topic config: {0}")]
+    /// Kafka's message: the value, the setting and the reason.
+    #[error("{0}")]
     InvalidConfig(String),
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -340,9 +341,11 @@ impl Topics {
             if let Some(setting) = topic_settings::stored_only(name) {
                 topic_settings::check(setting, value).map_err(TopicError::InvalidConfig)?;
             } else if runnel_log::CONFIG_NAMES.contains(&name.as_str()) {
-                config
-                    .set(name, value)
-                    .map_err(|e| TopicError::InvalidConfig(e.to_string()))?;
+                config.set(name, value).map_err(|e| match e {
+                    // The message already names the setting and the reason.
+                    LogError::InvalidConfig(message) => TopicError::InvalidConfig(message),
+                    other => TopicError::InvalidConfig(other.to_string()),
+                })?;
             } else {
                 return Err(TopicError::InvalidConfig(format!(
                     "Unknown topic config name: {name}"

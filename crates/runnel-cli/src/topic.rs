@@ -4,13 +4,21 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use rdkafka::admin::{
-    AdminClient, AlterConfig, ConfigSource, NewTopic, ResourceSpecifier, TopicReplication,
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::incremental_alter_configs_request::{
+    AlterConfigsResource, AlterableConfig,
 };
+use kafka_protocol::messages::{
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse, TopicName,
+};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
+use rdkafka::admin::{AdminClient, ConfigSource, ResourceSpecifier};
 use rdkafka::error::RDKafkaErrorCode;
 
 use rdkafka::producer::Producer;
 
+use crate::admin;
 use crate::client::{self, Observer};
 use crate::format::{write_fields, Table};
 use crate::{parse_key_value, CliError, Connection};
@@ -80,21 +88,7 @@ pub async fn run(args: &TopicArgs, out: &mut impl Write) -> Result<(), CliError>
         TopicCommand::Create {
             name, partitions, ..
         } => {
-            let mut topic =
-                NewTopic::new(name, partitions.unwrap_or(-1), TopicReplication::Fixed(-1));
-            for (key, value) in &configs {
-                topic = topic.set(key, value);
-            }
-            let results = admin
-                .create_topics([&topic], &client::admin_options(connection))
-                .await
-                .map_err(|e| CliError::kafka(format!("create topic {name}"), e))?;
-            for result in results {
-                result.map_err(|(_, code)| CliError::Refused {
-                    action: format!("create topic {name}"),
-                    code,
-                })?;
-            }
+            create(connection, name, *partitions, &configs)?;
             writeln!(out, "created topic {name}").map_err(CliError::Output)
         }
         TopicCommand::List { include_internal } => {
@@ -167,47 +161,7 @@ pub async fn run(args: &TopicArgs, out: &mut impl Write) -> Result<(), CliError>
             {
                 return Err(CliError::UnknownSetting(key.clone()));
             }
-            // AlterConfigs replaces every override of the topic (the rdkafka crate offers no
-            // IncrementalAlterConfigs), so the current overrides are carried over. Another
-            // client altering the same topic at the same moment could lose its change.
-            let mut overrides = overrides_of(&current);
-            for key in deletes {
-                overrides.remove(key);
-            }
-            overrides.extend(configs);
-            let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
-            for (key, value) in &overrides {
-                alter = alter.set(key, value);
-            }
-            let results = admin
-                .alter_configs([&alter], &client::admin_options(connection))
-                .await
-                .map_err(|e| CliError::kafka(format!("alter topic {name}"), e))?;
-            for result in results {
-                result.map_err(|(_, code)| refused("alter topic", name, code))?;
-            }
-            // The rdkafka crate (0.39) reports every AlterConfigs resource as a success,
-            // dropping the broker's error code, so the outcome is read back. The broker
-            // applies a change whole or not at all.
-            let now = overrides_of(&describe_configs(&admin, connection, name).await?);
-            if now != overrides {
-                let refused: Vec<String> = overrides
-                    .iter()
-                    .filter(|(key, value)| now.get(*key) != Some(*value))
-                    .map(|(key, value)| format!("{key}={value}"))
-                    .collect();
-                return Err(CliError::Failed {
-                    action: format!("alter topic {name}"),
-                    reason: if refused.is_empty() {
-                        "the broker did not apply the change".to_owned()
-                    } else {
-                        format!(
-                            "the broker refused {} (an invalid value?)",
-                            refused.join(" ")
-                        )
-                    },
-                });
-            }
+            alter(connection, name, &configs, deletes)?;
             writeln!(out, "altered topic {name}").map_err(CliError::Output)
         }
         TopicCommand::Delete { name } => {
@@ -231,12 +185,117 @@ fn parse_configs(configs: &[String]) -> Result<Vec<(String, String)>, CliError> 
         .collect()
 }
 
-fn overrides_of(entries: &[(String, Option<String>, String)]) -> BTreeMap<String, String> {
-    entries
+/// Creates a topic with CreateTopics over the wire: the rdkafka crate drops the message a
+/// broker gives with a refusal, and it is the one that says what was wrong.
+fn create(
+    connection: &Connection,
+    name: &str,
+    partitions: Option<i32>,
+    configs: &[(String, String)],
+) -> Result<(), CliError> {
+    let action = format!("create topic {name}");
+    let mut broker = admin::open(connection, &connection.bootstrap_server)?;
+    // v2 and later carry the error message; v5 and later are what Kafka 4 still speaks.
+    let ours = VersionRange { min: 2, max: 7 };
+    let version = admin::version(&broker, ApiKey::CreateTopics, ours, &action)?;
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(timeout_ms(connection))
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(name.to_owned())))
+            .with_num_partitions(partitions.unwrap_or(-1))
+            .with_replication_factor(-1)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(key, value)| {
+                        CreatableTopicConfig::default()
+                            .with_name(StrBytes::from_string(key.clone()))
+                            .with_value(Some(StrBytes::from_string(value.clone())))
+                    })
+                    .collect(),
+            )]);
+    let response: CreateTopicsResponse = admin::call(
+        &mut broker,
+        &action,
+        ApiKey::CreateTopics,
+        version,
+        &request,
+    )?;
+    match response.topics.first() {
+        Some(result) => refusal(&action, result.error_code, result.error_message.as_ref()),
+        None => Err(CliError::Failed {
+            action,
+            reason: "the broker answered for no topic".to_owned(),
+        }),
+    }
+}
+
+/// Sets and removes overrides with IncrementalAlterConfigs over the wire: only the named
+/// settings change, and a refusal comes with the broker's message.
+fn alter(
+    connection: &Connection,
+    name: &str,
+    configs: &[(String, String)],
+    deletes: &[String],
+) -> Result<(), CliError> {
+    const SET: i8 = 0;
+    const DELETE: i8 = 1;
+    const TOPIC: i8 = 2;
+    let action = format!("alter topic {name}");
+    let mut broker = admin::open(connection, &connection.bootstrap_server)?;
+    let ours = VersionRange { min: 0, max: 1 };
+    let version = admin::version(&broker, ApiKey::IncrementalAlterConfigs, ours, &action)?;
+    let text = |s: &str| StrBytes::from_string(s.to_owned());
+    let changes = configs
         .iter()
-        .filter(|(_, _, source)| source == "override")
-        .filter_map(|(key, value, _)| Some((key.clone(), value.clone()?)))
-        .collect()
+        .map(|(key, value)| {
+            AlterableConfig::default()
+                .with_name(text(key))
+                .with_config_operation(SET)
+                .with_value(Some(text(value)))
+        })
+        .chain(deletes.iter().map(|key| {
+            AlterableConfig::default()
+                .with_name(text(key))
+                .with_config_operation(DELETE)
+        }))
+        .collect();
+    let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(TOPIC)
+            .with_resource_name(text(name))
+            .with_configs(changes),
+    ]);
+    let response: IncrementalAlterConfigsResponse = admin::call(
+        &mut broker,
+        &action,
+        ApiKey::IncrementalAlterConfigs,
+        version,
+        &request,
+    )?;
+    match response.responses.first() {
+        Some(result) => refusal(&action, result.error_code, result.error_message.as_ref()),
+        None => Err(CliError::Failed {
+            action,
+            reason: "the broker answered for no topic".to_owned(),
+        }),
+    }
+}
+
+/// A topic request's outcome: the broker's own message when it refused with one.
+fn refusal(action: &str, code: i16, message: Option<&StrBytes>) -> Result<(), CliError> {
+    match message.filter(|m| !m.is_empty()) {
+        Some(message) if code != 0 => Err(CliError::Failed {
+            action: action.to_owned(),
+            reason: message.to_string(),
+        }),
+        _ => admin::check(action, code),
+    }
+}
+
+/// The request timeout the broker is given, within what the command waits itself.
+fn timeout_ms(connection: &Connection) -> i32 {
+    i32::try_from(connection.request_timeout_ms).unwrap_or(i32::MAX)
 }
 
 fn refused(action: &str, topic: &str, code: RDKafkaErrorCode) -> CliError {

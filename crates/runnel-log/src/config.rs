@@ -180,18 +180,42 @@ impl LogConfig {
         self.flush_messages < NEVER || self.flush_bytes < NEVER || self.flush_ms < i64::MAX
     }
 
-    /// Sets one setting by its Kafka name, validating the value.
+    /// Sets one setting by its Kafka name, validating the value. A refusal says what Kafka
+    /// says: the value, the setting and the reason.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), LogError> {
-        let bad = || LogError::InvalidConfig(format!("invalid value {value:?} for {name}"));
-        let int = || value.trim().parse::<i64>().map_err(|_| bad());
-        let non_negative = || int().and_then(|v| u64::try_from(v).map_err(|_| bad()));
-        let positive = || non_negative().and_then(|v| if v == 0 { Err(bad()) } else { Ok(v) });
+        let bad = |reason: &str| {
+            LogError::InvalidConfig(format!(
+                "Invalid value {} for configuration {name}: {reason}",
+                value.trim()
+            ))
+        };
+        let int = || {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| bad("Not a number of type LONG"))
+        };
+        let at_least = |min: i64| {
+            int().and_then(|v| {
+                if v >= min {
+                    Ok(v)
+                } else {
+                    Err(bad(&format!("Value must be at least {min}")))
+                }
+            })
+        };
+        // Validated non-negative, so the conversions cannot fail.
+        let non_negative = || at_least(0).map(|v| v.unsigned_abs());
+        let positive = || at_least(1).map(|v| v.unsigned_abs());
         match name {
             "cleanup.policy" => {
-                self.cleanup_policy = CleanupPolicy::parse(value).ok_or_else(bad)?
+                self.cleanup_policy = CleanupPolicy::parse(value)
+                    .ok_or_else(|| bad("String must be one of: compact, delete"))?
             }
             "compression.type" => {
-                self.compression_type = CompressionType::parse(value).ok_or_else(bad)?
+                self.compression_type = CompressionType::parse(value).ok_or_else(|| {
+                    bad("String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer")
+                })?
             }
             "delete.retention.ms" => self.delete_retention_ms = non_negative().map(saturate)?,
             "flush.bytes" => self.flush_bytes = positive()?,
@@ -210,24 +234,25 @@ impl LogConfig {
                 self.message_timestamp_type = match value.trim() {
                     "CreateTime" => TimestampType::CreateTime,
                     "LogAppendTime" => TimestampType::LogAppendTime,
-                    _ => return Err(bad()),
+                    _ => return Err(bad("String must be one of: CreateTime, LogAppendTime")),
                 }
             }
             "min.cleanable.dirty.ratio" => {
-                let ratio: f64 = value.trim().parse().map_err(|_| bad())?;
+                let between = || bad("Value must be between 0 and 1");
+                let ratio: f64 = value.trim().parse().map_err(|_| between())?;
                 if !(0.0..=1.0).contains(&ratio) {
-                    return Err(bad());
+                    return Err(between());
                 }
                 self.min_cleanable_dirty_ratio = ratio;
             }
             "min.compaction.lag.ms" => self.min_compaction_lag_ms = non_negative().map(saturate)?,
-            "retention.bytes" => self.retention_bytes = int().and_then(at_least_minus_one(bad))?,
-            "retention.ms" => self.retention_ms = int().and_then(at_least_minus_one(bad))?,
+            "retention.bytes" => self.retention_bytes = at_least(-1)?,
+            "retention.ms" => self.retention_ms = at_least(-1)?,
             "segment.bytes" => {
                 let bytes = positive()?;
                 // Positions inside a segment are 32-bit, as in Kafka.
                 if bytes < 14 || bytes > i32::MAX as u64 {
-                    return Err(bad());
+                    return Err(bad(&format!("Value must be between 14 and {}", i32::MAX)));
                 }
                 self.segment_bytes = bytes;
             }
@@ -279,10 +304,6 @@ fn saturate(v: u64) -> i64 {
 /// Kafka prints "no limit" as Long.MAX_VALUE, whose text is the same as i64::MAX's.
 fn clamp_u64(v: u64) -> String {
     saturate(v).to_string()
-}
-
-fn at_least_minus_one(bad: impl Fn() -> LogError) -> impl Fn(i64) -> Result<i64, LogError> {
-    move |v| if v < -1 { Err(bad()) } else { Ok(v) }
 }
 
 #[cfg(test)]

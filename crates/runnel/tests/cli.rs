@@ -230,7 +230,7 @@ fn topics_are_created_listed_described_altered_and_deleted() {
         .failed();
     assert_eq!(
         invalid,
-        "runnel: cannot alter topic orders: the broker refused segment.ms=soon (an invalid value?)"
+        "runnel: cannot alter topic orders: Invalid value soon for configuration segment.ms: Not a number of type LONG"
     );
     let unknown = cluster
         .run(
@@ -239,6 +239,24 @@ fn topics_are_created_listed_described_altered_and_deleted() {
         )
         .failed();
     assert_eq!(unknown, "runnel: unknown topic setting segment.size");
+    // The broker's reason, naming the setting, is what the command prints.
+    let refused = cluster
+        .run(
+            &[
+                "topic",
+                "create",
+                "other",
+                "--config",
+                "min.insync.replicas=0",
+            ],
+            "",
+        )
+        .failed();
+    assert_eq!(
+        refused,
+        "runnel: cannot create topic other: Invalid value 0 for configuration \
+         min.insync.replicas: Value must be at least 1"
+    );
     let syntax = cluster
         .run(
             &["topic", "create", "other", "--config", "retention.ms"],
