@@ -19,7 +19,7 @@ use common::{bootstrap, create_topic_at, eventually, producer, start};
 
 const FLOOD: usize = 2000;
 const PER_IP: usize = 1500;
-const IDLE: Duration = Duration::from_millis(3000);
+const IDLE: Duration = Duration::from_millis(5000);
 const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
