@@ -1,5 +1,6 @@
 //! `runnel-log` is Runnel's storage engine: one append-only, segmented, checksummed log per
-//! partition, holding Kafka v2 record batches exactly as producers sent them.
+//! partition, holding Kafka v2 record batches as producers sent them (recompressed only when
+//! the log's `compression.type` names another codec).
 //!
 //! Architecture invariant: this crate knows nothing of networking, async runtimes or the
 //! Kafka request framing. It reads and writes files with positioned I/O and takes time from

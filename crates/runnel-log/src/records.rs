@@ -1,8 +1,9 @@
 //! The records inside a v2 batch: decompression, zero-copy parsing, and building batches.
 //!
 //! The log stores batches as producers sent them; it looks inside only when it must: to find
-//! the first record at or after a timestamp, to refuse keyless records in a compacted log, and
-//! to rewrite a batch the cleaner keeps only part of. Kept records are copied byte for byte, so
+//! the first record at or after a timestamp, to check records on append (keys of a compacted
+//! log, timestamp limits), to recompress a batch to the log's `compression.type`, and to
+//! rewrite a batch the cleaner keeps only part of. Kept records are copied byte for byte, so
 //! their headers (duplicate keys included) survive compaction unchanged.
 
 use std::borrow::Cow;

@@ -1,4 +1,5 @@
-//! Produce: append record batches, stored exactly as sent (offsets aside).
+//! Produce: append record batches, stored as sent (offsets aside; recompressed when the
+//! topic's `compression.type` names another codec).
 
 use std::sync::Arc;
 
