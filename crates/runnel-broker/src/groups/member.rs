@@ -114,14 +114,15 @@ impl Member {
         }
     }
 
-    /// Answers waiting requests of a member that is being replaced or removed.
-    pub(super) fn cancel_waiters(&mut self) {
-        let fenced = ResponseError::UnknownMemberId.code();
+    /// Answers waiting requests of a member that is being removed (UNKNOWN_MEMBER_ID) or
+    /// replaced by a new incarnation of its static instance (FENCED_INSTANCE_ID), as Kafka.
+    pub(super) fn cancel_waiters(&mut self, error: ResponseError) {
+        let code = error.code();
         if let Some(waiter) = self.join_waiter.take() {
-            let _ = waiter.send(JoinOutcome::error(fenced, &self.id));
+            let _ = waiter.send(JoinOutcome::error(code, &self.id));
         }
         self.answer_sync(SyncOutcome {
-            error: fenced,
+            error: code,
             ..SyncOutcome::default()
         });
     }

@@ -505,7 +505,7 @@ impl GroupCoordinator {
                 let mut old = group
                     .remove_member(&existing)
                     .unwrap_or_else(|| Member::placeholder(&existing));
-                old.cancel_waiters();
+                old.cancel_waiters(ResponseError::FencedInstanceId);
                 let new_id = member::new_member_id(&request.client_id);
                 let mut member = Member::from_request(&new_id, &request, now);
                 member.assignment = old.assignment.clone();
@@ -710,7 +710,7 @@ impl GroupCoordinator {
             let code = match group.check_member(&id, instance_id.as_deref()) {
                 Ok(()) => {
                     if let Some(mut member) = group.remove_member(&id) {
-                        member.cancel_waiters();
+                        member.cancel_waiters(ResponseError::UnknownMemberId);
                         removed = true;
                     }
                     0

@@ -365,3 +365,17 @@ fn an_empty_group_keeps_its_protocol_type_until_a_member_of_another_type_joins()
         Some("connect")
     );
 }
+
+#[test]
+fn a_static_member_replaced_while_waiting_is_fenced() {
+    let c = coordinator();
+    let (_, follower) = stable_static_pair(&c);
+    // The follower rejoins with other protocols, which starts a rebalance, and waits...
+    let mut waiting = pending(c.join(join(&follower, Some("i-2"), &["range", "roundrobin"])));
+    // ...when a new process with the same instance id takes its place.
+    let _replacement = c.join(join("", Some("i-2"), &["range"]));
+    assert_eq!(
+        waiting.try_recv().unwrap().error,
+        ResponseError::FencedInstanceId.code()
+    );
+}
