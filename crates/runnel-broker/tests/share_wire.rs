@@ -303,3 +303,84 @@ async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
     assert_eq!(response.error_code, INCONSISTENT_GROUP_PROTOCOL);
     broker.shutdown().await.unwrap();
 }
+
+/// librdkafka's 0184: share-partition state belongs to the topic id, as in Kafka, so a topic
+/// deleted and created again under its name starts clean (its first record is a first
+/// delivery), and stays clean across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_created_again_starts_with_new_share_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let old_topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, old_topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    let send = |payload: &'static str| {
+        producer.send(
+            FutureRecord::to("jobs").key("k").payload(payload),
+            std::time::Duration::from_secs(10),
+        )
+    };
+    send("old").await.unwrap();
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, old_topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 0, 1)]);
+    // Leaving releases the record: the old topic's offset 0 has been delivered once.
+    let leave = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("workers")))
+        .with_member_id(s("a"))
+        .with_member_epoch(-1);
+    let left: ShareGroupHeartbeatResponse = a.call(ApiKey::ShareGroupHeartbeat, 1, &leave).await;
+    assert_eq!(left.error_code, 0);
+
+    let delete = DeleteTopicsRequest::default()
+        .with_topic_names(vec![TopicName(s("jobs"))])
+        .with_timeout_ms(10_000);
+    let deleted: DeleteTopicsResponse = a.call(ApiKey::DeleteTopics, 5, &delete).await;
+    assert_eq!(deleted.responses[0].error_code, 0);
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let new_topic = broker.state().topics.get("jobs").unwrap().id;
+    assert_ne!(new_topic, old_topic);
+    send("new").await.unwrap();
+
+    // The new topic's share-partition starts from scratch: from the log end (the reset
+    // policy), so the record produced before the first fetch is not there; the next is a
+    // first delivery at offset 1.
+    let mut b = Raw::connect(&broker).await;
+    assert_eq!(join(&mut b, "workers", "b", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 0, new_topic, vec![]))
+        .await;
+    assert!(acquired(&response).is_empty(), "{response:?}");
+    send("newer").await.unwrap();
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 1, new_topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(1, 1, 1)]);
+    let response: ShareFetchResponse = b
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("b", -1, new_topic, vec![(1, 1, RELEASE)]),
+        )
+        .await;
+    assert_eq!(ack_code(&response), 0);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+
+    // After a restart only the new topic's state is back: offset 1, delivered once.
+    let broker = start(dir.path(), |_| {}).await;
+    let mut c = Raw::connect(&broker).await;
+    assert_eq!(join(&mut c, "workers", "c", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = c
+        .call(ApiKey::ShareFetch, 1, &fetch("c", 0, new_topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(1, 1, 2)]);
+    broker.shutdown().await.unwrap();
+}

@@ -533,7 +533,7 @@ pub(crate) fn describe_offsets(
                     .with_leader_epoch(-1);
                 let found = known
                     .iter()
-                    .find(|s| s.key.topic == topic && s.key.partition == index);
+                    .find(|s| s.key.topic_id == id_of && s.key.partition == index);
                 if let Some((summary, dead_lettered)) = found.and_then(|s| shares::summary(s)) {
                     p.start_offset = summary.start;
                     p.leader_epoch = 0;
@@ -595,6 +595,7 @@ pub(crate) async fn alter_offsets(
                     let key = ShareKey {
                         group: group.clone(),
                         topic: name.clone(),
+                        topic_id: log_topic.as_ref().map_or(Uuid::nil(), |t| t.id),
                         partition: p.partition_index,
                     };
                     // -1 and -2 name the log end and start, as with consumer offsets.
@@ -659,7 +660,7 @@ pub(crate) async fn delete_offsets(
                         .shares
                         .partitions_of(&group)
                         .into_iter()
-                        .filter(|p| p.key.topic == name)
+                        .filter(|p| p.key.topic_id == t.id)
                         .map(|p| p.key.clone()),
                 );
             }

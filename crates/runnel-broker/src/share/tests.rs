@@ -92,6 +92,7 @@ fn a_leaving_member_releases_its_records() {
     let key = ShareKey {
         group: "g".into(),
         topic: "t".into(),
+        topic_id: uuid::Uuid::from_u128(1),
         partition: 0,
     };
     let partition = shares.partition(&key);
