@@ -384,3 +384,77 @@ async fn a_topic_created_again_starts_with_new_share_partitions() {
     assert_eq!(acquired(&response), vec![(1, 1, 2)]);
     broker.shutdown().await.unwrap();
 }
+
+/// librdkafka's 0178: a closing consumer sends its leave heartbeat and its final
+/// acknowledgements (the share session's close) at the same moment on two connections. When
+/// the leave arrives first the acknowledgements still apply, as in Kafka, where leaving the
+/// group does not release what an open share session holds: the close accepts what it names
+/// and releases the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn final_acknowledgements_after_the_leave_heartbeat_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut heartbeats = Raw::connect(&broker).await;
+    let mut fetches = Raw::connect(&broker).await;
+    assert_eq!(
+        join(&mut heartbeats, "workers", "a", "jobs")
+            .await
+            .error_code,
+        0
+    );
+    let response: ShareFetchResponse = fetches
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    for i in 0..5 {
+        producer
+            .send(
+                FutureRecord::to("jobs")
+                    .key("k")
+                    .payload(&format!("job-{i}")),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let response: ShareFetchResponse = fetches
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 4, 1)]);
+
+    let leave = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("workers")))
+        .with_member_id(s("a"))
+        .with_member_epoch(-1);
+    let left: ShareGroupHeartbeatResponse = heartbeats
+        .call(ApiKey::ShareGroupHeartbeat, 1, &leave)
+        .await;
+    assert_eq!(left.error_code, 0);
+    let close = ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(s("workers"))))
+        .with_member_id(Some(s("a")))
+        .with_share_session_epoch(-1)
+        .with_topics(vec![AcknowledgeTopic::default()
+            .with_topic_id(topic)
+            .with_partitions(vec![AcknowledgePartition::default()
+                .with_acknowledgement_batches(vec![AckBatch::default()
+                    .with_first_offset(0)
+                    .with_last_offset(2)
+                    .with_acknowledge_types(vec![ACCEPT])])])]);
+    let closed: ShareAcknowledgeResponse = fetches.call(ApiKey::ShareAcknowledge, 1, &close).await;
+    assert_eq!(closed.error_code, 0);
+    assert_eq!(closed.responses[0].partitions[0].error_code, 0);
+
+    // 0..=2 are accepted for good; 3..=4, not acknowledged, were released by the close.
+    let mut b = Raw::connect(&broker).await;
+    assert_eq!(join(&mut b, "workers", "b", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 0, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(3, 4, 2)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}

@@ -261,7 +261,7 @@ pub(crate) async fn share_fetch(
     if closing {
         state
             .shares
-            .release(&group, &member, &session, &mut settled);
+            .close_session(&group, &member, &session, &mut settled);
     }
     let store_error = finish(state, settled).await.err();
     let mut acquired = Vec::new();
@@ -421,7 +421,7 @@ async fn acknowledge(
     if request.share_session_epoch == -1 {
         state
             .shares
-            .release(&group, &member, &session, &mut settled);
+            .close_session(&group, &member, &session, &mut settled);
     }
     let store_error = finish(state, settled).await.err();
     let (leader_id, leader_epoch) = leader(state);

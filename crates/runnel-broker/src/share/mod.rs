@@ -357,7 +357,17 @@ impl ShareCoordinator {
                 }
             }
             drop(groups);
-            self.member_gone(&request.group, &request.member, settled);
+            // A closing client sends its leave heartbeat and its last acknowledgements (the
+            // share session's close) at the same moment, on different connections. As in
+            // Kafka, leaving does not release what it holds under an open share session: the
+            // session's close applies the acknowledgements and then releases the rest (see
+            // `close_session`), and a client that never closes it has its locks run out.
+            let had_session = lock(&self.sessions)
+                .remove(&(request.group.clone(), request.member.clone()))
+                .is_some();
+            if !had_session {
+                self.member_gone(&request.group, &request.member, settled);
+            }
             return HeartbeatOutcome {
                 epoch: -1,
                 heartbeat_interval_ms: self.defaults.heartbeat_interval_ms,
@@ -515,6 +525,24 @@ impl ShareCoordinator {
                 None => continue,
             };
             settled.add(&partition, archived);
+        }
+    }
+
+    /// A share session closed (epoch -1), after its acknowledgements were applied: releases
+    /// what `member` still holds in the session's partitions, and everywhere in the group when
+    /// the member has already left it (its leave heartbeat came first and left its records to
+    /// this close).
+    pub fn close_session(
+        &self,
+        group: &str,
+        member: &str,
+        partitions: &BTreeSet<(String, i32)>,
+        settled: &mut Settled,
+    ) {
+        if self.is_member(group, member) {
+            self.release(group, member, partitions, settled);
+        } else {
+            self.member_gone(group, member, settled);
         }
     }
 
