@@ -458,3 +458,80 @@ async fn final_acknowledgements_after_the_leave_heartbeat_are_applied() {
     drop(producer);
     broker.shutdown().await.unwrap();
 }
+
+/// librdkafka's 0177: a share group with `share.isolation.level=read_committed` is delivered
+/// records up to the last stable offset only, and never those of an aborted transaction
+/// (archived undelivered, as Kafka does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_share_groups_see_no_aborted_or_open_transaction() {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use rdkafka::producer::Producer;
+    const GROUP_RESOURCE: i8 = 32;
+    const SET: i8 = 0;
+    let wait = std::time::Duration::from_secs(10);
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    let set = |name: &str, value: &str| {
+        AlterableConfig::default()
+            .with_name(s(name))
+            .with_config_operation(SET)
+            .with_value(Some(s(value)))
+    };
+    let configure = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(GROUP_RESOURCE)
+            .with_resource_name(s("workers"))
+            .with_configs(vec![
+                set("share.isolation.level", "read_committed"),
+                set("share.auto.offset.reset", "earliest"),
+            ]),
+    ]);
+    let configured: IncrementalAlterConfigsResponse =
+        a.call(ApiKey::IncrementalAlterConfigs, 1, &configure).await;
+    assert_eq!(configured.responses[0].error_code, 0, "{configured:?}");
+
+    // Offsets: 0-1 aborted, 2 its marker, 3 committed, 4 its marker, 5 still open.
+    let producer = producer(
+        &broker,
+        &[("transactional.id", "jobs-writer"), ("linger.ms", "0")],
+    );
+    let send = |payload: &'static str| {
+        producer.send(FutureRecord::to("jobs").key("k").payload(payload), wait)
+    };
+    tokio::task::block_in_place(|| producer.init_transactions(wait)).unwrap();
+    producer.begin_transaction().unwrap();
+    send("aborted-1").await.unwrap();
+    send("aborted-2").await.unwrap();
+    tokio::task::block_in_place(|| producer.abort_transaction(wait)).unwrap();
+    producer.begin_transaction().unwrap();
+    send("committed").await.unwrap();
+    tokio::task::block_in_place(|| producer.commit_transaction(wait)).unwrap();
+    producer.begin_transaction().unwrap();
+    send("open").await.unwrap();
+
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(3, 3, 1)]);
+
+    // Once the open transaction commits, its record is delivered, and nothing before it.
+    tokio::task::block_in_place(|| producer.commit_transaction(wait)).unwrap();
+    let response: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("a", 1, topic, vec![(3, 3, ACCEPT)]),
+        )
+        .await;
+    assert_eq!(ack_code(&response), 0);
+    assert_eq!(acquired(&response), vec![(5, 5, 1)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use runnel_log::{BatchBuilder, Batches, Compression, Log, LogError};
+use runnel_log::{AbortedTxn, BatchBuilder, BatchHeader, Batches, Compression, Log, LogError};
 use tokio::time::Instant;
 
-use super::config::OffsetReset;
+use super::config::{Isolation, OffsetReset};
 use super::records::{
     AckError, AckType, AcquiredRange, Archived, MemberId, ShareRecords, RENEW_CODE,
 };
@@ -301,14 +301,29 @@ fn acquire_partition(
     records.skip_to(log_start);
     let mut ranges = records.acquire_available(member, now, limits, max_records);
     let taken: usize = ranges.iter().map(|r| (r.last - r.first + 1) as usize).sum();
+    let readable_end = match settings.isolation {
+        Isolation::ReadUncommitted => high_watermark,
+        Isolation::ReadCommitted => log.last_stable_offset(),
+    };
     let mut fresh = Vec::new();
-    if taken < max_records && records.room(limits) > 0 && records.end() < high_watermark {
-        let read = log.read(records.end(), max_bytes.max(1))?;
+    if taken < max_records && records.room(limits) > 0 && records.end() < readable_end {
+        let from = records.end();
+        let read = log.read(from, max_bytes.max(1))?;
+        // Asked after the read, so it covers every aborted batch the read returned.
+        let aborted = match settings.isolation {
+            Isolation::ReadUncommitted => Vec::new(),
+            Isolation::ReadCommitted => log.aborted_transactions(from, readable_end),
+        };
         let mut spans = Vec::new();
-        let mut upto = records.end();
+        let mut upto = from;
         for item in Batches::new(&read.records) {
             let (header, _) = item?;
-            if !header.is_control() {
+            if header.base_offset >= readable_end {
+                break;
+            }
+            // Control batches and, for read_committed, aborted ones become holes: archived
+            // undelivered, as Kafka archives them.
+            if !header.is_control() && !aborted_batch(&header, &aborted) {
                 spans.push((header.base_offset, header.last_offset()));
             }
             upto = upto.max(header.last_offset() + 1);
@@ -326,6 +341,15 @@ fn acquire_partition(
     ranges.sort_by_key(|r| r.first);
     let bytes = collect_batches(log, &ranges)?;
     Ok((ranges, bytes))
+}
+
+/// Whether a batch belongs to one of the aborted transactions (those overlapping the read).
+fn aborted_batch(header: &BatchHeader, aborted: &[AbortedTxn]) -> bool {
+    header.is_transactional()
+        && aborted.iter().any(|txn| {
+            txn.producer_id == header.producer_id
+                && (txn.first_offset..=txn.last_offset).contains(&header.base_offset)
+        })
 }
 
 /// The batches of `buf` holding any acquired offset.
