@@ -205,10 +205,10 @@ with open(results, "w") as out:
         out.write(f"{name}\t{state}\t{listed[name]}{note}\n")
 sys.exit(1 if bad else 0)
 ' "$list_file" "$list" "$results" "$TESTS" || verdict=1
-column -t -s $'\t' "$results"
+awk -F'\t' '{ printf "%-48s %-12s %s\n", $1, $2, $3 }' "$results"
 counted=$(grep -v 'not counted' "$results" || true)
 echo "== $(grep -c PASSED <<<"$counted" || true) passed, $(grep -cE 'FAILED|UNFINISHED|NOT-' <<<"$counted" || true) failed or not finished," \
-    "$(grep -c SKIPPED <<<"$counted" || true) skipped by the runner (of the $list list; the log: $work/suite.log)"
+    "$(grep -c SKIPPED <<<"$counted" || true) skipped by the runner (of the $list list)"
 [[ -z $report ]] || cp "$results" "$report"
 if ((verdict != 0)); then
     echo "== failures:"
