@@ -535,3 +535,55 @@ async fn read_committed_share_groups_see_no_aborted_or_open_transaction() {
     drop(producer);
     broker.shutdown().await.unwrap();
 }
+
+/// librdkafka's 0180 (`fetch.max.bytes`): a ShareFetch with MaxBytes 0 acquires nothing, as
+/// Kafka's broker does; any other MaxBytes is a soft limit, the first partition with records
+/// giving one whole batch however small the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_fetch_max_bytes_zero_acquires_nothing_and_one_still_gives_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    for i in 0..3 {
+        producer
+            .send(
+                FutureRecord::to("jobs")
+                    .key("k")
+                    .payload(&format!("job-{i}")),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+
+    let response: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("a", 1, topic, vec![]).with_max_bytes(0),
+        )
+        .await;
+    assert_eq!(response.error_code, 0);
+    assert!(acquired(&response).is_empty(), "{response:?}");
+
+    // One record per batch (linger.ms=0, awaited one by one): a limit of one byte still
+    // gives the first batch, and only it.
+    let response: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("a", 2, topic, vec![]).with_max_bytes(1),
+        )
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 0, 1)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}

@@ -269,7 +269,10 @@ pub(crate) async fn share_fetch(
         let partitions: Vec<(String, i32)> = session.iter().cloned().collect();
         let budget = Budget {
             max_records: usize::try_from(request.max_records).unwrap_or(0),
-            max_bytes: usize::try_from(request.max_bytes).unwrap_or(0).max(1),
+            // MaxBytes 0 acquires nothing, as in Kafka (librdkafka's `fetch.max.bytes=0`);
+            // above 0 it is a soft limit: the first partition with records gives at least
+            // one whole batch.
+            max_bytes: usize::try_from(request.max_bytes).unwrap_or(0),
             max_wait: Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)),
         };
         acquired = fetch::acquire(state, &group, &member, &partitions, budget).await;
