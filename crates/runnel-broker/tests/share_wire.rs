@@ -303,3 +303,287 @@ async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
     assert_eq!(response.error_code, INCONSISTENT_GROUP_PROTOCOL);
     broker.shutdown().await.unwrap();
 }
+
+/// librdkafka's 0184: share-partition state belongs to the topic id, as in Kafka, so a topic
+/// deleted and created again under its name starts clean (its first record is a first
+/// delivery), and stays clean across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_created_again_starts_with_new_share_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let old_topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, old_topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    let send = |payload: &'static str| {
+        producer.send(
+            FutureRecord::to("jobs").key("k").payload(payload),
+            std::time::Duration::from_secs(10),
+        )
+    };
+    send("old").await.unwrap();
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, old_topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 0, 1)]);
+    // Leaving releases the record: the old topic's offset 0 has been delivered once.
+    let leave = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("workers")))
+        .with_member_id(s("a"))
+        .with_member_epoch(-1);
+    let left: ShareGroupHeartbeatResponse = a.call(ApiKey::ShareGroupHeartbeat, 1, &leave).await;
+    assert_eq!(left.error_code, 0);
+
+    let delete = DeleteTopicsRequest::default()
+        .with_topic_names(vec![TopicName(s("jobs"))])
+        .with_timeout_ms(10_000);
+    let deleted: DeleteTopicsResponse = a.call(ApiKey::DeleteTopics, 5, &delete).await;
+    assert_eq!(deleted.responses[0].error_code, 0);
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let new_topic = broker.state().topics.get("jobs").unwrap().id;
+    assert_ne!(new_topic, old_topic);
+    send("new").await.unwrap();
+
+    // The new topic's share-partition starts from scratch: from the log end (the reset
+    // policy), so the record produced before the first fetch is not there; the next is a
+    // first delivery at offset 1.
+    let mut b = Raw::connect(&broker).await;
+    assert_eq!(join(&mut b, "workers", "b", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 0, new_topic, vec![]))
+        .await;
+    assert!(acquired(&response).is_empty(), "{response:?}");
+    send("newer").await.unwrap();
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 1, new_topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(1, 1, 1)]);
+    let response: ShareFetchResponse = b
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("b", -1, new_topic, vec![(1, 1, RELEASE)]),
+        )
+        .await;
+    assert_eq!(ack_code(&response), 0);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+
+    // After a restart only the new topic's state is back: offset 1, delivered once.
+    let broker = start(dir.path(), |_| {}).await;
+    let mut c = Raw::connect(&broker).await;
+    assert_eq!(join(&mut c, "workers", "c", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = c
+        .call(ApiKey::ShareFetch, 1, &fetch("c", 0, new_topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(1, 1, 2)]);
+    broker.shutdown().await.unwrap();
+}
+
+/// librdkafka's 0178: a closing consumer sends its leave heartbeat and its final
+/// acknowledgements (the share session's close) at the same moment on two connections. When
+/// the leave arrives first the acknowledgements still apply, as in Kafka, where leaving the
+/// group does not release what an open share session holds: the close accepts what it names
+/// and releases the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn final_acknowledgements_after_the_leave_heartbeat_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut heartbeats = Raw::connect(&broker).await;
+    let mut fetches = Raw::connect(&broker).await;
+    assert_eq!(
+        join(&mut heartbeats, "workers", "a", "jobs")
+            .await
+            .error_code,
+        0
+    );
+    let response: ShareFetchResponse = fetches
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    for i in 0..5 {
+        producer
+            .send(
+                FutureRecord::to("jobs")
+                    .key("k")
+                    .payload(&format!("job-{i}")),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let response: ShareFetchResponse = fetches
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 4, 1)]);
+
+    let leave = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("workers")))
+        .with_member_id(s("a"))
+        .with_member_epoch(-1);
+    let left: ShareGroupHeartbeatResponse = heartbeats
+        .call(ApiKey::ShareGroupHeartbeat, 1, &leave)
+        .await;
+    assert_eq!(left.error_code, 0);
+    let close = ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(s("workers"))))
+        .with_member_id(Some(s("a")))
+        .with_share_session_epoch(-1)
+        .with_topics(vec![AcknowledgeTopic::default()
+            .with_topic_id(topic)
+            .with_partitions(vec![AcknowledgePartition::default()
+                .with_acknowledgement_batches(vec![AckBatch::default()
+                    .with_first_offset(0)
+                    .with_last_offset(2)
+                    .with_acknowledge_types(vec![ACCEPT])])])]);
+    let closed: ShareAcknowledgeResponse = fetches.call(ApiKey::ShareAcknowledge, 1, &close).await;
+    assert_eq!(closed.error_code, 0);
+    assert_eq!(closed.responses[0].partitions[0].error_code, 0);
+
+    // 0..=2 are accepted for good; 3..=4, not acknowledged, were released by the close.
+    let mut b = Raw::connect(&broker).await;
+    assert_eq!(join(&mut b, "workers", "b", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = b
+        .call(ApiKey::ShareFetch, 1, &fetch("b", 0, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(3, 4, 2)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}
+
+/// librdkafka's 0177: a share group with `share.isolation.level=read_committed` is delivered
+/// records up to the last stable offset only, and never those of an aborted transaction
+/// (archived undelivered, as Kafka does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_committed_share_groups_see_no_aborted_or_open_transaction() {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use rdkafka::producer::Producer;
+    const GROUP_RESOURCE: i8 = 32;
+    const SET: i8 = 0;
+    let wait = std::time::Duration::from_secs(10);
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    let set = |name: &str, value: &str| {
+        AlterableConfig::default()
+            .with_name(s(name))
+            .with_config_operation(SET)
+            .with_value(Some(s(value)))
+    };
+    let configure = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(GROUP_RESOURCE)
+            .with_resource_name(s("workers"))
+            .with_configs(vec![
+                set("share.isolation.level", "read_committed"),
+                set("share.auto.offset.reset", "earliest"),
+            ]),
+    ]);
+    let configured: IncrementalAlterConfigsResponse =
+        a.call(ApiKey::IncrementalAlterConfigs, 1, &configure).await;
+    assert_eq!(configured.responses[0].error_code, 0, "{configured:?}");
+
+    // Offsets: 0-1 aborted, 2 its marker, 3 committed, 4 its marker, 5 still open.
+    let producer = producer(
+        &broker,
+        &[("transactional.id", "jobs-writer"), ("linger.ms", "0")],
+    );
+    let send = |payload: &'static str| {
+        producer.send(FutureRecord::to("jobs").key("k").payload(payload), wait)
+    };
+    tokio::task::block_in_place(|| producer.init_transactions(wait)).unwrap();
+    producer.begin_transaction().unwrap();
+    send("aborted-1").await.unwrap();
+    send("aborted-2").await.unwrap();
+    tokio::task::block_in_place(|| producer.abort_transaction(wait)).unwrap();
+    producer.begin_transaction().unwrap();
+    send("committed").await.unwrap();
+    tokio::task::block_in_place(|| producer.commit_transaction(wait)).unwrap();
+    producer.begin_transaction().unwrap();
+    send("open").await.unwrap();
+
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(3, 3, 1)]);
+
+    // Once the open transaction commits, its record is delivered, and nothing before it.
+    tokio::task::block_in_place(|| producer.commit_transaction(wait)).unwrap();
+    let response: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("a", 1, topic, vec![(3, 3, ACCEPT)]),
+        )
+        .await;
+    assert_eq!(ack_code(&response), 0);
+    assert_eq!(acquired(&response), vec![(5, 5, 1)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}
+
+/// librdkafka's 0180 (`fetch.max.bytes`): a ShareFetch with MaxBytes 0 acquires nothing, as
+/// Kafka's broker does; any other MaxBytes is a soft limit, the first partition with records
+/// giving one whole batch however small the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_fetch_max_bytes_zero_acquires_nothing_and_one_still_gives_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
+    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    for i in 0..3 {
+        producer
+            .send(
+                FutureRecord::to("jobs")
+                    .key("k")
+                    .payload(&format!("job-{i}")),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+
+    let response: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("a", 1, topic, vec![]).with_max_bytes(0),
+        )
+        .await;
+    assert_eq!(response.error_code, 0);
+    assert!(acquired(&response).is_empty(), "{response:?}");
+
+    // One record per batch (linger.ms=0, awaited one by one): a limit of one byte still
+    // gives the first batch, and only it.
+    let response: ShareFetchResponse = a
+        .call(
+            ApiKey::ShareFetch,
+            1,
+            &fetch("a", 2, topic, vec![]).with_max_bytes(1),
+        )
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 0, 1)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}

@@ -216,7 +216,17 @@ pub(crate) async fn delete_topics(
         }
         let doomed = topic.name.clone();
         match blocking(state, move |s| s.topics.delete(&doomed)).await {
-            Ok(()) => response.responses.push(result),
+            Ok(()) => {
+                // Share-partitions are keyed by topic id, so a topic created again under this
+                // name starts clean whether or not this reaches the disk; deleting the stored
+                // state only keeps the state topic from holding it for ever.
+                let changes = state.shares.forget_topic(topic.id);
+                if let Err(error) = crate::share::store::persist(state, &changes).await {
+                    tracing::warn!(topic = %topic.name, %error,
+                        "deleting the share-group state of a deleted topic failed");
+                }
+                response.responses.push(result);
+            }
             Err((code, text)) => response.responses.push(
                 result
                     .with_error_code(code)

@@ -261,7 +261,7 @@ pub(crate) async fn share_fetch(
     if closing {
         state
             .shares
-            .release(&group, &member, &session, &mut settled);
+            .close_session(&group, &member, &session, &mut settled);
     }
     let store_error = finish(state, settled).await.err();
     let mut acquired = Vec::new();
@@ -269,7 +269,10 @@ pub(crate) async fn share_fetch(
         let partitions: Vec<(String, i32)> = session.iter().cloned().collect();
         let budget = Budget {
             max_records: usize::try_from(request.max_records).unwrap_or(0),
-            max_bytes: usize::try_from(request.max_bytes).unwrap_or(0).max(1),
+            // MaxBytes 0 acquires nothing, as in Kafka (librdkafka's `fetch.max.bytes=0`);
+            // above 0 it is a soft limit: the first partition with records gives at least
+            // one whole batch.
+            max_bytes: usize::try_from(request.max_bytes).unwrap_or(0),
             max_wait: Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)),
         };
         acquired = fetch::acquire(state, &group, &member, &partitions, budget).await;
@@ -421,7 +424,7 @@ async fn acknowledge(
     if request.share_session_epoch == -1 {
         state
             .shares
-            .release(&group, &member, &session, &mut settled);
+            .close_session(&group, &member, &session, &mut settled);
     }
     let store_error = finish(state, settled).await.err();
     let (leader_id, leader_epoch) = leader(state);
@@ -533,7 +536,7 @@ pub(crate) fn describe_offsets(
                     .with_leader_epoch(-1);
                 let found = known
                     .iter()
-                    .find(|s| s.key.topic == topic && s.key.partition == index);
+                    .find(|s| s.key.topic_id == id_of && s.key.partition == index);
                 if let Some((summary, dead_lettered)) = found.and_then(|s| shares::summary(s)) {
                     p.start_offset = summary.start;
                     p.leader_epoch = 0;
@@ -595,6 +598,7 @@ pub(crate) async fn alter_offsets(
                     let key = ShareKey {
                         group: group.clone(),
                         topic: name.clone(),
+                        topic_id: log_topic.as_ref().map_or(Uuid::nil(), |t| t.id),
                         partition: p.partition_index,
                     };
                     // -1 and -2 name the log end and start, as with consumer offsets.
@@ -659,7 +663,7 @@ pub(crate) async fn delete_offsets(
                         .shares
                         .partitions_of(&group)
                         .into_iter()
-                        .filter(|p| p.key.topic == name)
+                        .filter(|p| p.key.topic_id == t.id)
                         .map(|p| p.key.clone()),
                 );
             }

@@ -107,11 +107,26 @@ pub enum OffsetReset {
     Latest,
 }
 
+/// Which records a share group delivers (`share.isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Every record up to the high watermark, those of open and aborted transactions too.
+    ReadUncommitted,
+    /// Records up to the last stable offset; those of aborted transactions are archived
+    /// undelivered.
+    ReadCommitted,
+}
+
 /// The group-level settings a share group may override, with their meaning.
 pub const GROUP_SETTINGS: &[(&str, &str)] = &[
     (
         "share.auto.offset.reset",
         "where a share-partition without state starts: latest (default) or earliest",
+    ),
+    (
+        "share.isolation.level",
+        "read_uncommitted (default) or read_committed: records up to the last stable offset, \
+         none of an aborted transaction",
     ),
     (
         "share.record.lock.duration.ms",
@@ -131,6 +146,7 @@ pub const GROUP_SETTINGS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSettings {
     pub offset_reset: OffsetReset,
+    pub isolation: Isolation,
     pub limits: Limits,
     pub dead_letter_topic: Option<String>,
 }
@@ -140,6 +156,7 @@ impl GroupSettings {
     pub fn resolve(defaults: &ShareDefaults, overrides: &BTreeMap<String, String>) -> Self {
         let mut settings = GroupSettings {
             offset_reset: OffsetReset::Latest,
+            isolation: Isolation::ReadUncommitted,
             limits: Limits {
                 lock_ms: defaults.record_lock_duration_ms,
                 delivery_count_limit: defaults.delivery_count_limit,
@@ -166,6 +183,19 @@ impl GroupSettings {
                             name: name.to_owned(),
                             value: value.to_owned(),
                             expected: "earliest or latest",
+                        })
+                    }
+                }
+            }
+            "share.isolation.level" => {
+                self.isolation = match value.trim() {
+                    "read_uncommitted" => Isolation::ReadUncommitted,
+                    "read_committed" => Isolation::ReadCommitted,
+                    _ => {
+                        return Err(InvalidSetting {
+                            name: name.to_owned(),
+                            value: value.to_owned(),
+                            expected: "read_committed or read_uncommitted",
                         })
                     }
                 }
@@ -204,6 +234,10 @@ impl GroupSettings {
             "share.auto.offset.reset" => match self.offset_reset {
                 OffsetReset::Earliest => "earliest".to_owned(),
                 OffsetReset::Latest => "latest".to_owned(),
+            },
+            "share.isolation.level" => match self.isolation {
+                Isolation::ReadUncommitted => "read_uncommitted".to_owned(),
+                Isolation::ReadCommitted => "read_committed".to_owned(),
             },
             "share.record.lock.duration.ms" => self.limits.lock_ms.to_string(),
             "share.delivery.count.limit" => self.limits.delivery_count_limit.to_string(),
@@ -252,5 +286,18 @@ mod tests {
             .apply("errors.deadletterqueue.topic.name", "__consumer_offsets")
             .is_err());
         assert!(check.apply("share.auto.offset.reset", "middle").is_err());
+        assert_eq!(settings.isolation, Isolation::ReadUncommitted);
+        check
+            .apply("share.isolation.level", "read_committed")
+            .unwrap();
+        assert_eq!(check.isolation, Isolation::ReadCommitted);
+        assert_eq!(
+            check.value_of("share.isolation.level").as_deref(),
+            Some("read_committed")
+        );
+        let err = check
+            .apply("share.isolation.level", "serializable")
+            .unwrap_err();
+        assert!(err.to_string().contains("read_committed"), "{err}");
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use runnel_log::{BatchBuilder, Batches, Compression, Log, LogError};
+use runnel_log::{AbortedTxn, BatchBuilder, BatchHeader, Batches, Compression, Log, LogError};
 use tokio::time::Instant;
 
-use super::config::OffsetReset;
+use super::config::{Isolation, OffsetReset};
 use super::records::{
     AckError, AckType, AcquiredRange, Archived, MemberId, ShareRecords, RENEW_CODE,
 };
@@ -54,18 +54,18 @@ pub fn acknowledge(
     let limits = state.shares.settings(group).limits;
     let mut out = Vec::with_capacity(acks.len());
     for partition_acks in acks {
-        let key = ShareKey {
-            group: group.to_owned(),
-            topic: partition_acks.topic.clone(),
-            partition: partition_acks.partition,
-        };
-        let exists = state
+        let topic_id = state
             .topics
-            .get(&key.topic)
-            .is_some_and(|t| t.partition(key.partition).is_some());
-        let code = if !exists {
-            ResponseError::UnknownTopicOrPartition.code()
-        } else {
+            .get(&partition_acks.topic)
+            .filter(|t| t.partition(partition_acks.partition).is_some())
+            .map(|t| t.id);
+        let code = if let Some(topic_id) = topic_id {
+            let key = ShareKey {
+                group: group.to_owned(),
+                topic: partition_acks.topic.clone(),
+                topic_id,
+                partition: partition_acks.partition,
+            };
             let share = state.shares.partition(&key);
             let mut archived = Vec::new();
             let result = {
@@ -85,8 +85,13 @@ pub fn acknowledge(
             };
             settled.add(&share, archived);
             result.map_or_else(|e| e.code(), |()| 0)
+        } else {
+            ResponseError::UnknownTopicOrPartition.code()
         };
-        out.push(((key.topic, key.partition), code));
+        out.push((
+            (partition_acks.topic.clone(), partition_acks.partition),
+            code,
+        ));
     }
     out
 }
@@ -162,6 +167,9 @@ pub struct Budget {
     pub max_wait: Duration,
 }
 
+/// A partition to acquire from: topic, index, and the topic's id and log when it exists.
+type Target = (String, i32, Option<(uuid::Uuid, Arc<Partition>)>);
+
 /// Acquires records for `member` from `partitions`, waiting up to `max_wait` for some.
 pub async fn acquire(
     state: &Arc<BrokerState>,
@@ -172,17 +180,20 @@ pub async fn acquire(
 ) -> Vec<Acquired> {
     let deadline = Instant::now() + budget.max_wait;
     let member = super::member_id(member);
-    let targets: Vec<(String, i32, Option<Arc<Partition>>)> = partitions
+    let targets: Vec<Target> = partitions
         .iter()
         .map(|(topic, index)| {
-            let log = state.topics.get(topic).and_then(|t| t.partition(*index));
+            let log = state
+                .topics
+                .get(topic)
+                .and_then(|t| Some((t.id, t.partition(*index)?)));
             (topic.clone(), *index, log)
         })
         .collect();
     loop {
         let mut changes: Vec<_> = targets
             .iter()
-            .filter_map(|(_, _, p)| p.as_ref().map(|p| Box::pin(p.changed())))
+            .filter_map(|(_, _, p)| p.as_ref().map(|(_, p)| Box::pin(p.changed())))
             .collect();
         for change in &mut changes {
             change.as_mut().enable();
@@ -205,7 +216,7 @@ fn acquire_once(
     state: &BrokerState,
     group: &str,
     member: &MemberId,
-    targets: &[(String, i32, Option<Arc<Partition>>)],
+    targets: &[Target],
     budget: Budget,
 ) -> Vec<Acquired> {
     let settings = state.shares.settings(group);
@@ -221,7 +232,7 @@ fn acquire_once(
             records: Vec::new(),
             ranges: Vec::new(),
         };
-        let Some(log) = log else {
+        let Some((topic_id, log)) = log else {
             acquired.error = ResponseError::UnknownTopicOrPartition.code();
             out.push(acquired);
             continue;
@@ -233,6 +244,7 @@ fn acquire_once(
         let key = ShareKey {
             group: group.to_owned(),
             topic: topic.clone(),
+            topic_id: *topic_id,
             partition: *index,
         };
         let share = state.shares.partition(&key);
@@ -289,14 +301,29 @@ fn acquire_partition(
     records.skip_to(log_start);
     let mut ranges = records.acquire_available(member, now, limits, max_records);
     let taken: usize = ranges.iter().map(|r| (r.last - r.first + 1) as usize).sum();
+    let readable_end = match settings.isolation {
+        Isolation::ReadUncommitted => high_watermark,
+        Isolation::ReadCommitted => log.last_stable_offset(),
+    };
     let mut fresh = Vec::new();
-    if taken < max_records && records.room(limits) > 0 && records.end() < high_watermark {
-        let read = log.read(records.end(), max_bytes.max(1))?;
+    if taken < max_records && records.room(limits) > 0 && records.end() < readable_end {
+        let from = records.end();
+        let read = log.read(from, max_bytes.max(1))?;
+        // Asked after the read, so it covers every aborted batch the read returned.
+        let aborted = match settings.isolation {
+            Isolation::ReadUncommitted => Vec::new(),
+            Isolation::ReadCommitted => log.aborted_transactions(from, readable_end),
+        };
         let mut spans = Vec::new();
-        let mut upto = records.end();
+        let mut upto = from;
         for item in Batches::new(&read.records) {
             let (header, _) = item?;
-            if !header.is_control() {
+            if header.base_offset >= readable_end {
+                break;
+            }
+            // Control batches and, for read_committed, aborted ones become holes: archived
+            // undelivered, as Kafka archives them.
+            if !header.is_control() && !aborted_batch(&header, &aborted) {
                 spans.push((header.base_offset, header.last_offset()));
             }
             upto = upto.max(header.last_offset() + 1);
@@ -314,6 +341,15 @@ fn acquire_partition(
     ranges.sort_by_key(|r| r.first);
     let bytes = collect_batches(log, &ranges)?;
     Ok((ranges, bytes))
+}
+
+/// Whether a batch belongs to one of the aborted transactions (those overlapping the read).
+fn aborted_batch(header: &BatchHeader, aborted: &[AbortedTxn]) -> bool {
+    header.is_transactional()
+        && aborted.iter().any(|txn| {
+            txn.producer_id == header.producer_id
+                && (txn.first_offset..=txn.last_offset).contains(&header.base_offset)
+        })
 }
 
 /// The batches of `buf` holding any acquired offset.
@@ -371,6 +407,7 @@ pub async fn finish(state: &Arc<BrokerState>, settled: Settled) -> Result<(), Lo
         if let Some(log) = state
             .topics
             .get(&partition.key.topic)
+            .filter(|t| t.id == partition.key.topic_id)
             .and_then(|t| t.partition(partition.key.partition))
         {
             log.notify();
@@ -393,6 +430,7 @@ async fn dead_letter(
     let Some(source) = state
         .topics
         .get(&key.topic)
+        .filter(|t| t.id == key.topic_id)
         .and_then(|t| t.partition(key.partition))
     else {
         return Ok(());

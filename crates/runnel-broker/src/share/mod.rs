@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use kafka_protocol::error::ResponseError;
 use runnel_log::Clock;
+use uuid::Uuid;
 
 use crate::broker::BrokerState;
 use crate::error::BrokerError;
@@ -168,10 +169,25 @@ impl ShareCoordinator {
         self.clock.now_ms()
     }
 
-    /// Installs what the state topic held.
-    pub fn restore(&self, loaded: store::Loaded) -> usize {
+    /// Installs what the state topic held. `topic_id` gives the id of a topic that exists now:
+    /// state of a topic since deleted (or deleted and created again) is left out, and state
+    /// stored before topic ids were recorded is taken as the current topic's of that name
+    /// unless state stored with its id exists.
+    pub fn restore(&self, loaded: store::Loaded, topic_id: impl Fn(&str) -> Option<Uuid>) -> usize {
+        let (with_id, by_name): (Vec<_>, Vec<_>) = loaded
+            .partitions
+            .into_iter()
+            .partition(|(key, _)| !key.topic_id.is_nil());
         let mut partitions = lock(&self.partitions);
-        for (key, stored) in loaded.partitions {
+        for (mut key, stored) in by_name.into_iter().chain(with_id) {
+            let Some(current) = topic_id(&key.topic) else {
+                continue;
+            };
+            if key.topic_id.is_nil() {
+                key.topic_id = current;
+            } else if key.topic_id != current {
+                continue;
+            }
             let Some(records) = ShareRecords::restore(stored.start, &stored.runs) else {
                 tracing::warn!(group = %key.group, topic = %key.topic, partition = key.partition,
                     "stored share-partition state does not tile; starting it over");
@@ -288,6 +304,28 @@ impl ShareCoordinator {
         }
     }
 
+    /// Forgets every share-partition of a deleted topic; returns the changes that delete their
+    /// stored state (also any stored before topic ids were recorded).
+    pub fn forget_topic(&self, topic_id: Uuid) -> Vec<Change> {
+        let mut partitions = lock(&self.partitions);
+        let doomed: Vec<ShareKey> = partitions
+            .keys()
+            .filter(|key| key.topic_id == topic_id)
+            .cloned()
+            .collect();
+        let mut changes = Vec::with_capacity(doomed.len() * 2);
+        for key in doomed {
+            partitions.remove(&key);
+            let by_name = ShareKey {
+                topic_id: Uuid::nil(),
+                ..key.clone()
+            };
+            changes.push(Change::Partition(key, None));
+            changes.push(Change::Partition(by_name, None));
+        }
+        changes
+    }
+
     pub fn has_members(&self, group: &str) -> bool {
         lock(&self.groups)
             .get(group)
@@ -319,7 +357,17 @@ impl ShareCoordinator {
                 }
             }
             drop(groups);
-            self.member_gone(&request.group, &request.member, settled);
+            // A closing client sends its leave heartbeat and its last acknowledgements (the
+            // share session's close) at the same moment, on different connections. As in
+            // Kafka, leaving does not release what it holds under an open share session: the
+            // session's close applies the acknowledgements and then releases the rest (see
+            // `close_session`), and a client that never closes it has its locks run out.
+            let had_session = lock(&self.sessions)
+                .remove(&(request.group.clone(), request.member.clone()))
+                .is_some();
+            if !had_session {
+                self.member_gone(&request.group, &request.member, settled);
+            }
             return HeartbeatOutcome {
                 epoch: -1,
                 heartbeat_interval_ms: self.defaults.heartbeat_interval_ms,
@@ -464,20 +512,37 @@ impl ShareCoordinator {
         settled: &mut Settled,
     ) {
         let limits = self.settings(group).limits;
-        for (topic, index) in partitions {
-            let key = ShareKey {
-                group: group.to_owned(),
-                topic: topic.clone(),
-                partition: *index,
-            };
-            let Some(partition) = lock(&self.partitions).get(&key).cloned() else {
-                continue;
-            };
+        let held: Vec<Arc<SharePartition>> = lock(&self.partitions)
+            .values()
+            .filter(|p| {
+                p.key.group == group && partitions.contains(&(p.key.topic.clone(), p.key.partition))
+            })
+            .cloned()
+            .collect();
+        for partition in held {
             let archived = match partition.lock().records.as_mut() {
                 Some(records) => records.release_member(member, limits),
                 None => continue,
             };
             settled.add(&partition, archived);
+        }
+    }
+
+    /// A share session closed (epoch -1), after its acknowledgements were applied: releases
+    /// what `member` still holds in the session's partitions, and everywhere in the group when
+    /// the member has already left it (its leave heartbeat came first and left its records to
+    /// this close).
+    pub fn close_session(
+        &self,
+        group: &str,
+        member: &str,
+        partitions: &BTreeSet<(String, i32)>,
+        settled: &mut Settled,
+    ) {
+        if self.is_member(group, member) {
+            self.release(group, member, partitions, settled);
+        } else {
+            self.member_gone(group, member, settled);
         }
     }
 
@@ -565,7 +630,9 @@ pub fn summary(partition: &SharePartition) -> Option<(Summary, u64)> {
 /// Loads `__share_group_state` at start-up.
 pub(crate) async fn load(state: &Arc<BrokerState>) -> Result<(), BrokerError> {
     let loaded = crate::broker::replay(state, store::load).await?;
-    let restored = state.shares.restore(loaded);
+    let restored = state
+        .shares
+        .restore(loaded, |name| state.topics.get(name).map(|t| t.id));
     if restored > 0 {
         tracing::info!(share_partitions = restored, "loaded share-group state");
     }

@@ -6,8 +6,11 @@
 //! value deletes the key. Runnel's own format, version byte first, integers big-endian:
 //!
 //! ```text
-//! key, partition state: u8 kind=1 | u16 len | group | u16 len | topic | i32 partition
+//! key, partition state: u8 kind=3 | u16 len | group | u16 len | topic | 16 bytes topic id
+//!                       | i32 partition
 //! key, group config:    u8 kind=2 | u16 len | group
+//! key, partition state before topic ids (read, and deleted with the topic, never written):
+//!                       u8 kind=1 | u16 len | group | u16 len | topic | i32 partition
 //! value, partition state: u8 version=1 | i64 start offset | u64 dead-lettered count
 //!                         | u32 runs | runs × (i64 first | i64 last | u8 state | u16 deliveries)
 //!                         (state: 0 available, 2 acknowledged, 4 archived)
@@ -22,6 +25,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, BufMut};
 use runnel_log::{BatchBuilder, Compression, LogError};
+use uuid::Uuid;
 
 use super::records::{DurableState, StateRun};
 use crate::broker::BrokerState;
@@ -29,16 +33,20 @@ use crate::groups::store::{get_str, put_str, replay_records};
 use crate::topics::{Topic, TopicError};
 
 pub const STATE_TOPIC: &str = "__share_group_state";
-const PARTITION_STATE: u8 = 1;
+const PARTITION_STATE_BY_NAME: u8 = 1;
 const GROUP_CONFIG: u8 = 2;
+const PARTITION_STATE: u8 = 3;
 const VERSION: u8 = 1;
 const RUN_BYTES: usize = 19;
 
-/// Identifies a share-partition: group, topic, partition.
+/// Identifies a share-partition: group, topic, partition. The topic id is part of it, as in
+/// Kafka, so a topic deleted and created again under the same name starts with new
+/// share-partitions. A nil id marks state stored before topic ids were recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ShareKey {
     pub group: String,
     pub topic: String,
+    pub topic_id: Uuid,
     pub partition: i32,
 }
 
@@ -67,10 +75,18 @@ pub struct Loaded {
 fn encode(change: &Change) -> (Vec<u8>, Option<Vec<u8>>) {
     match change {
         Change::Partition(key, value) => {
-            let mut k = Vec::with_capacity(9 + key.group.len() + key.topic.len());
-            k.put_u8(PARTITION_STATE);
+            let mut k = Vec::with_capacity(25 + key.group.len() + key.topic.len());
+            let by_name = key.topic_id.is_nil();
+            k.put_u8(if by_name {
+                PARTITION_STATE_BY_NAME
+            } else {
+                PARTITION_STATE
+            });
             put_str(&mut k, &key.group);
             put_str(&mut k, &key.topic);
+            if !by_name {
+                k.put_slice(key.topic_id.as_bytes());
+            }
             k.put_i32(key.partition);
             (k, value.as_ref().map(encode_partition))
         }
@@ -113,15 +129,26 @@ fn encode_config(config: &BTreeMap<String, String>) -> Vec<u8> {
 pub fn decode(key: &[u8], value: Option<&[u8]>) -> Option<Change> {
     let (&kind, mut key) = key.split_first()?;
     match kind {
-        PARTITION_STATE => {
+        PARTITION_STATE | PARTITION_STATE_BY_NAME => {
             let group = get_str(&mut key)?;
             let topic = get_str(&mut key)?;
-            if key.remaining() != 4 {
+            let id_bytes = if kind == PARTITION_STATE { 16 } else { 0 };
+            if key.remaining() != id_bytes + 4 {
                 return None;
+            }
+            let mut topic_id = Uuid::nil();
+            if kind == PARTITION_STATE {
+                let mut bytes = [0; 16];
+                key.copy_to_slice(&mut bytes);
+                topic_id = Uuid::from_bytes(bytes);
+                if topic_id.is_nil() {
+                    return None;
+                }
             }
             let share_key = ShareKey {
                 group,
                 topic,
+                topic_id,
                 partition: key.get_i32(),
             };
             let state = match value {
@@ -272,7 +299,12 @@ mod tests {
         let key = ShareKey {
             group: "g".into(),
             topic: "orders".into(),
+            topic_id: Uuid::from_u128(0x3f0c_6c0e_8a7e_4c55_9d53_2f3f_9ad0_c1b4),
             partition: 3,
+        };
+        let by_name = ShareKey {
+            topic_id: Uuid::nil(),
+            ..key.clone()
         };
         let stored = StoredPartition {
             start: 40,
@@ -287,8 +319,10 @@ mod tests {
         let mut config = BTreeMap::new();
         config.insert("share.auto.offset.reset".to_owned(), "earliest".to_owned());
         for change in [
-            Change::Partition(key.clone(), Some(stored)),
+            Change::Partition(key.clone(), Some(stored.clone())),
             Change::Partition(key, None),
+            Change::Partition(by_name.clone(), Some(stored)),
+            Change::Partition(by_name, None),
             Change::Config("g".into(), Some(config)),
             Change::Config("g".into(), None),
         ] {

@@ -92,6 +92,7 @@ fn a_leaving_member_releases_its_records() {
     let key = ShareKey {
         group: "g".into(),
         topic: "t".into(),
+        topic_id: uuid::Uuid::from_u128(1),
         partition: 0,
     };
     let partition = shares.partition(&key);
@@ -113,4 +114,57 @@ fn a_leaving_member_releases_its_records() {
     assert!(!shares.has_members("g"));
     assert_eq!(shares.delete_group("g").unwrap().len(), 1);
     assert!(!shares.is_share_group("g"));
+}
+
+#[test]
+fn restore_keeps_only_state_of_topics_that_still_exist_under_that_id() {
+    let (shares, _) = coordinator();
+    let current = Uuid::from_u128(7);
+    let key = |topic: &str, topic_id: Uuid, partition: i32| ShareKey {
+        group: "g".into(),
+        topic: topic.into(),
+        topic_id,
+        partition,
+    };
+    let stored = |start: i64| store::StoredPartition {
+        start,
+        dead_lettered: 0,
+        runs: Vec::new(),
+    };
+    let mut loaded = store::Loaded::default();
+    // Partition 0: stored before topic ids, and again since; the record with the id counts.
+    loaded
+        .partitions
+        .insert(key("t", Uuid::nil(), 0), stored(5));
+    loaded.partitions.insert(key("t", current, 0), stored(9));
+    // Partition 1: stored before topic ids only; taken as the current topic's.
+    loaded
+        .partitions
+        .insert(key("t", Uuid::nil(), 1), stored(3));
+    // Partition 2: an earlier topic of the same name, deleted and created again.
+    loaded
+        .partitions
+        .insert(key("t", Uuid::from_u128(6), 2), stored(4));
+    // A topic that is gone.
+    loaded
+        .partitions
+        .insert(key("gone", Uuid::from_u128(8), 0), stored(1));
+
+    let restored = shares.restore(loaded, |name| (name == "t").then_some(current));
+    assert_eq!(restored, 2);
+    let starts: Vec<(ShareKey, i64)> = shares
+        .partitions_of("g")
+        .iter()
+        .map(|p| (p.key.clone(), summary(p).unwrap().0.start))
+        .collect();
+    assert_eq!(
+        starts,
+        vec![(key("t", current, 0), 9), (key("t", current, 1), 3)]
+    );
+
+    // Deleting the topic forgets both and deletes their records under both key kinds.
+    let changes = shares.forget_topic(current);
+    assert_eq!(changes.len(), 4);
+    assert!(changes.contains(&Change::Partition(key("t", Uuid::nil(), 1), None)));
+    assert!(shares.partitions_of("g").is_empty());
 }
