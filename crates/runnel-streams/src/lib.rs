@@ -33,6 +33,7 @@
 mod aggregate;
 mod change;
 mod error;
+mod join;
 pub mod nexmark;
 mod record;
 mod serdes;
@@ -45,13 +46,16 @@ mod windowed;
 pub use aggregate::{Aggregate, Aggregator, Count, Reduce};
 pub use change::Change;
 pub use error::StreamsError;
+pub use join::{
+    AsOf, Delta, JoinKind, JoinWindows, Joined, Unmatched, VersionedHistory, WindowedJoin,
+};
 pub use record::{Record, Timestamp};
 pub use serdes::{BytesSerde, DecimalSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
     GroupedStream, Incoming, Input, InternalTopic, Outgoing, Predicate, Sink, StateChange,
-    StoreInfo, Stream, Table, TopicPurpose, Topology, TopologyBuilder, WindowedGroupedStream,
-    WindowedTable,
+    StoreInfo, Stream, StreamJoin, Table, TopicPurpose, Topology, TopologyBuilder, VersionedTable,
+    WindowedGroupedStream, WindowedTable,
 };
 pub use watermark::WatermarkTracker;
 pub use window::{Window, WindowSpec, Windows};

@@ -53,7 +53,7 @@ impl Keys {
         }
     }
 
-    fn merged(self, other: Keys) -> Keys {
+    pub(super) fn merged(self, other: Keys) -> Keys {
         match (self, other) {
             (Keys::Changed, _) | (_, Keys::Changed) => Keys::Changed,
             (Keys::Partitioned, _) | (_, Keys::Partitioned) => Keys::Partitioned,
@@ -91,6 +91,10 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
     pub(super) fn with_keys(mut self, keys: Keys) -> Self {
         self.keys = keys;
         self
+    }
+
+    pub(super) fn keys(&self) -> Keys {
+        self.keys
     }
 
     pub(super) fn context(&self) -> &Rc<Context> {
