@@ -8,6 +8,7 @@ mod node;
 mod stores;
 mod stream;
 mod table;
+mod table_join;
 mod topics;
 
 use std::cell::{Cell, RefCell};
@@ -23,6 +24,7 @@ use node::Node;
 pub use stores::{StateChange, StoreInfo};
 pub use stream::{Predicate, Sink, Stream};
 pub use table::{GroupedStream, Table, WindowedGroupedStream, WindowedTable};
+pub use table_join::JoinedTable;
 pub use topics::{Incoming, InternalTopic, Outgoing, TopicPurpose};
 
 type WatermarkListener = Box<dyn FnMut(Timestamp)>;

@@ -83,7 +83,7 @@ pub(super) fn state_error(store: &str, reason: impl ToString) -> StreamsError {
 }
 
 /// Registers the store behind a table: its entries are the table's keys and values.
-fn store_table<K: Ord + Clone + 'static, A: Clone + 'static>(
+pub(super) fn store_table<K: Ord + Clone + 'static, A: Clone + 'static>(
     context: &Context,
     name: &str,
     values: Rc<RefCell<BTreeMap<K, A>>>,
@@ -169,6 +169,7 @@ impl TopologyBuilder {
         let (keys, values): (Rc<dyn Serde<K>>, Rc<dyn Serde<V>>) = (Rc::new(keys), Rc::new(values));
         let table = Table::empty(self.context.clone());
         let changes_node = table.changes_node();
+        let touched = table.touched.clone();
         let (map, changed, context) = (
             table.values.clone(),
             table.changed.clone(),
@@ -183,13 +184,17 @@ impl TopologyBuilder {
             if let Some(marks) = changed.borrow_mut().as_mut() {
                 marks.insert(key.clone());
             }
+            let touch =
+                |key: K| touched.push(Record::new(key, (), incoming.timestamp, incoming.partition));
             let Some(bytes) = incoming.value else {
                 map.borrow_mut().remove(&key);
+                touch(key);
                 return;
             };
             match value_serde.deserialize(bytes) {
                 Ok(value) => {
                     map.borrow_mut().insert(key.clone(), value.clone());
+                    touch(key.clone());
                     changes_node.push(Record::new(
                         key,
                         value,
