@@ -53,9 +53,9 @@ pub use record::{Record, Timestamp};
 pub use serdes::{BytesSerde, DecimalSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
-    GroupedStream, Incoming, Input, InternalTopic, JoinedTable, Outgoing, Predicate, Sink,
-    StateChange, StoreInfo, Stream, StreamJoin, Table, TopicPurpose, Topology, TopologyBuilder,
-    VersionedTable, WindowedGroupedStream, WindowedTable,
+    GlobalTable, GroupedStream, Incoming, Input, InternalTopic, JoinedTable, Outgoing, Predicate,
+    Sink, StateChange, StoreInfo, Stream, StreamJoin, Table, TopicPurpose, Topology,
+    TopologyBuilder, VersionedTable, WindowedGroupedStream, WindowedTable,
 };
 pub use watermark::WatermarkTracker;
 pub use window::{Window, WindowSpec, Windows};

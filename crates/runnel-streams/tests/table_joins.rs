@@ -287,3 +287,59 @@ fn a_sale_takes_the_rate_in_force_when_it_happened() {
     );
     assert_eq!(topology.late_records_dropped(), 1);
 }
+
+#[test]
+fn a_stream_joins_a_global_table_through_a_key_taken_from_each_record() {
+    let mut builder = TopologyBuilder::new();
+    // Orders keyed by order id; the customer id is in the value.
+    let orders = builder.stream("orders", StringSerde, StringSerde);
+    let customers = builder.global_table("customers", StringSerde, StringSerde);
+    let out: Shared<String> = Rc::default();
+    let sink = out.clone();
+    orders
+        .left_join_global(
+            &customers,
+            |_, customer: &String| customer.clone(),
+            |order, _, name: Option<&String>| {
+                format!("{order} {}", name.map_or("?", String::as_str))
+            },
+        )
+        .for_each(move |r| sink.borrow_mut().push(r.value.clone()));
+    let inner: Shared<String> = Rc::default();
+    let sink = inner.clone();
+    orders
+        .join_global(
+            &customers,
+            |_, customer: &String| customer.clone(),
+            |order, _, name: &String| format!("{order} {name}"),
+        )
+        .for_each(move |r| sink.borrow_mut().push(r.value.clone()));
+    let mut topology = builder.build(0, 1_000).unwrap();
+    assert_eq!(topology.global_topics(), vec!["customers".to_string()]);
+    assert_eq!(topology.source_topics(), vec!["orders".to_string()]);
+    // Records of any partition of the table's topic.
+    for (key, value, partition) in [
+        ("c1", Some("Ann"), 0),
+        ("c2", Some("Bob"), 3),
+        ("c1", None, 1),
+    ] {
+        let record = Incoming {
+            key: Some(key.as_bytes()),
+            value: value.map(str::as_bytes),
+            timestamp: 0,
+            partition,
+        };
+        topology.push_global("customers", record).unwrap();
+    }
+    assert_eq!(customers.get(&"c2".to_string()), Some("Bob".to_string()));
+    for (order, customer) in [("o1", "c1"), ("o2", "c2")] {
+        topology
+            .push_from_topic("orders", incoming(order, Some(customer), 5), 0)
+            .unwrap();
+    }
+    assert_eq!(*out.borrow(), vec!["o1 ?", "o2 Bob"]);
+    assert_eq!(*inner.borrow(), vec!["o2 Bob"]);
+    assert!(topology
+        .push_global("orders", incoming("x", None, 0))
+        .is_err());
+}

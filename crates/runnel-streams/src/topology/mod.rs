@@ -3,6 +3,7 @@
 //! caller's thread; after each record the job watermark is recomputed and handed to every
 //! windowed aggregation.
 
+mod global;
 mod join;
 mod node;
 mod stores;
@@ -19,6 +20,7 @@ use crate::error::StreamsError;
 use crate::record::{Record, Timestamp};
 use crate::skew::TimestampExtractor;
 use crate::watermark::WatermarkTracker;
+pub use global::GlobalTable;
 pub use join::{StreamJoin, VersionedTable};
 use node::Node;
 pub use stores::{StateChange, StoreInfo};
@@ -44,6 +46,7 @@ struct Context {
     outbox: RefCell<Vec<Outgoing>>,
     stores: RefCell<Vec<stores::StoreHandle>>,
     late_records_dropped: Cell<u64>,
+    global_sources: RefCell<Vec<global::GlobalSource>>,
 }
 
 impl Context {
