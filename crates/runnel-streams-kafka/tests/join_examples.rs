@@ -1,5 +1,6 @@
-//! The join examples run as processes against a broker in the test process: orders enriched
-//! from a customers table and priced at the exchange rate in force at their time, read back.
+//! Joins against a broker in the test process: the orders_enriched example as a process
+//! (orders enriched from a customers table and priced at the exchange rate in force at their
+//! time), and a global table joined in process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -8,6 +9,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{create_topic, latest, produce, produce_optional, read_until, Job, TestBroker};
+use runnel_streams::{StringSerde, TopologyBuilder};
+use runnel_streams_kafka::{Guarantee, StreamsApp, StreamsConfig};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -113,4 +116,69 @@ fn orders_are_priced_at_the_rate_in_force_when_they_were_placed() {
     .map(|(o, (k, n, c))| (o.to_owned(), (k.to_owned(), n.to_owned(), c)))
     .collect();
     assert_eq!(priced, expected);
+}
+
+/// A global table is whole in every task, whatever the partitions: orders on two partitions
+/// find customers written to any of three, loaded before the first order is processed and
+/// followed as they change.
+#[test]
+fn every_task_joins_the_whole_global_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker"));
+    let bootstrap = &broker.bootstrap;
+    create_topic(bootstrap, "orders", 2);
+    create_topic(bootstrap, "customers", 3);
+    let customers: Vec<(String, String, i64)> = (0..30)
+        .map(|i| (format!("c{i}"), format!("name-{i}"), 0))
+        .collect();
+    produce(bootstrap, "customers", &customers);
+    // Orders keyed by order id, the customer id as the value: nothing co-partitions them.
+    let orders: Vec<(String, String, i64)> = (0..30)
+        .map(|i| (format!("o{i}"), format!("c{i}"), 0))
+        .collect();
+    produce(bootstrap, "orders", &orders);
+    let app = StreamsApp::new(
+        StreamsConfig::new("global-app", bootstrap)
+            .state_dir(dir.path().join("state"))
+            .guarantee(Guarantee::ExactlyOnce),
+        |builder: &mut TopologyBuilder| {
+            let customers = builder.global_table("customers", StringSerde, StringSerde);
+            builder
+                .stream("orders", StringSerde, StringSerde)
+                .left_join_global(
+                    &customers,
+                    |_, customer: &String| customer.clone(),
+                    |_, _, name: Option<&String>| name.cloned().unwrap_or_default(),
+                )
+                .to_topic("orders-named", StringSerde, StringSerde);
+            Ok(())
+        },
+    )
+    .start()
+    .unwrap();
+    let read = read_until(bootstrap, "orders-named", WAIT, |read| read.len() >= 30);
+    let named = latest(&read);
+    for i in 0..30 {
+        assert_eq!(named[&format!("o{i}")], format!("name-{i}"));
+    }
+    // A customer added while the job runs is followed: an order for it, sent again each
+    // time it finds no customer, joins once the table has it.
+    produce(bootstrap, "customers", &[("c99".into(), "Zoe".into(), 0)]);
+    let mut attempt = 0;
+    let read = read_until(bootstrap, "orders-named", WAIT, |read| {
+        if latest(read).get("late-order").is_some_and(|n| n == "Zoe") {
+            return true;
+        }
+        if read.len() >= 30 + attempt {
+            attempt += 1;
+            produce(
+                bootstrap,
+                "orders",
+                &[("late-order".into(), "c99".into(), 0)],
+            );
+        }
+        false
+    });
+    assert_eq!(latest(&read)["late-order"], "Zoe");
+    app.stop().unwrap();
 }
