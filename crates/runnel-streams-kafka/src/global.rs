@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use runnel_streams::{Incoming, Topology};
+use runnel_streams::{Incoming, Timestamp, Topology};
 
 use crate::clients::{self, Restoring, REQUEST_TIMEOUT};
 use crate::config::StreamsConfig;
@@ -21,8 +21,8 @@ use crate::error::RunnerError;
 /// never holds the input back for long.
 const PER_TURN: usize = 1_000;
 
-/// The latest value per global topic and key.
-type Mirror = BTreeMap<(String, Vec<u8>), Vec<u8>>;
+/// The latest value per global topic and key, with its record's timestamp.
+type Mirror = BTreeMap<(String, Vec<u8>), (Vec<u8>, Timestamp)>;
 
 pub(crate) struct GlobalTables {
     /// `None` when the graph has no global table.
@@ -75,7 +75,7 @@ impl GlobalTables {
                     {
                         pending.remove(&at);
                     }
-                    tables.remember(message.topic(), message.key(), message.payload());
+                    tables.remember(&message);
                 }
                 Some(Err(KafkaError::PartitionEOF(partition))) => {
                     // The event names no topic: each pending topic's partition of that number
@@ -94,11 +94,15 @@ impl GlobalTables {
         Ok(tables)
     }
 
-    fn remember(&mut self, topic: &str, key: Option<&[u8]>, value: Option<&[u8]>) {
-        let entry = (topic.to_owned(), key.unwrap_or_default().to_vec());
-        match value {
+    fn remember(&mut self, message: &BorrowedMessage<'_>) {
+        let entry = (
+            message.topic().to_owned(),
+            message.key().unwrap_or_default().to_vec(),
+        );
+        match message.payload() {
             Some(value) => {
-                self.mirror.insert(entry, value.to_vec());
+                self.mirror
+                    .insert(entry, (value.to_vec(), timestamp(message)));
             }
             None => {
                 self.mirror.remove(&entry);
@@ -108,8 +112,8 @@ impl GlobalTables {
 
     /// Fills a new task's global tables.
     pub fn fill(&self, task: &mut Topology) -> Result<(), RunnerError> {
-        for ((topic, key), value) in &self.mirror {
-            task.push_global(topic, incoming(Some(key), Some(value)))?;
+        for ((topic, key), (value, timestamp)) in &self.mirror {
+            task.push_global(topic, incoming(Some(key), Some(value), *timestamp))?;
         }
         Ok(())
     }
@@ -133,11 +137,11 @@ impl GlobalTables {
         for _ in 0..PER_TURN {
             match consumer.poll(Duration::ZERO) {
                 Some(Ok(message)) => {
-                    let (key, value) = (message.key(), message.payload());
+                    let record = incoming(message.key(), message.payload(), timestamp(&message));
                     for task in tasks.values_mut() {
-                        task.push_global(message.topic(), incoming(key, value))?;
+                        task.push_global(message.topic(), record)?;
                     }
-                    self.remember(message.topic(), key, value);
+                    self.remember(&message);
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => {}
                 Some(Err(error)) => return Err(error.into()),
@@ -148,11 +152,20 @@ impl GlobalTables {
     }
 }
 
-fn incoming<'a>(key: Option<&'a [u8]>, value: Option<&'a [u8]>) -> Incoming<'a> {
+/// The time results caused by a global table's change carry.
+fn timestamp(message: &BorrowedMessage<'_>) -> Timestamp {
+    message.timestamp().to_millis().unwrap_or(0)
+}
+
+fn incoming<'a>(
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    timestamp: Timestamp,
+) -> Incoming<'a> {
     Incoming {
         key,
         value,
-        timestamp: 0,
+        timestamp,
         partition: 0,
     }
 }

@@ -493,7 +493,6 @@ impl Runner {
     /// changelog past the copy's checkpoint.
     fn restore_task(&mut self, partition: u32) -> Result<Topology, RunnerError> {
         let mut task = new_topology(&self.config, &self.build)?;
-        self.globals.fill(&mut task)?;
         let now = self.clock.now_ms();
         for topic in &self.source_topics {
             task.register_topic_partition(topic, partition, now);
@@ -523,6 +522,9 @@ impl Runner {
                 restored += self.replay_changelog(&mut task, &store, partition, from)?;
             }
         }
+        // After the stores: what joins with the global tables derived from them sees them
+        // whole, and a row unchanged since the commit changes no result.
+        self.globals.fill(&mut task)?;
         self.update_metrics(|m| m.records_restored += restored);
         Ok(task)
     }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
+use super::node::Node;
 use super::stream::Stream;
 use super::topics::Incoming;
 use super::{Topology, TopologyBuilder};
@@ -27,7 +28,9 @@ pub(super) struct GlobalSource {
 /// Per key, the value of the latest record of a topic (all its partitions); a tombstone
 /// removes the key.
 pub struct GlobalTable<K, V> {
-    values: Rc<RefCell<BTreeMap<K, V>>>,
+    pub(super) values: Rc<RefCell<BTreeMap<K, V>>>,
+    /// Each key whose entry changed, once the table holds the change.
+    pub(super) touched: Rc<Node<K, ()>>,
 }
 
 impl<K, V> fmt::Debug for GlobalTable<K, V> {
@@ -38,7 +41,7 @@ impl<K, V> fmt::Debug for GlobalTable<K, V> {
     }
 }
 
-impl<K: Ord, V: Clone> GlobalTable<K, V> {
+impl<K: Ord + Clone + 'static, V: Clone> GlobalTable<K, V> {
     pub fn get(&self, key: &K) -> Option<V> {
         self.values.borrow().get(key).cloned()
     }
@@ -56,18 +59,21 @@ impl TopologyBuilder {
     ) -> GlobalTable<K, V> {
         let table = GlobalTable {
             values: Rc::default(),
+            touched: Rc::new(Node::new()),
         };
-        let map = table.values.clone();
+        let (map, touched) = (table.values.clone(), table.touched.clone());
         let apply = Box::new(move |incoming: Incoming<'_>| {
             let key = keys.deserialize(incoming.key.unwrap_or_default())?;
             match incoming.value {
                 Some(bytes) => {
-                    map.borrow_mut().insert(key, values.deserialize(bytes)?);
+                    map.borrow_mut()
+                        .insert(key.clone(), values.deserialize(bytes)?);
                 }
                 None => {
                     map.borrow_mut().remove(&key);
                 }
             }
+            touched.push(Record::new(key, (), incoming.timestamp, incoming.partition));
             Ok(())
         });
         let mut sources = self.context.global_sources.borrow_mut();

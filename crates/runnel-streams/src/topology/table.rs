@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::node::Node;
 use super::stores::{decode_values, encode_values};
-use super::stream::Stream;
+use super::stream::{Keys, Stream};
 use super::Context;
 use crate::aggregate::{Aggregate, Aggregator, Count, Reduce};
 use crate::change::Change;
@@ -223,7 +223,7 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
         Table {
             values: Rc::new(RefCell::new(BTreeMap::new())),
             changed: Rc::new(RefCell::new(None)),
-            changes: Stream::from_node(Rc::new(Node::new()), context),
+            changes: Stream::from_node(Rc::new(Node::new()), context).with_keys(Keys::Partitioned),
             touched: Rc::new(Node::new()),
         }
     }
