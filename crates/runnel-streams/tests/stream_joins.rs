@@ -532,3 +532,30 @@ fn build_refuses_joining_records_whose_keys_changed_without_a_repartition() {
         .inner(|_, s: &String, c: &String| format!("{s} {c}"));
     builder.build(0, 100).unwrap();
 }
+
+#[test]
+fn build_refuses_joining_inputs_whose_keys_were_read_with_different_serdes() {
+    let mut builder = TopologyBuilder::new();
+    let searches = builder.stream("searches", StringSerde, StringSerde);
+    let clicks = builder.stream(
+        "clicks",
+        runnel_streams::JsonSerde::<String>::new(),
+        StringSerde,
+    );
+    let _ = searches
+        .join(&clicks, JoinWindows::within(10).unwrap())
+        .inner(|_, s: &String, c: &String| format!("{s} {c}"));
+    let error = builder.build(0, 100).unwrap_err();
+    assert!(error.to_string().contains("different serdes"), "{error}");
+
+    let mut builder = TopologyBuilder::new();
+    let orders = builder.stream("orders", StringSerde, StringSerde);
+    let customers = builder.table(
+        "customers",
+        runnel_streams::JsonSerde::<String>::new(),
+        StringSerde,
+    );
+    let _ = orders.join_table(&customers, |_, o: &String, c: &String| format!("{o} {c}"));
+    let error = builder.build(0, 100).unwrap_err();
+    assert!(error.to_string().contains("different serdes"), "{error}");
+}

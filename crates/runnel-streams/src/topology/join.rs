@@ -46,6 +46,18 @@ where
     }
 }
 
+/// Refuses to join inputs whose keys were read with serdes of different types: the same key
+/// written by each would be different bytes, hashed to different partitions.
+pub(super) fn require_same_key_serde(context: &Context, left: Option<&str>, right: Option<&str>) {
+    if let (Some(left), Some(right)) = (left, right) {
+        if left != right {
+            context.fail(StreamsError::Topology(format!(
+                "the two inputs of a join read their keys with different serdes ({left} and                  {right}), so they are not partitioned alike: `repartition` one side with the                  other's key serde"
+            )));
+        }
+    }
+}
+
 /// The serdes a stored stream–stream join writes its held records with.
 struct JoinSerdes<K, L, R> {
     keys: Rc<dyn Serde<K>>,
@@ -83,6 +95,7 @@ impl<K: Ord + Clone + 'static, L: Clone + 'static> Stream<K, L> {
     ) -> StreamJoin<K, L, R> {
         require_partitioned(self, "a stream–stream join");
         require_partitioned(other, "a stream–stream join");
+        require_same_key_serde(self.context(), self.key_serde(), other.key_serde());
         StreamJoin {
             left: self.clone(),
             right: other.clone(),
@@ -114,6 +127,7 @@ impl<K: Ord + Clone + 'static, L: Clone + 'static> Stream<K, L> {
         joiner: impl Fn(&K, &L, Option<&T>) -> O + 'static,
     ) -> Stream<K, O> {
         require_partitioned(self, "a stream–table join");
+        require_same_key_serde(self.context(), self.key_serde(), table.changes.key_serde());
         let values = table.values.clone();
         self.derive(move |record, next| {
             let joined = joiner(&record.key, &record.value, values.borrow().get(&record.key));
@@ -149,6 +163,7 @@ impl<K: Ord + Clone + 'static, L: Clone + 'static> Stream<K, L> {
         joiner: impl Fn(&K, &L, Option<&T>) -> O + 'static,
     ) -> Stream<K, O> {
         require_partitioned(self, "a stream–table join");
+        require_same_key_serde(self.context(), self.key_serde(), Some(table.key_serde));
         let (history, dropped) = (table.history.clone(), table.dropped.clone());
         let context = self.context().clone();
         self.derive(move |record, next| {
@@ -431,6 +446,7 @@ fn store_join<K: Ord + Clone + 'static, L: Clone + 'static, R: Clone + 'static>(
 pub struct VersionedTable<K, V> {
     history: Rc<RefCell<VersionedHistory<K, V>>>,
     dropped: Rc<Cell<u64>>,
+    key_serde: &'static str,
 }
 
 impl<K, V> fmt::Debug for VersionedTable<K, V> {
@@ -471,6 +487,7 @@ impl TopologyBuilder {
         values: impl Serde<V> + 'static,
         history_retention: Timestamp,
     ) -> VersionedTable<K, V> {
+        let key_serde = std::any::type_name_of_val(&keys);
         let history = Rc::new(RefCell::new(VersionedHistory::new(history_retention)));
         history.borrow_mut().track_changes();
         let dropped = Rc::new(Cell::new(0));
@@ -507,7 +524,11 @@ impl TopologyBuilder {
             keys,
             values,
         );
-        VersionedTable { history, dropped }
+        VersionedTable {
+            history,
+            dropped,
+            key_serde,
+        }
     }
 }
 

@@ -166,8 +166,10 @@ impl TopologyBuilder {
         keys: impl Serde<K> + 'static,
         values: impl Serde<V> + 'static,
     ) -> Table<K, V> {
+        let key_serde = std::any::type_name_of_val(&keys);
         let (keys, values): (Rc<dyn Serde<K>>, Rc<dyn Serde<V>>) = (Rc::new(keys), Rc::new(values));
-        let table = Table::empty(self.context.clone());
+        let mut table = Table::empty(self.context.clone());
+        table.changes = table.changes.with_key_serde(key_serde);
         let changes_node = table.changes_node();
         let touched = table.touched.clone();
         let (map, changed, context) = (

@@ -8,6 +8,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::global::GlobalTable;
+use super::join::require_same_key_serde;
 use super::node::Node;
 use super::stores::store_table;
 use super::stream::{Keys, Stream};
@@ -105,6 +106,11 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
         other: &Table<K, B>,
         result: impl Fn(&K, Option<&A>, Option<&B>) -> Option<O> + 'static,
     ) -> JoinedTable<K, O> {
+        require_same_key_serde(
+            self.changes.context(),
+            self.changes.key_serde(),
+            other.changes.key_serde(),
+        );
         let values: Rc<RefCell<BTreeMap<K, O>>> = Rc::default();
         let changed: ChangedKeys<K> = Rc::default();
         let next = Rc::new(Node::new());
