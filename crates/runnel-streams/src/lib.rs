@@ -1,5 +1,7 @@
 //! Stream processing in the Kafka Streams model: records in event time, watermarks, windows,
-//! aggregations per key and window, and late events handled by a policy chosen per operation.
+//! aggregations per key and window, joins (stream–stream within a window, stream–table,
+//! versioned, global, table–table and by foreign key), and late events handled by a policy
+//! chosen per operation.
 //!
 //! This crate is the deterministic core: nothing here reads a clock, spawns a task or talks
 //! to a broker. Event time comes with each record; processing time (for idle partitions) is

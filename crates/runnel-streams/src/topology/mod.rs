@@ -233,7 +233,8 @@ impl Topology {
         self.records_in
     }
 
-    /// Records dropped as too late, over every windowed aggregation.
+    /// Records dropped as too late, over every windowed aggregation and join (records
+    /// older than a versioned table's history included).
     pub fn late_records_dropped(&self) -> u64 {
         self.context.late_records_dropped.get()
     }
