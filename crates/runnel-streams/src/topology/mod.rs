@@ -11,6 +11,7 @@ mod stream;
 mod table;
 mod table_join;
 mod topics;
+mod versioned;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -21,13 +22,14 @@ use crate::record::{Record, Timestamp};
 use crate::skew::TimestampExtractor;
 use crate::watermark::WatermarkTracker;
 pub use global::GlobalTable;
-pub use join::{StreamJoin, VersionedTable};
+pub use join::StreamJoin;
 use node::Node;
 pub use stores::{StateChange, StoreInfo};
 pub use stream::{Predicate, Sink, Stream};
 pub use table::{GroupedStream, Table, WindowedGroupedStream, WindowedTable};
 pub use table_join::JoinedTable;
 pub use topics::{Incoming, InternalTopic, Outgoing, TopicPurpose};
+pub use versioned::VersionedTable;
 
 type WatermarkListener = Box<dyn FnMut(Timestamp)>;
 
