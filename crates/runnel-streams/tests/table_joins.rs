@@ -343,3 +343,75 @@ fn a_stream_joins_a_global_table_through_a_key_taken_from_each_record() {
         .push_global("orders", incoming("x", None, 0))
         .is_err());
 }
+
+/// A step of a stream–table join: a table upsert or tombstone, or a stream record.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Table(u8, Option<u64>),
+    Stream(u8, u64),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Each stream record is joined with the table as it stands when the record arrives
+    /// (tombstones deleting), for the inner and the left join; table changes send nothing.
+    #[test]
+    fn stream_table_joins_agree_with_the_table_at_each_record(
+        steps in prop::collection::vec(
+            prop_oneof![
+                (0u8..3, prop::option::weighted(0.7, 0u64..100))
+                    .prop_map(|(k, v)| Step::Table(k, v)),
+                (0u8..3, 0u64..100).prop_map(|(k, v)| Step::Stream(k, v)),
+            ],
+            0..60,
+        )
+    ) {
+        let mut builder = TopologyBuilder::new();
+        let stream = builder.stream("s", DecimalSerde, DecimalSerde);
+        let table = builder.table("t", DecimalSerde, DecimalSerde);
+        let inner: Shared<(u64, u64, u64)> = Rc::default();
+        let left: Shared<(u64, u64, Option<u64>)> = Rc::default();
+        let sink = inner.clone();
+        stream
+            .join_table(&table, |k, v: &u64, t: &u64| (*k, *v, *t))
+            .for_each(move |r| sink.borrow_mut().push(r.value));
+        let sink = left.clone();
+        stream
+            .left_join_table(&table, |k, v: &u64, t: Option<&u64>| (*k, *v, t.copied()))
+            .for_each(move |r| sink.borrow_mut().push(r.value));
+        let mut topology = builder.build(0, 1_000).unwrap();
+        let mut model = BTreeMap::new();
+        let (mut expected_inner, mut expected_left) = (Vec::new(), Vec::new());
+        for (i, step) in steps.iter().enumerate() {
+            let (topic, key, value) = match *step {
+                Step::Table(k, v) => {
+                    match v {
+                        Some(v) => model.insert(u64::from(k), v),
+                        None => model.remove(&u64::from(k)),
+                    };
+                    ("t", k, v)
+                }
+                Step::Stream(k, v) => {
+                    let found = model.get(&u64::from(k)).copied();
+                    if let Some(t) = found {
+                        expected_inner.push((u64::from(k), v, t));
+                    }
+                    expected_left.push((u64::from(k), v, found));
+                    ("s", k, Some(v))
+                }
+            };
+            let key = key.to_string();
+            let value = value.map(|v| v.to_string());
+            let record = Incoming {
+                key: Some(key.as_bytes()),
+                value: value.as_deref().map(str::as_bytes),
+                timestamp: i as Timestamp,
+                partition: 0,
+            };
+            topology.push_from_topic(topic, record, 0).unwrap();
+        }
+        prop_assert_eq!(&*inner.borrow(), &expected_inner);
+        prop_assert_eq!(&*left.borrow(), &expected_left);
+    }
+}
