@@ -34,6 +34,7 @@ mod clients;
 mod clock;
 mod config;
 mod error;
+mod global;
 mod local;
 mod metrics;
 mod runner;

@@ -25,6 +25,7 @@ use crate::clients::{self, Deliveries, GroupEvents, Restoring, REQUEST_TIMEOUT};
 use crate::clock::Clock;
 use crate::config::{BadRecords, Guarantee, StreamsConfig};
 use crate::error::RunnerError;
+use crate::global::GlobalTables;
 use crate::local::{LocalChange, LocalState};
 use crate::metrics::Metrics;
 use crate::BuildFn;
@@ -47,6 +48,7 @@ pub(crate) struct Runner {
     producer: ThreadedProducer<Deliveries>,
     restorer: BaseConsumer<Restoring>,
     local: LocalState,
+    globals: GlobalTables,
     source_topics: Vec<String>,
     stores: Vec<StoreInfo>,
     tasks: BTreeMap<u32, Topology>,
@@ -112,6 +114,9 @@ impl Runner {
             producer.init_transactions(config.transaction_timeout)?;
         }
         let restorer = clients::restore_consumer(&config)?;
+        // Global tables are whole before any task processes a record.
+        let global_topics = clients::partition_counts(&consumer, &probe.global_topics())?;
+        let globals = GlobalTables::load(&config, &global_topics)?;
         let topics: Vec<&str> = source_topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         tracing::info!(application = %config.application_id, instance = %instance_id, ?source_topics, "streams application started");
@@ -124,6 +129,7 @@ impl Runner {
             producer,
             restorer,
             local,
+            globals,
             source_topics,
             tasks: BTreeMap::new(),
             positions: HashMap::new(),
@@ -152,6 +158,7 @@ impl Runner {
                 Some(Err(error)) => tracing::warn!(%error, "consumer error"),
                 None => {}
             }
+            self.globals.follow(&mut self.tasks)?;
             if now >= self.last_idle_check.saturating_add(IDLE_CHECK_MS) {
                 // Processing time passing may make partitions idle and move watermarks.
                 self.last_idle_check = now;
@@ -515,6 +522,9 @@ impl Runner {
                 restored += self.replay_changelog(&mut task, &store, partition, from)?;
             }
         }
+        // After the stores: what joins with the global tables derived from them sees them
+        // whole, and a row unchanged since the commit changes no result.
+        self.globals.fill(&mut task)?;
         self.update_metrics(|m| m.records_restored += restored);
         Ok(task)
     }

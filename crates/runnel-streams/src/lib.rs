@@ -1,5 +1,7 @@
 //! Stream processing in the Kafka Streams model: records in event time, watermarks, windows,
-//! aggregations per key and window, and late events handled by a policy chosen per operation.
+//! aggregations per key and window, joins (stream–stream within a window, stream–table,
+//! versioned, global, table–table and by foreign key), and late events handled by a policy
+//! chosen per operation.
 //!
 //! This crate is the deterministic core: nothing here reads a clock, spawns a task or talks
 //! to a broker. Event time comes with each record; processing time (for idle partitions) is
@@ -33,6 +35,7 @@
 mod aggregate;
 mod change;
 mod error;
+mod join;
 pub mod nexmark;
 mod record;
 mod serdes;
@@ -45,13 +48,16 @@ mod windowed;
 pub use aggregate::{Aggregate, Aggregator, Count, Reduce};
 pub use change::Change;
 pub use error::StreamsError;
+pub use join::{
+    AsOf, Delta, JoinKind, JoinWindows, Joined, Unmatched, VersionedHistory, WindowedJoin,
+};
 pub use record::{Record, Timestamp};
 pub use serdes::{BytesSerde, DecimalSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
-    GroupedStream, Incoming, Input, InternalTopic, Outgoing, Predicate, Sink, StateChange,
-    StoreInfo, Stream, Table, TopicPurpose, Topology, TopologyBuilder, WindowedGroupedStream,
-    WindowedTable,
+    GlobalTable, GroupedStream, Incoming, Input, InternalTopic, JoinedTable, Outgoing, Predicate,
+    Sink, StateChange, StoreInfo, Stream, StreamJoin, Table, TopicPurpose, Topology,
+    TopologyBuilder, VersionedTable, WindowedGroupedStream, WindowedTable,
 };
 pub use watermark::WatermarkTracker;
 pub use window::{Window, WindowSpec, Windows};

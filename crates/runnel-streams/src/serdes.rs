@@ -68,6 +68,15 @@ impl<T> JsonSerde<T> {
     }
 }
 
+// By hand: a derive would ask `T: Clone`, which a serde holding no `T` does not need.
+impl<T> Clone for JsonSerde<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for JsonSerde<T> {}
+
 impl<T> Default for JsonSerde<T> {
     fn default() -> Self {
         Self::new()

@@ -118,3 +118,38 @@ fn q7_finds_the_highest_bid_of_each_window() {
     }
     assert_eq!(highest, expected);
 }
+
+#[test]
+fn q3_and_q20_join_with_what_came_before() {
+    let events = events(50_000);
+    // Direct: the people and auctions seen so far, at each auction and bid.
+    let mut people = BTreeMap::new();
+    let mut auctions = BTreeMap::new();
+    let (mut q3, mut q20) = (Vec::new(), Vec::new());
+    for event in &events {
+        match event {
+            Event::Person(p) => {
+                people.insert(p.id, p.clone());
+            }
+            Event::Auction(a) => {
+                if a.category == 0 {
+                    auctions.insert(a.id, a.clone());
+                    if let Some(p) = people
+                        .get(&a.seller)
+                        .filter(|p| matches!(p.state, "OR" | "ID"))
+                    {
+                        q3.push((a.seller, (p.name.clone(), p.city, p.state, a.id)));
+                    }
+                }
+            }
+            Event::Bid(b) => {
+                if let Some(a) = auctions.get(&b.auction) {
+                    q20.push((b.auction, (b.clone(), a.clone())));
+                }
+            }
+        }
+    }
+    assert!(!q3.is_empty() && !q20.is_empty());
+    assert_eq!(run(&events, queries::q3), q3);
+    assert_eq!(run(&events, queries::q20), q20);
+}

@@ -138,7 +138,8 @@ fn send_all(
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
-/// One record read back: key, value, partition.
+/// One record read back: key, value (as text, any bytes that are not UTF-8 replaced),
+/// partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Read {
     pub key: String,
@@ -191,7 +192,7 @@ pub fn read_until(
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message.unwrap();
             let text =
-                |b: Option<&[u8]>| String::from_utf8(b.unwrap_or_default().to_vec()).unwrap();
+                |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
             read.push(Read {
                 key: text(message.key()),
                 value: text(message.payload()),

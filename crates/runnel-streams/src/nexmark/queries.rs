@@ -1,11 +1,12 @@
 //! Nexmark queries over the in-process topology. Each takes the stream of all events and
 //! returns its output stream.
 //!
-//! q5 and q7 group records after changing their keys without a repartition topic
+//! q3 and q20 join a stream with a table, q5 and q7 aggregate in windows. They group or join
+//! records after changing their keys without a repartition topic
 //! (`assume_partitioned`): right in process and over an input topic of one partition, where
 //! one task sees every event; over more partitions each task would aggregate only its share.
 
-use super::{Bid, Event};
+use super::{Auction, Bid, Event, Person};
 use crate::change::Change;
 use crate::error::StreamsError;
 use crate::topology::Stream;
@@ -88,4 +89,54 @@ pub fn q7(events: &Stream<(), Event>) -> Result<Stream<(), Change<(), Bid>>, Str
             }
         })?;
     Ok(highest.changes())
+}
+
+/// The category q3 and q20 select: the first (0 here; Flink's generator numbers them from 10).
+const CATEGORY: u64 = 0;
+
+fn auctions(events: &Stream<(), Event>) -> Stream<(), Auction> {
+    events.flat_map(|key, event: Event| match event {
+        Event::Auction(auction) => Some((key, auction)),
+        _ => None,
+    })
+}
+
+/// q3, local item suggestion: auctions of the category by sellers living in Oregon or Idaho,
+/// with the seller's name, city and state (a stream–table join of auctions with the people
+/// table by seller id). Keyed by seller; the value is `(name, city, state, auction id)`.
+pub fn q3(events: &Stream<(), Event>) -> Stream<u64, (String, &'static str, &'static str, u64)> {
+    let sellers = events
+        .flat_map(|_, event: Event| match event {
+            Event::Person(person) if matches!(person.state, "OR" | "ID") => {
+                Some((person.id, person))
+            }
+            _ => None,
+        })
+        .assume_partitioned()
+        .group_by_key()
+        .reduce(|_, latest: &Person| latest.clone());
+    auctions(events)
+        .filter(|_, auction| auction.category == CATEGORY)
+        .key_by(|_, auction| auction.seller)
+        .assume_partitioned()
+        .join_table(&sellers, |_, auction: &Auction, person: &Person| {
+            (person.name.clone(), person.city, person.state, auction.id)
+        })
+}
+
+/// q20, expanded bids: each bid on an auction of the category, with the auction (a
+/// stream–table join of bids with the auctions table by auction id).
+pub fn q20(events: &Stream<(), Event>) -> Stream<u64, (Bid, Auction)> {
+    let auctions = auctions(events)
+        .filter(|_, auction| auction.category == CATEGORY)
+        .key_by(|_, auction| auction.id)
+        .assume_partitioned()
+        .group_by_key()
+        .reduce(|_, latest: &Auction| latest.clone());
+    bids(events)
+        .key_by(|_, bid| bid.auction)
+        .assume_partitioned()
+        .join_table(&auctions, |_, bid: &Bid, auction: &Auction| {
+            (bid.clone(), auction.clone())
+        })
 }

@@ -3,11 +3,15 @@
 //! caller's thread; after each record the job watermark is recomputed and handed to every
 //! windowed aggregation.
 
+mod global;
+mod join;
 mod node;
 mod stores;
 mod stream;
 mod table;
+mod table_join;
 mod topics;
+mod versioned;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -17,11 +21,15 @@ use crate::error::StreamsError;
 use crate::record::{Record, Timestamp};
 use crate::skew::TimestampExtractor;
 use crate::watermark::WatermarkTracker;
+pub use global::GlobalTable;
+pub use join::StreamJoin;
 use node::Node;
 pub use stores::{StateChange, StoreInfo};
 pub use stream::{Predicate, Sink, Stream};
 pub use table::{GroupedStream, Table, WindowedGroupedStream, WindowedTable};
+pub use table_join::JoinedTable;
 pub use topics::{Incoming, InternalTopic, Outgoing, TopicPurpose};
+pub use versioned::VersionedTable;
 
 type WatermarkListener = Box<dyn FnMut(Timestamp)>;
 
@@ -40,6 +48,7 @@ struct Context {
     outbox: RefCell<Vec<Outgoing>>,
     stores: RefCell<Vec<stores::StoreHandle>>,
     late_records_dropped: Cell<u64>,
+    global_sources: RefCell<Vec<global::GlobalSource>>,
 }
 
 impl Context {
@@ -226,7 +235,8 @@ impl Topology {
         self.records_in
     }
 
-    /// Records dropped as too late, over every windowed aggregation.
+    /// Records dropped as too late, over every windowed aggregation and join (records
+    /// older than a versioned table's history included).
     pub fn late_records_dropped(&self) -> u64 {
         self.context.late_records_dropped.get()
     }

@@ -44,8 +44,8 @@ pub struct StoreInfo {
     pub changelog: String,
 }
 
-type Changed = Box<dyn FnMut() -> Result<Vec<(Bytes, Option<Bytes>)>, StreamsError>>;
-type Restore = Box<dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StreamsError>>;
+pub(super) type Changed = Box<dyn FnMut() -> Result<Vec<(Bytes, Option<Bytes>)>, StreamsError>>;
+pub(super) type Restore = Box<dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StreamsError>>;
 
 pub(super) struct StoreHandle {
     pub info: StoreInfo,
@@ -54,7 +54,7 @@ pub(super) struct StoreHandle {
 }
 
 impl Context {
-    fn add_store(&self, name: &str, changed: Changed, restore: Restore) {
+    pub(super) fn add_store(&self, name: &str, changed: Changed, restore: Restore) {
         let mut stores = self.stores.borrow_mut();
         if stores.iter().any(|s| s.info.name == name) {
             self.fail(StreamsError::Topology(format!(
@@ -75,7 +75,7 @@ impl Context {
     }
 }
 
-fn state_error(store: &str, reason: impl ToString) -> StreamsError {
+pub(super) fn state_error(store: &str, reason: impl ToString) -> StreamsError {
     StreamsError::State {
         store: store.to_owned(),
         reason: reason.to_string(),
@@ -83,7 +83,7 @@ fn state_error(store: &str, reason: impl ToString) -> StreamsError {
 }
 
 /// Registers the store behind a table: its entries are the table's keys and values.
-fn store_table<K: Ord + Clone + 'static, A: Clone + 'static>(
+pub(super) fn store_table<K: Ord + Clone + 'static, A: Clone + 'static>(
     context: &Context,
     name: &str,
     values: Rc<RefCell<BTreeMap<K, A>>>,
@@ -166,9 +166,12 @@ impl TopologyBuilder {
         keys: impl Serde<K> + 'static,
         values: impl Serde<V> + 'static,
     ) -> Table<K, V> {
+        let key_serde = std::any::type_name_of_val(&keys);
         let (keys, values): (Rc<dyn Serde<K>>, Rc<dyn Serde<V>>) = (Rc::new(keys), Rc::new(values));
-        let table = Table::empty(self.context.clone());
+        let mut table = Table::empty(self.context.clone());
+        table.changes = table.changes.with_key_serde(key_serde);
         let changes_node = table.changes_node();
+        let touched = table.touched.clone();
         let (map, changed, context) = (
             table.values.clone(),
             table.changed.clone(),
@@ -183,13 +186,17 @@ impl TopologyBuilder {
             if let Some(marks) = changed.borrow_mut().as_mut() {
                 marks.insert(key.clone());
             }
+            let touch =
+                |key: K| touched.push(Record::new(key, (), incoming.timestamp, incoming.partition));
             let Some(bytes) = incoming.value else {
                 map.borrow_mut().remove(&key);
+                touch(key);
                 return;
             };
             match value_serde.deserialize(bytes) {
                 Ok(value) => {
                     map.borrow_mut().insert(key.clone(), value.clone());
+                    touch(key.clone());
                     changes_node.push(Record::new(
                         key,
                         value,

@@ -30,6 +30,9 @@ pub struct Stream<K, V> {
     node: Rc<Node<K, V>>,
     context: Rc<Context>,
     keys: Keys,
+    /// The type of the serde its keys were read from a topic with, while they are still
+    /// those keys: two inputs of a join must have been partitioned by keys written alike.
+    key_serde: Option<&'static str>,
 }
 
 /// Whether a stream's records are still in the partitions of their keys. A graph run as one
@@ -53,7 +56,7 @@ impl Keys {
         }
     }
 
-    fn merged(self, other: Keys) -> Keys {
+    pub(super) fn merged(self, other: Keys) -> Keys {
         match (self, other) {
             (Keys::Changed, _) | (_, Keys::Changed) => Keys::Changed,
             (Keys::Partitioned, _) | (_, Keys::Partitioned) => Keys::Partitioned,
@@ -68,6 +71,7 @@ impl<K, V> Clone for Stream<K, V> {
             node: self.node.clone(),
             context: self.context.clone(),
             keys: self.keys,
+            key_serde: self.key_serde,
         }
     }
 }
@@ -84,13 +88,31 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
             node,
             context,
             keys: Keys::InProcess,
+            key_serde: None,
         }
     }
 
     /// The same stream, said to be partitioned as `keys`.
     pub(super) fn with_keys(mut self, keys: Keys) -> Self {
         self.keys = keys;
+        if keys == Keys::Changed {
+            self.key_serde = None;
+        }
         self
+    }
+
+    /// The same stream, its keys said to be read with a serde of type `serde`.
+    pub(super) fn with_key_serde(mut self, serde: &'static str) -> Self {
+        self.key_serde = Some(serde);
+        self
+    }
+
+    pub(super) fn key_serde(&self) -> Option<&'static str> {
+        self.key_serde
+    }
+
+    pub(super) fn keys(&self) -> Keys {
+        self.keys
     }
 
     pub(super) fn context(&self) -> &Rc<Context> {
@@ -110,7 +132,9 @@ impl<K: Clone + 'static, V: Clone + 'static> Stream<K, V> {
         let next = Rc::new(Node::new());
         let target = next.clone();
         self.node.subscribe(move |record| forward(record, &target));
-        Stream::from_node(next, self.context.clone()).with_keys(self.keys)
+        let mut derived = Stream::from_node(next, self.context.clone()).with_keys(self.keys);
+        derived.key_serde = self.key_serde;
+        derived
     }
 
     /// Subscribes a terminal step.

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::node::Node;
 use super::stores::{decode_values, encode_values};
-use super::stream::Stream;
+use super::stream::{Keys, Stream};
 use super::Context;
 use crate::aggregate::{Aggregate, Aggregator, Count, Reduce};
 use crate::change::Change;
@@ -117,7 +117,7 @@ impl<K: Ord + Clone, V: Clone, G: Aggregator<K, V>> StoredWindows<K, G::Output>
 }
 
 /// Keys whose entry changed since a store last asked; `None` while the table is not stored.
-type ChangedKeys<K> = Rc<RefCell<Option<BTreeSet<K>>>>;
+pub(super) type ChangedKeys<K> = Rc<RefCell<Option<BTreeSet<K>>>>;
 
 /// A stream grouped by key, ready to be aggregated into a table.
 pub struct GroupedStream<K, V> {
@@ -160,6 +160,8 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> GroupedStream<K, V> {
         let values = Rc::new(RefCell::new(BTreeMap::new()));
         let changed: ChangedKeys<K> = Rc::new(RefCell::new(None));
         let (table_values, table_changed) = (values.clone(), changed.clone());
+        let touched = Rc::new(Node::new());
+        let touch = touched.clone();
         let changes = self.stream.derive(move |record: Record<K, V>, next| {
             if let Some(marks) = changed.borrow_mut().as_mut() {
                 marks.insert(record.key.clone());
@@ -169,6 +171,12 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> GroupedStream<K, V> {
             values
                 .borrow_mut()
                 .insert(record.key.clone(), value.clone());
+            touch.push(Record::new(
+                record.key.clone(),
+                (),
+                record.timestamp,
+                record.partition,
+            ));
             next.push(Record::new(
                 record.key,
                 value,
@@ -180,6 +188,7 @@ impl<K: Ord + Clone + 'static, V: Clone + 'static> GroupedStream<K, V> {
             values: table_values,
             changed: table_changed,
             changes,
+            touched,
         }
     }
 
@@ -198,6 +207,8 @@ pub struct Table<K, A> {
     pub(super) values: Rc<RefCell<BTreeMap<K, A>>>,
     pub(super) changed: ChangedKeys<K>,
     pub(super) changes: Stream<K, A>,
+    /// Each key whose entry changed (set or removed), once the table holds the change.
+    pub(super) touched: Rc<Node<K, ()>>,
 }
 
 impl<K, A> fmt::Debug for Table<K, A> {
@@ -212,7 +223,8 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
         Table {
             values: Rc::new(RefCell::new(BTreeMap::new())),
             changed: Rc::new(RefCell::new(None)),
-            changes: Stream::from_node(Rc::new(Node::new()), context),
+            changes: Stream::from_node(Rc::new(Node::new()), context).with_keys(Keys::Partitioned),
+            touched: Rc::new(Node::new()),
         }
     }
 

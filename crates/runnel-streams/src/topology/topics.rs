@@ -116,6 +116,7 @@ impl TopologyBuilder {
         values: impl Serde<V> + 'static,
         time: SourceTime<K, V>,
     ) -> Stream<K, V> {
+        let key_serde = std::any::type_name_of_val(&keys);
         let node = Rc::new(Node::new());
         let target = node.clone();
         let context = self.context.clone();
@@ -145,7 +146,9 @@ impl TopologyBuilder {
                 }
             }),
         );
-        Stream::from_node(node, self.context.clone()).with_keys(Keys::Partitioned)
+        Stream::from_node(node, self.context.clone())
+            .with_keys(Keys::Partitioned)
+            .with_key_serde(key_serde)
     }
 }
 
