@@ -71,6 +71,10 @@ pub struct LogConfig {
     /// Runnel's own setting (Kafka has only the other two): sync after this many bytes.
     pub flush_bytes: u64,
     pub message_timestamp_type: TimestampType,
+    /// Runnel's own setting `runnel.conditional.append.enable`: appends honour the
+    /// expectations records carry (see [`crate::EXPECTED_OFFSET_HEADER`]) and the log keeps
+    /// an index of every key's latest offset.
+    pub conditional_append: bool,
 }
 
 impl Default for LogConfig {
@@ -92,6 +96,7 @@ impl Default for LogConfig {
             flush_ms: i64::MAX,
             flush_bytes: i64::MAX as u64,
             message_timestamp_type: TimestampType::CreateTime,
+            conditional_append: false,
         }
     }
 }
@@ -111,6 +116,7 @@ pub const CONFIG_NAMES: &[&str] = &[
     "min.compaction.lag.ms",
     "retention.bytes",
     "retention.ms",
+    "runnel.conditional.append.enable",
     "segment.bytes",
     "segment.index.bytes",
     "segment.ms",
@@ -177,6 +183,13 @@ impl LogConfig {
             }
             "segment.index.bytes" => self.segment_index_bytes = positive()?,
             "segment.ms" => self.segment_ms = positive().map(saturate)?,
+            "runnel.conditional.append.enable" => {
+                self.conditional_append = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad()),
+                }
+            }
             _ => {
                 return Err(LogError::InvalidConfig(format!(
                     "unknown log setting {name:?}"
@@ -208,6 +221,7 @@ impl LogConfig {
             "segment.bytes" => self.segment_bytes.to_string(),
             "segment.index.bytes" => self.segment_index_bytes.to_string(),
             "segment.ms" => self.segment_ms.to_string(),
+            "runnel.conditional.append.enable" => self.conditional_append.to_string(),
             _ => return None,
         })
     }

@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
-use runnel_log::{AppendInfo, BatchHeader};
+use kafka_protocol::protocol::StrBytes;
+use runnel_log::{AppendInfo, BatchHeader, LogError};
 
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
@@ -37,6 +40,45 @@ async fn check_transaction(
             (topic.0.as_str(), partition),
         )
         .await
+}
+
+/// Why a partition's append was refused: the code, and for a refused conditional append the
+/// message and the record errors naming each key whose expectation failed.
+struct Refusal {
+    code: i16,
+    message: Option<String>,
+    record_errors: Vec<BatchIndexAndErrorMessage>,
+}
+
+impl From<i16> for Refusal {
+    fn from(code: i16) -> Self {
+        Refusal {
+            code,
+            message: None,
+            record_errors: Vec::new(),
+        }
+    }
+}
+
+impl From<&LogError> for Refusal {
+    fn from(error: &LogError) -> Self {
+        let record_errors = match error {
+            LogError::ConditionFailed(conflicts) => conflicts
+                .iter()
+                .map(|c| {
+                    BatchIndexAndErrorMessage::default()
+                        .with_batch_index(i32::try_from(c.record_index).unwrap_or(i32::MAX))
+                        .with_batch_index_error_message(Some(StrBytes::from_string(c.to_string())))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Refusal {
+            code: log_error_code(error),
+            message: Some(error.to_string()),
+            record_errors,
+        }
+    }
 }
 
 /// Answers a produce request; `None` for acks=0, which gets no response at all.
@@ -90,15 +132,15 @@ pub(crate) async fn handle(
     for (name, partitions) in pending {
         let mut topic_response = TopicProduceResponse::default().with_name(name);
         for (index, task) in partitions {
-            let outcome: Result<AppendInfo, i16> = match task {
-                Err(code) => Err(code),
+            let outcome: Result<AppendInfo, Refusal> = match task {
+                Err(code) => Err(code.into()),
                 Ok(handle) => match handle.await {
                     Ok(Ok(info)) => Ok(info),
                     Ok(Err(error)) => {
                         tracing::debug!(%error, "append refused");
-                        Err(log_error_code(&error))
+                        Err((&error).into())
                     }
-                    Err(_) => Err(ResponseError::UnknownServerError.code()),
+                    Err(_) => Err(ResponseError::UnknownServerError.code().into()),
                 },
             };
             let partition = match outcome {
@@ -107,9 +149,11 @@ pub(crate) async fn handle(
                     .with_base_offset(info.base_offset)
                     .with_log_append_time_ms(info.log_append_time)
                     .with_log_start_offset(info.log_start_offset),
-                Err(code) => PartitionProduceResponse::default()
+                Err(refusal) => PartitionProduceResponse::default()
                     .with_index(index)
-                    .with_error_code(code)
+                    .with_error_code(refusal.code)
+                    .with_error_message(refusal.message.map(StrBytes::from_string))
+                    .with_record_errors(refusal.record_errors)
                     .with_base_offset(-1),
             };
             topic_response.partition_responses.push(partition);
