@@ -189,8 +189,10 @@ impl KeyIndex {
         Ok(())
     }
 
-    /// The expectations among `records` (of the batches `headers`) that do not hold. Every
-    /// expectation is checked against the log as it is before the append.
+    /// The expectations among `records` (of the batches `headers`, with their offsets
+    /// assigned) that do not hold. Records are checked in order, each against the log with
+    /// the append's earlier records in it: two records of a key expecting the same offset
+    /// cannot both pass, even when a client put them in one batch.
     pub(crate) fn check(
         &self,
         records: &[KeyedRecord],
@@ -198,52 +200,73 @@ impl KeyIndex {
         log_start: i64,
     ) -> Result<Vec<Conflict>, LogError> {
         let mut conflicts = Vec::new();
+        let mut earlier: HashMap<&[u8], Latest> = HashMap::new();
         for record in records {
-            let Some(expected) = record.expected else {
-                continue;
-            };
             let header = &headers[record.batch].1;
-            let own = header
-                .is_transactional()
-                .then(|| self.pending.get(&header.producer_id))
-                .flatten();
-            let held = self
-                .pending
-                .iter()
-                .filter(|(&producer_id, _)| {
-                    !(header.is_transactional() && producer_id == header.producer_id)
-                })
-                .filter_map(|(&producer_id, keys)| {
-                    keys.get(&record.key).map(|l| (producer_id, l.offset))
-                })
-                .max_by_key(|&(_, offset)| offset);
-            let (latest, open_transaction_of) = match held {
-                Some((producer_id, offset)) => (offset, Some(producer_id)),
-                None => {
-                    // Its own transaction's record is the latest unless a later record was
-                    // written outside it (which a commit would not override either).
-                    let own = own.and_then(|keys| keys.get(&record.key)).copied();
-                    let latest = own
-                        .into_iter()
-                        .chain(self.stored(&record.key)?)
-                        .max_by_key(|l| l.offset);
-                    (
-                        latest.map_or(EXPECT_NO_RECORD, |l| l.visible(log_start)),
-                        None,
-                    )
+            if let Some(expected) = record.expected {
+                let (latest, open_transaction_of) = match self.held_by_other(record, header) {
+                    Some((producer_id, offset)) => (offset, Some(producer_id)),
+                    None => {
+                        let latest = match earlier.get(record.key.as_slice()) {
+                            Some(latest) => Some(*latest),
+                            None => self.latest_for(record, header)?,
+                        };
+                        let visible = latest.map_or(EXPECT_NO_RECORD, |l| l.visible(log_start));
+                        (visible, None)
+                    }
+                };
+                if open_transaction_of.is_some() || latest != expected {
+                    conflicts.push(Conflict {
+                        record_index: record.index,
+                        key: record.key.clone(),
+                        expected,
+                        latest,
+                        open_transaction_of,
+                    });
                 }
-            };
-            if open_transaction_of.is_some() || latest != expected {
-                conflicts.push(Conflict {
-                    record_index: record.index,
-                    key: record.key.clone(),
-                    expected,
-                    latest,
-                    open_transaction_of,
-                });
             }
+            earlier.insert(
+                &record.key,
+                Latest {
+                    offset: header.base_offset + record.delta,
+                    tombstone: record.tombstone,
+                },
+            );
         }
         Ok(conflicts)
+    }
+
+    /// The latest record of the key in another producer's open transaction, if any.
+    fn held_by_other(&self, record: &KeyedRecord, header: &BatchHeader) -> Option<(i64, i64)> {
+        self.pending
+            .iter()
+            .filter(|(&producer_id, _)| {
+                !(header.is_transactional() && producer_id == header.producer_id)
+            })
+            .filter_map(|(&producer_id, keys)| {
+                keys.get(&record.key).map(|l| (producer_id, l.offset))
+            })
+            .max_by_key(|&(_, offset)| offset)
+    }
+
+    /// The key's latest record as the writer of `header` sees it: its own open
+    /// transaction's record, unless a later one was written outside it (which a commit would
+    /// not override either), else the latest outside transactions.
+    fn latest_for(
+        &self,
+        record: &KeyedRecord,
+        header: &BatchHeader,
+    ) -> Result<Option<Latest>, LogError> {
+        let own = header
+            .is_transactional()
+            .then(|| self.pending.get(&header.producer_id))
+            .flatten()
+            .and_then(|keys| keys.get(&record.key))
+            .copied();
+        Ok(own
+            .into_iter()
+            .chain(self.stored(&record.key)?)
+            .max_by_key(|l| l.offset))
     }
 
     /// Records the keys of appended batches (`headers`, with their assigned offsets).

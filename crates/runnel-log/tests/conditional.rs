@@ -125,8 +125,16 @@ fn an_append_whose_expectations_hold_is_written_and_one_that_fails_writes_nothin
         "nothing of the refused batch is written"
     );
 
-    // Expectations are checked against the log before the batch: a batch may write the
-    // same key twice with one expectation.
+    // Records are checked in order, each with the batch's earlier records in the log: two
+    // records of a key expecting the same offset cannot both pass (a client batching two
+    // writers' records together gets both refused, never both accepted).
+    assert_eq!(
+        conflicts(append(
+            &log,
+            &[("b", Some("2"), Some(1)), ("b", Some("3"), Some(1))]
+        )),
+        vec![conflict(1, "b", 1, 3)]
+    );
     let info = append(&log, &[("b", Some("2"), Some(1)), ("b", Some("3"), None)]).unwrap();
     assert_eq!((info.base_offset, info.last_offset), (3, 4));
     assert_eq!(

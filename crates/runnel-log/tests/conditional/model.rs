@@ -5,6 +5,7 @@
 //! index's incremental one; it predicts whether each append is accepted and, if refused,
 //! exactly which expectations failed and what each key's latest offset is.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -174,22 +175,33 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .collect();
                 let producer = txn.map(|p| (PIDS[p], model.sequence[p], true));
                 let mut batch = cond_batch(&specs, producer);
-                let predicted: Vec<Conflict> = records
-                    .iter()
-                    .zip(&expectations)
-                    .enumerate()
-                    .filter_map(|(index, ((key, _, _), expected))| {
-                        let expected = (*expected)?;
-                        let (latest, held) = model.latest(*key, txn);
-                        (held.is_some() || latest != expected).then(|| Conflict {
-                            record_index: index,
-                            key: KEYS[*key].as_bytes().to_vec(),
-                            expected,
-                            latest,
-                            open_transaction_of: held.map(|p| PIDS[p]),
-                        })
-                    })
-                    .collect();
+                // Each record is judged with the batch's earlier records in the log.
+                let mut earlier: HashMap<usize, (i64, bool)> = HashMap::new();
+                let next = log.high_watermark();
+                let mut predicted = Vec::new();
+                for (index, ((key, tombstone, _), expected)) in
+                    records.iter().zip(&expectations).enumerate()
+                {
+                    if let Some(expected) = *expected {
+                        let (latest, held) = match (model.latest(*key, txn), earlier.get(key)) {
+                            ((offset, Some(p)), _) => (offset, Some(p)),
+                            (_, Some(&(offset, tombstone))) => {
+                                (if tombstone { EXPECT_NO_RECORD } else { offset }, None)
+                            }
+                            (found, None) => found,
+                        };
+                        if held.is_some() || latest != expected {
+                            predicted.push(Conflict {
+                                record_index: index,
+                                key: KEYS[*key].as_bytes().to_vec(),
+                                expected,
+                                latest,
+                                open_transaction_of: held.map(|p| PIDS[p]),
+                            });
+                        }
+                    }
+                    earlier.insert(*key, (next + index as i64, *tombstone));
+                }
                 match log.append(&mut batch, 0) {
                     Ok(info) => {
                         prop_assert!(predicted.is_empty(), "accepted despite {predicted:?}");
