@@ -165,7 +165,8 @@ async fn a_refused_append_carries_a_message_and_an_error_for_each_failed_record(
             ),
             (
                 3,
-                "key \"a\" expected latest offset 7 but it is 0".to_owned()
+                // The batch's first record of "a" would be at offset 2.
+                "key \"a\" expected latest offset 7 but it is 2".to_owned()
             ),
         ]
     );
