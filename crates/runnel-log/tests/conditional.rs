@@ -323,3 +323,34 @@ fn malformed_expectations_are_refused_as_invalid_records() {
     ));
     assert_eq!(log.high_watermark(), 0);
 }
+
+#[test]
+fn keys_outgrowing_memory_are_checkpointed_mid_segment_and_recovered() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let key_of = |n: usize| format!("{n:04}{}", "k".repeat(4092));
+    {
+        let log = open(dir.path(), conditional_config(), &clock);
+        // 2,100 keys of 4 KiB: past the 8 MiB the index keeps in memory, in one segment.
+        for chunk in 0..21 {
+            let keys: Vec<String> = (chunk * 100..chunk * 100 + 100).map(key_of).collect();
+            let records: Vec<Cond<'_>> =
+                keys.iter().map(|k| (k.as_str(), Some("v"), Some(-1))).collect();
+            append(&log, &records).unwrap();
+        }
+        assert_eq!(log.segment_count(), 1);
+        let stored = fs::metadata(dir.path().join("key-offsets.redb")).unwrap().len();
+        assert!(stored > 8 << 20, "checkpointed before any roll: {stored} bytes");
+        // A crash: the keys after the checkpoint are replayed from the log.
+    }
+    let log = open(dir.path(), conditional_config(), &clock);
+    for n in [0, 1_000, 2_099] {
+        let key = key_of(n);
+        assert_eq!(
+            conflicts(append(&log, &[(key.as_str(), Some("w"), Some(-1))])),
+            vec![conflict(0, &key, -1, n as i64)]
+        );
+    }
+    let key = key_of(2_099);
+    append(&log, &[(key.as_str(), Some("w"), Some(2_099))]).unwrap();
+}
