@@ -60,7 +60,8 @@ pub fn batch_error_code(error: &BatchError) -> i16 {
             fault: RecordFault::MissingKey,
             ..
         }
-        | BatchError::ControlBatch => ResponseError::InvalidRecord.code(),
+        | BatchError::ControlBatch
+        | BatchError::InvalidExpectation(_) => ResponseError::InvalidRecord.code(),
         BatchError::UnknownCompression(_) => ResponseError::UnsupportedCompressionType.code(),
         BatchError::Compression(_) => ResponseError::UnknownServerError.code(),
         BatchError::Truncated { .. }
@@ -92,6 +93,12 @@ pub fn log_error_code(error: &LogError) -> i16 {
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber.code(),
         LogError::DuplicateSequence => ResponseError::DuplicateSequenceNumber.code(),
         LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState.code(),
+        // Kafka has no "precondition failed". INVALID_RECORD is the code whose responses carry
+        // per-record errors (KIP-467), every client surfaces it with its message, and it is
+        // not retriable: resending the same expectation cannot succeed, the producer must
+        // read the key's latest record and decide again.
+        LogError::ConditionFailed(_) => ResponseError::InvalidRecord.code(),
+        LogError::KeyIndex { .. } => ResponseError::KafkaStorageError.code(),
     }
 }
 

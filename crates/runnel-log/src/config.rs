@@ -111,6 +111,10 @@ pub struct LogConfig {
     pub message_timestamp_before_max_ms: i64,
     /// A CreateTime record may be at most this much ahead of the broker's clock.
     pub message_timestamp_after_max_ms: i64,
+    /// Runnel's own setting `runnel.conditional.append.enable`: appends honour the
+    /// expectations records carry (see [`crate::EXPECTED_OFFSET_HEADER`]) and the log keeps
+    /// an index of every key's latest offset.
+    pub conditional_append: bool,
 }
 
 impl Default for LogConfig {
@@ -136,6 +140,7 @@ impl Default for LogConfig {
             message_timestamp_before_max_ms: i64::MAX,
             // Kafka 4.0's default (later versions allow one hour).
             message_timestamp_after_max_ms: i64::MAX,
+            conditional_append: false,
         }
     }
 }
@@ -158,6 +163,7 @@ pub const CONFIG_NAMES: &[&str] = &[
     "min.compaction.lag.ms",
     "retention.bytes",
     "retention.ms",
+    "runnel.conditional.append.enable",
     "segment.bytes",
     "segment.index.bytes",
     "segment.ms",
@@ -258,6 +264,13 @@ impl LogConfig {
             }
             "segment.index.bytes" => self.segment_index_bytes = positive()?,
             "segment.ms" => self.segment_ms = positive().map(saturate)?,
+            "runnel.conditional.append.enable" => {
+                self.conditional_append = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad()),
+                }
+            }
             _ => {
                 return Err(LogError::InvalidConfig(format!(
                     "unknown log setting {name:?}"
@@ -292,6 +305,7 @@ impl LogConfig {
             "segment.bytes" => self.segment_bytes.to_string(),
             "segment.index.bytes" => self.segment_index_bytes.to_string(),
             "segment.ms" => self.segment_ms.to_string(),
+            "runnel.conditional.append.enable" => self.conditional_append.to_string(),
             _ => return None,
         })
     }

@@ -42,6 +42,8 @@ pub enum BatchError {
     Empty,
     #[error("control batches are written by the transaction coordinator only")]
     ControlBatch,
+    #[error("invalid conditional append: {0}")]
+    InvalidExpectation(&'static str),
 }
 
 /// Why records of an append were refused one by one.
@@ -106,6 +108,30 @@ pub enum LogError {
     InvalidTxnState(&'static str),
     #[error("the log is offline after an I/O error on append; reopen it to recover")]
     Offline,
+    /// A conditional append refused because expectations did not hold; nothing was written.
+    #[error("conditional append refused: {}", describe_conflicts(.0))]
+    ConditionFailed(Vec<crate::Conflict>),
+    #[error("key index {path}: {source}")]
+    KeyIndex {
+        path: PathBuf,
+        #[source]
+        source: Box<redb::Error>,
+    },
+}
+
+/// The first conflicts, one clause each, and how many more there are.
+fn describe_conflicts(conflicts: &[crate::Conflict]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = conflicts
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if conflicts.len() > SHOWN {
+        text.push_str(&format!(" (and {} more)", conflicts.len() - SHOWN));
+    }
+    text
 }
 
 impl LogError {

@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use crate::batch::{self, BatchHeader, Batches};
 use crate::checkpoint;
 use crate::clock::Clock;
+use crate::conditions::{self, KeyedRecord};
 use crate::config::{LogConfig, TimestampType};
 use crate::error::{BatchError, IoContext, LogError};
 use crate::fsutil;
+use crate::key_index::KeyIndex;
 use crate::producers::{AbortedTxn, ProducerEntry, ProducerState, Staged, TxnMarker, Verdict};
 use crate::records;
 use crate::segment::{OpenMode, Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
@@ -104,6 +106,9 @@ pub struct Log {
     /// first offset): they still hold the last stable offset, so no reader sees a commit
     /// that a crash could undo. Locked after `producers`.
     ending: Mutex<std::collections::BTreeMap<i64, i64>>,
+    /// Every key's latest offset, while `runnel.conditional.append.enable` is on. Changed
+    /// only by appends, under the writer lock; locked after `producers`, never with `ending`.
+    keys: Mutex<Option<KeyIndex>>,
 }
 
 impl Log {
@@ -165,6 +170,12 @@ impl Log {
         let next_offset = segments.last().map_or(log_start, |s| s.next_offset());
         let cleaner_state = crate::cleaner::CleanerState::load(&dir)?;
         let producers = recover_producers(&dir, &segments, log_start, now)?;
+        let keys = if config.conditional_append {
+            Some(KeyIndex::open(&dir, &segments)?)
+        } else {
+            KeyIndex::remove(&dir)?;
+            None
+        };
         Ok(Log {
             dir,
             clock,
@@ -184,6 +195,7 @@ impl Log {
             cleaning: Mutex::new(cleaner_state),
             producers: Mutex::new(producers),
             ending: Mutex::new(std::collections::BTreeMap::new()),
+            keys: Mutex::new(keys),
         })
     }
 
@@ -249,6 +261,10 @@ impl Log {
         self.producers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn lock_keys(&self) -> MutexGuard<'_, Option<KeyIndex>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn lock_ending(&self) -> MutexGuard<'_, std::collections::BTreeMap<i64, i64>> {
         self.ending.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -263,6 +279,12 @@ impl Log {
     /// again (in a request of several batches, it refuses the request); a sequence gap, a
     /// stale epoch or a batch breaking transaction rules is refused.
     /// Control batches are refused: markers are written with [`Log::append_marker`].
+    ///
+    /// With `runnel.conditional.append.enable`, records may carry the expected offset of
+    /// their key's latest record ([`crate::EXPECTED_OFFSET_HEADER`]); if any expectation
+    /// does not hold when the append runs, nothing is written and the append fails with
+    /// [`LogError::ConditionFailed`]. A retried batch is acknowledged as above, not checked
+    /// again. What "latest" means inside transactions is described in `key_index.rs`.
     pub fn append(&self, batches: &mut [u8], leader_epoch: i32) -> Result<AppendInfo, LogError> {
         let config = self.config();
         let headers = validate_for_append(batches, &config)?;
@@ -274,9 +296,13 @@ impl Log {
             Some(mut rewritten) => {
                 // Checked again: the limits apply to what is stored.
                 let headers = validate_for_append(&rewritten, &config)?;
-                self.append_checked(&mut rewritten, headers, leader_epoch, &config, None)
+                let keyed = keyed_records_if_conditional(&rewritten, &headers, &config)?;
+                self.append_checked(&mut rewritten, headers, leader_epoch, &config, Append::Data(keyed))
             }
-            None => self.append_checked(batches, headers, leader_epoch, &config, None),
+            None => {
+                let keyed = keyed_records_if_conditional(batches, &headers, &config)?;
+                self.append_checked(batches, headers, leader_epoch, &config, Append::Data(keyed))
+            }
         }
     }
 
@@ -290,7 +316,13 @@ impl Log {
         let config = self.config();
         let mut batch = marker.to_batch(self.clock.now_ms())?;
         let headers = validate_for_append(&batch, &config)?;
-        self.append_checked(&mut batch, headers, leader_epoch, &config, Some(marker))
+        self.append_checked(
+            &mut batch,
+            headers,
+            leader_epoch,
+            &config,
+            Append::Marker(marker),
+        )
     }
 
     fn append_checked(
@@ -299,15 +331,15 @@ impl Log {
         mut headers: Vec<(usize, BatchHeader)>,
         leader_epoch: i32,
         config: &LogConfig,
-        marker: Option<TxnMarker>,
+        append: Append,
     ) -> Result<AppendInfo, LogError> {
         let now = self.clock.now_ms();
         let mut writer = self.lock_writer();
         writer.check_open()?;
         let mut producers = self.lock_producers();
-        match &marker {
-            Some(marker) => producers.check_marker(marker)?,
-            None => {
+        match &append {
+            Append::Marker(marker) => producers.check_marker(marker)?,
+            Append::Data(_) => {
                 if let Verdict::Duplicate {
                     first_offset,
                     last_offset,
@@ -351,10 +383,20 @@ impl Log {
             *header = BatchHeader::parse(bytes)?;
             next = header.last_offset() + 1;
         }
-        let change = match marker {
-            None => ProducerChange::Data(producers.stage(headers.iter().map(|(_, h)| h), now)?),
-            Some(marker) => ProducerChange::Marker(marker),
+        let change = match &append {
+            Append::Data(_) => {
+                ProducerChange::Data(producers.stage(headers.iter().map(|(_, h)| h), now)?)
+            }
+            Append::Marker(marker) => ProducerChange::Marker(*marker),
         };
+        let mut keys = self.lock_keys();
+        self.follow_conditional_setting(&mut keys, config)?;
+        if let (Some(index), Append::Data(keyed)) = (keys.as_ref(), &append) {
+            let conflicts = index.check(keyed, &headers, self.log_start_offset())?;
+            if !conflicts.is_empty() {
+                return Err(LogError::ConditionFailed(conflicts));
+            }
+        }
         let end = active
             .append(batches, &headers, config.index_interval_bytes)
             .inspect_err(|e| self.take_offline(&mut writer, e))?;
@@ -367,6 +409,21 @@ impl Log {
             }
         }
         drop(producers);
+        if let Some(index) = keys.as_mut() {
+            match &append {
+                Append::Data(keyed) => index.apply(keyed, &headers),
+                Append::Marker(marker) => index
+                    .complete(marker)
+                    .inspect_err(|e| self.take_offline(&mut writer, e))?,
+            }
+            if index.needs_checkpoint() {
+                active
+                    .sync()
+                    .and_then(|_| index.checkpoint(next, self.log_start_offset()))
+                    .inspect_err(|e| self.take_offline(&mut writer, e))?;
+            }
+        }
+        drop(keys);
         writer.next_offset = next;
         writer.unflushed_messages += records as u64;
         writer.unflushed_bytes += batches.len() as u64;
@@ -421,6 +478,25 @@ impl Log {
         })
     }
 
+    /// Opens the key index when conditional appends were turned on since the last append
+    /// (building it from the log), or deletes it when they were turned off: appends without
+    /// the setting do not maintain it. The caller holds the writer lock.
+    fn follow_conditional_setting(
+        &self,
+        keys: &mut Option<KeyIndex>,
+        config: &LogConfig,
+    ) -> Result<(), LogError> {
+        match (config.conditional_append, keys.is_some()) {
+            (true, false) => *keys = Some(KeyIndex::open(&self.dir, &self.segments())?),
+            (false, true) => {
+                *keys = None;
+                KeyIndex::remove(&self.dir)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn take_offline(&self, writer: &mut Writer, error: &LogError) {
         tracing::error!(dir = %self.dir.display(), %error, "append failed; taking the log offline");
         writer.offline = true;
@@ -450,6 +526,9 @@ impl Log {
         old.seal()?;
         // After the seal, so the snapshot never covers batches that are not yet durable.
         producers.write_snapshot(&self.dir, writer.next_offset)?;
+        if let Some(index) = self.lock_keys().as_mut() {
+            index.checkpoint(writer.next_offset, self.log_start_offset())?;
+        }
         let new = Arc::new(Segment::create(&self.dir, writer.next_offset, now)?);
         fsutil::sync_dir(&self.dir)?;
         let mut segments = self.segments().as_ref().clone();
@@ -718,6 +797,9 @@ impl Log {
         active.seal()?;
         self.lock_producers()
             .write_snapshot(&self.dir, writer.next_offset)?;
+        if let Some(index) = self.lock_keys().as_mut() {
+            index.checkpoint(writer.next_offset, self.log_start_offset())?;
+        }
         fsutil::write_atomically(&self.dir.join(CLEAN_SHUTDOWN_FILE), &[])
     }
 
@@ -795,6 +877,13 @@ impl Log {
     }
 }
 
+/// What is appended: records (with their keys when the log checks expectations) or a
+/// transaction marker.
+enum Append {
+    Data(Vec<KeyedRecord>),
+    Marker(TxnMarker),
+}
+
 /// What an append does to the producer state once it is written.
 enum ProducerChange {
     Data(Staged),
@@ -844,6 +933,21 @@ fn recover_producers(
     }
     state.truncate_below(log_start);
     Ok(state)
+}
+
+/// The keyed records whose expectations an append checks: none unless the topic has
+/// conditional appends on. Read outside the writer lock: only the check and the index update
+/// run under it.
+fn keyed_records_if_conditional(
+    batches: &[u8],
+    headers: &[(usize, BatchHeader)],
+    config: &LogConfig,
+) -> Result<Vec<conditions::KeyedRecord>, BatchError> {
+    if config.conditional_append {
+        conditions::keyed_records(batches, headers)
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Validates every batch before anything is written; returns each batch's start and header.

@@ -58,6 +58,7 @@ fn config_type(name: &str) -> i8 {
     match name {
         "cleanup.policy" => TYPE_LIST,
         "message.timestamp.type" | "compression.type" => TYPE_STRING,
+        "runnel.conditional.append.enable" => TYPE_BOOLEAN,
         "min.cleanable.dirty.ratio" => TYPE_DOUBLE,
         "max.message.bytes" | "segment.bytes" | "segment.index.bytes" | "index.interval.bytes" => {
             TYPE_INT

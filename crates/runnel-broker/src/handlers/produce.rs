@@ -9,7 +9,7 @@ use kafka_protocol::messages::produce_response::{
 };
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use runnel_log::{AppendInfo, BatchError, BatchHeader, LogError, RecordError};
+use runnel_log::{AppendInfo, BatchError, BatchHeader, LogError};
 
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
@@ -43,43 +43,74 @@ async fn check_transaction(
         .await
 }
 
-/// Names each refused record by its index, and sums them up in the partition's message.
-fn with_record_errors(
-    response: PartitionProduceResponse,
-    fault: &impl std::fmt::Display,
-    records: &[RecordError],
-) -> PartitionProduceResponse {
-    let message = match records.first() {
-        Some(first) => format!(
-            "One or more records have been rejected: {} record error(s) ({fault}); the first, \
-             at batch index {}: {}",
-            records.len(),
-            first.index,
-            first.message
-        ),
-        None => fault.to_string(),
-    };
-    response
-        .with_error_message(Some(StrBytes::from_string(message)))
-        .with_record_errors(
-            records
-                .iter()
-                .map(|r| {
-                    BatchIndexAndErrorMessage::default()
-                        .with_batch_index(r.index)
-                        .with_batch_index_error_message(Some(StrBytes::from_string(
-                            r.message.clone(),
-                        )))
-                })
-                .collect(),
-        )
+/// Why a partition's append was refused: the code, and where the log says why, the message
+/// and the record errors (Produce v8+) naming each refused record by its index in the batch.
+struct Refusal {
+    code: i16,
+    message: Option<String>,
+    record_errors: Vec<BatchIndexAndErrorMessage>,
+}
+
+impl From<i16> for Refusal {
+    fn from(code: i16) -> Self {
+        Refusal {
+            code,
+            message: None,
+            record_errors: Vec::new(),
+        }
+    }
+}
+
+impl From<&LogError> for Refusal {
+    fn from(error: &LogError) -> Self {
+        let (message, record_errors) = match error {
+            LogError::ConditionFailed(conflicts) => (
+                error.to_string(),
+                conflicts
+                    .iter()
+                    .map(|c| {
+                        record_error(i32::try_from(c.record_index).unwrap_or(i32::MAX), c.to_string())
+                    })
+                    .collect(),
+            ),
+            LogError::InvalidBatch(BatchError::RecordsRefused { fault, records }) => {
+                let message = match records.first() {
+                    Some(first) => format!(
+                        "One or more records have been rejected: {} record error(s) ({fault}); \
+                         the first, at batch index {}: {}",
+                        records.len(),
+                        first.index,
+                        first.message
+                    ),
+                    None => fault.to_string(),
+                };
+                let errors = records
+                    .iter()
+                    .map(|r| record_error(r.index, r.message.clone()))
+                    .collect();
+                (message, errors)
+            }
+            _ => (error.to_string(), Vec::new()),
+        };
+        Refusal {
+            code: log_error_code(error),
+            message: Some(message),
+            record_errors,
+        }
+    }
+}
+
+fn record_error(batch_index: i32, message: String) -> BatchIndexAndErrorMessage {
+    BatchIndexAndErrorMessage::default()
+        .with_batch_index(batch_index)
+        .with_batch_index_error_message(Some(StrBytes::from_string(message)))
 }
 
 /// Answers a produce request; `None` for acks=0, which gets no response at all.
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
     request: ProduceRequest,
-    version: i16,
+    _version: i16,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
     // Refusals that apply to every partition of the request.
@@ -126,15 +157,15 @@ pub(crate) async fn handle(
     for (name, partitions) in pending {
         let mut topic_response = TopicProduceResponse::default().with_name(name);
         for (index, task) in partitions {
-            let outcome: Result<AppendInfo, (i16, Option<LogError>)> = match task {
-                Err(code) => Err((code, None)),
+            let outcome: Result<AppendInfo, Refusal> = match task {
+                Err(code) => Err(code.into()),
                 Ok(handle) => match handle.await {
                     Ok(Ok(info)) => Ok(info),
                     Ok(Err(error)) => {
                         tracing::debug!(%error, "append refused");
-                        Err((log_error_code(&error), Some(error)))
+                        Err((&error).into())
                     }
-                    Err(_) => Err((ResponseError::UnknownServerError.code(), None)),
+                    Err(_) => Err(ResponseError::UnknownServerError.code().into()),
                 },
             };
             let partition = match outcome {
@@ -143,20 +174,14 @@ pub(crate) async fn handle(
                     .with_base_offset(info.base_offset)
                     .with_log_append_time_ms(info.log_append_time)
                     .with_log_start_offset(info.log_start_offset),
-                Err((code, error)) => {
-                    let refused = PartitionProduceResponse::default()
-                        .with_index(index)
-                        .with_error_code(code)
-                        .with_base_offset(-1);
-                    match error {
-                        // Produce v8+ names the refused records (Kafka's record errors).
-                        Some(LogError::InvalidBatch(BatchError::RecordsRefused {
-                            fault,
-                            records,
-                        })) if version >= 8 => with_record_errors(refused, &fault, &records),
-                        _ => refused,
-                    }
-                }
+                // The message and record errors exist from Produce v8 on; older versions'
+                // encoders leave them out.
+                Err(refusal) => PartitionProduceResponse::default()
+                    .with_index(index)
+                    .with_error_code(refusal.code)
+                    .with_error_message(refusal.message.map(StrBytes::from_string))
+                    .with_record_errors(refusal.record_errors)
+                    .with_base_offset(-1),
             };
             topic_response.partition_responses.push(partition);
         }
