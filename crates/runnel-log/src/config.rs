@@ -268,7 +268,7 @@ impl LogConfig {
                 self.conditional_append = match value.trim() {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(bad()),
+                    _ => return Err(bad("Expected value to be either true or false")),
                 }
             }
             _ => {
