@@ -153,3 +153,30 @@ fn q3_and_q20_join_with_what_came_before() {
     assert_eq!(run(&events, queries::q3), q3);
     assert_eq!(run(&events, queries::q20), q20);
 }
+
+#[test]
+fn q8_finds_people_who_sold_in_the_window_they_registered() {
+    let events = events(50_000);
+    let window = |t: i64| t - t.rem_euclid(10_000);
+    let mut registered = BTreeMap::new();
+    let mut sold = std::collections::BTreeSet::new();
+    for event in &events {
+        match event {
+            Event::Person(p) => {
+                registered.insert((p.id, window(p.date_time)), p.name.clone());
+            }
+            Event::Auction(a) => {
+                sold.insert((a.seller, window(a.date_time)));
+            }
+            Event::Bid(_) => {}
+        }
+    }
+    let expected: BTreeMap<(u64, i64), String> = registered
+        .into_iter()
+        .filter(|(key, _)| sold.contains(key))
+        .collect();
+    assert!(!expected.is_empty());
+    let found = run(&events, |s| queries::q8(s).unwrap());
+    assert_eq!(found.len(), expected.len(), "each pair found once");
+    assert_eq!(found.into_iter().collect::<BTreeMap<_, _>>(), expected);
+}

@@ -1,7 +1,8 @@
 //! Nexmark queries over the in-process topology. Each takes the stream of all events and
 //! returns its output stream.
 //!
-//! q3 and q20 join a stream with a table, q5 and q7 aggregate in windows. They group or join
+//! q3 and q20 join a stream with a table, q5 and q7 aggregate in windows, q8 joins two
+//! windowed tables. They group or join
 //! records after changing their keys without a repartition topic
 //! (`assume_partitioned`): right in process and over an input topic of one partition, where
 //! one task sees every event; over more partitions each task would aggregate only its share.
@@ -9,6 +10,8 @@
 use super::{Auction, Bid, Event, Person};
 use crate::change::Change;
 use crate::error::StreamsError;
+use crate::join::Delta;
+use crate::record::Timestamp;
 use crate::topology::Stream;
 use crate::window::{Window, WindowSpec};
 use crate::windowed::{EmitMode, LatePolicy, WindowedConfig};
@@ -139,4 +142,48 @@ pub fn q20(events: &Stream<(), Event>) -> Stream<u64, (Bid, Auction)> {
         .join_table(&auctions, |_, bid: &Bid, auction: &Auction| {
             (bid.clone(), auction.clone())
         })
+}
+
+/// q8, monitor new users: people who registered and opened an auction within the same 10 s
+/// tumbling window. Each side is windowed per person (the name; the number of auctions),
+/// its finals keyed by (person, window start) into a table, and the two tables joined.
+/// Keyed by (person id, window start); the value is the person's name.
+pub fn q8(events: &Stream<(), Event>) -> Result<Stream<(u64, Timestamp), String>, StreamsError> {
+    let tumbling = WindowedConfig::new(
+        WindowSpec::tumbling(10_000)?,
+        LatePolicy::Drop,
+        EmitMode::Final,
+    );
+    let registered = events
+        .flat_map(|_, event: Event| match event {
+            Event::Person(person) => Some((person.id, person.name)),
+            _ => None,
+        })
+        .assume_partitioned()
+        .group_by_key()
+        .windowed_by(tumbling)
+        .reduce(|_, latest: &String| latest.clone())?
+        .finals()
+        .map(|id, (window, name)| ((id, window.start), name))
+        .assume_partitioned()
+        .group_by_key()
+        .reduce(|_, latest: &String| latest.clone());
+    let selling = auctions(events)
+        .key_by(|_, auction| auction.seller)
+        .assume_partitioned()
+        .group_by_key()
+        .windowed_by(tumbling)
+        .count()?
+        .finals()
+        .map(|seller, (window, count)| ((seller, window.start), count))
+        .assume_partitioned()
+        .group_by_key()
+        .reduce(|_, latest: &u64| *latest);
+    Ok(registered
+        .join(&selling, |_, name: &String, _| name.clone())
+        .changes()
+        .flat_map(|key, delta| match delta {
+            Delta::Add(name) => Some((key, name)),
+            Delta::Retract(_) => None,
+        }))
 }
