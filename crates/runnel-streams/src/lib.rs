@@ -31,6 +31,7 @@
 //! ```
 
 mod aggregate;
+pub mod cep;
 mod change;
 mod error;
 pub mod nexmark;
@@ -49,9 +50,9 @@ pub use record::{Record, Timestamp};
 pub use serdes::{BytesSerde, DecimalSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
-    GroupedStream, Incoming, Input, InternalTopic, Outgoing, Predicate, Sink, StateChange,
-    StoreInfo, Stream, Table, TopicPurpose, Topology, TopologyBuilder, WindowedGroupedStream,
-    WindowedTable,
+    GroupedStream, Incoming, Input, InternalTopic, Outgoing, PatternStream, Predicate, Sink,
+    StateChange, StoreInfo, Stream, Table, TopicPurpose, Topology, TopologyBuilder,
+    WindowedGroupedStream, WindowedTable,
 };
 pub use watermark::WatermarkTracker;
 pub use window::{Window, WindowSpec, Windows};

@@ -3,6 +3,7 @@
 //! caller's thread; after each record the job watermark is recomputed and handed to every
 //! windowed aggregation.
 
+mod cep;
 mod node;
 mod stores;
 mod stream;
@@ -17,6 +18,7 @@ use crate::error::StreamsError;
 use crate::record::{Record, Timestamp};
 use crate::skew::TimestampExtractor;
 use crate::watermark::WatermarkTracker;
+pub use cep::PatternStream;
 use node::Node;
 pub use stores::{StateChange, StoreInfo};
 pub use stream::{Predicate, Sink, Stream};

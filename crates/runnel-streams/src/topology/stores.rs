@@ -44,8 +44,8 @@ pub struct StoreInfo {
     pub changelog: String,
 }
 
-type Changed = Box<dyn FnMut() -> Result<Vec<(Bytes, Option<Bytes>)>, StreamsError>>;
-type Restore = Box<dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StreamsError>>;
+pub(super) type Changed = Box<dyn FnMut() -> Result<Vec<(Bytes, Option<Bytes>)>, StreamsError>>;
+pub(super) type Restore = Box<dyn FnMut(&[u8], Option<&[u8]>) -> Result<(), StreamsError>>;
 
 pub(super) struct StoreHandle {
     pub info: StoreInfo,
@@ -54,7 +54,7 @@ pub(super) struct StoreHandle {
 }
 
 impl Context {
-    fn add_store(&self, name: &str, changed: Changed, restore: Restore) {
+    pub(super) fn add_store(&self, name: &str, changed: Changed, restore: Restore) {
         let mut stores = self.stores.borrow_mut();
         if stores.iter().any(|s| s.info.name == name) {
             self.fail(StreamsError::Topology(format!(
@@ -75,7 +75,7 @@ impl Context {
     }
 }
 
-fn state_error(store: &str, reason: impl ToString) -> StreamsError {
+pub(super) fn state_error(store: &str, reason: impl ToString) -> StreamsError {
     StreamsError::State {
         store: store.to_owned(),
         reason: reason.to_string(),

@@ -29,7 +29,7 @@ impl<K, V, F: FnMut(Record<K, V>) -> Result<(), StreamsError>> Sink<K, V> for F 
 pub struct Stream<K, V> {
     node: Rc<Node<K, V>>,
     context: Rc<Context>,
-    keys: Keys,
+    pub(super) keys: Keys,
 }
 
 /// Whether a stream's records are still in the partitions of their keys. A graph run as one
