@@ -724,3 +724,85 @@ proptest! {
         prop_assert_eq!(resumed, whole);
     }
 }
+
+fn any_letter() -> impl Fn(&Value, &cep::Matched<'_, Value>) -> bool + 'static {
+    |_, _| true
+}
+
+#[test]
+fn patterns_that_cannot_be_matched_are_refused_with_the_reason() {
+    let refused = |builder: PatternBuilder<Value>, reason: &str| {
+        let error = builder.build().unwrap_err().to_string();
+        assert!(error.contains(reason), "{error:?} should say {reason:?}");
+    };
+    let begin = || Pattern::begin("a", any_letter());
+    refused(
+        begin().not_next("n", any_letter()),
+        "cannot end with a negation",
+    );
+    refused(begin().one_or_more().greedy(), "greedy stage cannot end");
+    refused(
+        begin().greedy().followed_by("b", any_letter()),
+        "does not repeat",
+    );
+    refused(begin().times(0..=0), "takes no event");
+    let (low, high) = (3, 2);
+    refused(begin().times(low..=high), "takes no event");
+    refused(
+        begin().followed_by("a", any_letter()),
+        "two stages are named a",
+    );
+    refused(begin().optional(), "every stage is optional");
+    refused(begin().skip(AfterMatchSkip::ToFirst("z".into())), "names z");
+    refused(begin().within(0), "must be positive");
+    refused(
+        begin().not_followed_by("n", any_letter()).optional(),
+        "not a negation",
+    );
+}
+
+#[test]
+fn a_pattern_after_keys_changed_on_a_topic_needs_a_repartition() {
+    let mut builder = TopologyBuilder::new();
+    builder
+        .stream("events", StringSerde, JsonSerde::<Value>::new())
+        .key_by(|_, v| v.0.to_string())
+        .pattern(Pattern::begin("a", any_letter()).build().unwrap());
+    let error = builder.build(0, 0).unwrap_err().to_string();
+    assert!(error.contains("repartition"), "{error}");
+}
+
+#[test]
+fn late_records_are_dropped_and_counted_and_corrupt_state_is_refused() {
+    let spec = Spec {
+        stages: vec![StageSpec::Take {
+            entry: Contiguity::Relaxed,
+            min: 1,
+            max: 1,
+            inner: Contiguity::Relaxed,
+            greed: Greed::Both,
+            cond: Cond::Is(0),
+        }],
+        within: None,
+        skip: SkipSpec::NoSkip,
+    };
+    let mut task = Task::new(&spec, 0);
+    task.push((0, 10, 0), 0);
+    task.push((0, 20, 0), 1);
+    // The watermark is at 20: a record at 19 is late.
+    task.push((0, 19, 0), 2);
+    assert_eq!(task.topology.late_records_dropped(), 1);
+    task.topology.finish().unwrap();
+    let matched: Vec<Timestamp> = task.outputs.borrow().iter().map(|o| o.2[0].1).collect();
+    assert_eq!(matched, vec![10, 20]);
+
+    let mut fresh = Task::new(&spec, 0);
+    let error = fresh
+        .topology
+        .restore("logins", b"0", Some(&[0, 0, 1]))
+        .unwrap_err();
+    assert!(
+        matches!(&error, StreamsError::State { store, .. } if store == "logins"),
+        "{error}"
+    );
+}

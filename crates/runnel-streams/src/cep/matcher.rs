@@ -136,7 +136,8 @@ impl<K: Ord + Clone, V: Clone> PatternMatcher<K, V> {
     }
 
     /// Moves event time to `watermark`: matches the records it passed and times out the
-    /// partial matches it ran out, key by key, appending what happened to `out`.
+    /// partial matches it ran out, in event-time order over all keys, appending what
+    /// happened to `out`.
     pub fn advance_watermark(&mut self, watermark: Timestamp, out: &mut Vec<(K, Outcome<V>)>) {
         if watermark <= self.watermark {
             return;
@@ -150,10 +151,9 @@ impl<K: Ord + Clone, V: Clone> PatternMatcher<K, V> {
             let Some(mut state) = self.keys.remove(&key) else {
                 continue;
             };
-            self.run_key(&key, &mut state, watermark, out);
+            self.next_for_key(&key, &mut state, out);
             self.mark_changed(&key);
-            let empty = state.waiting.is_empty() && state.partials.is_empty();
-            if !empty {
+            if !state.waiting.is_empty() || !state.partials.is_empty() {
                 self.keys.insert(key.clone(), state);
             }
             if let Some(at) = self.wake_time(&key) {
@@ -162,35 +162,43 @@ impl<K: Ord + Clone, V: Clone> PatternMatcher<K, V> {
         }
     }
 
-    /// Matches the key's records that the watermark passed, in order, and times out what
-    /// ran out of time by then.
-    fn run_key(
-        &self,
-        key: &K,
-        state: &mut KeyState<V>,
-        watermark: Timestamp,
-        out: &mut Vec<(K, Outcome<V>)>,
-    ) {
-        while let Some(entry) = state.waiting.first_entry() {
-            let (timestamp, seq) = *entry.key();
-            if timestamp >= watermark {
-                break;
+    /// Does the key's earliest work: time out its partial matches whose deadline comes
+    /// first (a record at the deadline is already too late for them), or else match its
+    /// oldest waiting record.
+    fn next_for_key(&self, key: &K, state: &mut KeyState<V>, out: &mut Vec<(K, Outcome<V>)>) {
+        let deadline = self.deadline(state);
+        let record_first = state
+            .waiting
+            .keys()
+            .next()
+            .is_some_and(|&(t, _)| deadline.is_none_or(|d| t < d));
+        if record_first {
+            if let Some(((timestamp, seq), value)) = state.waiting.pop_first() {
+                let partials = std::mem::take(&mut state.partials);
+                let event = Event {
+                    value: &value,
+                    timestamp,
+                    seq,
+                };
+                let step = self.pattern.step(partials, event);
+                state.partials = self.after_matches(key, step.partials, step.completed, out);
             }
-            let value = entry.remove();
-            self.time_out(key, state, timestamp, out);
-            let partials = std::mem::take(&mut state.partials);
-            let event = Event {
-                value: &value,
-                timestamp,
-                seq,
-            };
-            let step = self.pattern.step(partials, event);
-            state.partials = self.after_matches(key, step.partials, step.completed, out);
+        } else if let Some(deadline) = deadline {
+            self.time_out(key, state, deadline, out);
         }
-        self.time_out(key, state, watermark, out);
     }
 
-    /// Reports and drops the partial matches whose time ran out before `now`.
+    /// The earliest deadline of the key's partial matches.
+    fn deadline(&self, state: &KeyState<V>) -> Option<Timestamp> {
+        let within = self.pattern.within?;
+        state
+            .partials
+            .iter()
+            .map(|p| p.first().0.saturating_add(within))
+            .min()
+    }
+
+    /// Reports and drops the partial matches whose time ran out by `now`.
     fn time_out(
         &self,
         key: &K,
@@ -302,14 +310,7 @@ impl<K: Ord + Clone, V: Clone> PatternMatcher<K, V> {
             .keys()
             .next()
             .map(|&(t, _)| t.saturating_add(1));
-        let deadline = self.pattern.within.and_then(|within| {
-            state
-                .partials
-                .iter()
-                .map(|p| p.first().0.saturating_add(within))
-                .min()
-        });
-        match (waiting, deadline) {
+        match (waiting, self.deadline(state)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
