@@ -47,13 +47,14 @@ fn nexmark(c: &mut Criterion) {
     let mut group = c.benchmark_group("nexmark");
     group.throughput(Throughput::Elements(EVENTS));
     group.sample_size(10);
-    let all: [(&str, Query); 6] = [
+    let all: [(&str, Query); 7] = [
         ("generator", |_| Ok(Rc::new(Cell::new(0)))),
         ("q0", |s| Ok(counted(queries::q0(s)))),
         ("q1", |s| Ok(counted(queries::q1(s)))),
         ("q2", |s| Ok(counted(queries::q2(s)))),
         ("q5", |s| Ok(counted(queries::q5(s)?))),
         ("q7", |s| Ok(counted(queries::q7(s)?))),
+        ("q11", |s| Ok(counted(queries::q11(s)?))),
     ];
     for (name, query) in all {
         group.bench_function(name, |b| {

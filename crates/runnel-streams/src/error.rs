@@ -21,6 +21,9 @@ pub enum StreamsError {
     /// A complex-event pattern that cannot be matched as described.
     #[error("invalid pattern: {0}")]
     InvalidPattern(String),
+    /// A standing search query that cannot be read or matched.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     /// A sink refused a record.
     #[error("sink: {0}")]
     Sink(String),

@@ -36,6 +36,7 @@ mod change;
 mod error;
 pub mod nexmark;
 mod record;
+pub mod search;
 mod serdes;
 mod skew;
 mod topology;
@@ -51,8 +52,8 @@ pub use serdes::{BytesSerde, DecimalSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
     GroupedStream, Incoming, Input, InternalTopic, Outgoing, PatternStream, Predicate, Sink,
-    StateChange, StoreInfo, Stream, Table, TopicPurpose, Topology, TopologyBuilder,
-    WindowedGroupedStream, WindowedTable,
+    StandingQueries, StateChange, StoreInfo, Stream, Table, TopicPurpose, Topology,
+    TopologyBuilder, WindowedGroupedStream, WindowedTable,
 };
 pub use watermark::WatermarkTracker;
 pub use window::{Window, WindowSpec, Windows};

@@ -1,11 +1,12 @@
 //! Nexmark queries over the in-process topology. Each takes the stream of all events and
 //! returns its output stream.
 //!
-//! q5 and q7 group records after changing their keys without a repartition topic
+//! q5, q7 and q11 group records after changing their keys without a repartition topic
 //! (`assume_partitioned`): right in process and over an input topic of one partition, where
 //! one task sees every event; over more partitions each task would aggregate only its share.
 
 use super::{Bid, Event};
+use crate::aggregate::Count;
 use crate::change::Change;
 use crate::error::StreamsError;
 use crate::topology::Stream;
@@ -88,4 +89,21 @@ pub fn q7(events: &Stream<(), Event>) -> Result<Stream<(), Change<(), Bid>>, Str
             }
         })?;
     Ok(highest.changes())
+}
+
+/// q11, user sessions: for each bidder, the bids of each session (bids at most 10 s apart),
+/// once the session has closed, as (session window, bids).
+pub fn q11(events: &Stream<(), Event>) -> Result<Stream<u64, (Window, u64)>, StreamsError> {
+    let config = WindowedConfig::new(
+        WindowSpec::session(10_000)?,
+        LatePolicy::Drop,
+        EmitMode::Final,
+    );
+    let sessions = bids(events)
+        .key_by(|_, bid| bid.bidder)
+        .assume_partitioned()
+        .group_by_key()
+        .windowed_by(config)
+        .aggregate_with(Count)?;
+    Ok(sessions.finals())
 }

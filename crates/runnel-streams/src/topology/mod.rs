@@ -5,6 +5,7 @@
 
 mod cep;
 mod node;
+mod search;
 mod stores;
 mod stream;
 mod table;
@@ -20,6 +21,7 @@ use crate::skew::TimestampExtractor;
 use crate::watermark::WatermarkTracker;
 pub use cep::PatternStream;
 use node::Node;
+pub use search::StandingQueries;
 pub use stores::{StateChange, StoreInfo};
 pub use stream::{Predicate, Sink, Stream};
 pub use table::{GroupedStream, Table, WindowedGroupedStream, WindowedTable};
