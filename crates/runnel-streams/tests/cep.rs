@@ -806,3 +806,100 @@ fn late_records_are_dropped_and_counted_and_corrupt_state_is_refused() {
         "{error}"
     );
 }
+
+/// Records from a small linear congruential generator, so the sweep below is the same on
+/// every run.
+fn seeded_records(seed: u64) -> Vec<(u8, Timestamp, u8)> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut next = |bound: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % bound
+    };
+    let len = 6 + next(6) as usize;
+    (0..len)
+        .map(|_| (next(2) as u8, next(20) as Timestamp, next(3) as u8))
+        .collect()
+}
+
+/// Every entry contiguity, quantifier, repetition contiguity and greed of a middle stage,
+/// with each negation (or none) after it, with and without `within`, under every skip
+/// strategy, on the same streams.
+#[test]
+fn every_option_against_the_reference() {
+    let contiguities = [Contiguity::Strict, Contiguity::Relaxed, Contiguity::Any];
+    let quantifiers = [(1, 1), (0, 1), (2, 3), (1, u32::MAX)];
+    let mut checked = 0;
+    for entry in contiguities {
+        for (min, max) in quantifiers {
+            for inner in contiguities {
+                for greed in [Greed::Both, Greed::Greedy, Greed::Reluctant] {
+                    if max == 1 && greed != Greed::Both {
+                        continue;
+                    }
+                    for negation in 0..3 {
+                        for within in [None, Some(8)] {
+                            for skip in 0..5 {
+                                let mut stages = vec![
+                                    StageSpec::Take {
+                                        entry: Contiguity::Relaxed,
+                                        min: 1,
+                                        max: 1,
+                                        inner: Contiguity::Relaxed,
+                                        greed: Greed::Both,
+                                        cond: Cond::Is(0),
+                                    },
+                                    StageSpec::Take {
+                                        entry,
+                                        min,
+                                        max,
+                                        inner,
+                                        greed,
+                                        cond: Cond::OneOf(0b011),
+                                    },
+                                ];
+                                match negation {
+                                    1 => stages.push(StageSpec::NotNext(Cond::Is(2))),
+                                    2 => stages.push(StageSpec::NotFollowedBy(Cond::Is(2))),
+                                    _ => {}
+                                }
+                                stages.push(StageSpec::Take {
+                                    entry: Contiguity::Relaxed,
+                                    min: 1,
+                                    max: 1,
+                                    inner: Contiguity::Relaxed,
+                                    greed: Greed::Both,
+                                    cond: Cond::DiffersFromLast,
+                                });
+                                let skip = match skip {
+                                    0 => SkipSpec::NoSkip,
+                                    1 => SkipSpec::ToNext,
+                                    2 => SkipSpec::PastLastEvent,
+                                    3 => SkipSpec::ToFirst(1),
+                                    _ => SkipSpec::ToLast(1),
+                                };
+                                let spec = Spec {
+                                    stages,
+                                    within,
+                                    skip,
+                                };
+                                for seed in 0..3 {
+                                    let records = seeded_records(seed);
+                                    let outputs = run_whole(&spec, &records, 3);
+                                    checked += usize::from(!outputs.is_empty());
+                                    assert_eq!(
+                                        grouped(outputs),
+                                        expected(&spec, &records, 3),
+                                        "{spec:?} on {records:?}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1_000, "only {checked} runs produced anything");
+}
