@@ -230,7 +230,7 @@ impl Topology {
         self.records_in
     }
 
-    /// Records dropped as too late, over every windowed aggregation.
+    /// Records dropped as too late, over every windowed aggregation and pattern.
     pub fn late_records_dropped(&self) -> u64 {
         self.context.late_records_dropped.get()
     }
