@@ -164,20 +164,24 @@ fn leaf(value: &Value, path: &str, keys: &mut HashSet<IndexKey>) {
     }
 }
 
-/// A query, its compiled form and its guard (`None`: checked against every event).
+/// A query, its id, its compiled form and its guard (`None`: checked against every event).
 #[derive(Debug)]
 struct Indexed {
+    id: String,
     query: Query,
     compiled: Compiled,
     guard: Option<BTreeSet<IndexKey>>,
 }
 
-/// The current queries by id, indexed by their guards.
+/// The current queries, indexed by their guards. Queries sit in numbered slots (a freed
+/// slot is reused), so matching an event gathers and evaluates slot numbers, not ids.
 #[derive(Debug, Default)]
 pub struct QueryIndex {
-    queries: BTreeMap<String, Indexed>,
-    by_key: HashMap<IndexKey, BTreeSet<String>>,
-    unguarded: BTreeSet<String>,
+    slots: Vec<Option<Indexed>>,
+    free: Vec<usize>,
+    by_id: BTreeMap<String, usize>,
+    by_key: HashMap<IndexKey, BTreeSet<usize>>,
+    unguarded: BTreeSet<usize>,
 }
 
 impl QueryIndex {
@@ -186,59 +190,68 @@ impl QueryIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.queries.len()
+        self.by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.queries.is_empty()
+        self.by_id.is_empty()
     }
 
     pub fn get(&self, id: &str) -> Option<&Query> {
-        self.queries.get(id).map(|indexed| &indexed.query)
+        let slot = *self.by_id.get(id)?;
+        self.indexed(slot).map(|indexed| &indexed.query)
+    }
+
+    fn indexed(&self, slot: usize) -> Option<&Indexed> {
+        self.slots.get(slot).and_then(Option::as_ref)
     }
 
     /// Adds the query `id`, or replaces it.
     pub fn insert(&mut self, id: &str, query: Query) {
         self.remove(id);
-        let keys = guard(&query);
-        match &keys {
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        let guard = guard(&query);
+        match &guard {
             Some(keys) => {
                 for key in keys {
-                    self.by_key
-                        .entry(key.clone())
-                        .or_default()
-                        .insert(id.to_owned());
+                    self.by_key.entry(key.clone()).or_default().insert(slot);
                 }
             }
             None => {
-                self.unguarded.insert(id.to_owned());
+                self.unguarded.insert(slot);
             }
         }
-        let compiled = Compiled::new(&query);
         let indexed = Indexed {
+            id: id.to_owned(),
+            compiled: Compiled::new(&query),
             query,
-            compiled,
-            guard: keys,
+            guard,
         };
-        self.queries.insert(id.to_owned(), indexed);
+        match self.slots.get_mut(slot) {
+            Some(free) => *free = Some(indexed),
+            None => self.slots.push(Some(indexed)),
+        }
+        self.by_id.insert(id.to_owned(), slot);
     }
 
     /// Removes the query `id`, if there is one.
     pub fn remove(&mut self, id: &str) -> Option<Query> {
-        let Indexed { query, guard, .. } = self.queries.remove(id)?;
+        let slot = self.by_id.remove(id)?;
+        let Indexed { query, guard, .. } = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
         match guard {
             Some(keys) => {
                 for key in keys {
-                    if let Some(ids) = self.by_key.get_mut(&key) {
-                        ids.remove(id);
-                        if ids.is_empty() {
+                    if let Some(slots) = self.by_key.get_mut(&key) {
+                        slots.remove(&slot);
+                        if slots.is_empty() {
                             self.by_key.remove(&key);
                         }
                     }
                 }
             }
             None => {
-                self.unguarded.remove(id);
+                self.unguarded.remove(&slot);
             }
         }
         Some(query)
@@ -247,19 +260,21 @@ impl QueryIndex {
     /// The ids of the queries `event` matches, in order.
     pub fn matching(&self, event: &Value) -> Vec<&str> {
         let keys = event_keys(event);
-        let mut candidates: BTreeSet<&str> = self.unguarded.iter().map(String::as_str).collect();
+        let mut candidates: Vec<usize> = self.unguarded.iter().copied().collect();
         for key in &keys {
-            if let Some(ids) = self.by_key.get(key) {
-                candidates.extend(ids.iter().map(String::as_str));
+            if let Some(slots) = self.by_key.get(key) {
+                candidates.extend(slots);
             }
         }
-        candidates
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut matched: Vec<&str> = candidates
             .into_iter()
-            .filter(|id| {
-                self.queries
-                    .get(*id)
-                    .is_some_and(|indexed| indexed.compiled.matches(event, &keys))
-            })
-            .collect()
+            .filter_map(|slot| self.indexed(slot))
+            .filter(|indexed| indexed.compiled.matches(event, &keys))
+            .map(|indexed| indexed.id.as_str())
+            .collect();
+        matched.sort_unstable();
+        matched
     }
 }
