@@ -47,7 +47,7 @@ fn nexmark(c: &mut Criterion) {
     let mut group = c.benchmark_group("nexmark");
     group.throughput(Throughput::Elements(EVENTS));
     group.sample_size(10);
-    let all: [(&str, Query); 9] = [
+    let all: [(&str, Query); 10] = [
         ("generator", |_| Ok(Rc::new(Cell::new(0)))),
         ("q0", |s| Ok(counted(queries::q0(s)))),
         ("q1", |s| Ok(counted(queries::q1(s)))),
@@ -57,6 +57,7 @@ fn nexmark(c: &mut Criterion) {
         ("q3", |s| Ok(counted(queries::q3(s)))),
         ("q20", |s| Ok(counted(queries::q20(s)))),
         ("q8", |s| Ok(counted(queries::q8(s)?))),
+        ("q11", |s| Ok(counted(queries::q11(s)?))),
     ];
     for (name, query) in all {
         group.bench_function(name, |b| {

@@ -18,6 +18,12 @@ pub enum StreamsError {
     /// Stored state could not be read back.
     #[error("state store {store}: {reason}")]
     State { store: String, reason: String },
+    /// A complex-event pattern that cannot be matched as described.
+    #[error("invalid pattern: {0}")]
+    InvalidPattern(String),
+    /// A standing search query that cannot be read or matched.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     /// A sink refused a record.
     #[error("sink: {0}")]
     Sink(String),

@@ -33,11 +33,13 @@
 //! ```
 
 mod aggregate;
+pub mod cep;
 mod change;
 mod error;
 mod join;
 pub mod nexmark;
 mod record;
+pub mod search;
 mod serdes;
 mod skew;
 mod topology;
@@ -55,9 +57,10 @@ pub use record::{Record, Timestamp};
 pub use serdes::{BytesSerde, DecimalSerde, JsonSerde, Serde, StringSerde};
 pub use skew::{corrected_event_time, ClockSkewCorrection, DeviceTimes, TimestampExtractor};
 pub use topology::{
-    GlobalTable, GroupedStream, Incoming, Input, InternalTopic, JoinedTable, Outgoing, Predicate,
-    Sink, StateChange, StoreInfo, Stream, StreamJoin, Table, TopicPurpose, Topology,
-    TopologyBuilder, VersionedTable, WindowedGroupedStream, WindowedTable,
+    GlobalTable, GroupedStream, Incoming, Input, InternalTopic, JoinedTable, Outgoing,
+    PatternStream, Predicate, Sink, StandingQueries, StateChange, StoreInfo, Stream, StreamJoin,
+    Table, TopicPurpose, Topology, TopologyBuilder, VersionedTable, WindowedGroupedStream,
+    WindowedTable,
 };
 pub use watermark::WatermarkTracker;
 pub use window::{Window, WindowSpec, Windows};

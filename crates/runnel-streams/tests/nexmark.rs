@@ -180,3 +180,30 @@ fn q8_finds_people_who_sold_in_the_window_they_registered() {
     assert_eq!(found.len(), expected.len(), "each pair found once");
     assert_eq!(found.into_iter().collect::<BTreeMap<_, _>>(), expected);
 }
+
+#[test]
+fn q11_counts_each_bidders_bids_per_session() {
+    let events = events(60_000);
+    // Each bidder's bid times in order, cut where two are more than 10 s apart.
+    let mut times: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    for bid in bids(&events) {
+        times.entry(bid.bidder).or_default().push(bid.date_time);
+    }
+    let mut expected: Vec<(u64, (Window, u64))> = Vec::new();
+    for (bidder, mut times) in times {
+        times.sort_unstable();
+        let mut start = 0;
+        for i in 1..=times.len() {
+            if i == times.len() || times[i] - times[i - 1] > 10_000 {
+                let window = Window::new(times[start], times[i - 1] + 1);
+                expected.push((bidder, (window, (i - start) as u64)));
+                start = i;
+            }
+        }
+    }
+    let mut sessions = run(&events, |s| queries::q11(s).unwrap());
+    assert!(sessions.iter().any(|(_, (_, bids))| *bids > 1));
+    sessions.sort();
+    expected.sort();
+    assert_eq!(sessions, expected);
+}

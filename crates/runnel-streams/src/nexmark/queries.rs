@@ -1,13 +1,14 @@
 //! Nexmark queries over the in-process topology. Each takes the stream of all events and
 //! returns its output stream.
 //!
-//! q3 and q20 join a stream with a table, q5 and q7 aggregate in windows, q8 joins two
+//! q3 and q20 join a stream with a table, q5, q7 and q11 aggregate in windows, q8 joins two
 //! windowed tables. They group or join
 //! records after changing their keys without a repartition topic
 //! (`assume_partitioned`): right in process and over an input topic of one partition, where
 //! one task sees every event; over more partitions each task would aggregate only its share.
 
 use super::{Auction, Bid, Event, Person};
+use crate::aggregate::Count;
 use crate::change::Change;
 use crate::error::StreamsError;
 use crate::join::Delta;
@@ -186,4 +187,21 @@ pub fn q8(events: &Stream<(), Event>) -> Result<Stream<(u64, Timestamp), String>
             Delta::Add(name) => Some((key, name)),
             Delta::Retract(_) => None,
         }))
+}
+
+/// q11, user sessions: for each bidder, the bids of each session (bids at most 10 s apart),
+/// once the session has closed, as (session window, bids).
+pub fn q11(events: &Stream<(), Event>) -> Result<Stream<u64, (Window, u64)>, StreamsError> {
+    let config = WindowedConfig::new(
+        WindowSpec::session(10_000)?,
+        LatePolicy::Drop,
+        EmitMode::Final,
+    );
+    let sessions = bids(events)
+        .key_by(|_, bid| bid.bidder)
+        .assume_partitioned()
+        .group_by_key()
+        .windowed_by(config)
+        .aggregate_with(Count)?;
+    Ok(sessions.finals())
 }

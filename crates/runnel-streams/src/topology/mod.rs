@@ -3,9 +3,11 @@
 //! caller's thread; after each record the job watermark is recomputed and handed to every
 //! windowed aggregation.
 
+mod cep;
 mod global;
 mod join;
 mod node;
+mod search;
 mod stores;
 mod stream;
 mod table;
@@ -21,9 +23,11 @@ use crate::error::StreamsError;
 use crate::record::{Record, Timestamp};
 use crate::skew::TimestampExtractor;
 use crate::watermark::WatermarkTracker;
+pub use cep::PatternStream;
 pub use global::GlobalTable;
 pub use join::StreamJoin;
 use node::Node;
+pub use search::StandingQueries;
 pub use stores::{StateChange, StoreInfo};
 pub use stream::{Predicate, Sink, Stream};
 pub use table::{GroupedStream, Table, WindowedGroupedStream, WindowedTable};
@@ -235,8 +239,8 @@ impl Topology {
         self.records_in
     }
 
-    /// Records dropped as too late, over every windowed aggregation and join (records
-    /// older than a versioned table's history included).
+    /// Records dropped as too late, over every windowed aggregation, join and pattern
+    /// (records older than a versioned table's history included).
     pub fn late_records_dropped(&self) -> u64 {
         self.context.late_records_dropped.get()
     }

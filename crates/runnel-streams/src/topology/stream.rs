@@ -29,7 +29,7 @@ impl<K, V, F: FnMut(Record<K, V>) -> Result<(), StreamsError>> Sink<K, V> for F 
 pub struct Stream<K, V> {
     node: Rc<Node<K, V>>,
     context: Rc<Context>,
-    keys: Keys,
+    pub(super) keys: Keys,
     /// The type of the serde its keys were read from a topic with, while they are still
     /// those keys: two inputs of a join must have been partitioned by keys written alike.
     key_serde: Option<&'static str>,
