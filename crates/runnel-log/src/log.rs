@@ -297,7 +297,13 @@ impl Log {
                 // Checked again: the limits apply to what is stored.
                 let headers = validate_for_append(&rewritten, &config)?;
                 let keyed = keyed_records_if_conditional(&rewritten, &headers, &config)?;
-                self.append_checked(&mut rewritten, headers, leader_epoch, &config, Append::Data(keyed))
+                self.append_checked(
+                    &mut rewritten,
+                    headers,
+                    leader_epoch,
+                    &config,
+                    Append::Data(keyed),
+                )
             }
             None => {
                 let keyed = keyed_records_if_conditional(batches, &headers, &config)?;

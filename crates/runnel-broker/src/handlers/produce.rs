@@ -69,7 +69,10 @@ impl From<&LogError> for Refusal {
                 conflicts
                     .iter()
                     .map(|c| {
-                        record_error(i32::try_from(c.record_index).unwrap_or(i32::MAX), c.to_string())
+                        record_error(
+                            i32::try_from(c.record_index).unwrap_or(i32::MAX),
+                            c.to_string(),
+                        )
                     })
                     .collect(),
             ),
