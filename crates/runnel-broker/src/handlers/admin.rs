@@ -216,7 +216,10 @@ pub(crate) async fn delete_topics(
         }
         let doomed = topic.name.clone();
         match blocking(state, move |s| s.topics.delete(&doomed)).await {
-            Ok(()) => response.responses.push(result),
+            Ok(()) => {
+                state.metrics.topic_deleted(&topic.name);
+                response.responses.push(result)
+            }
             Err((code, text)) => response.responses.push(
                 result
                     .with_error_code(code)
