@@ -14,7 +14,7 @@
 //! can be left out with [`Detail::Topics`] for brokers with many partitions; per-topic and
 //! per-group totals remain.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
@@ -275,6 +275,13 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
         "Fetch requests waiting for data",
         gauge(state.parked_fetches()),
     );
+    let panics = Counter::<u64>::default();
+    panics.inc_by(u64::try_from(state.handler_panics()).unwrap_or(u64::MAX));
+    registry.register(
+        "request_handler_panics",
+        "Request handlers that panicked, each closing its connection (a bug every time)",
+        panics,
+    );
 
     let topic_size: Family<TopicLabels, Gauge> = Family::default();
     let log_start: Family<PartitionLabels, Gauge> = Family::default();
@@ -282,12 +289,19 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
     let log_size: Family<PartitionLabels, Gauge> = Family::default();
     // (topic, partition) -> log end offset, for the lag of committed offsets.
     let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    // Producers with a transaction open on some partition.
+    let mut transactions = BTreeSet::new();
     for topic in state.topics.all() {
         let mut size = 0u64;
         for partition in topic.partitions().iter() {
             let log = &partition.log;
             let (end, bytes) = (log.high_watermark(), log.size_bytes());
             size = size.saturating_add(bytes);
+            transactions.extend(
+                log.open_transactions()
+                    .into_iter()
+                    .map(|(producer, _)| producer),
+            );
             ends.insert((topic.name.clone(), partition.index), end);
             if detail == Detail::Partitions {
                 let labels = PartitionLabels {
@@ -312,6 +326,11 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
         "Bytes of log segments on disk, by topic",
         Unit::Bytes,
         topic_size,
+    );
+    registry.register(
+        "transactions_open",
+        "Producers with a transaction open (written to, neither committed nor aborted yet)",
+        gauge(transactions.len()),
     );
 
     let group_lag: Family<GroupLabels, Gauge> = Family::default();

@@ -206,6 +206,9 @@ impl runnel_admin::Source for BrokerSource {
 }
 
 async fn serve(settings: BrokerConfig, admin: Option<Admin>) -> anyhow::Result<()> {
+    // Before anything is announced: a signal sent once the log says "listening" stops the
+    // broker cleanly.
+    let signal = signals()?;
     let broker = Broker::start(settings).await?;
     tracing::info!(address = %broker.local_addr(), "listening");
     let admin = match admin {
@@ -226,7 +229,7 @@ async fn serve(settings: BrokerConfig, admin: Option<Admin>) -> anyhow::Result<(
         }
         None => None,
     };
-    let signal = wait_for_signal().await?;
+    let signal = signal.await;
     tracing::info!("received {signal}");
     if let Some(admin) = admin {
         admin.shutdown().await?;
@@ -236,21 +239,32 @@ async fn serve(settings: BrokerConfig, admin: Option<Admin>) -> anyhow::Result<(
 }
 
 /// Waits for SIGTERM or SIGINT and names the one that came.
-#[cfg(unix)]
 async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    Ok(signals()?.await)
+}
+
+/// Catches SIGTERM and SIGINT from now on (one arriving before the future is awaited is kept,
+/// not left to kill the process), and resolves to the name of the first that comes.
+#[cfg(unix)]
+fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     })
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok("Ctrl-C")
+fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+    Ok(async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            // Without a handler nothing can stop the broker but a kill.
+            Err(_) => std::future::pending().await,
+        }
+    })
 }

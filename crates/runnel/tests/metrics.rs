@@ -331,17 +331,34 @@ fn a_known_workload_shows_in_the_scraped_metrics() {
         0.0
     );
     assert_eq!(metrics.count("runnel_connections_open", &[]), 1);
+    assert_eq!(metrics.sum("runnel_request_handler_panics_total", &[]), 0.0);
 
-    // Lag grows with records nobody has read.
+    // A transaction counts as open from its first write until its end.
+    let transactional: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &server.bootstrap)
+        .set("transactional.id", "metered-tx")
+        .create()
+        .unwrap();
+    transactional.init_transactions(WAIT).unwrap();
+    transactional.begin_transaction().unwrap();
+    transactional
+        .send(BaseRecord::to(TOPIC).key("tx").payload("in a transaction"))
+        .unwrap();
+    transactional.flush(WAIT).unwrap();
+    assert_eq!(server.scrape().sum("runnel_transactions_open", &[]), 1.0);
+    transactional.commit_transaction(WAIT).unwrap();
+    assert_eq!(server.scrape().sum("runnel_transactions_open", &[]), 0.0);
+
+    // Lag grows with records nobody has read: ten, the transaction's record and its marker.
     produce(&server.bootstrap, 10);
     let metrics = server.scrape();
     assert_eq!(
         metrics.sum("runnel_group_lag_records", &[("group", GROUP)]),
-        10.0
+        12.0
     );
     assert_eq!(
         metrics.sum("runnel_group_partition_lag_records", &group),
-        10.0
+        12.0
     );
     server.stop();
 
@@ -350,7 +367,7 @@ fn a_known_workload_shows_in_the_scraped_metrics() {
     let metrics = server.scrape();
     assert_eq!(
         metrics.sum("runnel_group_lag_records", &[("group", GROUP)]),
-        10.0
+        12.0
     );
     assert!(metrics.sum("runnel_topic_log_size_bytes", &topic) > produced);
     for name in [
