@@ -71,11 +71,13 @@ broker_pid=""
 broker_data=""
 address=""
 # start_broker NAME: a broker over a new data directory, on a port the kernel picks (the
-# broker logs the address it listens on).
+# broker logs the address it listens on), its admin server (metrics on, as by default) on
+# another, so a broker already on the default admin port does not stop the run.
 start_broker() {
     broker_data=$data_dir/$1
     mkdir -p "$broker_data"
-    "$runnel" serve --data-dir "$broker_data" --listen 127.0.0.1:0 >"$out/broker-$1.log" 2>&1 &
+    "$runnel" serve --data-dir "$broker_data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+        >"$out/broker-$1.log" 2>&1 &
     broker_pid=$!
     address=""
     for _ in $(seq 300); do

@@ -121,8 +121,8 @@ start_broker() {
     local dir=$work/$1
     mkdir -p "$dir"
     printf 'num.partitions = 4\nauto.create.topics.enable = %s\n' "$2" >"$dir/broker.toml"
-    "$runnel" serve --data-dir "$dir/data" --listen 127.0.0.1:0 --config "$dir/broker.toml" \
-        >"$dir/broker.log" 2>&1 &
+    "$runnel" serve --data-dir "$dir/data" --listen 127.0.0.1:0 --admin-listen '' \
+        --config "$dir/broker.toml" >"$dir/broker.log" 2>&1 &
     broker_pid=$!
     address=""
     for _ in $(seq 300); do

@@ -77,7 +77,7 @@ def run_runnel(args):
     address = f"127.0.0.1:{free_port()}"
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(
-            [binary, "serve", "--data-dir", data, "--listen", address],
+            [binary, "serve", "--data-dir", data, "--listen", address, "--admin-listen", ""],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -28,10 +28,21 @@ class Server:
     def __init__(self, data_dir, log_path):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        # Not the default admin port: a module may start a broker while another runs.
+        self.admin_address = f"127.0.0.1:{free_port()}"
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [str(RUNNEL_BIN), "serve", "--data-dir", str(data_dir), "--listen", self.address],
+            [
+                str(RUNNEL_BIN),
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--listen",
+                self.address,
+                "--admin-listen",
+                self.admin_address,
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

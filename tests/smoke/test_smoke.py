@@ -8,6 +8,7 @@ a skip, so CI cannot pass without having run it.
 import shutil
 import subprocess
 import time
+import urllib.request
 import warnings
 from collections import defaultdict
 
@@ -165,6 +166,27 @@ def test_kafka_python_transactions_hide_aborted_records_from_read_committed(serv
 
     assert read("read_committed") == [b"committed"]
     assert read("read_uncommitted") == [b"aborted", b"committed"]
+
+
+def test_the_admin_server_reports_health_and_what_was_produced(server):
+    topic = "smoke-metrics"
+    producer = KafkaProducer(bootstrap_servers=server.address)
+    for i in range(7):
+        producer.send(topic, value=f"metered-{i}".encode())
+    producer.flush(timeout=CLIENT_TIMEOUT)
+    producer.close()
+    base = f"http://{server.admin_address}"
+    with urllib.request.urlopen(f"{base}/health", timeout=CLIENT_TIMEOUT) as health:
+        assert (health.status, health.read()) == (200, b"ok\n")
+    with urllib.request.urlopen(f"{base}/metrics", timeout=CLIENT_TIMEOUT) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        metrics = response.read().decode()
+    produced = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith(f'runnel_topic_produced_records_total{{topic="{topic}"}}')
+    ]
+    assert produced == [f'runnel_topic_produced_records_total{{topic="{topic}"}} 7'], metrics
 
 
 def test_sigterm_stops_the_broker_cleanly_and_data_survives(server, data_dir, tmp_path):

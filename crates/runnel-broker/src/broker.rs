@@ -16,6 +16,7 @@ use crate::connections::Admission;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessions;
 use crate::groups::GroupCoordinator;
+use crate::metrics::BrokerMetrics;
 use crate::server;
 use crate::share::ShareCoordinator;
 use crate::topics::{self, Topics};
@@ -34,6 +35,8 @@ pub struct BrokerState {
     pub transactions: TransactionCoordinator,
     pub shares: ShareCoordinator,
     pub fetch_sessions: FetchSessions,
+    /// Series counted as requests are served (see `metrics`).
+    pub metrics: BrokerMetrics,
     /// Open connections against `max.connections` and `max.connections.per.ip`.
     pub connections: Arc<Admission>,
     shutdown: watch::Receiver<bool>,
@@ -154,6 +157,7 @@ impl Broker {
             transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
             shares,
             fetch_sessions: FetchSessions::default(),
+            metrics: BrokerMetrics::default(),
             connections,
             shutdown,
             parked_fetches: AtomicUsize::new(0),

@@ -13,6 +13,7 @@ mod error;
 pub mod fetch_sessions;
 pub mod groups;
 mod handlers;
+pub mod metrics;
 mod response;
 mod server;
 pub mod shape;

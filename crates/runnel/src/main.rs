@@ -1,13 +1,17 @@
 //! The `runnel` command. Argument parsing and wiring only; the broker lives in
-//! `runnel-broker`, the client commands in `runnel-cli`.
+//! `runnel-broker`, its admin HTTP server in `runnel-admin`, the client commands in
+//! `runnel-cli`.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use runnel_broker::{Broker, BrokerConfig};
+use runnel_admin::AdminServer;
+use runnel_broker::metrics::Detail;
+use runnel_broker::{Broker, BrokerConfig, BrokerState};
 use runnel_cli::consume::ConsumeArgs;
 use runnel_cli::group::GroupArgs;
 use runnel_cli::produce::ProduceArgs;
@@ -17,8 +21,18 @@ use runnel_cli::transactions::TransactionsArgs;
 #[derive(Debug, Parser)]
 #[command(name = "runnel", version, about = "A Kafka-wire-compatible log broker")]
 struct Cli {
+    /// How log lines are written to standard error: `text` for people, `json` (one object
+    /// a line) for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +51,13 @@ enum Command {
         /// TOML file of Kafka-named broker settings (e.g. num.partitions, log.retention.ms).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// HOST:PORT of the admin HTTP server (/metrics, /health); an empty value turns it off.
+        #[arg(long, default_value = "127.0.0.1:9644")]
+        admin_listen: String,
+        /// Whether /metrics has series per partition (log offsets and size, group offsets and
+        /// lag); per-topic and per-group totals are always there.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        metrics_partition_series: bool,
     },
     /// Create, list, describe, alter and delete topics.
     Topic(TopicArgs),
@@ -54,19 +75,28 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("runnel: {}", one_line(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to standard error, filtered by `RUST_LOG` (default `info`); colours only when
+/// standard error is a terminal, so files and collectors get no escape codes.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs.json().init(),
     }
 }
 
@@ -91,13 +121,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             advertise,
             config,
+            admin_listen,
+            metrics_partition_series,
         } => {
             let mut settings = BrokerConfig::new(data_dir, listen);
             if let Some(path) = config {
                 settings.load_file(&path)?;
             }
             settings.advertise = advertise;
-            runtime()?.block_on(serve(settings))
+            let admin = (!admin_listen.is_empty()).then_some(Admin {
+                listen: admin_listen,
+                detail: if metrics_partition_series {
+                    Detail::Partitions
+                } else {
+                    Detail::Topics
+                },
+            });
+            runtime()?.block_on(serve(settings, admin))
         }
         Command::Bench(command) => {
             let report = runtime()?.block_on(runnel_bench::run(command))?;
@@ -141,31 +181,90 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
-async fn serve(settings: BrokerConfig) -> anyhow::Result<()> {
+/// Where the admin server listens and what its metrics show.
+#[derive(Debug)]
+struct Admin {
+    listen: String,
+    detail: Detail,
+}
+
+/// The broker as the admin server sees it.
+#[derive(Debug)]
+struct BrokerSource {
+    state: Arc<BrokerState>,
+    detail: Detail,
+}
+
+impl runnel_admin::Source for BrokerSource {
+    fn metrics(&self) -> Result<String, std::fmt::Error> {
+        runnel_broker::metrics::render(&self.state, self.detail)
+    }
+
+    fn healthy(&self) -> bool {
+        !self.state.is_shutting_down()
+    }
+}
+
+async fn serve(settings: BrokerConfig, admin: Option<Admin>) -> anyhow::Result<()> {
+    // Before anything is announced: a signal sent once the log says "listening" stops the
+    // broker cleanly.
+    let signal = signals()?;
     let broker = Broker::start(settings).await?;
     tracing::info!(address = %broker.local_addr(), "listening");
-    let signal = wait_for_signal().await?;
+    let admin = match admin {
+        Some(admin) => {
+            let source = Arc::new(BrokerSource {
+                state: Arc::clone(broker.state()),
+                detail: admin.detail,
+            });
+            let server = match AdminServer::start(&admin.listen, source).await {
+                Ok(server) => server,
+                Err(error) => {
+                    broker.shutdown().await?;
+                    return Err(error.into());
+                }
+            };
+            tracing::info!(address = %server.local_addr(), "admin server listening");
+            Some(server)
+        }
+        None => None,
+    };
+    let signal = signal.await;
     tracing::info!("received {signal}");
+    if let Some(admin) = admin {
+        admin.shutdown().await?;
+    }
     broker.shutdown().await?;
     Ok(())
 }
 
 /// Waits for SIGTERM or SIGINT and names the one that came.
-#[cfg(unix)]
 async fn wait_for_signal() -> anyhow::Result<&'static str> {
+    Ok(signals()?.await)
+}
+
+/// Catches SIGTERM and SIGINT from now on (one arriving before the future is awaited is kept,
+/// not left to kill the process), and resolves to the name of the first that comes.
+#[cfg(unix)]
+fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
     })
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<&'static str> {
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok("Ctrl-C")
+fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+    Ok(async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            // Without a handler nothing can stop the broker but a kill.
+            Err(_) => std::future::pending().await,
+        }
+    })
 }

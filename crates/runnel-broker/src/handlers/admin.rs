@@ -225,6 +225,7 @@ pub(crate) async fn delete_topics(
                     tracing::warn!(topic = %topic.name, %error,
                         "deleting the share-group state of a deleted topic failed");
                 }
+                state.metrics.topic_deleted(&topic.name);
                 response.responses.push(result);
             }
             Err((code, text)) => response.responses.push(

@@ -92,6 +92,7 @@ pub(crate) async fn handle(
             if session_id != 0 {
                 state.fetch_sessions.sent(session_id, &read.sent);
             }
+            count_fetched(state, &read.responses, version);
             response.responses = read.responses;
             return (response, read.by_reference);
         }
@@ -100,6 +101,26 @@ pub(crate) async fn handle(
             _ = super::any_of(&mut changes) => {}
             _ = tokio::time::sleep_until(deadline) => {}
             _ = state.shutting_down() => {}
+        }
+    }
+}
+
+/// Counts the batches a response carries in the per-topic metrics.
+fn count_fetched(state: &BrokerState, responses: &[FetchableTopicResponse], version: i16) {
+    for response in responses {
+        // Responses name their topic by id from v13 on, by name before.
+        let topic = if version >= TOPIC_ID_VERSION {
+            match state.topics.by_id(response.topic_id) {
+                Some(topic) => topic.name.clone(),
+                None => continue,
+            }
+        } else {
+            response.topic.0.to_string()
+        };
+        for partition in &response.partitions {
+            if let Some(records) = partition.records.as_ref().filter(|r| !r.is_empty()) {
+                state.metrics.fetched(&topic, records);
+            }
         }
     }
 }

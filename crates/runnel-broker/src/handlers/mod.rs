@@ -82,8 +82,25 @@ pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
         .map(|&(_, min, max)| (min, max))
 }
 
-/// Answers one request. `Ok(None)` means no response is due (acks=0 produce).
+/// Answers one request and counts it in the metrics. `Ok(None)` means no response is due
+/// (acks=0 produce).
 pub(crate) async fn handle(
+    state: &Arc<BrokerState>,
+    peer: SocketAddr,
+    api: ApiKey,
+    header: RequestHeader,
+    body: Bytes,
+) -> Result<Option<Response>, RequestError> {
+    let started = std::time::Instant::now();
+    let version = header.request_api_version;
+    let outcome = dispatch(state, peer, api, header, body).await;
+    state
+        .metrics
+        .request_handled(api, version, started.elapsed());
+    outcome
+}
+
+async fn dispatch(
     state: &Arc<BrokerState>,
     peer: SocketAddr,
     api: ApiKey,

@@ -149,7 +149,19 @@ pub(crate) async fn handle(
                     .await
                     {
                         Err(code) => Err(code),
-                        Ok(()) => Ok(tokio::spawn(async move { partition.append(records).await })),
+                        Ok(()) => {
+                            let metrics = state.metrics.clone();
+                            let topic = topic.name.0.clone();
+                            Ok(tokio::spawn(async move {
+                                let bytes = records.len();
+                                let appended = partition.append(records).await;
+                                if let Ok(info) = &appended {
+                                    let offsets = info.last_offset - info.base_offset + 1;
+                                    metrics.produced(&topic, bytes, offsets.unsigned_abs());
+                                }
+                                appended
+                            }))
+                        }
                     }
                 }
             };

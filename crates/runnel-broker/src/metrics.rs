@@ -1,0 +1,463 @@
+//! The broker's metrics, rendered in the Prometheus text format.
+//!
+//! Two kinds of series:
+//! - **counted as requests are served**: requests per API and version, handling time per API,
+//!   bytes and records produced and fetched per topic. Each request updates them once (per
+//!   topic for the traffic counters), never once per record: the hot path takes one
+//!   read-locked map lookup per series and an atomic add.
+//! - **read at scrape time** from the broker's state: open connections, waiting fetches,
+//!   log start, end and size per partition, committed offsets and lag per group. They cost
+//!   nothing between scrapes, and a deleted topic or group leaves no stale series.
+//!
+//! Cardinality is bounded: labels are API keys and supported versions (a fixed table),
+//! topics, partitions and groups that exist. Series per partition (logs, group offsets)
+//! can be left out with [`Detail::Topics`] for brokers with many partitions; per-topic and
+//! per-group totals remain.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use kafka_protocol::messages::ApiKey;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use runnel_log::BatchHeader;
+
+use crate::broker::BrokerState;
+use crate::handlers::{api_versions, supported};
+
+/// The upper bounds of the request duration buckets, in seconds: 100 µs to 30 s.
+const DURATION_BUCKETS: [f64; 17] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// How much detail a scrape carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Per-topic and per-group totals only.
+    Topics,
+    /// Also one series per partition: log offsets and size, committed offset and lag.
+    Partitions,
+}
+
+/// An API key as a label value: its Kafka name (`Produce`, `Fetch`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ApiName(ApiKey);
+
+impl EncodeLabelValue for ApiName {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        write!(encoder, "{:?}", self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    api: ApiName,
+    version: i16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ApiLabels {
+    api: ApiName,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TopicLabels {
+    topic: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PartitionLabels {
+    topic: String,
+    partition: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct GroupLabels {
+    group: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct GroupPartitionLabels {
+    group: String,
+    topic: String,
+    partition: i32,
+}
+
+type DurationFamily = Family<ApiLabels, Histogram, fn() -> Histogram>;
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
+
+/// The series counted as requests are served. Cloning shares the counters.
+#[derive(Debug, Clone)]
+pub struct BrokerMetrics {
+    requests: Family<RequestLabels, Counter>,
+    unsupported_requests: Counter,
+    request_duration: DurationFamily,
+    produced_bytes: Family<TopicLabels, Counter>,
+    produced_records: Family<TopicLabels, Counter>,
+    fetched_bytes: Family<TopicLabels, Counter>,
+    fetched_records: Family<TopicLabels, Counter>,
+}
+
+impl Default for BrokerMetrics {
+    fn default() -> Self {
+        BrokerMetrics {
+            requests: Family::default(),
+            unsupported_requests: Counter::default(),
+            request_duration: Family::new_with_constructor(duration_histogram),
+            produced_bytes: Family::default(),
+            produced_records: Family::default(),
+            fetched_bytes: Family::default(),
+            fetched_records: Family::default(),
+        }
+    }
+}
+
+impl BrokerMetrics {
+    /// Counts one request and how long it took to handle. Versions the broker does not
+    /// support are counted together, so a client sending arbitrary versions cannot add series.
+    pub(crate) fn request_handled(&self, api: ApiKey, version: i16, took: Duration) {
+        let range = if api == ApiKey::ApiVersions {
+            Some((0, api_versions::MAX_VERSION))
+        } else {
+            supported(api)
+        };
+        if !range.is_some_and(|(min, max)| (min..=max).contains(&version)) {
+            self.unsupported_requests.inc();
+            return;
+        }
+        let api = ApiName(api);
+        self.requests
+            .get_or_create(&RequestLabels { api, version })
+            .inc();
+        self.request_duration
+            .get_or_create(&ApiLabels { api })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts records appended to `topic`: `bytes` as received, `records` as offsets taken.
+    pub(crate) fn produced(&self, topic: &str, bytes: usize, records: u64) {
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
+        self.produced_bytes
+            .get_or_create(&labels)
+            .inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
+        self.produced_records.get_or_create(&labels).inc_by(records);
+    }
+
+    /// Counts the batches of `topic` a fetch response carries.
+    pub(crate) fn fetched(&self, topic: &str, batches: &[u8]) {
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
+        self.fetched_bytes
+            .get_or_create(&labels)
+            .inc_by(u64::try_from(batches.len()).unwrap_or(u64::MAX));
+        self.fetched_records
+            .get_or_create(&labels)
+            .inc_by(records_in(batches));
+    }
+
+    /// Forgets a deleted topic's traffic, so its series disappear with it.
+    pub(crate) fn topic_deleted(&self, topic: &str) {
+        let labels = TopicLabels {
+            topic: topic.to_owned(),
+        };
+        for family in [
+            &self.produced_bytes,
+            &self.produced_records,
+            &self.fetched_bytes,
+            &self.fetched_records,
+        ] {
+            family.remove(&labels);
+        }
+    }
+
+    /// Registers the counted series (shared, not copied) in `registry`.
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "requests",
+            "Requests handled, by API and version",
+            self.requests.clone(),
+        );
+        registry.register(
+            "requests_unsupported_version",
+            "Requests refused because the broker does not support their API version",
+            self.unsupported_requests.clone(),
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Time from a request's arrival to its response being ready, by API (a fetch \
+             includes its wait for data)",
+            Unit::Seconds,
+            self.request_duration.clone(),
+        );
+        registry.register_with_unit(
+            "topic_produced",
+            "Record batch bytes appended, as received, by topic",
+            Unit::Bytes,
+            self.produced_bytes.clone(),
+        );
+        registry.register(
+            "topic_produced_records",
+            "Records appended, by topic",
+            self.produced_records.clone(),
+        );
+        registry.register_with_unit(
+            "topic_fetched",
+            "Record batch bytes sent to fetching clients, by topic",
+            Unit::Bytes,
+            self.fetched_bytes.clone(),
+        );
+        registry.register(
+            "topic_fetched_records",
+            "Records in the batches sent to fetching clients, by topic",
+            self.fetched_records.clone(),
+        );
+    }
+}
+
+/// The records in a run of whole batches, from their headers alone: neither the records
+/// nor the checksums are read, which would cost as much as the fetch itself.
+fn records_in(mut batches: &[u8]) -> u64 {
+    let mut records = 0u64;
+    while let Ok(header) = BatchHeader::parse(batches) {
+        records += u64::try_from(header.record_count).unwrap_or(0);
+        match batches.get(header.total_len()..) {
+            Some(rest) => batches = rest,
+            None => break,
+        }
+    }
+    records
+}
+
+/// The broker's metrics in the Prometheus text format (version 0.0.4).
+pub fn render(state: &BrokerState, detail: Detail) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::with_prefix("runnel");
+    state.metrics.register(&mut registry);
+    register_state(state, detail, &mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
+    Ok(text)
+}
+
+fn gauge(value: impl TryInto<i64>) -> Gauge {
+    let gauge = Gauge::default();
+    gauge.set(value.try_into().unwrap_or(i64::MAX));
+    gauge
+}
+
+/// Registers the series read from the broker's state now.
+fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) {
+    registry.register(
+        "connections_open",
+        "Client connections open",
+        gauge(state.connections.open()),
+    );
+    let refused = Counter::<u64>::default();
+    refused.inc_by(state.connections.refused());
+    registry.register(
+        "connections_refused",
+        "Connections closed as accepted because max.connections or max.connections.per.ip was reached",
+        refused,
+    );
+    registry.register(
+        "fetches_waiting",
+        "Fetch requests waiting for data",
+        gauge(state.parked_fetches()),
+    );
+    let panics = Counter::<u64>::default();
+    panics.inc_by(u64::try_from(state.handler_panics()).unwrap_or(u64::MAX));
+    registry.register(
+        "request_handler_panics",
+        "Request handlers that panicked, each closing its connection (a bug every time)",
+        panics,
+    );
+
+    let topic_size: Family<TopicLabels, Gauge> = Family::default();
+    let log_start: Family<PartitionLabels, Gauge> = Family::default();
+    let log_end: Family<PartitionLabels, Gauge> = Family::default();
+    let log_size: Family<PartitionLabels, Gauge> = Family::default();
+    // (topic, partition) -> log end offset, for the lag of committed offsets.
+    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    // Producers with a transaction open on some partition.
+    let mut transactions = BTreeSet::new();
+    for topic in state.topics.all() {
+        let mut size = 0u64;
+        for partition in topic.partitions().iter() {
+            let log = &partition.log;
+            let (end, bytes) = (log.high_watermark(), log.size_bytes());
+            size = size.saturating_add(bytes);
+            transactions.extend(
+                log.open_transactions()
+                    .into_iter()
+                    .map(|(producer, _)| producer),
+            );
+            ends.insert((topic.name.clone(), partition.index), end);
+            if detail == Detail::Partitions {
+                let labels = PartitionLabels {
+                    topic: topic.name.clone(),
+                    partition: partition.index,
+                };
+                log_start.get_or_create(&labels).set(log.log_start_offset());
+                log_end.get_or_create(&labels).set(end);
+                log_size
+                    .get_or_create(&labels)
+                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            }
+        }
+        topic_size
+            .get_or_create(&TopicLabels {
+                topic: topic.name.clone(),
+            })
+            .set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+    registry.register_with_unit(
+        "topic_log_size",
+        "Bytes of log segments on disk, by topic",
+        Unit::Bytes,
+        topic_size,
+    );
+    registry.register(
+        "transactions_open",
+        "Producers with a transaction open (written to, neither committed nor aborted yet)",
+        gauge(transactions.len()),
+    );
+
+    let group_lag: Family<GroupLabels, Gauge> = Family::default();
+    let committed: Family<GroupPartitionLabels, Gauge> = Family::default();
+    let partition_lag: Family<GroupPartitionLabels, Gauge> = Family::default();
+    for (group, offsets) in committed_offsets(state) {
+        let mut total = 0i64;
+        for ((topic, partition), offset) in offsets {
+            // A committed offset of a partition that no longer exists has no lag.
+            let lag = ends
+                .get(&(topic.clone(), partition))
+                .map_or(0, |end| end.saturating_sub(offset).max(0));
+            total = total.saturating_add(lag);
+            if detail == Detail::Partitions {
+                let labels = GroupPartitionLabels {
+                    group: group.clone(),
+                    topic,
+                    partition,
+                };
+                committed.get_or_create(&labels).set(offset);
+                partition_lag.get_or_create(&labels).set(lag);
+            }
+        }
+        group_lag.get_or_create(&GroupLabels { group }).set(total);
+    }
+    registry.register(
+        "group_lag_records",
+        "Records between each committed offset and its partition's log end, summed by group",
+        group_lag,
+    );
+
+    if detail == Detail::Partitions {
+        registry.register(
+            "partition_log_start_offset",
+            "First offset retained in the partition's log",
+            log_start,
+        );
+        registry.register(
+            "partition_log_end_offset",
+            "Offset the partition's next record will take (the high watermark)",
+            log_end,
+        );
+        registry.register_with_unit(
+            "partition_log_size",
+            "Bytes of the partition's log segments on disk",
+            Unit::Bytes,
+            log_size,
+        );
+        registry.register(
+            "group_committed_offset",
+            "Offset committed by the group for the partition",
+            committed,
+        );
+        registry.register(
+            "group_partition_lag_records",
+            "Records between the group's committed offset and the partition's log end",
+            partition_lag,
+        );
+    }
+}
+
+/// A group's id and its committed offset of each (topic, partition).
+type GroupCommits = (String, Vec<((String, i32), i64)>);
+
+/// Every group's committed offsets, copied out so the groups' lock is held only briefly.
+fn committed_offsets(state: &BrokerState) -> Vec<GroupCommits> {
+    state
+        .groups
+        .lock()
+        .values()
+        .filter(|group| !group.offsets.is_empty())
+        .map(|group| {
+            let offsets = group
+                .offsets
+                .iter()
+                .map(|(key, commit)| (key.clone(), commit.offset))
+                .collect();
+            (group.id.clone(), offsets)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn unsupported_versions_share_one_series() {
+        let metrics = BrokerMetrics::default();
+        metrics.request_handled(ApiKey::Produce, 9, Duration::from_millis(2));
+        metrics.request_handled(ApiKey::Produce, 999, Duration::from_millis(2));
+        metrics.request_handled(ApiKey::Produce, -7, Duration::from_millis(2));
+        let mut registry = Registry::with_prefix("runnel");
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("runnel_requests_total{api=\"Produce\",version=\"9\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("runnel_requests_unsupported_version_total 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "runnel_request_duration_seconds_bucket{api=\"Produce\",le=\"0.0025\"} 1\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn records_are_counted_from_batch_headers_and_a_torn_tail_is_ignored() {
+        let mut batches = Vec::new();
+        for count in [3i32, 5] {
+            let body_len = 61 - 12 + 10; // a header and ten bytes standing for records
+            let mut batch = vec![0u8; 12 + body_len];
+            batch[8..12].copy_from_slice(&(body_len as i32).to_be_bytes());
+            batch[16] = 2; // magic
+            batch[23..27].copy_from_slice(&(count - 1).to_be_bytes());
+            batch[57..61].copy_from_slice(&count.to_be_bytes());
+            batches.extend_from_slice(&batch);
+        }
+        assert_eq!(records_in(&batches), 8);
+        assert_eq!(records_in(&batches[..batches.len() - 30]), 3);
+        assert_eq!(records_in(&[]), 0);
+    }
+}

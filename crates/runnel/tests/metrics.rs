@@ -1,0 +1,411 @@
+//! `runnel serve` with its admin server: after a known workload through librdkafka, the
+//! Prometheus exposition scraped over HTTP says what happened; logs are JSON without
+//! colour codes when asked; per-partition series can be turned off.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+const TOPIC: &str = "metered";
+const GROUP: &str = "metered-readers";
+const RECORDS: usize = 100;
+const VALUE_BYTES: usize = 200;
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A `runnel serve` process, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    bootstrap: String,
+    admin: String,
+    /// Lines the server wrote to stderr, as they come.
+    log: mpsc::Receiver<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// Starts the broker with JSON logs and waits for its admin server's log line.
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let config = data_dir.join("broker.toml");
+        std::fs::write(&config, "num.partitions = 2\n").unwrap();
+        let bootstrap = format!("127.0.0.1:{}", free_port());
+        let admin = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+            .args(["serve", "--data-dir"])
+            .arg(data_dir.join("data"))
+            .args(["--listen", &bootstrap, "--admin-listen", &admin])
+            .arg("--config")
+            .arg(&config)
+            .args(["--log-format", "json"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runnel starts");
+        let (lines, log) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                if lines.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        let server = Server {
+            child,
+            bootstrap,
+            admin,
+            log,
+        };
+        server.await_log("admin server listening");
+        server
+    }
+
+    /// Waits for a log line containing `text`, checking every line on the way: one JSON
+    /// object, no escape codes.
+    fn await_log(&self, text: &str) -> String {
+        loop {
+            let line = self
+                .log
+                .recv_timeout(WAIT)
+                .unwrap_or_else(|_| panic!("no log line with {text:?}"));
+            assert!(!line.contains('\u{1b}'), "escape code in {line:?}");
+            assert!(
+                line.starts_with('{') && line.ends_with('}') && line.contains("\"level\":"),
+                "not a JSON log line: {line:?}"
+            );
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    fn get(&self, path: &str) -> (String, String) {
+        let mut socket = TcpStream::connect(&self.admin).unwrap();
+        write!(
+            socket,
+            "GET {path} HTTP/1.1\r\nHost: runnel\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        socket.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        (head.to_owned(), body.to_owned())
+    }
+
+    fn scrape(&self) -> Exposition {
+        let (head, body) = self.get("/metrics");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_lowercase()
+                .contains("content-type: text/plain; version=0.0.4"),
+            "{head}"
+        );
+        Exposition::parse(&body)
+    }
+
+    /// Stops the server with SIGTERM and waits for a clean exit.
+    fn stop(mut self) {
+        self.terminate();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+        self.await_log("broker stopped");
+    }
+
+    fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.terminate();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Samples of a Prometheus text exposition: (name, labels, value).
+struct Exposition(Vec<(String, BTreeMap<String, String>, f64)>);
+
+impl Exposition {
+    fn parse(text: &str) -> Exposition {
+        let mut samples = Vec::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.strip_suffix('}').unwrap()),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .map(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap();
+                    (key.to_owned(), value.trim_matches('"').to_owned())
+                })
+                .collect();
+            samples.push((name.to_owned(), labels, value.parse().unwrap()));
+        }
+        Exposition(samples)
+    }
+
+    /// The sum of the samples named `name` whose labels include `labels`.
+    fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).map(|(_, value)| value).sum()
+    }
+
+    fn count(&self, name: &str, labels: &[(&str, &str)]) -> usize {
+        self.matching(name, labels).count()
+    }
+
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&'a str, &'a str)],
+    ) -> impl Iterator<Item = (&'a BTreeMap<String, String>, f64)> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, l, v)| (l, *v))
+    }
+}
+
+fn produce(bootstrap: &str, count: usize) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let value = vec![b'v'; VALUE_BYTES];
+    for i in 0..count {
+        let key = format!("key-{i}");
+        producer
+            .send(BaseRecord::to(TOPIC).key(&key).payload(&value))
+            .unwrap();
+    }
+    producer.flush(WAIT).unwrap();
+}
+
+/// Reads every record of both partitions from the start, then commits where it stopped.
+fn consume_and_commit(bootstrap: &str, expected: usize) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", GROUP)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..2 {
+        assignment
+            .add_partition_offset(TOPIC, partition, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut read = 0;
+    while read < expected {
+        match consumer.poll(WAIT) {
+            Some(Ok(message)) => {
+                assert_eq!(message.payload().map(<[u8]>::len), Some(VALUE_BYTES));
+                read += 1;
+            }
+            Some(Err(error)) => panic!("consume failed: {error}"),
+            None => panic!("only {read} of {expected} records within {WAIT:?}"),
+        }
+    }
+    consumer.commit_consumer_state(CommitMode::Sync).unwrap();
+}
+
+#[test]
+fn a_known_workload_shows_in_the_scraped_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let (head, body) = server.get("/health");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, "ok\n");
+
+    produce(&server.bootstrap, RECORDS);
+    consume_and_commit(&server.bootstrap, RECORDS);
+    let metrics = server.scrape();
+    let topic = [("topic", TOPIC)];
+
+    // Records and bytes in: every byte received is stored as sent (no recompression).
+    assert_eq!(
+        metrics.sum("runnel_topic_produced_records_total", &topic),
+        RECORDS as f64
+    );
+    let produced = metrics.sum("runnel_topic_produced_bytes_total", &topic);
+    assert!(produced >= (RECORDS * VALUE_BYTES) as f64, "{produced}");
+    assert_eq!(metrics.sum("runnel_topic_log_size_bytes", &topic), produced);
+    assert_eq!(
+        metrics.sum("runnel_partition_log_size_bytes", &topic),
+        produced
+    );
+    // Out: the consumer read each batch once, from its first record.
+    assert_eq!(
+        metrics.sum("runnel_topic_fetched_records_total", &topic),
+        RECORDS as f64
+    );
+    assert_eq!(
+        metrics.sum("runnel_topic_fetched_bytes_total", &topic),
+        produced
+    );
+
+    // Logs and group offsets, per partition.
+    assert_eq!(metrics.count("runnel_partition_log_end_offset", &topic), 2);
+    assert_eq!(
+        metrics.sum("runnel_partition_log_end_offset", &topic),
+        RECORDS as f64
+    );
+    assert_eq!(
+        metrics.sum("runnel_partition_log_start_offset", &topic),
+        0.0
+    );
+    let group = [("group", GROUP), ("topic", TOPIC)];
+    assert_eq!(metrics.count("runnel_group_committed_offset", &group), 2);
+    assert_eq!(
+        metrics.sum("runnel_group_committed_offset", &group),
+        RECORDS as f64
+    );
+    assert_eq!(
+        metrics.sum("runnel_group_partition_lag_records", &group),
+        0.0
+    );
+
+    // Requests by API and version, and as many durations observed as requests counted.
+    for api in [
+        "Produce",
+        "Fetch",
+        "OffsetCommit",
+        "Metadata",
+        "ApiVersions",
+    ] {
+        let requests = metrics.sum("runnel_requests_total", &[("api", api)]);
+        assert!(requests >= 1.0, "no {api} request counted");
+        assert_eq!(
+            metrics.sum("runnel_request_duration_seconds_count", &[("api", api)]),
+            requests,
+            "{api}"
+        );
+        assert_eq!(
+            metrics.sum(
+                "runnel_request_duration_seconds_bucket",
+                &[("api", api), ("le", "+Inf")]
+            ),
+            requests,
+            "{api}"
+        );
+    }
+    let produce_versions = metrics.count("runnel_requests_total", &[("api", "Produce")]);
+    assert_eq!(produce_versions, 1, "one client, one Produce version");
+    assert_eq!(
+        metrics.sum("runnel_requests_unsupported_version_total", &[]),
+        0.0
+    );
+    assert_eq!(metrics.count("runnel_connections_open", &[]), 1);
+    assert_eq!(metrics.sum("runnel_request_handler_panics_total", &[]), 0.0);
+
+    // A transaction counts as open from its first write until its end.
+    let transactional: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &server.bootstrap)
+        .set("transactional.id", "metered-tx")
+        .create()
+        .unwrap();
+    transactional.init_transactions(WAIT).unwrap();
+    transactional.begin_transaction().unwrap();
+    transactional
+        .send(BaseRecord::to(TOPIC).key("tx").payload("in a transaction"))
+        .unwrap();
+    transactional.flush(WAIT).unwrap();
+    assert_eq!(server.scrape().sum("runnel_transactions_open", &[]), 1.0);
+    transactional.commit_transaction(WAIT).unwrap();
+    assert_eq!(server.scrape().sum("runnel_transactions_open", &[]), 0.0);
+
+    // Lag grows with records nobody has read: ten, the transaction's record and its marker.
+    produce(&server.bootstrap, 10);
+    let metrics = server.scrape();
+    assert_eq!(
+        metrics.sum("runnel_group_lag_records", &[("group", GROUP)]),
+        12.0
+    );
+    assert_eq!(
+        metrics.sum("runnel_group_partition_lag_records", &group),
+        12.0
+    );
+    server.stop();
+
+    // Restarted without per-partition series: the totals remain, from the stored state.
+    let server = Server::start(dir.path(), &["--metrics-partition-series", "false"]);
+    let metrics = server.scrape();
+    assert_eq!(
+        metrics.sum("runnel_group_lag_records", &[("group", GROUP)]),
+        12.0
+    );
+    assert!(metrics.sum("runnel_topic_log_size_bytes", &topic) > produced);
+    for name in [
+        "runnel_partition_log_end_offset",
+        "runnel_partition_log_start_offset",
+        "runnel_partition_log_size_bytes",
+        "runnel_group_committed_offset",
+        "runnel_group_partition_lag_records",
+    ] {
+        assert_eq!(metrics.count(name, &[]), 0, "{name} is per partition");
+    }
+    server.stop();
+}
+
+#[test]
+fn an_empty_admin_address_turns_the_admin_server_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", ""])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    while !log.contains("listening") {
+        assert!(stderr.read_line(&mut log).unwrap() > 0, "{log}");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(log.contains("broker stopped"), "{log}");
+    assert!(!log.contains("admin server"), "{log}");
+    // Written to a pipe: plain text, no colour codes.
+    assert!(!log.contains('\u{1b}'), "{log}");
+    assert!(!log.starts_with('{'), "{log}");
+}
