@@ -2,12 +2,16 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::config::ConnectorConfig;
 use crate::error::ConfigError;
+
+/// How long one request may take; pausing waits for the tasks to commit.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Args)]
 pub struct ConnectorArgs {
@@ -60,10 +64,15 @@ pub enum ClientError {
 
 /// Runs one command and prints its answer to `out`.
 pub async fn run(args: &ConnectorArgs, out: &mut impl Write) -> Result<(), ClientError> {
-    let api = Api {
-        client: reqwest::Client::new(),
-        base: args.url.trim_end_matches('/').to_owned(),
-    };
+    let base = args.url.trim_end_matches('/').to_owned();
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| ClientError::Unreachable {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
+    let api = Api { client, base };
     match &args.command {
         ConnectorCommand::List => {
             let names = api.call(reqwest::Method::GET, "/connectors", None).await?;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
@@ -143,7 +144,13 @@ impl SinkTaskRunner {
                 message = consumer.recv() => message,
                 _ = stop.wait_for(|stop| *stop) => return Ok(Ended::Stopped),
             };
-            let first = first.map_err(|e| format!("cannot read from Kafka: {e}"))?;
+            let first = match first {
+                Ok(message) => message,
+                Err(e) => {
+                    passing(e)?;
+                    continue;
+                }
+            };
             let mut batch = Batch::default();
             self.add(&mut batch, &first)?;
             drop(first);
@@ -151,7 +158,10 @@ impl SinkTaskRunner {
             while batch.read < self.settings.batch_size {
                 match consumer.recv().now_or_never() {
                     Some(Ok(message)) => self.add(&mut batch, &message)?,
-                    Some(Err(e)) => return Err(format!("cannot read from Kafka: {e}")),
+                    Some(Err(e)) => {
+                        passing(e)?;
+                        break;
+                    }
                     None => break,
                 }
             }
@@ -298,6 +308,21 @@ struct Batch {
     records: Vec<SinkRecord>,
     failed: Vec<(RawRecord, Failure)>,
     positions: Positions,
+}
+
+/// Whether a consumer error passes. Errors about one partition or topic (a topic that does
+/// not exist yet, the end of a partition) are what librdkafka reports while it keeps
+/// fetching, as Kafka Connect's consumer waits for a topic to appear; anything else stops
+/// the task.
+fn passing(error: KafkaError) -> Result<(), String> {
+    match error {
+        KafkaError::MessageConsumption(code) => {
+            tracing::debug!(%code, "consumer notice");
+            Ok(())
+        }
+        KafkaError::PartitionEOF(_) => Ok(()),
+        other => Err(format!("cannot read from Kafka: {other}")),
+    }
 }
 
 /// Commits the positions the target acknowledged. A failed commit only means these records

@@ -58,7 +58,9 @@ struct Connector {
 struct RunningTask {
     status: StatusCell,
     stop: watch::Sender<bool>,
-    handle: JoinHandle<()>,
+    /// `None` once the task has been waited for (a stopped connector keeps its tasks'
+    /// statuses).
+    handle: Option<JoinHandle<()>>,
 }
 
 /// A connector's name, settings and tasks, as `GET /connectors/{name}` shows them.
@@ -443,7 +445,7 @@ impl Worker {
             connector.tasks.push(RunningTask {
                 status,
                 stop,
-                handle,
+                handle: Some(handle),
             });
         }
     }
@@ -474,8 +476,10 @@ async fn stop_tasks(connector: &mut Connector, state: State) {
         let _ = task.stop.send(true);
     }
     for task in &mut connector.tasks {
-        if let Err(e) = (&mut task.handle).await {
-            tracing::error!(error = %e, "a task ended abnormally");
+        if let Some(handle) = task.handle.take() {
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, "a task ended abnormally");
+            }
         }
         task.status.update(|s| {
             if s.state != State::Failed {
