@@ -67,6 +67,8 @@ pub(crate) struct SinkTaskRunner {
     pub kafka: KafkaSettings,
     pub sink: Box<dyn SinkTask>,
     pub status: StatusCell,
+    /// The positions the target stored, per partition this task has read.
+    pub stored: Positions,
 }
 
 /// How a task ended without failing.
@@ -151,19 +153,32 @@ impl SinkTaskRunner {
                     continue;
                 }
             };
-            let mut batch = Batch::default();
-            self.add(&mut batch, &first)?;
+            let mut read = vec![RawRecord::from_message(&first)];
             drop(first);
             // Take what librdkafka already fetched, without waiting, up to a batch.
-            while batch.read < self.settings.batch_size {
+            while read.len() < self.settings.batch_size {
                 match consumer.recv().now_or_never() {
-                    Some(Ok(message)) => self.add(&mut batch, &message)?,
+                    Some(Ok(message)) => read.push(RawRecord::from_message(&message)),
                     Some(Err(e)) => {
                         passing(e)?;
                         break;
                     }
                     None => break,
                 }
+            }
+            let skipped = self.skip_stored(consumer, &mut read).await;
+            if read.is_empty() {
+                // Kafka's committed offsets catch up with the target's, for lag and for
+                // any consumer of the group that does not ask the target.
+                commit(consumer, &skipped).await;
+                continue;
+            }
+            let mut batch = Batch {
+                positions: skipped,
+                ..Batch::default()
+            };
+            for raw in read {
+                self.add(&mut batch, raw)?;
             }
             if let Some(dead_letters) = dead_letters {
                 let sent = batch.failed.len() as u64;
@@ -179,9 +194,62 @@ impl SinkTaskRunner {
         }
     }
 
+    /// Drops the records below the positions the target stored, and moves the consumer to
+    /// those positions, the first time each partition is read by this task: a target that
+    /// stores its progress is where the task resumes, whatever Kafka's committed offset.
+    /// Skipping is an economy, not the guarantee (the sink skips them in its transaction
+    /// too), so a failure to read the positions only postpones it. Returns the positions
+    /// of the partitions whose records were skipped.
+    async fn skip_stored(
+        &mut self,
+        consumer: &StreamConsumer,
+        read: &mut Vec<RawRecord>,
+    ) -> Positions {
+        let unknown: Vec<(String, i32)> = read
+            .iter()
+            .map(|raw| (raw.topic.clone(), raw.partition))
+            .filter(|partition| !self.stored.contains_key(partition))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !unknown.is_empty() {
+            match self.sink.stored_positions(&unknown).await {
+                Ok(stored) => {
+                    for partition in unknown {
+                        let next = stored.get(&partition).copied().unwrap_or(0);
+                        self.stored.insert(partition, next);
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot read the stored positions yet"),
+            }
+        }
+        let mut skipped = Positions::new();
+        read.retain(|raw| {
+            let key = (raw.topic.clone(), raw.partition);
+            let Some(&next) = self.stored.get(&key) else {
+                return true;
+            };
+            if raw.offset >= next {
+                return true;
+            }
+            if skipped.insert(key, next).is_none() {
+                if let Err(e) = consumer.seek(
+                    &raw.topic,
+                    raw.partition,
+                    Offset::Offset(next),
+                    Duration::ZERO,
+                ) {
+                    tracing::debug!(topic = %raw.topic, partition = raw.partition, error = %e,
+                        "cannot seek to the stored position");
+                }
+            }
+            false
+        });
+        skipped
+    }
+
     /// Converts and transforms one record into the batch, or routes its failure.
-    fn add(&self, batch: &mut Batch, message: &BorrowedMessage<'_>) -> Result<(), String> {
-        let raw = RawRecord::from_message(message);
+    fn add(&self, batch: &mut Batch, raw: RawRecord) -> Result<(), String> {
         batch.read += 1;
         batch
             .positions
@@ -328,6 +396,9 @@ fn passing(error: KafkaError) -> Result<(), String> {
 /// Commits the positions the target acknowledged. A failed commit only means these records
 /// are read again (at-least-once), so it is logged, not fatal.
 async fn commit(consumer: &Arc<StreamConsumer>, positions: &Positions) {
+    if positions.is_empty() {
+        return;
+    }
     let mut offsets = TopicPartitionList::new();
     for ((topic, partition), next) in positions {
         if let Err(e) = offsets.add_partition_offset(topic, *partition, Offset::Offset(*next)) {

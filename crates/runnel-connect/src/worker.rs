@@ -429,6 +429,7 @@ impl Worker {
                 kafka: self.config.kafka.clone(),
                 sink,
                 status: status.clone(),
+                stored: Default::default(),
             };
             let task_status = status.clone();
             let task_name = name.clone();

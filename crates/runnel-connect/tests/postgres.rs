@@ -62,10 +62,10 @@ async fn the_table_ends_equal_to_the_fold_of_the_topic() {
         rows(&client, "users").await == fold
     })
     .await;
-    let status = status(&runtime, "users-pg").await;
-    assert_eq!(status.connector.state, State::Running);
-    assert_eq!(status.tasks.len(), 2);
-    let written: u64 = status.tasks.iter().map(|t| t.records_written).sum();
+    let first = status(&runtime, "users-pg").await;
+    assert_eq!(first.connector.state, State::Running);
+    assert_eq!(first.tasks.len(), 2);
+    let written: u64 = first.tasks.iter().map(|t| t.records_written).sum();
     assert_eq!(written, 2_000);
 
     // The positions stored with the rows cover the whole topic.
@@ -78,6 +78,31 @@ async fn the_table_ends_equal_to_the_fold_of_the_topic() {
         .unwrap()
         .get(0);
     assert_eq!(stored, 2_000);
+    runtime.shutdown().await;
+
+    // Restarted without its Kafka offsets, the connector resumes at the positions stored in
+    // PostgreSQL instead of handing the whole topic to the sink again.
+    forget_group_offsets(&broker.bootstrap, "connect-users-pg").await;
+    let (more, _) = random_changes(&mut Random::new(8), 2_000..2_010, 100);
+    produce(&broker.producer(), "users", &more).await;
+    let runtime = start_connect(&broker.bootstrap, &connectors).await;
+    let mut all = records.clone();
+    all.extend(more);
+    let fold = fold_of(&all);
+    wait_until("the new records are applied", || async {
+        rows(&client, "users").await == fold
+    })
+    .await;
+    let written: u64 = status(&runtime, "users-pg")
+        .await
+        .tasks
+        .iter()
+        .map(|t| t.records_written)
+        .sum();
+    assert!(
+        (10..100).contains(&written),
+        "{written} records were handed to the sink"
+    );
     runtime.shutdown().await;
     broker.stop().await;
 }

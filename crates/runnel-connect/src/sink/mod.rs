@@ -30,6 +30,15 @@ pub trait SinkTask: Send {
     async fn put(&mut self, records: &[SinkRecord], positions: &Positions)
         -> Result<(), SinkError>;
 
+    /// The progress stored in the target for `partitions`, when it stores any: the task
+    /// resumes each partition there rather than at Kafka's committed offset.
+    async fn stored_positions(
+        &mut self,
+        _partitions: &[(String, i32)],
+    ) -> Result<Positions, SinkError> {
+        Ok(Positions::new())
+    }
+
     /// Forgets the progress stored in the target, when it stores any (offset reset).
     async fn reset_positions(&mut self) -> Result<(), SinkError> {
         Ok(())

@@ -301,6 +301,29 @@ impl SinkTask for PostgresSink {
         result
     }
 
+    async fn stored_positions(
+        &mut self,
+        partitions: &[(String, i32)],
+    ) -> Result<Positions, SinkError> {
+        let offsets = quote(&self.offsets_table);
+        let connector = self.connector.clone();
+        let (topics, numbers): (Vec<String>, Vec<i32>) = partitions.iter().cloned().unzip();
+        let session = self.session().await?;
+        let rows = session
+            .client
+            .query(
+                &format!(
+                    "SELECT topic, partition, next_offset FROM {offsets} \
+                     WHERE connector = $1 AND (topic, partition) IN \
+                     (SELECT * FROM unnest($2::text[], $3::int[]))"
+                ),
+                &[&connector, &topics, &numbers],
+            )
+            .await
+            .map_err(classify)?;
+        positions_of(&rows)
+    }
+
     async fn reset_positions(&mut self) -> Result<(), SinkError> {
         let offsets = quote(&self.offsets_table);
         let connector = self.connector.clone();
@@ -354,6 +377,11 @@ async fn lock_positions(
         .query(statement, &[&connector, &topics, &partitions])
         .await
         .map_err(classify)?;
+    positions_of(&rows)
+}
+
+/// Rows of `(topic, partition, next_offset)` as positions.
+fn positions_of(rows: &[tokio_postgres::Row]) -> Result<Positions, SinkError> {
     let mut stored = Positions::new();
     for row in rows {
         let topic: String = row.try_get(0).map_err(classify)?;
