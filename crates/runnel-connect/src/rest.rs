@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -127,6 +128,14 @@ impl IntoResponse for ApiError {
 
 type Answer<T> = Result<T, ApiError>;
 
+/// A body that is not the JSON expected, answered in the API's error shape.
+fn bad_body(rejection: JsonRejection) -> ApiError {
+    ApiError(ConnectError::Config(ConfigError::Invalid {
+        key: "request body".to_owned(),
+        reason: rejection.body_text(),
+    }))
+}
+
 async fn root() -> Json<Value> {
     Json(json!({"version": env!("CARGO_PKG_VERSION"), "runtime": "runnel-connect"}))
 }
@@ -150,8 +159,9 @@ async fn list(
 
 async fn create(
     State(worker): Shared,
-    Json(body): Json<Value>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Answer<(StatusCode, Json<Value>)> {
+    let Json(body) = body.map_err(bad_body)?;
     let config = ConnectorConfig::from_json(&body)?;
     let info = worker.create(config).await?;
     Ok((StatusCode::CREATED, Json(json!(info))))
@@ -168,8 +178,9 @@ async fn config(State(worker): Shared, Path(name): Path<String>) -> Answer<Json<
 async fn put_config(
     State(worker): Shared,
     Path(name): Path<String>,
-    Json(mut settings): Json<BTreeMap<String, String>>,
+    settings: Result<Json<BTreeMap<String, String>>, JsonRejection>,
 ) -> Answer<(StatusCode, Json<Value>)> {
+    let Json(mut settings) = settings.map_err(bad_body)?;
     if settings.get("name").is_some_and(|n| *n != name) {
         return Err(
             ConfigError::invalid("name", "differs from the connector named in the path").into(),

@@ -134,6 +134,20 @@ async fn connectors_are_managed_through_the_rest_api() {
         .as_str()
         .unwrap()
         .contains("redis.url"));
+    let malformed = api
+        .client
+        .post(format!("{}/connectors", api.base))
+        .header("Content-Type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status().as_u16(), 400);
+    let malformed: Value = malformed.json().await.unwrap();
+    assert!(malformed["message"]
+        .as_str()
+        .unwrap()
+        .contains("request body"));
     let (code, listed) = api.call(Method::GET, "/connectors", None).await;
     assert_eq!((code, listed), (200, json!(["bad", "items-cache"])));
 
