@@ -1,10 +1,11 @@
 //! The PostgreSQL sink's rows/s for 1 KiB JSON records, against `COPY` of the same rows and
 //! against batched INSERTs from `psql`, in the same run and on the same server.
 //!
-//! `cargo run --release -p runnel-connect --example postgres_sink_bench -- [ROWS] [TASKS]`
+//! `cargo run --release -p runnel-connect --example postgres_sink_bench -- [ROWS] [TASKS] [BATCH]`
 //!
 //! It starts a broker in the process and a PostgreSQL server of its own (as the tests do),
-//! fills a topic of TASKS partitions with ROWS records, then times, each into an empty table
+//! fills a topic of TASKS partitions with ROWS records, then times (the sink with `batch.size`
+//! BATCH), each into an empty table
 //! of the same shape: the sink reading the whole topic (from the connector's start until the
 //! offsets table covers every record), `\copy` of a file holding the same rows, and `psql`
 //! running the same rows as INSERT statements of 1,000 rows each.
@@ -30,6 +31,7 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let rows: u64 = args.next().map_or(200_000, |a| a.parse().unwrap());
     let tasks: i32 = args.next().map_or(2, |a| a.parse().unwrap());
+    let batch = args.next().unwrap_or_else(|| "2000".to_owned());
     let dir = tempfile::tempdir().unwrap();
     let broker = TestBroker::start(&dir.path().join("broker")).await;
     let postgres = TestPostgres::start(&dir.path().join("pg"));
@@ -71,6 +73,7 @@ async fn main() {
             ("connection.url", &url),
             ("table.name.format", "sink"),
             ("tasks.max", &tasks_text),
+            ("batch.size", &batch),
         ],
     );
     let started = Instant::now();
@@ -143,7 +146,9 @@ async fn main() {
     }
 
     let rate = |elapsed: Duration| rows as f64 / elapsed.as_secs_f64();
-    println!("rows {rows}, value {value_bytes} bytes of JSON, {tasks} partitions and tasks");
+    println!(
+        "rows {rows}, value {value_bytes} bytes of JSON, {tasks} partitions and tasks, batch.size {batch}"
+    );
     println!(
         "sink    {:>8.0} rows/s ({:.2} s)",
         rate(sink),
