@@ -1,6 +1,6 @@
 //! The `runnel` command. Argument parsing and wiring only; the broker lives in
 //! `runnel-broker`, its admin HTTP server in `runnel-admin`, the client commands in
-//! `runnel-cli`.
+//! `runnel-cli`, the connector runtime in `runnel-connect`.
 
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
@@ -17,6 +17,8 @@ use runnel_cli::group::GroupArgs;
 use runnel_cli::produce::ProduceArgs;
 use runnel_cli::topic::TopicArgs;
 use runnel_cli::transactions::TransactionsArgs;
+use runnel_connect::cli::ConnectorArgs;
+use runnel_connect::{ConnectRuntime, KafkaSettings, WorkerConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "runnel", version, about = "A Kafka-wire-compatible log broker")]
@@ -58,7 +60,27 @@ enum Command {
         /// lag); per-topic and per-group totals are always there.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         metrics_partition_series: bool,
+        /// Run the connectors declared in this directory inside the broker process.
+        #[arg(long)]
+        connectors: Option<PathBuf>,
+        /// Address of the connectors' REST API (with --connectors).
+        #[arg(long, default_value = "127.0.0.1:8083")]
+        connect_listen: String,
     },
+    /// Run the connectors declared in a directory against any Kafka cluster, with their REST API.
+    Connect {
+        /// The Kafka cluster to read from (host:port, comma-separated).
+        #[arg(long, default_value = "127.0.0.1:9092")]
+        bootstrap_server: String,
+        /// Directory of connector files (TOML or JSON); connectors created through the API are written there.
+        #[arg(long)]
+        connectors: PathBuf,
+        /// Address of the REST API.
+        #[arg(long, default_value = "127.0.0.1:8083")]
+        listen: String,
+    },
+    /// Manage the connectors of a running worker through its REST API.
+    Connector(ConnectorArgs),
     /// Create, list, describe, alter and delete topics.
     Topic(TopicArgs),
     /// Send each line of standard input to a topic as one record.
@@ -123,6 +145,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             admin_listen,
             metrics_partition_series,
+            connectors,
+            connect_listen,
         } => {
             let mut settings = BrokerConfig::new(data_dir, listen);
             if let Some(path) = config {
@@ -137,7 +161,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Detail::Topics
                 },
             });
-            runtime()?.block_on(serve(settings, admin))
+            let connect = connectors.map(|dir| (dir, connect_listen));
+            runtime()?.block_on(serve(settings, admin, connect))
+        }
+        Command::Connect {
+            bootstrap_server,
+            connectors,
+            listen,
+        } => runtime()?.block_on(connect(&bootstrap_server, connectors, &listen)),
+        Command::Connector(args) => {
+            let mut out = std::io::stdout().lock();
+            runtime()?.block_on(runnel_connect::cli::run(&args, &mut out))?;
+            Ok(())
         }
         Command::Bench(command) => {
             let report = runtime()?.block_on(runnel_bench::run(command))?;
@@ -205,7 +240,13 @@ impl runnel_admin::Source for BrokerSource {
     }
 }
 
-async fn serve(settings: BrokerConfig, admin: Option<Admin>) -> anyhow::Result<()> {
+/// Runs the broker, its admin server when one is asked for, and the connectors of a directory
+/// against it when one is given.
+async fn serve(
+    settings: BrokerConfig,
+    admin: Option<Admin>,
+    connect: Option<(PathBuf, String)>,
+) -> anyhow::Result<()> {
     // Before anything is announced: a signal sent once the log says "listening" stops the
     // broker cleanly.
     let signal = signals()?;
@@ -229,13 +270,51 @@ async fn serve(settings: BrokerConfig, admin: Option<Admin>) -> anyhow::Result<(
         }
         None => None,
     };
+    let connectors = match connect {
+        Some((dir, listen)) => {
+            let config = worker_config(&broker.local_addr().to_string(), dir, &listen);
+            match ConnectRuntime::start(config, &listen).await {
+                Ok(runtime) => Some(runtime),
+                Err(error) => {
+                    if let Some(admin) = admin {
+                        admin.shutdown().await?;
+                    }
+                    broker.shutdown().await?;
+                    return Err(error.into());
+                }
+            }
+        }
+        None => None,
+    };
     let signal = signal.await;
     tracing::info!("received {signal}");
+    // The connectors commit through the broker, so they stop first.
+    if let Some(connectors) = connectors {
+        connectors.shutdown().await;
+    }
     if let Some(admin) = admin {
         admin.shutdown().await?;
     }
     broker.shutdown().await?;
     Ok(())
+}
+
+/// Runs the connectors of a directory against a Kafka cluster until SIGTERM or SIGINT.
+async fn connect(bootstrap: &str, dir: PathBuf, listen: &str) -> anyhow::Result<()> {
+    let runtime = ConnectRuntime::start(worker_config(bootstrap, dir, listen), listen).await?;
+    let signal = wait_for_signal().await?;
+    tracing::info!("received {signal}");
+    runtime.shutdown().await;
+    Ok(())
+}
+
+/// A worker is named after its REST address, as in Kafka Connect.
+fn worker_config(bootstrap: &str, connectors_dir: PathBuf, listen: &str) -> WorkerConfig {
+    WorkerConfig {
+        kafka: KafkaSettings::new(bootstrap),
+        connectors_dir,
+        worker_id: listen.to_owned(),
+    }
 }
 
 /// Waits for SIGTERM or SIGINT and names the one that came.
