@@ -95,6 +95,8 @@ fn connectors_run_inside_serve_and_are_managed_from_the_command_line() {
                 data.to_str().unwrap(),
                 "--listen",
                 &bootstrap,
+                "--admin-listen",
+                "",
             ])
             .args([
                 "--connectors",
