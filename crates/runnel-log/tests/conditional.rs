@@ -334,13 +334,20 @@ fn keys_outgrowing_memory_are_checkpointed_mid_segment_and_recovered() {
         // 2,100 keys of 4 KiB: past the 8 MiB the index keeps in memory, in one segment.
         for chunk in 0..21 {
             let keys: Vec<String> = (chunk * 100..chunk * 100 + 100).map(key_of).collect();
-            let records: Vec<Cond<'_>> =
-                keys.iter().map(|k| (k.as_str(), Some("v"), Some(-1))).collect();
+            let records: Vec<Cond<'_>> = keys
+                .iter()
+                .map(|k| (k.as_str(), Some("v"), Some(-1)))
+                .collect();
             append(&log, &records).unwrap();
         }
         assert_eq!(log.segment_count(), 1);
-        let stored = fs::metadata(dir.path().join("key-offsets.redb")).unwrap().len();
-        assert!(stored > 8 << 20, "checkpointed before any roll: {stored} bytes");
+        let stored = fs::metadata(dir.path().join("key-offsets.redb"))
+            .unwrap()
+            .len();
+        assert!(
+            stored > 8 << 20,
+            "checkpointed before any roll: {stored} bytes"
+        );
         // A crash: the keys after the checkpoint are replayed from the log.
     }
     let log = open(dir.path(), conditional_config(), &clock);
