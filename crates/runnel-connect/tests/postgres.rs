@@ -62,11 +62,16 @@ async fn the_table_ends_equal_to_the_fold_of_the_topic() {
         rows(&client, "users").await == fold
     })
     .await;
+    // A task counts a batch once its transaction has committed, so the count may follow the
+    // rows by a moment.
+    wait_until("the tasks count every record written", || async {
+        let tasks = status(&runtime, "users-pg").await.tasks;
+        tasks.iter().map(|t| t.records_written).sum::<u64>() == 2_000
+    })
+    .await;
     let first = status(&runtime, "users-pg").await;
     assert_eq!(first.connector.state, State::Running);
     assert_eq!(first.tasks.len(), 2);
-    let written: u64 = first.tasks.iter().map(|t| t.records_written).sum();
-    assert_eq!(written, 2_000);
 
     // The positions stored with the rows cover the whole topic.
     let stored: i64 = client
@@ -93,12 +98,19 @@ async fn the_table_ends_equal_to_the_fold_of_the_topic() {
         rows(&client, "users").await == fold
     })
     .await;
-    let written: u64 = status(&runtime, "users-pg")
-        .await
-        .tasks
-        .iter()
-        .map(|t| t.records_written)
-        .sum();
+    let written = || async {
+        status(&runtime, "users-pg")
+            .await
+            .tasks
+            .iter()
+            .map(|t| t.records_written)
+            .sum::<u64>()
+    };
+    wait_until("the tasks count the new records", || async {
+        written().await >= 10
+    })
+    .await;
+    let written = written().await;
     assert!(
         (10..100).contains(&written),
         "{written} records were handed to the sink"
