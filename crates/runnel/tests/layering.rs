@@ -1,7 +1,5 @@
-//! Architecture invariants: the stream processing core knows nothing of the broker, the
-//! storage engine, async runtimes or Kafka clients; it is driven by whoever feeds it. Its
-//! Kafka runner is a Kafka client like any other: it knows nothing of the broker or the
-//! storage engine either, so a job runs against any Kafka cluster.
+//! The workspace's layering, one check per crate: what each crate must not depend on to build
+//! (its tests may use anything). ARCHITECTURE.md states each of these invariants.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
@@ -27,6 +25,7 @@ fn normal_dependencies(package: &str) -> Vec<String> {
         .collect()
 }
 
+/// `package` depends on `expected` (so the tree was really read) and on none of `forbidden`.
 fn assert_layered(package: &str, expected: &str, forbidden: &[&str]) {
     let crates = normal_dependencies(package);
     assert!(
@@ -41,6 +40,26 @@ fn assert_layered(package: &str, expected: &str, forbidden: &[&str]) {
     }
 }
 
+/// Those that make a crate a Kafka client like any other, runnable against any cluster.
+const BROKER_INTERNALS: [&str; 2] = ["runnel-broker", "runnel-log"];
+
+#[test]
+fn the_storage_engine_depends_on_no_runtime_or_network_crate() {
+    assert_layered(
+        "runnel-log",
+        "crc32c",
+        &[
+            "tokio",
+            "mio",
+            "socket2",
+            "async-std",
+            "futures",
+            "rdkafka",
+            "runnel-broker",
+        ],
+    );
+}
+
 #[test]
 fn the_streams_core_depends_on_no_broker_runtime_or_client_crate() {
     assert_layered(
@@ -52,9 +71,29 @@ fn the_streams_core_depends_on_no_broker_runtime_or_client_crate() {
 
 #[test]
 fn the_streams_runner_depends_on_no_broker_or_storage_crate() {
+    assert_layered("runnel-streams-kafka", "rdkafka", &BROKER_INTERNALS);
+}
+
+#[test]
+fn the_connector_runtime_depends_on_no_broker_or_storage_crate() {
+    assert_layered("runnel-connect", "rdkafka", &BROKER_INTERNALS);
+}
+
+#[test]
+fn the_event_sourcing_toolkit_depends_on_no_broker_or_storage_crate() {
+    assert_layered("runnel-eventsourcing", "rdkafka", &BROKER_INTERNALS);
+}
+
+#[test]
+fn the_admin_server_depends_on_no_broker_storage_or_metrics_crate() {
     assert_layered(
-        "runnel-streams-kafka",
-        "rdkafka",
-        &["runnel-log", "runnel-broker"],
+        "runnel-admin",
+        "axum",
+        &[
+            "runnel-broker",
+            "runnel-log",
+            "prometheus-client",
+            "kafka-protocol",
+        ],
     );
 }
