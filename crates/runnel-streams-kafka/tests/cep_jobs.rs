@@ -6,26 +6,12 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{create_topic, produce, read_until, Job, TestBroker};
+use common::{create_topic, hour_start, produce, read_until, Job, TestBroker};
 
 const WAIT: Duration = Duration::from_secs(90);
 const SECOND: i64 = 1_000;
-const MINUTE: i64 = 60 * SECOND;
-
-/// The start of the current hour: event times near the wall clock, so that no retention
-/// deletes the records.
-fn base() -> i64 {
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
-    now - now % (60 * MINUTE)
-}
 
 fn login(user: &str, success: bool, country: &str, at: i64) -> (String, String, i64) {
     (
@@ -71,7 +57,7 @@ fn login_fraud_alerts_once_across_a_kill_and_reports_unresolved_failures() {
     let state = dir.path().join("state");
     let mut job = start(bootstrap, &state);
 
-    let b = base();
+    let b = hour_start();
     let s = |n: i64| b + n * SECOND;
     produce(
         bootstrap,

@@ -7,11 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::{
-    create_topic, create_topic_with, eventually, latest, produce, produce_optional, produce_to,
-    read_until, Job, Read, TestBroker,
+    create_topic, create_topic_with, eventually, hour_start, latest, produce, produce_optional,
+    produce_to, read_until, Job, Read, TestBroker,
 };
 use runnel_streams::{
     EmitMode, JsonSerde, LatePolicy, StreamsError, StringSerde, TopologyBuilder, WindowSpec,
@@ -22,19 +22,6 @@ use runnel_streams_kafka::{Guarantee, RunningApp, StreamsApp, StreamsConfig};
 const WAIT: Duration = Duration::from_secs(90);
 const SECOND: i64 = 1_000;
 const MINUTE: i64 = 60 * SECOND;
-
-/// The start of the current hour: event times near the wall clock, so that no retention
-/// deletes the records, and aligned to the windows, so the expected windows read simply.
-fn base() -> i64 {
-    let now = i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
-    now - now % (60 * MINUTE)
-}
 
 /// A record of `user` at `base + offset`.
 fn event(user: &str, base: i64, offset: i64) -> (String, String, i64) {
@@ -110,7 +97,7 @@ fn page_views_counts_each_closed_minute_once_drops_late_views_and_survives_a_kil
         &once,
     );
 
-    let b = base();
+    let b = hour_start();
     let s = |n: i64| n * SECOND;
     produce(
         bootstrap,
@@ -194,7 +181,7 @@ fn sessions_merge_and_are_emitted_once_closed() {
         &[],
     );
 
-    let b = base();
+    let b = hour_start();
     let m = |n: i64| n * MINUTE;
     produce(
         bootstrap,

@@ -266,3 +266,17 @@ impl Drop for Job {
         let _ = self.0.wait();
     }
 }
+
+/// The start of the current hour: event times near the wall clock, so that no retention
+/// deletes the records, and aligned to windows of up to an hour, so expected windows read
+/// simply.
+pub fn hour_start() -> i64 {
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    now - now % (60 * 60 * 1_000)
+}
