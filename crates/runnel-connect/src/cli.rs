@@ -161,6 +161,21 @@ pub async fn run(args: &ConnectorArgs, out: &mut impl Write) -> Result<(), Clien
                 writeln!(out, "reset the offsets of connector {name}")?;
             } else {
                 let offsets = api.call(reqwest::Method::GET, &path, None).await?;
+                let status = api
+                    .call(
+                        reqwest::Method::GET,
+                        &format!("/connectors/{name}/status"),
+                        None,
+                    )
+                    .await?;
+                if status["type"] == "source" {
+                    // A source's partitions and offsets are its own JSON objects.
+                    writeln!(out, "SOURCE PARTITION\tSOURCE OFFSET")?;
+                    for entry in offsets["offsets"].as_array().into_iter().flatten() {
+                        writeln!(out, "{}\t{}", entry["partition"], entry["offset"])?;
+                    }
+                    return Ok(());
+                }
                 writeln!(out, "TOPIC\tPARTITION\tOFFSET")?;
                 for entry in offsets["offsets"].as_array().into_iter().flatten() {
                     writeln!(

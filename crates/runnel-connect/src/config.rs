@@ -220,6 +220,20 @@ pub enum Tolerance {
     All,
 }
 
+impl Tolerance {
+    /// `errors.tolerance`, `none` by default.
+    pub fn parse(config: &ConnectorConfig) -> Result<Tolerance, ConfigError> {
+        match config.get("errors.tolerance").unwrap_or("none") {
+            "none" => Ok(Tolerance::None),
+            "all" => Ok(Tolerance::All),
+            other => Err(ConfigError::invalid(
+                "errors.tolerance",
+                &format!("'{other}' is neither none nor all"),
+            )),
+        }
+    }
+}
+
 /// Kafka Connect's `errors.*` settings.
 #[derive(Debug, Clone)]
 pub struct ErrorSettings {
@@ -252,15 +266,21 @@ const MAX_TASKS: usize = 64;
 /// The largest batch a sink may be handed.
 const MAX_BATCH: usize = 100_000;
 
+/// `tasks.max`, 1 by default.
+pub(crate) fn tasks_max(config: &ConnectorConfig) -> Result<usize, ConfigError> {
+    let tasks_max = config.parse("tasks.max", 1usize)?;
+    if !(1..=MAX_TASKS).contains(&tasks_max) {
+        return Err(ConfigError::invalid(
+            "tasks.max",
+            &format!("must be between 1 and {MAX_TASKS}"),
+        ));
+    }
+    Ok(tasks_max)
+}
+
 impl SinkSettings {
     pub fn parse(config: &ConnectorConfig) -> Result<SinkSettings, ConfigError> {
-        let tasks_max = config.parse("tasks.max", 1usize)?;
-        if !(1..=MAX_TASKS).contains(&tasks_max) {
-            return Err(ConfigError::invalid(
-                "tasks.max",
-                &format!("must be between 1 and {MAX_TASKS}"),
-            ));
-        }
+        let tasks_max = tasks_max(config)?;
         let topics = match (config.get("topics"), config.get("topics.regex")) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::invalid(
@@ -276,16 +296,7 @@ impl SinkSettings {
             }
             (None, None) => return Err(ConfigError::Missing("topics".to_owned())),
         };
-        let tolerance = match config.get("errors.tolerance").unwrap_or("none") {
-            "none" => Tolerance::None,
-            "all" => Tolerance::All,
-            other => {
-                return Err(ConfigError::invalid(
-                    "errors.tolerance",
-                    &format!("'{other}' is neither none nor all"),
-                ))
-            }
-        };
+        let tolerance = Tolerance::parse(config)?;
         let retry_timeout_ms: i64 = config.parse("errors.retry.timeout", -1)?;
         let retry_delay_max_ms: u64 = config.parse("errors.retry.delay.max.ms", 60_000)?;
         let batch_size = config.parse("batch.size", 2_000usize)?;

@@ -72,6 +72,61 @@ impl Converter {
             ))),
         }
     }
+
+    /// The bytes of `data`, the inverse of `to_data`: what a source writes after its
+    /// transforms. With `schemas.enable`, the envelope's schema is inferred from the data.
+    pub fn to_bytes(&self, data: Option<&Value>) -> Result<Option<Vec<u8>>, String> {
+        let Some(data) = data else {
+            return Ok(None);
+        };
+        let text = |data: &Value| serde_json::to_vec(data).map_err(|e| e.to_string());
+        match (self, data) {
+            (Converter::Json { schemas_enable }, _) => {
+                if *schemas_enable {
+                    let envelope = serde_json::json!({"schema": schema_of(data), "payload": data});
+                    text(&envelope).map(Some)
+                } else {
+                    text(data).map(Some)
+                }
+            }
+            (Converter::String, Value::String(s)) => Ok(Some(s.clone().into_bytes())),
+            (Converter::String, other) => text(other).map(Some),
+            (Converter::Bytes, Value::String(s)) => base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map(Some)
+                .map_err(|e| format!("not base64 bytes: {e}")),
+            (Converter::Bytes, _) => Err("the bytes converter needs base64 text".to_owned()),
+        }
+    }
+}
+
+/// The schema Kafka Connect's JsonConverter would write for `data` (optional fields).
+fn schema_of(data: &Value) -> Value {
+    use serde_json::json;
+    match data {
+        Value::Null => json!({"type": "string", "optional": true}),
+        Value::Bool(_) => json!({"type": "boolean", "optional": true}),
+        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"type": "int64", "optional": true}),
+        Value::Number(_) => json!({"type": "double", "optional": true}),
+        Value::String(_) => json!({"type": "string", "optional": true}),
+        Value::Array(items) => json!({
+            "type": "array",
+            "items": items.first().map_or_else(|| schema_of(&Value::Null), schema_of),
+            "optional": true
+        }),
+        Value::Object(fields) => json!({
+            "type": "struct",
+            "fields": fields
+                .iter()
+                .map(|(name, value)| {
+                    let mut schema = schema_of(value);
+                    schema["field"] = json!(name);
+                    schema
+                })
+                .collect::<Vec<_>>(),
+            "optional": true
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +161,34 @@ mod tests {
         let null_payload = br#"{"schema": null, "payload": null}"#;
         assert_eq!(json.to_data(Some(null_payload)).unwrap(), None);
         assert!(json.to_data(Some(br#"{"a": 1}"#)).is_err());
+    }
+
+    #[test]
+    fn bytes_of_data_read_back_as_the_same_data() {
+        let data = json!({"id": 1, "name": "a", "tags": ["x"], "score": 0.5, "ok": true});
+        for converter in [
+            Converter::Json {
+                schemas_enable: false,
+            },
+            Converter::Json {
+                schemas_enable: true,
+            },
+        ] {
+            let bytes = converter.to_bytes(Some(&data)).unwrap();
+            assert_eq!(
+                converter.to_data(bytes.as_deref()).unwrap(),
+                Some(data.clone())
+            );
+        }
+        let line = json!("a line");
+        let bytes = Converter::String.to_bytes(Some(&line)).unwrap().unwrap();
+        assert_eq!(bytes, b"a line");
+        let raw = Converter::Bytes.to_data(Some(&[0xff, 0])).unwrap();
+        assert_eq!(
+            Converter::Bytes.to_bytes(raw.as_ref()).unwrap().unwrap(),
+            [0xff, 0]
+        );
+        assert_eq!(Converter::String.to_bytes(None).unwrap(), None);
     }
 
     #[test]

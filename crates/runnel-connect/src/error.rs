@@ -9,7 +9,7 @@ pub enum ConfigError {
     Invalid { key: String, reason: String },
     #[error("cannot read connector file {path}: {reason}")]
     File { path: String, reason: String },
-    #[error("unknown connector.class '{0}' (known: postgres, redis, http)")]
+    #[error("unknown connector.class '{0}' (known: postgres, redis, http, file)")]
     UnknownClass(String),
 }
 
@@ -54,4 +54,7 @@ pub enum ConnectError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// A source cannot read its system (the task fails with this reason).
+    #[error("{0}")]
+    Source(String),
 }

@@ -6,6 +6,10 @@
 //! `tasks.max` [sink tasks](sink::SinkTask) sharing the partitions of its topics in the
 //! consumer group `connect-<name>`. The runtime owns reading, conversion, transforms, error
 //! handling (dead-letter topic, retries) and offsets; a sink only writes batches.
+//!
+//! Source connectors run [source tasks](source::SourceTask) in the same worker: the runtime
+//! writes what they poll to Kafka in transactions that also carry their offsets, in a
+//! compacted offsets topic, so a restart neither loses nor repeats a record.
 
 pub mod cli;
 pub mod config;
@@ -16,7 +20,9 @@ mod kafka;
 pub mod record;
 pub mod rest;
 pub mod sink;
+pub mod source;
 pub mod status;
+mod target_state;
 mod task;
 pub mod transform;
 mod worker;

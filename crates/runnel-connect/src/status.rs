@@ -34,7 +34,11 @@ pub struct TaskStatus {
     pub trace: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retrying: Option<Retrying>,
-    /// Records the target acknowledged.
+    /// Records a source task polled from its system (sources only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_polled: Option<u64>,
+    /// Records the target acknowledged (for a source: written to Kafka in a committed
+    /// transaction).
     pub records_written: u64,
     /// Records that failed conversion, a transform or the sink's checks and were skipped
     /// under `errors.tolerance=all`.
@@ -55,6 +59,7 @@ impl StatusCell {
             worker_id: worker_id.to_owned(),
             trace: None,
             retrying: None,
+            records_polled: None,
             records_written: 0,
             records_failed: 0,
             records_dead_lettered: 0,

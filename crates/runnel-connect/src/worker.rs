@@ -3,7 +3,8 @@
 //!
 //! The directory is the store of configurations: a connector created or reconfigured
 //! through the API is written there as `<name>.json`, so a restarted worker runs the same
-//! connectors. Pause and stop are not stored: a restarted worker runs every connector.
+//! connectors; pausing and stopping are stored next to them (`target_state`), so they
+//! outlast a restart too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use regex::Regex;
 use serde::Serialize;
+use serde_json::{Map, Value};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
@@ -23,7 +25,12 @@ use crate::config::{ConnectorConfig, SinkSettings, Topics};
 use crate::error::{ConfigError, ConnectError};
 use crate::kafka::{KafkaSettings, ADMIN_TIMEOUT};
 use crate::sink;
+use crate::source::offsets::OffsetsTopic;
+use crate::source::runner::SourceTaskRunner;
+use crate::source::settings::SourceSettings;
+use crate::source::{self};
 use crate::status::{State, StatusCell, TaskStatus};
+use crate::target_state::{Target, TargetStates};
 use crate::task::SinkTaskRunner;
 
 /// The largest number of connector files a directory may hold.
@@ -36,14 +43,6 @@ pub struct WorkerConfig {
     pub connectors_dir: PathBuf,
     /// How this worker is named in statuses (Kafka Connect uses host:port).
     pub worker_id: String,
-}
-
-/// What the user asked a connector to be doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
-    Running,
-    Paused,
-    Stopped,
 }
 
 struct Connector {
@@ -97,27 +96,28 @@ pub struct ConnectorState {
     pub trace: Option<String>,
 }
 
-/// One partition's committed position, in Kafka Connect's offsets shape.
+/// One partition's committed position, in Kafka Connect's offsets shape: for a sink
+/// `{"kafka_topic", "kafka_partition"}` and `{"kafka_offset"}`, for a source its source
+/// partition and source offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartitionOffset {
-    pub partition: SinkPartition,
-    pub offset: SinkOffset,
+    pub partition: Map<String, Value>,
+    pub offset: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SinkPartition {
-    pub kafka_topic: String,
-    pub kafka_partition: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SinkOffset {
-    pub kafka_offset: i64,
+/// Whether a connector class reads from a system into Kafka (`source`) or the other way.
+fn kind(config: &ConnectorConfig) -> &'static str {
+    if source::is_source(config.class()) {
+        "source"
+    } else {
+        "sink"
+    }
 }
 
 /// The connectors of one worker.
 pub struct Worker {
     config: WorkerConfig,
+    targets: TargetStates,
     connectors: Mutex<BTreeMap<String, Connector>>,
 }
 
@@ -157,8 +157,11 @@ impl Worker {
                 reason: format!("more than {MAX_CONNECTORS} connector files"),
             });
         }
+        let targets = TargetStates::new(dir);
+        let stored_targets = targets.load()?;
         let worker = Arc::new(Worker {
             config,
+            targets,
             connectors: Mutex::new(BTreeMap::new()),
         });
         {
@@ -172,14 +175,20 @@ impl Worker {
                         file.display()
                     )));
                 }
+                let target = stored_targets
+                    .get(config.name())
+                    .copied()
+                    .unwrap_or(Target::Running);
                 let mut connector = Connector {
                     config,
                     file,
-                    target: Target::Running,
+                    target,
                     failure: None,
                     tasks: Vec::new(),
                 };
-                worker.start_tasks(&mut connector);
+                if target == Target::Running {
+                    worker.start_tasks(&mut connector);
+                }
                 connectors.insert(connector.config.name().to_owned(), connector);
             }
         }
@@ -217,7 +226,7 @@ impl Worker {
                 trace: connector.failure.clone(),
             },
             tasks: connector.tasks.iter().map(|t| t.status.get()).collect(),
-            kind: "sink",
+            kind: kind(&connector.config),
         })
     }
 
@@ -278,16 +287,20 @@ impl Worker {
         connector.target = Target::Running;
         self.start_tasks(&mut connector);
         let updated = info(&connector);
-        self.connectors
-            .lock()
-            .await
-            .insert(updated.name.clone(), connector);
+        let mut connectors = self.connectors.lock().await;
+        connectors.insert(updated.name.clone(), connector);
+        self.save_targets(&connectors)?;
         Ok((false, updated))
     }
 
     /// Stops the connector's tasks (each commits what its target has) and forgets it.
     pub async fn delete(&self, name: &str) -> Result<(), ConnectError> {
-        let removed = self.connectors.lock().await.remove(name);
+        let removed = {
+            let mut connectors = self.connectors.lock().await;
+            let removed = connectors.remove(name);
+            self.save_targets(&connectors)?;
+            removed
+        };
         let mut connector = removed.ok_or_else(|| ConnectError::NotFound(name.to_owned()))?;
         stop_tasks(&mut connector, State::Unassigned).await;
         std::fs::remove_file(&connector.file).map_err(|e| ConnectError::Write {
@@ -313,7 +326,16 @@ impl Worker {
             .ok_or_else(|| ConnectError::NotFound(name.to_owned()))?;
         connector.target = target;
         stop_tasks(connector, state).await;
-        Ok(())
+        self.save_targets(&connectors)
+    }
+
+    /// Stores which connectors are paused or stopped.
+    fn save_targets(&self, connectors: &BTreeMap<String, Connector>) -> Result<(), ConnectError> {
+        self.targets.save(
+            connectors
+                .iter()
+                .map(|(name, connector)| (name.as_str(), connector.target)),
+        )
     }
 
     /// Starts the tasks of a paused or stopped connector.
@@ -326,7 +348,7 @@ impl Worker {
             connector.target = Target::Running;
             self.start_tasks(connector);
         }
-        Ok(())
+        self.save_targets(&connectors)
     }
 
     /// Stops and starts every task, failed ones included.
@@ -338,18 +360,29 @@ impl Worker {
         stop_tasks(connector, State::Unassigned).await;
         connector.target = Target::Running;
         self.start_tasks(connector);
-        Ok(())
+        self.save_targets(&connectors)
     }
 
-    /// The positions committed by the connector's consumer group.
+    /// A sink's positions committed by its consumer group; a source's offsets in its
+    /// offsets topic.
     pub async fn offsets(&self, name: &str) -> Result<Vec<PartitionOffset>, ConnectError> {
-        let settings = {
+        let config = {
             let connectors = self.connectors.lock().await;
             let connector = connectors
                 .get(name)
                 .ok_or_else(|| ConnectError::NotFound(name.to_owned()))?;
-            SinkSettings::parse(&connector.config)?
+            connector.config.clone()
         };
+        if source::is_source(config.class()) {
+            let settings = SourceSettings::parse(&config)?;
+            let topic = OffsetsTopic::new(&self.config.kafka, &settings.offsets_topic);
+            let offsets = topic.read(name).await.map_err(ConnectError::Source)?;
+            return Ok(offsets
+                .into_iter()
+                .map(|(partition, offset)| PartitionOffset { partition, offset })
+                .collect());
+        }
+        let settings = SinkSettings::parse(&config)?;
         let mut config = self.config.kafka.client_config();
         config.set("group.id", group_id(name));
         let consumer: BaseConsumer = config.create()?;
@@ -373,6 +406,11 @@ impl Worker {
             return Err(ConnectError::Conflict(format!(
                 "connector {name} is running: stop or pause it before resetting its offsets"
             )));
+        }
+        if source::is_source(connector.config.class()) {
+            let settings = SourceSettings::parse(&connector.config)?;
+            let topic = OffsetsTopic::new(&self.config.kafka, &settings.offsets_topic);
+            return topic.clear(name).await.map_err(ConnectError::Source);
         }
         let admin: AdminClient<DefaultClientContext> =
             self.config.kafka.client_config().create()?;
@@ -403,6 +441,9 @@ impl Worker {
     fn start_tasks(&self, connector: &mut Connector) {
         connector.failure = None;
         connector.tasks.clear();
+        if source::is_source(connector.config.class()) {
+            return self.start_source_tasks(connector);
+        }
         let name = connector.config.name().to_owned();
         let prepared = SinkSettings::parse(&connector.config).and_then(|settings| {
             let settings = Arc::new(settings);
@@ -431,24 +472,78 @@ impl Worker {
                 status: status.clone(),
                 stored: Default::default(),
             };
-            let task_status = status.clone();
-            let task_name = name.clone();
-            let handle = tokio::spawn(async move {
-                if let Err(reason) = runner.run(stopped).await {
-                    tracing::error!(connector = %task_name, task = id, %reason, "task failed");
-                    task_status.update(|s| {
-                        s.state = State::Failed;
-                        s.trace = Some(reason);
-                        s.retrying = None;
-                    });
-                }
-            });
+            let handle = tokio::spawn(fail_on_error(
+                name.clone(),
+                id,
+                status.clone(),
+                runner.run(stopped),
+            ));
             connector.tasks.push(RunningTask {
                 status,
                 stop,
                 handle: Some(handle),
             });
         }
+    }
+}
+
+impl Worker {
+    fn start_source_tasks(&self, connector: &mut Connector) {
+        let name = connector.config.name().to_owned();
+        let prepared = SourceSettings::parse(&connector.config).and_then(|settings| {
+            let settings = Arc::new(settings);
+            (0..settings.tasks_max)
+                .map(|id| Ok((id, source::create(&connector.config, id)?)))
+                .collect::<Result<Vec<_>, ConfigError>>()
+                .map(|sources| (settings, sources))
+        });
+        let (settings, sources) = match prepared {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "cannot start the connector");
+                connector.failure = Some(e.to_string());
+                return;
+            }
+        };
+        for (id, source) in sources {
+            let status = StatusCell::new(id, &self.config.worker_id);
+            let (stop, stopped) = watch::channel(false);
+            let runner = SourceTaskRunner {
+                connector: name.clone(),
+                task_id: id,
+                settings: Arc::clone(&settings),
+                kafka: self.config.kafka.clone(),
+                status: status.clone(),
+            };
+            let handle = tokio::spawn(fail_on_error(
+                name.clone(),
+                id,
+                status.clone(),
+                runner.run(source, stopped),
+            ));
+            connector.tasks.push(RunningTask {
+                status,
+                stop,
+                handle: Some(handle),
+            });
+        }
+    }
+}
+
+/// Runs a task; a failure becomes its FAILED status with the reason.
+async fn fail_on_error<T>(
+    connector: String,
+    task: usize,
+    status: StatusCell,
+    run: impl std::future::Future<Output = Result<T, String>>,
+) {
+    if let Err(reason) = run.await {
+        tracing::error!(%connector, task, %reason, "task failed");
+        status.update(|s| {
+            s.state = State::Failed;
+            s.trace = Some(reason);
+            s.retrying = None;
+        });
     }
 }
 
@@ -467,7 +562,7 @@ fn info(connector: &Connector) -> ConnectorInfo {
             })
             .collect(),
         name,
-        kind: "sink",
+        kind: kind(&connector.config),
     }
 }
 
@@ -534,20 +629,23 @@ fn committed_offsets(
         .iter()
         .filter_map(|element| match element.offset() {
             Offset::Offset(offset) => Some(PartitionOffset {
-                partition: SinkPartition {
-                    kafka_topic: element.topic().to_owned(),
-                    kafka_partition: element.partition(),
-                },
-                offset: SinkOffset {
-                    kafka_offset: offset,
-                },
+                partition: Map::from_iter([
+                    ("kafka_topic".to_owned(), Value::from(element.topic())),
+                    (
+                        "kafka_partition".to_owned(),
+                        Value::from(element.partition()),
+                    ),
+                ]),
+                offset: Map::from_iter([("kafka_offset".to_owned(), Value::from(offset))]),
             }),
             _ => None,
         })
         .collect();
-    offsets.sort_by(|a, b| {
-        (&a.partition.kafka_topic, a.partition.kafka_partition)
-            .cmp(&(&b.partition.kafka_topic, b.partition.kafka_partition))
+    offsets.sort_by_key(|entry| {
+        (
+            entry.partition["kafka_topic"].as_str().map(str::to_owned),
+            entry.partition["kafka_partition"].as_i64(),
+        )
     });
     Ok(offsets)
 }

@@ -217,7 +217,10 @@ async fn a_target_down_is_retried_and_nothing_is_lost() {
     .await;
     // Nothing read while the target was down was committed.
     let committed = runtime.worker().offsets("orders-pg").await.unwrap();
-    let committed: i64 = committed.iter().map(|o| o.offset.kafka_offset).sum();
+    let committed: i64 = committed
+        .iter()
+        .map(|o| o.offset["kafka_offset"].as_i64().unwrap())
+        .sum();
     assert_eq!(committed, 300);
 
     postgres.resume();
