@@ -251,15 +251,26 @@ fn print_status(status: &Value, out: &mut impl Write) -> std::io::Result<()> {
         writeln!(out, "  error: {trace}")?;
     }
     for task in status["tasks"].as_array().into_iter().flatten() {
-        writeln!(
-            out,
-            "  task {}: {} (written {}, failed {}, dead-lettered {})",
-            task["id"],
-            text(&task["state"]),
-            task["records_written"],
-            task["records_failed"],
-            task["records_dead_lettered"]
-        )?;
+        if let Some(polled) = task.get("records_polled") {
+            writeln!(
+                out,
+                "  task {}: {} (polled {polled}, written {}, failed {})",
+                task["id"],
+                text(&task["state"]),
+                task["records_written"],
+                task["records_failed"]
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  task {}: {} (written {}, failed {}, dead-lettered {})",
+                task["id"],
+                text(&task["state"]),
+                task["records_written"],
+                task["records_failed"],
+                task["records_dead_lettered"]
+            )?;
+        }
         if let Some(retrying) = task.get("retrying").filter(|r| !r.is_null()) {
             writeln!(
                 out,

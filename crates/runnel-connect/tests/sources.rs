@@ -56,7 +56,8 @@ fn write(dir: &Path, settings: &[(String, String)]) {
     write_connector(dir, &pairs);
 }
 
-/// Every record of `topic` a `read_committed` consumer sees, in order (one partition).
+/// Every record of `topic` a `read_committed` consumer sees, partition after partition, in
+/// order within each.
 fn read_committed(bootstrap: &str, topic: &str) -> Vec<String> {
     let consumer: BaseConsumer = client(bootstrap)
         .set("group.id", "sources-test-reader")
@@ -66,21 +67,29 @@ fn read_committed(bootstrap: &str, topic: &str) -> Vec<String> {
         .set("fetch.wait.max.ms", "10")
         .create()
         .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, 0, Offset::Beginning)
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
         .unwrap();
-    consumer.assign(&assignment).unwrap();
+    let partitions = metadata.topics()[0].partitions().len() as i32;
     let mut values = Vec::new();
-    loop {
-        match consumer.poll(Duration::from_secs(10)) {
-            Some(Ok(message)) => values
-                .push(String::from_utf8(message.payload().unwrap_or_default().to_vec()).unwrap()),
-            Some(Err(KafkaError::PartitionEOF(_))) => return values,
-            Some(Err(e)) => panic!("cannot read {topic}: {e}"),
-            None => panic!("no end of {topic} reported"),
+    for partition in 0..partitions {
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&assignment).unwrap();
+        loop {
+            match consumer.poll(Duration::from_secs(10)) {
+                Some(Ok(message)) => values.push(
+                    String::from_utf8(message.payload().unwrap_or_default().to_vec()).unwrap(),
+                ),
+                Some(Err(KafkaError::PartitionEOF(_))) => break,
+                Some(Err(e)) => panic!("cannot read {topic}: {e}"),
+                None => panic!("no end of {topic} reported"),
+            }
         }
     }
+    values
 }
 
 async fn read_committed_async(bootstrap: &str, topic: &str) -> Vec<String> {
@@ -137,6 +146,48 @@ async fn appended_lines_arrive_once_and_in_order() {
         offsets[0].offset["position"].as_u64(),
         Some(std::fs::metadata(&file).unwrap().len())
     );
+    runtime.shutdown().await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interval_transactions_carry_transformed_records_to_a_created_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker")).await;
+    let file = dir.path().join("input.txt");
+    append(&file, 0..50);
+    let connectors = dir.path().join("connectors");
+    let mut settings = file_connector("routed", &file, "raw");
+    settings.extend(
+        [
+            ("transaction.boundary", "interval"),
+            ("transaction.boundary.interval.ms", "200"),
+            ("topic.creation.default.partitions", "2"),
+            ("topic.creation.default.replication.factor", "1"),
+            ("transforms", "route"),
+            ("transforms.route.type", "RegexRouter"),
+            ("transforms.route.regex", "raw"),
+            ("transforms.route.replacement", "routed-lines"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    write(&connectors, &settings);
+    let runtime = start_connect(&broker.bootstrap, &connectors).await;
+    wait_until("the lines are in the routed topic", || async {
+        read_committed_async(&broker.bootstrap, "routed-lines")
+            .await
+            .len()
+            == 50
+    })
+    .await;
+    let mut lines = read_committed_async(&broker.bootstrap, "routed-lines").await;
+    lines.sort_by_key(|line| line[5..].parse::<u64>().unwrap());
+    assert_eq!(lines, expected(0..50));
+    let admin: BaseConsumer = client(&broker.bootstrap).create().unwrap();
+    let metadata = admin
+        .fetch_metadata(Some("routed-lines"), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(metadata.topics()[0].partitions().len(), 2, "created as set");
     runtime.shutdown().await;
     broker.stop().await;
 }

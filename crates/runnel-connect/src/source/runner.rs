@@ -24,9 +24,8 @@ use crate::kafka::{KafkaSettings, ADMIN_TIMEOUT};
 use crate::record::SinkRecord;
 use crate::status::{State, StatusCell};
 
-/// How long a transaction may stay open before the broker aborts it, and how long the
-/// task waits for a transactional request.
-const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the task waits for a transactional request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the task waits before sending again when librdkafka's queue is full.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
 
@@ -64,7 +63,7 @@ impl SourceTaskRunner {
             let aborting = Arc::clone(&producer);
             // Aborting may fail when nothing was begun; the broker aborts it anyway on
             // timeout or when the next instance fences this one.
-            let _ = blocking(move || aborting.abort_transaction(TRANSACTION_TIMEOUT)).await;
+            let _ = blocking(move || aborting.abort_transaction(REQUEST_TIMEOUT)).await;
         }
         result
     }
@@ -82,7 +81,7 @@ impl SourceTaskRunner {
             )
             .set(
                 "transaction.timeout.ms",
-                TRANSACTION_TIMEOUT.as_millis().to_string(),
+                self.settings.transaction_timeout().as_millis().to_string(),
             )
             // The Java client's partitioner, so keys land where Kafka Connect puts them.
             .set("partitioner", "murmur2_random")
@@ -102,7 +101,7 @@ impl SourceTaskRunner {
         stop: &watch::Receiver<bool>,
     ) -> Result<(), String> {
         let initializing = Arc::clone(producer);
-        blocking(move || initializing.init_transactions(TRANSACTION_TIMEOUT))
+        blocking(move || initializing.init_transactions(REQUEST_TIMEOUT))
             .await
             .map_err(|e| format!("cannot initialize the transactional producer: {e}"))?;
         // Only now, with the previous instance fenced and its transaction aborted, are the
@@ -336,7 +335,7 @@ impl SourceTaskRunner {
             acknowledged(Some(delivery)).await?;
         }
         let committing = Arc::clone(producer);
-        blocking(move || committing.commit_transaction(TRANSACTION_TIMEOUT))
+        blocking(move || committing.commit_transaction(REQUEST_TIMEOUT))
             .await
             .map_err(|e| format!("cannot commit a transaction: {e}"))?;
         let written = finished.records;

@@ -13,6 +13,11 @@ pub const DEFAULT_OFFSETS_TOPIC: &str = "connect-offsets";
 
 /// The most records a task may have sent to Kafka without their acknowledgement.
 const MAX_IN_FLIGHT: usize = 1_000_000;
+/// The longest `transaction.boundary.interval.ms`: with the margin below, a transaction's
+/// timeout stays under the broker's default `transaction.max.timeout.ms` (15 minutes).
+const MAX_INTERVAL_MS: u64 = 600_000;
+/// How long a transaction may outlast its boundary before the broker aborts it.
+const TRANSACTION_MARGIN: Duration = Duration::from_secs(60);
 
 /// When a source task commits its transaction (`transaction.boundary`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,15 @@ pub struct SourceSettings {
 }
 
 impl SourceSettings {
+    /// The producer's `transaction.timeout.ms`: the boundary's interval and a margin, so
+    /// the broker never aborts a transaction the task is about to commit.
+    pub fn transaction_timeout(&self) -> Duration {
+        match self.boundary {
+            TransactionBoundary::Poll => TRANSACTION_MARGIN,
+            TransactionBoundary::Interval(interval) => interval + TRANSACTION_MARGIN,
+        }
+    }
+
     pub fn parse(config: &ConnectorConfig) -> Result<SourceSettings, ConfigError> {
         match config.get("exactly.once.support").unwrap_or("requested") {
             "requested" | "required" => {}
@@ -58,10 +72,10 @@ impl SourceSettings {
             "poll" => TransactionBoundary::Poll,
             "interval" => {
                 let ms: u64 = config.parse("transaction.boundary.interval.ms", 60_000)?;
-                if ms == 0 {
+                if !(1..=MAX_INTERVAL_MS).contains(&ms) {
                     return Err(ConfigError::invalid(
                         "transaction.boundary.interval.ms",
-                        "must be positive",
+                        &format!("must be between 1 and {MAX_INTERVAL_MS}"),
                     ));
                 }
                 TransactionBoundary::Interval(Duration::from_millis(ms))
@@ -169,17 +183,33 @@ mod tests {
 
     #[test]
     fn unsupported_settings_name_the_setting() {
-        for (key, value) in [
-            ("transaction.boundary", "connector"),
-            ("exactly.once.support", "never"),
-            ("topic.creation.default.partitions", "3"),
-            ("max.in.flight.records", "0"),
-        ] {
-            let error = SourceSettings::parse(&config(&[(key, value)])).unwrap_err();
+        let cases: [&[(&str, &str)]; 5] = [
+            &[("transaction.boundary", "connector")],
+            &[("exactly.once.support", "never")],
+            &[("topic.creation.default.partitions", "3")],
+            &[("max.in.flight.records", "0")],
+            &[
+                ("transaction.boundary", "interval"),
+                ("transaction.boundary.interval.ms", "600001"),
+            ],
+        ];
+        for pairs in cases {
+            let error = SourceSettings::parse(&config(pairs)).unwrap_err();
+            let (key, _) = pairs[pairs.len() - 1];
             assert!(
-                error.to_string().contains(key.rsplit('.').next().unwrap()),
+                error.to_string().contains(key.split('.').next().unwrap()),
                 "{key}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn a_transaction_may_outlast_its_interval() {
+        let settings = SourceSettings::parse(&config(&[
+            ("transaction.boundary", "interval"),
+            ("transaction.boundary.interval.ms", "600000"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.transaction_timeout(), Duration::from_secs(660));
     }
 }
