@@ -28,7 +28,7 @@ use crate::sink;
 use crate::source::offsets::OffsetsTopic;
 use crate::source::runner::SourceTaskRunner;
 use crate::source::settings::SourceSettings;
-use crate::source::{self};
+use crate::source::SourceClasses;
 use crate::status::{State, StatusCell, TaskStatus};
 use crate::target_state::{Target, TargetStates};
 use crate::task::SinkTaskRunner;
@@ -43,6 +43,8 @@ pub struct WorkerConfig {
     pub connectors_dir: PathBuf,
     /// How this worker is named in statuses (Kafka Connect uses host:port).
     pub worker_id: String,
+    /// The source connector classes it runs (`SourceClasses::default()`: the file source).
+    pub source_classes: SourceClasses,
 }
 
 struct Connector {
@@ -103,15 +105,6 @@ pub struct ConnectorState {
 pub struct PartitionOffset {
     pub partition: Map<String, Value>,
     pub offset: Map<String, Value>,
-}
-
-/// Whether a connector class reads from a system into Kafka (`source`) or the other way.
-fn kind(config: &ConnectorConfig) -> &'static str {
-    if source::is_source(config.class()) {
-        "source"
-    } else {
-        "sink"
-    }
 }
 
 /// The connectors of one worker.
@@ -204,7 +197,7 @@ impl Worker {
         let connector = connectors
             .get(name)
             .ok_or_else(|| ConnectError::NotFound(name.to_owned()))?;
-        Ok(info(connector))
+        Ok(self.describe(connector))
     }
 
     pub async fn status(&self, name: &str) -> Result<ConnectorStatus, ConnectError> {
@@ -226,7 +219,7 @@ impl Worker {
                 trace: connector.failure.clone(),
             },
             tasks: connector.tasks.iter().map(|t| t.status.get()).collect(),
-            kind: kind(&connector.config),
+            kind: self.kind(&connector.config),
         })
     }
 
@@ -254,7 +247,7 @@ impl Worker {
             tasks: Vec::new(),
         };
         self.start_tasks(&mut connector);
-        let created = info(&connector);
+        let created = self.describe(&connector);
         connectors.insert(created.name.clone(), connector);
         Ok(created)
     }
@@ -286,7 +279,7 @@ impl Worker {
         connector.config = config;
         connector.target = Target::Running;
         self.start_tasks(&mut connector);
-        let updated = info(&connector);
+        let updated = self.describe(&connector);
         let mut connectors = self.connectors.lock().await;
         connectors.insert(updated.name.clone(), connector);
         self.save_targets(&connectors)?;
@@ -373,7 +366,7 @@ impl Worker {
                 .ok_or_else(|| ConnectError::NotFound(name.to_owned()))?;
             connector.config.clone()
         };
-        if source::is_source(config.class()) {
+        if self.is_source(&config) {
             let settings = SourceSettings::parse(&config)?;
             let topic = OffsetsTopic::new(&self.config.kafka, &settings.offsets_topic);
             let offsets = topic.read(name).await.map_err(ConnectError::Source)?;
@@ -407,7 +400,7 @@ impl Worker {
                 "connector {name} is running: stop or pause it before resetting its offsets"
             )));
         }
-        if source::is_source(connector.config.class()) {
+        if self.is_source(&connector.config) {
             let settings = SourceSettings::parse(&connector.config)?;
             let topic = OffsetsTopic::new(&self.config.kafka, &settings.offsets_topic);
             return topic.clear(name).await.map_err(ConnectError::Source);
@@ -441,7 +434,7 @@ impl Worker {
     fn start_tasks(&self, connector: &mut Connector) {
         connector.failure = None;
         connector.tasks.clear();
-        if source::is_source(connector.config.class()) {
+        if self.is_source(&connector.config) {
             return self.start_source_tasks(connector);
         }
         let name = connector.config.name().to_owned();
@@ -488,12 +481,44 @@ impl Worker {
 }
 
 impl Worker {
+    fn is_source(&self, config: &ConnectorConfig) -> bool {
+        self.config.source_classes.is_source(config.class())
+    }
+
+    /// Whether a connector reads from a system into Kafka (`source`) or the other way.
+    fn kind(&self, config: &ConnectorConfig) -> &'static str {
+        if self.is_source(config) {
+            "source"
+        } else {
+            "sink"
+        }
+    }
+
+    /// A connector's name, settings and tasks.
+    fn describe(&self, connector: &Connector) -> ConnectorInfo {
+        let name = connector.config.name().to_owned();
+        ConnectorInfo {
+            config: connector.config.settings().clone(),
+            tasks: (0..connector.tasks.len())
+                .map(|task| TaskId {
+                    connector: name.clone(),
+                    task,
+                })
+                .collect(),
+            name,
+            kind: self.kind(&connector.config),
+        }
+    }
+
     fn start_source_tasks(&self, connector: &mut Connector) {
         let name = connector.config.name().to_owned();
         let prepared = SourceSettings::parse(&connector.config).and_then(|settings| {
             let settings = Arc::new(settings);
             (0..settings.tasks_max)
-                .map(|id| Ok((id, source::create(&connector.config, id)?)))
+                .map(|id| {
+                    let task = self.config.source_classes.create(&connector.config, id)?;
+                    Ok((id, task))
+                })
                 .collect::<Result<Vec<_>, ConfigError>>()
                 .map(|sources| (settings, sources))
         });
@@ -549,21 +574,6 @@ async fn fail_on_error<T>(
 
 fn group_id(connector: &str) -> String {
     format!("connect-{connector}")
-}
-
-fn info(connector: &Connector) -> ConnectorInfo {
-    let name = connector.config.name().to_owned();
-    ConnectorInfo {
-        config: connector.config.settings().clone(),
-        tasks: (0..connector.tasks.len())
-            .map(|task| TaskId {
-                connector: name.clone(),
-                task,
-            })
-            .collect(),
-        name,
-        kind: kind(&connector.config),
-    }
 }
 
 /// Asks every task to stop and waits for them; tasks that did not fail take `state`.

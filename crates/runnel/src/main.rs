@@ -314,6 +314,7 @@ fn worker_config(bootstrap: &str, connectors_dir: PathBuf, listen: &str) -> Work
         kafka: KafkaSettings::new(bootstrap),
         connectors_dir,
         worker_id: listen.to_owned(),
+        source_classes: Default::default(),
     }
 }
 

@@ -117,6 +117,7 @@ pub async fn start_connect(bootstrap: &str, dir: &Path) -> ConnectRuntime {
         kafka: KafkaSettings::new(bootstrap),
         connectors_dir: dir.to_owned(),
         worker_id: "test-worker".to_owned(),
+        source_classes: Default::default(),
     };
     ConnectRuntime::start(config, "127.0.0.1:0").await.unwrap()
 }
