@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
-use crate::config::{ConnectorConfig, SinkSettings, Topics};
+use crate::config::{tasks_max, ConnectorConfig, SinkSettings, Topics};
 use crate::error::{ConfigError, ConnectError};
 use crate::kafka::{KafkaSettings, ADMIN_TIMEOUT};
 use crate::sink;
@@ -179,8 +179,10 @@ impl Worker {
                     failure: None,
                     tasks: Vec::new(),
                 };
-                if target == Target::Running {
-                    worker.start_tasks(&mut connector);
+                match target {
+                    Target::Running => worker.start_tasks(&mut connector),
+                    Target::Paused => worker.idle_tasks(&mut connector, State::Paused),
+                    Target::Stopped => worker.idle_tasks(&mut connector, State::Stopped),
                 }
                 connectors.insert(connector.config.name().to_owned(), connector);
             }
@@ -508,6 +510,23 @@ impl Worker {
             name,
             kind: self.kind(&connector.config),
         }
+    }
+
+    /// The tasks of a connector restored paused or stopped: their statuses, nothing running.
+    fn idle_tasks(&self, connector: &mut Connector, state: State) {
+        // Settings that fail to parse show once the connector is resumed.
+        let count = tasks_max(&connector.config).unwrap_or(0);
+        connector.tasks = (0..count)
+            .map(|id| {
+                let status = StatusCell::new(id, &self.config.worker_id);
+                status.update(|s| s.state = state);
+                RunningTask {
+                    status,
+                    stop: watch::channel(false).0,
+                    handle: None,
+                }
+            })
+            .collect();
     }
 
     fn start_source_tasks(&self, connector: &mut Connector) {

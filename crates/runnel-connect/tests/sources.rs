@@ -397,8 +397,10 @@ async fn paused_and_stopped_connectors_stay_so_after_a_restart() {
     let base = format!("http://{}", runtime.rest_address());
     let (_, paused) = call(&base, Method::GET, "/connectors/p/status").await;
     assert_eq!(paused["connector"]["state"], "PAUSED", "{paused}");
+    assert_eq!(paused["tasks"][0]["state"], "PAUSED", "{paused}");
     let (_, stopped) = call(&base, Method::GET, "/connectors/s/status").await;
     assert_eq!(stopped["connector"]["state"], "STOPPED", "{stopped}");
+    assert_eq!(stopped["tasks"][0]["state"], "STOPPED", "{stopped}");
     // Nothing runs them: the offsets still end where they were halted.
     let (_, offsets) = call(&base, Method::GET, "/connectors/p/offsets").await;
     assert_eq!(
