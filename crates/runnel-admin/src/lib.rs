@@ -1,5 +1,5 @@
-//! Runnel's admin HTTP server: `/metrics` for Prometheus and `/health` for load balancers
-//! and orchestrators.
+//! Runnel's admin HTTP server: `/metrics` for Prometheus, `/health` for load balancers
+//! and orchestrators, and `/v1/lag` for the consumer lag evaluation it runs.
 //!
 //! The server knows nothing about the broker: it serves what a [`Source`] hands it, and
 //! the binary wires the broker in. A request is answered from the source at that moment;
@@ -8,11 +8,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+mod lag;
+
+pub use lag::{Clock, LagSettings};
+pub use runnel_lag::{LagReport, Observation};
+
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,8 +27,11 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
 
 /// What the admin server shows.
 pub trait Source: Send + Sync + 'static {
-    /// The metrics in the Prometheus text exposition format, as of now.
-    fn metrics(&self) -> Result<String, std::fmt::Error>;
+    /// The metrics in the Prometheus text exposition format, as of now, with the lag
+    /// statuses of `lag`.
+    fn metrics(&self, lag: &LagReport) -> Result<String, std::fmt::Error>;
+    /// Every group's committed offsets and their partitions' log ends, as of now.
+    fn lag_observations(&self) -> Vec<Observation>;
     /// Whether the service is up and accepting work (false while it shuts down).
     fn healthy(&self) -> bool;
 }
@@ -49,19 +57,27 @@ pub struct AdminServer {
 }
 
 impl AdminServer {
-    /// Binds `address` (HOST:PORT) and serves until shutdown.
-    pub async fn start(address: &str, source: Arc<dyn Source>) -> Result<Self, AdminError> {
+    /// Binds `address` (HOST:PORT) and serves until shutdown, evaluating consumer lag as
+    /// `lag` says.
+    pub async fn start(
+        address: &str,
+        source: Arc<dyn Source>,
+        lag: LagSettings,
+    ) -> Result<Self, AdminError> {
         let bind_error = |source| AdminError::Bind {
             address: address.to_owned(),
             source,
         };
         let listener = TcpListener::bind(address).await.map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        let (stop, mut stopped) = watch::channel(false);
+        let lag = lag::start(lag, Arc::clone(&source), stopped.clone());
         let router = Router::new()
             .route("/metrics", get(metrics))
             .route("/health", get(health))
-            .with_state(source);
-        let (stop, mut stopped) = watch::channel(false);
+            .route("/v1/lag", get(lag_report))
+            .route("/v1/lag/{group}", get(group_lag))
+            .with_state(Served { source, lag });
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {
@@ -91,8 +107,15 @@ impl AdminServer {
     }
 }
 
-async fn metrics(State(source): State<Arc<dyn Source>>) -> Response {
-    match source.metrics() {
+/// What the requests read.
+#[derive(Clone)]
+struct Served {
+    source: Arc<dyn Source>,
+    lag: lag::Lag,
+}
+
+async fn metrics(State(served): State<Served>) -> Response {
+    match served.source.metrics(&served.lag.report()) {
         Ok(text) => ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response(),
         Err(error) => {
             tracing::warn!(%error, "cannot encode the metrics");
@@ -105,10 +128,27 @@ async fn metrics(State(source): State<Arc<dyn Source>>) -> Response {
     }
 }
 
-async fn health(State(source): State<Arc<dyn Source>>) -> Response {
-    if source.healthy() {
+async fn health(State(served): State<Served>) -> Response {
+    if served.source.healthy() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    }
+}
+
+/// Every group's lag status, as JSON.
+async fn lag_report(State(served): State<Served>) -> Json<LagReport> {
+    Json(served.lag.report())
+}
+
+/// One group's lag status, as JSON; 404 for a group with no committed offsets.
+async fn group_lag(State(served): State<Served>, Path(group): Path<String>) -> Response {
+    match served.lag.report().group(&group) {
+        Some(lag) => Json(lag.clone()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("no committed offsets of group {group}\n"),
+        )
+            .into_response(),
     }
 }

@@ -8,6 +8,8 @@
 //! - **read at scrape time** from the broker's state: open connections, waiting fetches,
 //!   log start, end and size per partition, committed offsets and lag per group. They cost
 //!   nothing between scrapes, and a deleted topic or group leaves no stale series.
+//! - **the lag evaluation's statuses** per group (and partition), from the report the admin
+//!   server's evaluator hands in; [`lag_observations`] is what it is fed.
 //!
 //! Cardinality is bounded: labels are API keys and supported versions (a fixed table),
 //! topics, partitions and groups that exist. Series per partition (logs, group offsets)
@@ -24,6 +26,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+use runnel_lag::{LagReport, Observation, Status};
 use runnel_log::BatchHeader;
 
 use crate::broker::BrokerState;
@@ -240,11 +243,17 @@ fn records_in(mut batches: &[u8]) -> u64 {
     records
 }
 
-/// The broker's metrics in the Prometheus text format (version 0.0.4).
-pub fn render(state: &BrokerState, detail: Detail) -> Result<String, std::fmt::Error> {
+/// The broker's metrics in the Prometheus text format (version 0.0.4), with the consumer
+/// lag statuses of `lag`.
+pub fn render(
+    state: &BrokerState,
+    detail: Detail,
+    lag: &LagReport,
+) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::with_prefix("runnel");
     state.metrics.register(&mut registry);
     register_state(state, detail, &mut registry);
+    register_lag_statuses(lag, detail, &mut registry);
     let mut text = String::new();
     prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
     Ok(text)
@@ -338,7 +347,7 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
     let partition_lag: Family<GroupPartitionLabels, Gauge> = Family::default();
     for (group, offsets) in committed_offsets(state) {
         let mut total = 0i64;
-        for ((topic, partition), offset) in offsets {
+        for ((topic, partition), (offset, _)) in offsets {
             // A committed offset of a partition that no longer exists has no lag.
             let lag = ends
                 .get(&(topic.clone(), partition))
@@ -392,8 +401,8 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
     }
 }
 
-/// A group's id and its committed offset of each (topic, partition).
-type GroupCommits = (String, Vec<((String, i32), i64)>);
+/// A group's id and its committed offset and commit time of each (topic, partition).
+type GroupCommits = (String, Vec<((String, i32), (i64, i64))>);
 
 /// Every group's committed offsets, copied out so the groups' lock is held only briefly.
 fn committed_offsets(state: &BrokerState) -> Vec<GroupCommits> {
@@ -406,11 +415,95 @@ fn committed_offsets(state: &BrokerState) -> Vec<GroupCommits> {
             let offsets = group
                 .offsets
                 .iter()
-                .map(|(key, commit)| (key.clone(), commit.offset))
+                .map(|(key, commit)| (key.clone(), (commit.offset, commit.commit_time_ms)))
                 .collect();
             (group.id.clone(), offsets)
         })
         .collect()
+}
+
+/// Every group's committed offsets with their commit times and their partitions' log ends
+/// (high watermarks): what the lag evaluation looks at. Offsets of partitions that no
+/// longer exist are left out.
+pub fn lag_observations(state: &BrokerState) -> Vec<Observation> {
+    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for topic in state.topics.all() {
+        for partition in topic.partitions().iter() {
+            ends.insert(
+                (topic.name.clone(), partition.index),
+                partition.log.high_watermark(),
+            );
+        }
+    }
+    committed_offsets(state)
+        .into_iter()
+        .flat_map(|(group, offsets)| {
+            let ends = &ends;
+            offsets
+                .into_iter()
+                .filter_map(move |(key, (offset, commit_time_ms))| {
+                    let log_end = *ends.get(&key)?;
+                    Some(Observation {
+                        group: group.clone(),
+                        topic: key.0,
+                        partition: key.1,
+                        offset,
+                        commit_time_ms,
+                        log_end,
+                    })
+                })
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct GroupStatusLabels {
+    group: String,
+    status: String,
+}
+
+/// One series per group and status (1 for the group's status, 0 for the others), and with
+/// per-partition detail each partition's status as its severity.
+fn register_lag_statuses(lag: &LagReport, detail: Detail, registry: &mut Registry) {
+    let statuses: Family<GroupStatusLabels, Gauge> = Family::default();
+    let partition_statuses: Family<GroupPartitionLabels, Gauge> = Family::default();
+    for group in &lag.groups {
+        for status in Status::ALL {
+            let labels = GroupStatusLabels {
+                group: group.group.clone(),
+                status: status.as_str().to_owned(),
+            };
+            statuses
+                .get_or_create(&labels)
+                .set(i64::from(status == group.status));
+        }
+        if detail == Detail::Partitions {
+            for partition in &group.partitions {
+                let labels = GroupPartitionLabels {
+                    group: group.group.clone(),
+                    topic: partition.topic.clone(),
+                    partition: partition.partition,
+                };
+                partition_statuses
+                    .get_or_create(&labels)
+                    .set(i64::from(partition.status.severity()));
+            }
+        }
+    }
+    registry.register(
+        "group_lag_status",
+        "The group's consumer lag status (1 for the current one): OK, WARN (lag growing while \
+         offsets move), REWIND, STALL (offsets not moving while lagging) or STOP (no commit \
+         within the evaluation window while lagging)",
+        statuses,
+    );
+    if detail == Detail::Partitions {
+        registry.register(
+            "group_partition_lag_status",
+            "The partition's consumer lag status: 0 OK, 1 WARN, 2 REWIND, 3 STALL, 4 STOP",
+            partition_statuses,
+        );
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::admin::{self, KeyType};
 use crate::client::{self, Observer};
 use crate::format::{write_fields, Table};
+use crate::lag;
 use crate::wire::BrokerConnection;
 use crate::{CliError, Connection};
 
@@ -44,6 +45,16 @@ pub struct GroupArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCommand {
+    #[command(flatten)]
+    Cluster(ClusterCommand),
+    /// Each group's consumer lag status (OK, WARN, REWIND, STALL, STOP) per partition, as
+    /// the broker's lag evaluation judges it from the group's recent commits.
+    Lag(LagArgs),
+}
+
+/// The commands that ask the cluster itself.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
     /// List groups (classic and consumer) with their state and member count.
     List,
     /// Show a group's members and assignments, and per partition the committed offset,
@@ -54,6 +65,21 @@ pub enum GroupCommand {
     /// Delete a group that has no members: its committed offsets go with it (as when a job
     /// under that id is retired).
     Delete { group: String },
+}
+
+#[derive(Debug, Args)]
+pub struct LagArgs {
+    /// One group (default: every group with committed offsets).
+    pub group: Option<String>,
+    /// The broker's admin server, which runs the evaluation.
+    #[arg(long, default_value = "http://127.0.0.1:9644")]
+    pub admin_url: String,
+    /// Print again every interval until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// The interval of --watch (ms).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval_ms: u64,
 }
 
 /// A topic's partitions, as assignments list them.
@@ -230,10 +256,29 @@ struct Listed {
 }
 
 pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let connection = &args.connection;
-    let (probe, metadata) = client::probe(connection)?;
     match &args.command {
-        GroupCommand::List => {
+        GroupCommand::Cluster(command) => run_on_cluster(&args.connection, command, out).await,
+        GroupCommand::Lag(lag_args) => {
+            let query = lag::LagQuery {
+                admin_url: lag_args.admin_url.clone(),
+                group: lag_args.group.clone(),
+                watch: lag_args
+                    .watch
+                    .then(|| std::time::Duration::from_millis(lag_args.interval_ms)),
+            };
+            lag::run(&query, out).await
+        }
+    }
+}
+
+async fn run_on_cluster(
+    connection: &Connection,
+    command: &ClusterCommand,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let (probe, metadata) = client::probe(connection)?;
+    match command {
+        ClusterCommand::List => {
             let list = probe
                 .client()
                 .fetch_group_list(None, connection.timeout())
@@ -277,7 +322,7 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
             }
             table.write(out).map_err(CliError::Output)
         }
-        GroupCommand::Delete { group } => {
+        ClusterCommand::Delete { group } => {
             let results = client::admin(connection)?
                 .delete_groups(&[group], &client::admin_options(connection))
                 .await
@@ -290,7 +335,7 @@ pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError>
             }
             writeln!(out, "deleted group {group}").map_err(CliError::Output)
         }
-        GroupCommand::Describe { group } => {
+        ClusterCommand::Describe { group } => {
             if crate::share_group::describe(connection, group, out)? {
                 return Ok(());
             }

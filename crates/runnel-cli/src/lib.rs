@@ -13,6 +13,7 @@ mod client;
 pub mod consume;
 pub mod format;
 pub mod group;
+mod lag;
 pub mod produce;
 mod share_group;
 pub mod topic;

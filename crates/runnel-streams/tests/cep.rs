@@ -6,11 +6,14 @@
 //! exactly as the uninterrupted one.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{keep_changes, restore, stores, StoredState};
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use bytes::Bytes;
 use proptest::prelude::*;
 use runnel_streams::cep::{AfterMatchSkip, Contiguity, Greed, Match, Pattern, PatternBuilder};
 use runnel_streams::*;
@@ -693,23 +696,16 @@ proptest! {
         let whole = run_whole(&spec, &records, bound);
         let cut = cut.index(records.len() + 1);
         let mut first = Task::new(&spec, bound);
-        let mut stored: BTreeMap<Bytes, Bytes> = BTreeMap::new();
+        let mut stored = StoredState::new();
         let mut max_event_time = None;
         for (id, &record) in records[..cut].iter().enumerate() {
             first.push(record, id);
             max_event_time = Some(max_event_time.map_or(record.1, |m: Timestamp| m.max(record.1)));
-            for change in first.topology.take_state_changes().unwrap() {
-                prop_assert_eq!(change.store.as_str(), "logins");
-                match change.value {
-                    Some(value) => stored.insert(change.key, value),
-                    None => stored.remove(&change.key),
-                };
-            }
+            keep_changes(&mut first.topology, &mut stored);
         }
+        prop_assert!(stores(&stored).iter().all(|&store| store == "logins"));
         let mut second = Task::new(&spec, bound);
-        for (key, value) in &stored {
-            second.topology.restore("logins", key, Some(value)).unwrap();
-        }
+        restore(&mut second.topology, &stored);
         second.now = first.now;
         if let Some(max) = max_event_time {
             second.topology.restore_max_event_time("events", 0, max, second.now);

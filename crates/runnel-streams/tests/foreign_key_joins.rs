@@ -4,6 +4,10 @@
 //! does) going on as the uninterrupted one.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{keep_changes, restore, StoredState};
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -142,21 +146,13 @@ fn check(inner: bool, ops: &[Op], cut: usize) {
     }
 
     let mut b = build(inner);
-    let mut stored = BTreeMap::new();
+    let mut stored = StoredState::new();
     for (i, &op) in ops[..cut.min(ops.len())].iter().enumerate() {
         push(&mut b.topology, op, i as i64);
-        for change in b.topology.take_state_changes().unwrap() {
-            let entry = (change.store, change.key);
-            match change.value {
-                Some(value) => stored.insert(entry, value),
-                None => stored.remove(&entry),
-            };
-        }
+        keep_changes(&mut b.topology, &mut stored);
     }
     let mut c = build(inner);
-    for ((store, key), value) in &stored {
-        c.topology.restore(store, key, Some(value)).unwrap();
-    }
+    restore(&mut c.topology, &stored);
     for (&customer, name) in &at_cut.customers {
         let name: u8 = name["name-".len()..].parse().unwrap();
         push(&mut c.topology, Op::Customer(customer, Some(name)), 0);

@@ -3,11 +3,14 @@
 //! restored from its store; the query language on chosen events; bad queries refused.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{keep_changes, restore, stores, StoredState};
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use bytes::Bytes;
 use proptest::prelude::*;
 use runnel_streams::search::{Query, QueryIndex};
 use runnel_streams::*;
@@ -212,18 +215,11 @@ proptest! {
             first.apply(step);
         }
         // A fresh task restored from the first one's store goes on with the same queries.
-        let mut stored: BTreeMap<Bytes, Bytes> = BTreeMap::new();
-        for change in first.topology.take_state_changes().unwrap() {
-            prop_assert_eq!(change.store.as_str(), "queries-queries");
-            match change.value {
-                Some(value) => stored.insert(change.key, value),
-                None => stored.remove(&change.key),
-            };
-        }
+        let mut stored = StoredState::new();
+        keep_changes(&mut first.topology, &mut stored);
+        prop_assert!(stores(&stored).iter().all(|&store| store == "queries-queries"));
         let mut second = Task::new();
-        for (key, value) in &stored {
-            second.topology.restore("queries-queries", key, Some(value)).unwrap();
-        }
+        restore(&mut second.topology, &stored);
         for step in &steps[cut..] {
             second.apply(step);
         }

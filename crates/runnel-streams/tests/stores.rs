@@ -4,6 +4,10 @@
 //! bytes; and the mistakes `build` refuses.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{apply, keep_changes, restore, StoredState};
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -387,19 +391,6 @@ impl Run {
     }
 }
 
-/// The latest value of each stored entry, as a compacted changelog keeps it.
-type StoredState = BTreeMap<(String, Bytes), Bytes>;
-
-fn apply(state: &mut StoredState, changes: &[StateChange]) {
-    for c in changes {
-        let entry = (c.store.clone(), c.key.clone());
-        match &c.value {
-            Some(value) => state.insert(entry, value.clone()),
-            None => state.remove(&entry),
-        };
-    }
-}
-
 fn finals(outputs: &[Out]) -> BTreeMap<(String, Window), usize> {
     let mut counts = BTreeMap::new();
     for out in outputs {
@@ -714,16 +705,14 @@ fn the_watermark_is_not_restored() {
     first.push((0, 100));
     first.push((0, 150));
     let mut state = StoredState::new();
-    apply(&mut state, &first.topology.take_state_changes().unwrap());
+    keep_changes(&mut first.topology, &mut state);
     // The window [100, 110) is closed and, under `Drop`, forgotten.
     assert_eq!(state.len(), 1);
     first.push((0, 105));
     assert_eq!(first.topology.late_records_dropped(), 1);
 
     let mut restored = Run::new(&case);
-    for ((store, key), value) in &state {
-        restored.topology.restore(store, key, Some(value)).unwrap();
-    }
+    restore(&mut restored.topology, &state);
     restored.push((0, 105));
     assert_eq!(restored.topology.late_records_dropped(), 0);
     assert_eq!(

@@ -5,6 +5,10 @@
 //! uninterrupted one sent.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{keep_changes, restore, StoredState};
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -127,21 +131,13 @@ fn check(kind: JoinKind, ops: &[Op], cut: usize) {
     }
 
     let mut b = build(kind);
-    let mut stored = BTreeMap::new();
+    let mut stored = StoredState::new();
     for (i, &op) in ops[..cut.min(ops.len())].iter().enumerate() {
         push(&mut b.topology, op, i as i64);
-        for change in b.topology.take_state_changes().unwrap() {
-            let entry = (change.store, change.key);
-            match change.value {
-                Some(value) => stored.insert(entry, value),
-                None => stored.remove(&entry),
-            };
-        }
+        keep_changes(&mut b.topology, &mut stored);
     }
     let mut c = build(kind);
-    for ((store, key), value) in &stored {
-        c.topology.restore(store, key, Some(value)).unwrap();
-    }
+    restore(&mut c.topology, &stored);
     for (i, &op) in ops.iter().enumerate().skip(cut) {
         push(&mut c.topology, op, i as i64);
     }

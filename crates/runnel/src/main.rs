@@ -6,10 +6,11 @@ use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use runnel_admin::AdminServer;
+use runnel_admin::{AdminServer, LagReport, LagSettings, Observation};
 use runnel_broker::metrics::Detail;
 use runnel_broker::{Broker, BrokerConfig, BrokerState};
 use runnel_cli::consume::ConsumeArgs;
@@ -19,6 +20,7 @@ use runnel_cli::topic::TopicArgs;
 use runnel_cli::transactions::TransactionsArgs;
 use runnel_connect::cli::ConnectorArgs;
 use runnel_connect::{ConnectRuntime, KafkaSettings, WorkerConfig};
+use runnel_lag::Limits;
 
 #[derive(Debug, Parser)]
 #[command(name = "runnel", version, about = "A Kafka-wire-compatible log broker")]
@@ -60,6 +62,16 @@ enum Command {
         /// lag); per-topic and per-group totals are always there.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         metrics_partition_series: bool,
+        /// The consumer lag evaluation's sliding window (ms): a group lagging without a commit
+        /// for longer is STOP.
+        #[arg(long, default_value_t = 600_000, value_parser = clap::value_parser!(i64).range(1..))]
+        lag_window_ms: i64,
+        /// How often the lag evaluation looks at every group's committed offsets (ms).
+        #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+        lag_interval_ms: u64,
+        /// An http:// URL POSTed a JSON body whenever a group's lag status changes (repeatable).
+        #[arg(long = "lag-webhook")]
+        lag_webhooks: Vec<String>,
         /// Run the connectors declared in this directory inside the broker process.
         #[arg(long)]
         connectors: Option<PathBuf>,
@@ -145,6 +157,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             admin_listen,
             metrics_partition_series,
+            lag_window_ms,
+            lag_interval_ms,
+            lag_webhooks,
             connectors,
             connect_listen,
         } => {
@@ -159,6 +174,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     Detail::Partitions
                 } else {
                     Detail::Topics
+                },
+                lag: LagSettings {
+                    limits: Limits {
+                        window_ms: lag_window_ms,
+                        ..Limits::default()
+                    },
+                    interval: Duration::from_millis(lag_interval_ms),
+                    webhooks: lag_webhooks,
+                    ..LagSettings::default()
                 },
             });
             let connect = connectors.map(|dir| (dir, connect_listen));
@@ -221,6 +245,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 struct Admin {
     listen: String,
     detail: Detail,
+    lag: LagSettings,
 }
 
 /// The broker as the admin server sees it.
@@ -231,8 +256,12 @@ struct BrokerSource {
 }
 
 impl runnel_admin::Source for BrokerSource {
-    fn metrics(&self) -> Result<String, std::fmt::Error> {
-        runnel_broker::metrics::render(&self.state, self.detail)
+    fn metrics(&self, lag: &LagReport) -> Result<String, std::fmt::Error> {
+        runnel_broker::metrics::render(&self.state, self.detail, lag)
+    }
+
+    fn lag_observations(&self) -> Vec<Observation> {
+        runnel_broker::metrics::lag_observations(&self.state)
     }
 
     fn healthy(&self) -> bool {
@@ -258,7 +287,7 @@ async fn serve(
                 state: Arc::clone(broker.state()),
                 detail: admin.detail,
             });
-            let server = match AdminServer::start(&admin.listen, source).await {
+            let server = match AdminServer::start(&admin.listen, source, admin.lag).await {
                 Ok(server) => server,
                 Err(error) => {
                     broker.shutdown().await?;

@@ -97,3 +97,12 @@ fn the_admin_server_depends_on_no_broker_storage_or_metrics_crate() {
         ],
     );
 }
+
+#[test]
+fn the_lag_evaluator_is_pure() {
+    assert_layered(
+        "runnel-lag",
+        "serde",
+        &["tokio", "rdkafka", "runnel-broker", "runnel-log", "reqwest"],
+    );
+}

@@ -382,6 +382,88 @@ fn a_known_workload_shows_in_the_scraped_metrics() {
     server.stop();
 }
 
+/// Scrapes until `done` holds of the exposition, or fails after `WAIT`.
+fn await_metrics(server: &Server, done: impl Fn(&Exposition) -> bool) -> Exposition {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let metrics = server.scrape();
+        if done(&metrics) {
+            return metrics;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the metrics never got there"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn lag_statuses_show_in_the_metrics_and_in_runnel_group_lag() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--lag-interval-ms", "50", "--lag-window-ms", "1500"],
+    );
+    produce(&server.bootstrap, RECORDS);
+    consume_and_commit(&server.bootstrap, RECORDS);
+    let status = |metrics: &Exposition, status: &str| {
+        metrics.sum(
+            "runnel_group_lag_status",
+            &[("group", GROUP), ("status", status)],
+        )
+    };
+    // Caught up: OK, one series per status.
+    let metrics = await_metrics(&server, |m| status(m, "OK") == 1.0);
+    assert_eq!(
+        metrics.count("runnel_group_lag_status", &[("group", GROUP)]),
+        5
+    );
+    assert_eq!(
+        metrics.sum("runnel_group_partition_lag_status", &[("group", GROUP)]),
+        0.0
+    );
+
+    // Ten records nobody reads, and no commit for longer than the window: STOP.
+    produce(&server.bootstrap, 10);
+    let metrics = await_metrics(&server, |m| status(m, "STOP") == 1.0);
+    assert_eq!(status(&metrics, "OK"), 0.0);
+    let lagging = metrics.count("runnel_group_partition_lag_status", &[("group", GROUP)]);
+    assert_eq!(lagging, 2);
+
+    let admin_url = format!("http://{}", server.admin);
+    let output = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["group", "lag", GROUP, "--admin-url", &admin_url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    let mut lag = 0;
+    for row in &rows {
+        // GROUP STATUS TOPIC PARTITION PARTITION-STATUS COMMITTED LOG-END LAG
+        assert_eq!(&row[..3], [GROUP, "STOP", TOPIC], "{table}");
+        lag += row[7].parse::<i64>().unwrap();
+    }
+    assert_eq!(lag, 10, "{table}");
+
+    let unknown = Command::new(env!("CARGO_BIN_EXE_runnel"))
+        .args(["group", "lag", "nobody", "--admin-url", &admin_url])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&unknown.stderr).trim(),
+        "runnel: unknown group nobody"
+    );
+    server.stop();
+}
+
 #[test]
 fn an_empty_admin_address_turns_the_admin_server_off() {
     let dir = tempfile::tempdir().unwrap();

@@ -156,6 +156,22 @@ struct Foreign<F, B> {
     touched: Rc<Node<F, ()>>,
 }
 
+impl<F, B> Foreign<F, B> {
+    fn of_table(table: &Table<F, B>) -> Self {
+        Foreign {
+            values: table.values.clone(),
+            touched: table.touched.clone(),
+        }
+    }
+
+    fn of_global(table: &GlobalTable<F, B>) -> Self {
+        Foreign {
+            values: table.values.clone(),
+            touched: table.touched.clone(),
+        }
+    }
+}
+
 /// Which keys of the left table point at each foreign key, rebuilt from the left table the
 /// first time it is needed (after a restore, the table is back but this is not).
 struct ForeignIndex<K, F> {
@@ -203,11 +219,9 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
         O: Clone + PartialEq + 'static,
     {
         self.refuse_partitioned(other);
-        let foreign = Foreign {
-            values: other.values.clone(),
-            touched: other.touched.clone(),
-        };
-        self.join_foreign_with(foreign, foreign_key, move |k, a, b| Some(joiner(k, a, b?)))
+        self.join_foreign_with(Foreign::of_table(other), foreign_key, move |k, a, b| {
+            Some(joiner(k, a, b?))
+        })
     }
 
     /// `join_foreign`, where a row pointing at nothing is joined with `None`.
@@ -223,11 +237,9 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
         O: Clone + PartialEq + 'static,
     {
         self.refuse_partitioned(other);
-        let foreign = Foreign {
-            values: other.values.clone(),
-            touched: other.touched.clone(),
-        };
-        self.join_foreign_with(foreign, foreign_key, move |k, a, b| Some(joiner(k, a, b)))
+        self.join_foreign_with(Foreign::of_table(other), foreign_key, move |k, a, b| {
+            Some(joiner(k, a, b))
+        })
     }
 
     /// `join_foreign` with a global table, which every task holds whole.
@@ -242,11 +254,9 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
         B: Clone + 'static,
         O: Clone + PartialEq + 'static,
     {
-        let foreign = Foreign {
-            values: other.values.clone(),
-            touched: other.touched.clone(),
-        };
-        self.join_foreign_with(foreign, foreign_key, move |k, a, b| Some(joiner(k, a, b?)))
+        self.join_foreign_with(Foreign::of_global(other), foreign_key, move |k, a, b| {
+            Some(joiner(k, a, b?))
+        })
     }
 
     /// `left_join_foreign` with a global table.
@@ -261,11 +271,9 @@ impl<K: Ord + Clone + 'static, A: Clone + 'static> Table<K, A> {
         B: Clone + 'static,
         O: Clone + PartialEq + 'static,
     {
-        let foreign = Foreign {
-            values: other.values.clone(),
-            touched: other.touched.clone(),
-        };
-        self.join_foreign_with(foreign, foreign_key, move |k, a, b| Some(joiner(k, a, b)))
+        self.join_foreign_with(Foreign::of_global(other), foreign_key, move |k, a, b| {
+            Some(joiner(k, a, b))
+        })
     }
 
     fn refuse_partitioned<F: Clone + 'static, B: Clone + 'static>(&self, other: &Table<F, B>) {
