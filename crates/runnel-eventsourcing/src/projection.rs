@@ -141,6 +141,12 @@ impl<M: ReadModel> Projection<M> {
         self.app.metrics()
     }
 
+    /// Whether the job ended, which it does only on an error (an event that does not
+    /// decode, a store that cannot be restored): `stop` returns it.
+    pub fn is_finished(&self) -> bool {
+        self.app.is_finished()
+    }
+
     /// Commits what was processed and stops.
     pub fn stop(self) -> Result<(), EventStoreError> {
         Ok(self.app.stop()?)
