@@ -12,7 +12,7 @@ pub trait Aggregate:
     type Command: Send + Sync;
     /// Events are stored as their JSON form: an internally tagged enum
     /// (`#[serde(tag = "type")]`) gives each its type name.
-    type Event: Serialize + DeserializeOwned + Send + Sync;
+    type Event: Clone + Serialize + DeserializeOwned + Send + Sync;
     type Refusal: std::fmt::Debug + std::fmt::Display + Send;
 
     /// The schema version of the events this code writes; older ones are upcast on load.

@@ -31,6 +31,19 @@ pub enum EventStoreError {
     TooManyConflicts { attempts: u32 },
     #[error("could not start a task: {0}")]
     Thread(String),
+    #[error("creating topic {topic}: {code}")]
+    CreateTopic {
+        topic: String,
+        code: rdkafka::types::RDKafkaErrorCode,
+    },
+    #[error("projection: {0}")]
+    Projection(#[from] runnel_streams_kafka::RunnerError),
+    #[error("the personal data of {0} was forgotten: nothing more is sealed for it")]
+    Forgotten(String),
+    #[error("no secure random bytes: {0}")]
+    Randomness(String),
+    #[error("encryption failed")]
+    Cipher,
     #[error("could not encode: {0}")]
     Encode(#[from] serde_json::Error),
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -35,6 +36,35 @@ pub struct StoredEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Commit {
     pub events: Vec<StoredEvent>,
+}
+
+/// An event as the application reads it: decoded at the current schema version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope<E> {
+    pub metadata: Metadata,
+    pub event: E,
+}
+
+/// The events of one commit record's value, upcast to schema version `current` and
+/// decoded, or why they cannot be.
+pub(crate) fn decode_commit<E: DeserializeOwned>(
+    bytes: &[u8],
+    upcasters: &Upcasters,
+    current: u32,
+) -> Result<Vec<Envelope<E>>, String> {
+    let commit: Commit = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    commit
+        .events
+        .into_iter()
+        .map(|stored| {
+            let data = upcasters.upcast(&stored, current)?;
+            let event = serde_json::from_value(data).map_err(|e| e.to_string())?;
+            Ok(Envelope {
+                metadata: stored.metadata,
+                event,
+            })
+        })
+        .collect()
 }
 
 /// One upcasting step: an event's data at version n to version n + 1.

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::aggregate::Aggregate;
 use crate::error::{CommandError, EventStoreError};
-use crate::event::{Commit, Metadata, StoredEvent, Upcasters};
+use crate::event::{decode_commit, Commit, Metadata, StoredEvent, Upcasters};
 use crate::store::EventIndex;
 
 /// The record header Runnel reads the expectation from.
@@ -182,21 +182,14 @@ impl<A: Aggregate> CommandHandler<A> {
         let commits = self.index.commits(id, version)?;
         let commits_replayed = commits.len();
         for (offset, bytes) in commits {
-            let undecodable = |reason: String| EventStoreError::Undecodable {
-                id: id.to_owned(),
-                offset,
-                reason,
-            };
-            let commit: Commit =
-                serde_json::from_slice(&bytes).map_err(|e| undecodable(e.to_string()))?;
-            for stored in &commit.events {
-                let data = self
-                    .upcasters
-                    .upcast(stored, A::EVENT_VERSION)
-                    .map_err(undecodable)?;
-                let event: A::Event =
-                    serde_json::from_value(data).map_err(|e| undecodable(e.to_string()))?;
-                state.apply(&event);
+            let events = decode_commit::<A::Event>(&bytes, &self.upcasters, A::EVENT_VERSION)
+                .map_err(|reason| EventStoreError::Undecodable {
+                    id: id.to_owned(),
+                    offset,
+                    reason,
+                })?;
+            for envelope in &events {
+                state.apply(&envelope.event);
                 events_since_snapshot += 1;
             }
             version = offset;

@@ -18,11 +18,18 @@
 mod aggregate;
 mod error;
 mod event;
+mod follow;
 mod handler;
+mod projection;
+mod shredding;
 mod store;
+mod view;
 
 pub use aggregate::Aggregate;
 pub use error::{CommandError, EventStoreError};
-pub use event::{Metadata, StoredEvent, Upcasters};
+pub use event::{Envelope, Metadata, StoredEvent, Upcasters};
 pub use handler::{Cause, CommandHandler, Executed, HandlerConfig, Loaded, EXPECTED_OFFSET_HEADER};
+pub use projection::{Projection, ProjectionConfig, ReadModel};
+pub use shredding::{system_randomness, KeyVault, Randomness, Revealed, Sealed};
 pub use store::{EventIndex, Topics, CACHE_BYTES};
+pub use view::ReadModelView;

@@ -21,6 +21,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::watch;
 
 use crate::error::EventStoreError;
+use crate::follow::partition_count;
 
 /// redb's page cache for the index.
 pub const CACHE_BYTES: usize = 16 << 20;
@@ -260,19 +261,6 @@ impl Drop for EventIndex {
             let _ = reader.join();
         }
     }
-}
-
-fn partition_count(client: &BaseConsumer, topic: &str) -> Result<i32, EventStoreError> {
-    let metadata = client.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let count = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map_or(0, |t| t.partitions().len());
-    if count == 0 {
-        return Err(EventStoreError::UnknownTopic(topic.to_owned()));
-    }
-    Ok(i32::try_from(count).unwrap_or(i32::MAX))
 }
 
 /// The thread copying the topics into the index.
