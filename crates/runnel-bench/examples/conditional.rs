@@ -10,7 +10,9 @@
 //! `conditional` records carry the offset of their key's latest record, which the producer
 //! knows from the delivery report of that key's previous record (at most `--window` records
 //! are in flight, fewer than there are keys, so that report has always arrived). Prints
-//! records/s for each phase.
+//! records/s for each phase, and the CPU time per record the phase cost this client and,
+//! with `--broker-pid`, the broker (read from `/proc`, Linux only): on a shared machine
+//! records/s follows the other load, CPU time per record much less.
 
 use std::collections::VecDeque;
 use std::process::ExitCode;
@@ -44,6 +46,32 @@ struct Args {
     /// Plain and conditional phases each run this many times, alternating.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// The broker's process id, to report the CPU time it spends per record.
+    #[arg(long)]
+    broker_pid: Option<u32>,
+}
+
+/// The CPU time (user and system) process `pid` has used, in seconds, from `/proc/PID/stat`
+/// (`self` for this process); `None` where that cannot be read.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name (in parentheses, which may hold spaces) come the state, then
+    // fields 4 to 13, then utime and stime in clock ticks of 1/100 s (Linux's USER_HZ).
+    let mut fields = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
+/// Microseconds of CPU per record between two readings of [`cpu_seconds`].
+fn micros_per_record(before: Option<f64>, after: Option<f64>, records: usize) -> String {
+    match (before, after) {
+        (Some(before), Some(after)) => format!("{:.2}", (after - before) * 1e6 / records as f64),
+        _ => "-".to_owned(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -92,8 +120,11 @@ async fn run(args: &Args) -> Result<(), String> {
     let keys: Vec<String> = (0..args.keys).map(|k| format!("key-{k:08}")).collect();
     let mut latest = vec![-1i64; args.keys];
     let value = vec![b'v'; args.value_size];
+    let broker = args.broker_pid.map(|pid| pid.to_string());
+    let broker_cpu = || broker.as_deref().and_then(cpu_seconds);
     for round in 1..=args.rounds {
         for conditional in [false, true] {
+            let cpu_before = (cpu_seconds("self"), broker_cpu());
             let started = Instant::now();
             let mut pending = VecDeque::with_capacity(args.window);
             for i in 0..args.records {
@@ -122,11 +153,14 @@ async fn run(args: &Args) -> Result<(), String> {
             }
             let elapsed = started.elapsed();
             println!(
-                "round {round} {:<11} {:>9.0} records/s ({} records in {:.2} s)",
+                "round {round} {:<11} {:>9.0} records/s ({} records in {:.2} s); \
+                 CPU µs/record: client {}, broker {}",
                 if conditional { "conditional" } else { "plain" },
                 args.records as f64 / elapsed.as_secs_f64(),
                 args.records,
-                elapsed.as_secs_f64()
+                elapsed.as_secs_f64(),
+                micros_per_record(cpu_before.0, cpu_seconds("self"), args.records),
+                micros_per_record(cpu_before.1, broker_cpu(), args.records),
             );
         }
     }

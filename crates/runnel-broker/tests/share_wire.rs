@@ -13,10 +13,11 @@ use kafka_protocol::messages::share_fetch_request::{
 };
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use uuid::Uuid;
 
 use common::{bootstrap, create_topic_at, producer, start, Raw};
+use runnel_broker::Broker;
 
 const UNKNOWN_MEMBER_ID: i16 = 25;
 const INVALID_REQUEST: i16 = 42;
@@ -48,6 +49,21 @@ async fn join(
     raw.call(ApiKey::ShareGroupHeartbeat, 1, &request).await
 }
 
+/// Creates the topic `jobs` with `partitions` partitions; returns its id.
+async fn create_jobs(broker: &Broker, partitions: i32) -> Uuid {
+    create_topic_at(&bootstrap(broker), "jobs", partitions).await;
+    broker.state().topics.get("jobs").unwrap().id
+}
+
+/// Joins `workers` as `member` and opens its share session on `topic` (epoch 0).
+async fn open_session(raw: &mut Raw, member: &str, topic: Uuid) {
+    assert_eq!(join(raw, "workers", member, "jobs").await.error_code, 0);
+    let response: ShareFetchResponse = raw
+        .call(ApiKey::ShareFetch, 1, &fetch(member, 0, topic, vec![]))
+        .await;
+    assert_eq!(response.error_code, 0);
+}
+
 /// A ShareFetch of partition 0 of `topic`, with optional acknowledgements of it.
 fn fetch(member: &str, epoch: i32, topic: Uuid, acks: Vec<(i64, i64, i8)>) -> ShareFetchRequest {
     ShareFetchRequest::default()
@@ -73,6 +89,20 @@ fn fetch(member: &str, epoch: i32, topic: Uuid, acks: Vec<(i64, i64, i8)>) -> Sh
                 )])])
 }
 
+/// (partition, first, last) of every acquired range in a response, by partition.
+fn acquired_by_partition(response: &ShareFetchResponse) -> Vec<(i32, i64, i64)> {
+    response
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| {
+            p.acquired_records
+                .iter()
+                .map(|r| (p.partition_index, r.first_offset, r.last_offset))
+        })
+        .collect()
+}
+
 /// (first, last, delivery count) of every acquired range in a response.
 fn acquired(response: &ShareFetchResponse) -> Vec<(i64, i64, i16)> {
     response
@@ -86,6 +116,59 @@ fn acquired(response: &ShareFetchResponse) -> Vec<(i64, i64, i16)> {
 
 fn ack_code(response: &ShareFetchResponse) -> i16 {
     response.responses[0].partitions[0].acknowledge_error_code
+}
+
+/// A ShareAcknowledge of partition 0 of `topic`: one batch per `(first, last, type)`.
+fn acknowledge(
+    member: &str,
+    epoch: i32,
+    topic: Uuid,
+    batches: &[(i64, i64, i8)],
+) -> ShareAcknowledgeRequest {
+    ShareAcknowledgeRequest::default()
+        .with_group_id(Some(GroupId(s("workers"))))
+        .with_member_id(Some(s(member)))
+        .with_share_session_epoch(epoch)
+        .with_topics(vec![AcknowledgeTopic::default()
+            .with_topic_id(topic)
+            .with_partitions(vec![AcknowledgePartition::default()
+                .with_acknowledgement_batches(
+                    batches
+                        .iter()
+                        .map(|&(first, last, kind)| {
+                            AckBatch::default()
+                                .with_first_offset(first)
+                                .with_last_offset(last)
+                                .with_acknowledge_types(vec![kind])
+                        })
+                        .collect(),
+                )])])
+}
+
+/// The heartbeat with which `member` leaves the `workers` group.
+async fn leave(raw: &mut Raw, member: &str) -> ShareGroupHeartbeatResponse {
+    let leave = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("workers")))
+        .with_member_id(s(member))
+        .with_member_epoch(-1);
+    raw.call(ApiKey::ShareGroupHeartbeat, 1, &leave).await
+}
+
+/// Produces `job-0` .. `job-{count - 1}` to partition `partition` of `jobs`, one
+/// acknowledged record at a time (so one batch each, all of one size).
+async fn produce_jobs(producer: &FutureProducer, partition: i32, count: usize) {
+    for i in 0..count {
+        producer
+            .send(
+                FutureRecord::to("jobs")
+                    .partition(partition)
+                    .key("k")
+                    .payload(&format!("job-{i}")),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
 }
 
 /// ShareAcknowledge at v2, which kafka-protocol 0.18 does not code: the v1 body with
@@ -122,8 +205,7 @@ async fn acknowledge_v2(
 async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), |_| {}).await;
-    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
-    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let topic = create_jobs(&broker, 1).await;
     let mut a = Raw::connect(&broker).await;
     let mut b = Raw::connect(&broker).await;
 
@@ -159,17 +241,7 @@ async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
     assert_eq!(response.error_code, 0);
     assert!(acquired(&response).is_empty());
     let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
-    for i in 0..5 {
-        producer
-            .send(
-                FutureRecord::to("jobs")
-                    .key("k")
-                    .payload(&format!("job-{i}")),
-                std::time::Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
-    }
+    produce_jobs(&producer, 0, 5).await;
 
     let response: ShareFetchResponse = a
         .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
@@ -212,23 +284,7 @@ async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
     );
 
     // a accepts 0..=2 and releases 3..=4 with ShareAcknowledge; b then gets 3..=4 again.
-    let release = ShareAcknowledgeRequest::default()
-        .with_group_id(Some(GroupId(s("workers"))))
-        .with_member_id(Some(s("a")))
-        .with_share_session_epoch(2)
-        .with_topics(vec![AcknowledgeTopic::default()
-            .with_topic_id(topic)
-            .with_partitions(vec![AcknowledgePartition::default()
-                .with_acknowledgement_batches(vec![
-                    AckBatch::default()
-                        .with_first_offset(0)
-                        .with_last_offset(2)
-                        .with_acknowledge_types(vec![ACCEPT]),
-                    AckBatch::default()
-                        .with_first_offset(3)
-                        .with_last_offset(4)
-                        .with_acknowledge_types(vec![RELEASE]),
-                ])])]);
+    let release = acknowledge("a", 2, topic, &[(0, 2, ACCEPT), (3, 4, RELEASE)]);
     let response: ShareAcknowledgeResponse = a.call(ApiKey::ShareAcknowledge, 1, &release).await;
     assert_eq!(response.error_code, 0);
     assert_eq!(response.responses[0].partitions[0].error_code, 0);
@@ -239,19 +295,7 @@ async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
 
     // Renewal (ShareAcknowledge v2, RENEW): the holder may, another member may not, and v1
     // does not know the type.
-    let renew = |member: &str, epoch: i32| {
-        ShareAcknowledgeRequest::default()
-            .with_group_id(Some(GroupId(s("workers"))))
-            .with_member_id(Some(s(member)))
-            .with_share_session_epoch(epoch)
-            .with_topics(vec![AcknowledgeTopic::default()
-                .with_topic_id(topic)
-                .with_partitions(vec![AcknowledgePartition::default()
-                    .with_acknowledgement_batches(vec![AckBatch::default()
-                        .with_first_offset(3)
-                        .with_last_offset(4)
-                        .with_acknowledge_types(vec![RENEW])])])])
-    };
+    let renew = |member: &str, epoch: i32| acknowledge(member, epoch, topic, &[(3, 4, RENEW)]);
     let (lock_ms, response) = acknowledge_v2(&mut b, &renew("b", 4)).await;
     assert_eq!(lock_ms, 30_000);
     assert_eq!(response.responses[0].partitions[0].error_code, 0);
@@ -311,14 +355,9 @@ async fn share_sessions_acquire_redeliver_and_refuse_what_they_must() {
 async fn a_topic_created_again_starts_with_new_share_partitions() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), |_| {}).await;
-    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
-    let old_topic = broker.state().topics.get("jobs").unwrap().id;
+    let old_topic = create_jobs(&broker, 1).await;
     let mut a = Raw::connect(&broker).await;
-    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
-    let response: ShareFetchResponse = a
-        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, old_topic, vec![]))
-        .await;
-    assert_eq!(response.error_code, 0);
+    open_session(&mut a, "a", old_topic).await;
     let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
     let send = |payload: &'static str| {
         producer.send(
@@ -332,20 +371,14 @@ async fn a_topic_created_again_starts_with_new_share_partitions() {
         .await;
     assert_eq!(acquired(&response), vec![(0, 0, 1)]);
     // Leaving releases the record: the old topic's offset 0 has been delivered once.
-    let leave = ShareGroupHeartbeatRequest::default()
-        .with_group_id(GroupId(s("workers")))
-        .with_member_id(s("a"))
-        .with_member_epoch(-1);
-    let left: ShareGroupHeartbeatResponse = a.call(ApiKey::ShareGroupHeartbeat, 1, &leave).await;
-    assert_eq!(left.error_code, 0);
+    assert_eq!(leave(&mut a, "a").await.error_code, 0);
 
     let delete = DeleteTopicsRequest::default()
         .with_topic_names(vec![TopicName(s("jobs"))])
         .with_timeout_ms(10_000);
     let deleted: DeleteTopicsResponse = a.call(ApiKey::DeleteTopics, 5, &delete).await;
     assert_eq!(deleted.responses[0].error_code, 0);
-    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
-    let new_topic = broker.state().topics.get("jobs").unwrap().id;
+    let new_topic = create_jobs(&broker, 1).await;
     assert_ne!(new_topic, old_topic);
     send("new").await.unwrap();
 
@@ -394,8 +427,7 @@ async fn a_topic_created_again_starts_with_new_share_partitions() {
 async fn final_acknowledgements_after_the_leave_heartbeat_are_applied() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), |_| {}).await;
-    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
-    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let topic = create_jobs(&broker, 1).await;
     let mut heartbeats = Raw::connect(&broker).await;
     let mut fetches = Raw::connect(&broker).await;
     assert_eq!(
@@ -409,41 +441,14 @@ async fn final_acknowledgements_after_the_leave_heartbeat_are_applied() {
         .await;
     assert_eq!(response.error_code, 0);
     let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
-    for i in 0..5 {
-        producer
-            .send(
-                FutureRecord::to("jobs")
-                    .key("k")
-                    .payload(&format!("job-{i}")),
-                std::time::Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
-    }
+    produce_jobs(&producer, 0, 5).await;
     let response: ShareFetchResponse = fetches
         .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
         .await;
     assert_eq!(acquired(&response), vec![(0, 4, 1)]);
 
-    let leave = ShareGroupHeartbeatRequest::default()
-        .with_group_id(GroupId(s("workers")))
-        .with_member_id(s("a"))
-        .with_member_epoch(-1);
-    let left: ShareGroupHeartbeatResponse = heartbeats
-        .call(ApiKey::ShareGroupHeartbeat, 1, &leave)
-        .await;
-    assert_eq!(left.error_code, 0);
-    let close = ShareAcknowledgeRequest::default()
-        .with_group_id(Some(GroupId(s("workers"))))
-        .with_member_id(Some(s("a")))
-        .with_share_session_epoch(-1)
-        .with_topics(vec![AcknowledgeTopic::default()
-            .with_topic_id(topic)
-            .with_partitions(vec![AcknowledgePartition::default()
-                .with_acknowledgement_batches(vec![AckBatch::default()
-                    .with_first_offset(0)
-                    .with_last_offset(2)
-                    .with_acknowledge_types(vec![ACCEPT])])])]);
+    assert_eq!(leave(&mut heartbeats, "a").await.error_code, 0);
+    let close = acknowledge("a", -1, topic, &[(0, 2, ACCEPT)]);
     let closed: ShareAcknowledgeResponse = fetches.call(ApiKey::ShareAcknowledge, 1, &close).await;
     assert_eq!(closed.error_code, 0);
     assert_eq!(closed.responses[0].partitions[0].error_code, 0);
@@ -474,8 +479,7 @@ async fn read_committed_share_groups_see_no_aborted_or_open_transaction() {
 
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), |_| {}).await;
-    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
-    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let topic = create_jobs(&broker, 1).await;
     let mut a = Raw::connect(&broker).await;
     let set = |name: &str, value: &str| {
         AlterableConfig::default()
@@ -543,26 +547,11 @@ async fn read_committed_share_groups_see_no_aborted_or_open_transaction() {
 async fn share_fetch_max_bytes_zero_acquires_nothing_and_one_still_gives_a_batch() {
     let dir = tempfile::tempdir().unwrap();
     let broker = start(dir.path(), |_| {}).await;
-    create_topic_at(&bootstrap(&broker), "jobs", 1).await;
-    let topic = broker.state().topics.get("jobs").unwrap().id;
+    let topic = create_jobs(&broker, 1).await;
     let mut a = Raw::connect(&broker).await;
-    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
-    let response: ShareFetchResponse = a
-        .call(ApiKey::ShareFetch, 1, &fetch("a", 0, topic, vec![]))
-        .await;
-    assert_eq!(response.error_code, 0);
+    open_session(&mut a, "a", topic).await;
     let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
-    for i in 0..3 {
-        producer
-            .send(
-                FutureRecord::to("jobs")
-                    .key("k")
-                    .payload(&format!("job-{i}")),
-                std::time::Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
-    }
+    produce_jobs(&producer, 0, 3).await;
 
     let response: ShareFetchResponse = a
         .call(
@@ -584,6 +573,79 @@ async fn share_fetch_max_bytes_zero_acquires_nothing_and_one_still_gives_a_batch
         )
         .await;
     assert_eq!(acquired(&response), vec![(0, 0, 1)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}
+
+/// A ShareFetch of `a` at `epoch` with the given MaxBytes and MaxRecords.
+async fn limited(
+    raw: &mut Raw,
+    topic: Uuid,
+    epoch: i32,
+    max_bytes: i32,
+    max_records: i32,
+) -> ShareFetchResponse {
+    let request = fetch("a", epoch, topic, vec![])
+        .with_max_bytes(max_bytes)
+        .with_max_records(max_records);
+    let response: ShareFetchResponse = raw.call(ApiKey::ShareFetch, 1, &request).await;
+    assert_eq!(response.error_code, 0);
+    response
+}
+
+/// Kafka's per-partition limits of a ShareFetch: MaxBytes is split evenly over the session's
+/// partitions, only the first partition to give records may exceed its share (by one batch),
+/// MaxRecords counts across partitions, and each fetch starts one partition further on (the
+/// share session epoch rotates the order), so a small limit starves no partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_fetch_limits_are_shared_between_partitions_in_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let topic = create_jobs(&broker, 3).await;
+    let mut a = Raw::connect(&broker).await;
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+    let all_partitions = fetch("a", 0, topic, vec![]).with_topics(vec![FetchTopic::default()
+        .with_topic_id(topic)
+        .with_partitions(
+            (0..3)
+                .map(|p| FetchPartition::default().with_partition_index(p))
+                .collect(),
+        )]);
+    let response: ShareFetchResponse = a.call(ApiKey::ShareFetch, 1, &all_partitions).await;
+    assert_eq!(response.error_code, 0);
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    for partition in 0..3 {
+        produce_jobs(&producer, partition, 3).await;
+    }
+    // Epoch 1 serves partitions 1, 2, 0: one byte each, and only partition 1 may go over.
+    let response = limited(&mut a, topic, 1, 3, 100).await;
+    assert_eq!(acquired_by_partition(&response), vec![(1, 0, 0)]);
+    let batch = response.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .len();
+    // Room for one batch per partition, not two: each gives one, where a first partition
+    // taking all the bytes would give three.
+    let response = limited(
+        &mut a,
+        topic,
+        2,
+        i32::try_from(3 * batch + batch / 2).unwrap(),
+        100,
+    )
+    .await;
+    assert_eq!(
+        acquired_by_partition(&response),
+        vec![(0, 0, 0), (1, 1, 1), (2, 0, 0)]
+    );
+    // One record per fetch: partitions 0, then 1, then 2 come first.
+    let response = limited(&mut a, topic, 3, 1 << 20, 1).await;
+    assert_eq!(acquired_by_partition(&response), vec![(0, 1, 1)]);
+    let response = limited(&mut a, topic, 4, 1 << 20, 1).await;
+    assert_eq!(acquired_by_partition(&response), vec![(1, 2, 2)]);
+    let response = limited(&mut a, topic, 5, 1 << 20, 1).await;
+    assert_eq!(acquired_by_partition(&response), vec![(2, 1, 1)]);
     drop(producer);
     broker.shutdown().await.unwrap();
 }

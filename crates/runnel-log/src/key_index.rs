@@ -80,6 +80,14 @@ pub(crate) struct KeyIndex {
     pending: HashMap<i64, HashMap<Vec<u8>, Latest>>,
 }
 
+/// What [`KeyIndex::stage`] replaced, one entry per record, to put back if the append is not
+/// written.
+#[derive(Debug)]
+#[must_use]
+pub(crate) struct Staged {
+    replaced: Vec<Option<Latest>>,
+}
+
 fn db_error(path: &Path) -> impl Fn(redb::Error) -> LogError + '_ {
     move |source| LogError::KeyIndex {
         path: path.to_owned(),
@@ -189,51 +197,116 @@ impl KeyIndex {
         Ok(())
     }
 
-    /// The expectations among `records` (of the batches `headers`, with their offsets
-    /// assigned) that do not hold. Records are checked in order, each against the log with
-    /// the append's earlier records in it: two records of a key expecting the same offset
-    /// cannot both pass, even when a client put them in one batch.
-    pub(crate) fn check(
-        &self,
+    /// Records the keys of an append about to be written (`records` of the batches
+    /// `headers`, with their offsets assigned) and checks their expectations, in one lookup
+    /// per record: each record replaces its key's entry and is checked against the entry it
+    /// replaced, so records are checked in order, each against the log with the append's
+    /// earlier records in it (two records of a key expecting the same offset cannot both
+    /// pass, even when a client put them in one batch). If any expectation does not hold,
+    /// the index is left as it was and the conflicts are returned; otherwise the caller
+    /// writes the append and, if that fails, gives the returned [`Staged`] to
+    /// [`KeyIndex::unstage`].
+    pub(crate) fn stage(
+        &mut self,
         records: &[KeyedRecord],
         headers: &[(usize, BatchHeader)],
         log_start: i64,
-    ) -> Result<Vec<Conflict>, LogError> {
+    ) -> Result<Result<Staged, Vec<Conflict>>, LogError> {
+        let mut staged = Staged {
+            replaced: Vec::with_capacity(records.len()),
+        };
         let mut conflicts = Vec::new();
-        let mut earlier: HashMap<&[u8], Latest> = HashMap::new();
-        for record in records {
+        let checked = records.iter().try_for_each(|record| {
             let header = &headers[record.batch].1;
-            if let Some(expected) = record.expected {
-                let (latest, open_transaction_of) = match self.held_by_other(record, header) {
-                    Some((producer_id, offset)) => (offset, Some(producer_id)),
-                    None => {
-                        let latest = match earlier.get(record.key.as_slice()) {
-                            Some(latest) => Some(*latest),
-                            None => self.latest_for(record, header)?,
-                        };
-                        let visible = latest.map_or(EXPECT_NO_RECORD, |l| l.visible(log_start));
-                        (visible, None)
-                    }
+            let replaced = self.put(record, header);
+            staged.replaced.push(replaced);
+            if let Some(conflict) = self.conflict(record, header, replaced, log_start)? {
+                conflicts.push(conflict);
+            }
+            Ok(())
+        });
+        match checked {
+            Ok(()) if conflicts.is_empty() => Ok(Ok(staged)),
+            Ok(()) => {
+                self.unstage(records, headers, staged);
+                Ok(Err(conflicts))
+            }
+            Err(error) => {
+                self.unstage(records, headers, staged);
+                Err(error)
+            }
+        }
+    }
+
+    /// The conflict of `record`'s expectation, if it has one that does not hold; `replaced`
+    /// is the entry the record replaced when it was staged.
+    fn conflict(
+        &self,
+        record: &KeyedRecord,
+        header: &BatchHeader,
+        replaced: Option<Latest>,
+        log_start: i64,
+    ) -> Result<Option<Conflict>, LogError> {
+        let Some(expected) = record.expected else {
+            return Ok(None);
+        };
+        let (latest, open_transaction_of) = match self.held_by_other(record, header) {
+            Some((producer_id, offset)) => (offset, Some(producer_id)),
+            None => {
+                let latest = self.latest_before(record, header, replaced)?;
+                let visible = latest.map_or(EXPECT_NO_RECORD, |l| l.visible(log_start));
+                if visible == expected {
+                    return Ok(None);
+                }
+                (visible, None)
+            }
+        };
+        Ok(Some(Conflict {
+            record_index: record.index,
+            key: record.key.clone(),
+            expected,
+            latest,
+            open_transaction_of,
+        }))
+    }
+
+    /// Puts back what [`KeyIndex::stage`] replaced, for an append that was not written.
+    pub(crate) fn unstage(
+        &mut self,
+        records: &[KeyedRecord],
+        headers: &[(usize, BatchHeader)],
+        staged: Staged,
+    ) {
+        for (record, replaced) in records.iter().zip(staged.replaced).rev() {
+            let header = &headers[record.batch].1;
+            if header.is_transactional() {
+                let Some(keys) = self.pending.get_mut(&header.producer_id) else {
+                    continue;
                 };
-                if open_transaction_of.is_some() || latest != expected {
-                    conflicts.push(Conflict {
-                        record_index: record.index,
-                        key: record.key.clone(),
-                        expected,
-                        latest,
-                        open_transaction_of,
-                    });
+                match replaced {
+                    Some(latest) => {
+                        keys.insert(record.key.clone(), latest);
+                    }
+                    None => {
+                        keys.remove(&record.key);
+                    }
+                }
+                if keys.is_empty() {
+                    self.pending.remove(&header.producer_id);
+                }
+            } else {
+                match replaced {
+                    Some(latest) => {
+                        self.dirty.insert(record.key.clone(), latest);
+                    }
+                    None => {
+                        if self.dirty.remove(&record.key).is_some() {
+                            self.dirty_bytes -= record.key.len() + ENTRY_OVERHEAD;
+                        }
+                    }
                 }
             }
-            earlier.insert(
-                &record.key,
-                Latest {
-                    offset: header.base_offset + record.delta,
-                    tombstone: record.tombstone,
-                },
-            );
         }
-        Ok(conflicts)
     }
 
     /// The latest record of the key in another producer's open transaction, if any.
@@ -249,42 +322,50 @@ impl KeyIndex {
             .max_by_key(|&(_, offset)| offset)
     }
 
-    /// The key's latest record as the writer of `header` sees it: its own open
-    /// transaction's record, unless a later one was written outside it (which a commit would
-    /// not override either), else the latest outside transactions.
-    fn latest_for(
+    /// The key's latest record as the writer of `header` saw it before `record`, given the
+    /// entry `record` replaced: for a record outside transactions, that entry (or the stored
+    /// one when the key was not in memory); for a record in a transaction, its own open
+    /// transaction's record unless a later one was written outside it (which a commit would
+    /// not override either).
+    fn latest_before(
         &self,
         record: &KeyedRecord,
         header: &BatchHeader,
+        replaced: Option<Latest>,
     ) -> Result<Option<Latest>, LogError> {
-        let own = header
-            .is_transactional()
-            .then(|| self.pending.get(&header.producer_id))
-            .flatten()
-            .and_then(|keys| keys.get(&record.key))
-            .copied();
-        Ok(own
+        if !header.is_transactional() {
+            return match replaced {
+                Some(latest) => Ok(Some(latest)),
+                None => self.stored_on_disk(&record.key),
+            };
+        }
+        Ok(replaced
             .into_iter()
             .chain(self.stored(&record.key)?)
             .max_by_key(|l| l.offset))
     }
 
     /// Records the keys of appended batches (`headers`, with their assigned offsets).
-    pub(crate) fn apply(&mut self, records: &[KeyedRecord], headers: &[(usize, BatchHeader)]) {
+    fn apply(&mut self, records: &[KeyedRecord], headers: &[(usize, BatchHeader)]) {
         for record in records {
-            let header = &headers[record.batch].1;
-            let latest = Latest {
-                offset: header.base_offset + record.delta,
-                tombstone: record.tombstone,
-            };
-            if header.is_transactional() {
-                self.pending
-                    .entry(header.producer_id)
-                    .or_default()
-                    .insert(record.key.clone(), latest);
-            } else {
-                self.set(record.key.clone(), latest);
-            }
+            self.put(record, &headers[record.batch].1);
+        }
+    }
+
+    /// Makes `record` its key's latest (in its producer's open transaction when it is in
+    /// one); returns the entry it replaced there.
+    fn put(&mut self, record: &KeyedRecord, header: &BatchHeader) -> Option<Latest> {
+        let latest = Latest {
+            offset: header.base_offset + record.delta,
+            tombstone: record.tombstone,
+        };
+        if header.is_transactional() {
+            self.pending
+                .entry(header.producer_id)
+                .or_default()
+                .insert(record.key.clone(), latest)
+        } else {
+            self.set(record.key.clone(), latest)
         }
     }
 
@@ -307,18 +388,25 @@ impl KeyIndex {
         Ok(())
     }
 
-    fn set(&mut self, key: Vec<u8>, latest: Latest) {
+    fn set(&mut self, key: Vec<u8>, latest: Latest) -> Option<Latest> {
         let added = key.len() + ENTRY_OVERHEAD;
-        if self.dirty.insert(key, latest).is_none() {
+        let replaced = self.dirty.insert(key, latest);
+        if replaced.is_none() {
             self.dirty_bytes += added;
         }
+        replaced
     }
 
     /// The key's latest record outside open transactions, tombstones included.
     fn stored(&self, key: &[u8]) -> Result<Option<Latest>, LogError> {
-        if let Some(latest) = self.dirty.get(key) {
-            return Ok(Some(*latest));
+        match self.dirty.get(key) {
+            Some(latest) => Ok(Some(*latest)),
+            None => self.stored_on_disk(key),
         }
+    }
+
+    /// The key's entry as of the last checkpoint.
+    fn stored_on_disk(&self, key: &[u8]) -> Result<Option<Latest>, LogError> {
         let read = at!(&self.path, self.db.begin_read())?;
         let table = match read.open_table(LATEST) {
             Ok(table) => table,

@@ -397,15 +397,27 @@ impl Log {
         };
         let mut keys = self.lock_keys();
         self.follow_conditional_setting(&mut keys, config)?;
-        if let (Some(index), Append::Data(keyed)) = (keys.as_ref(), &append) {
-            let conflicts = index.check(keyed, &headers, self.log_start_offset())?;
-            if !conflicts.is_empty() {
-                return Err(LogError::ConditionFailed(conflicts));
+        let staged = match (keys.as_mut(), &append) {
+            (Some(index), Append::Data(keyed)) => {
+                match index.stage(keyed, &headers, self.log_start_offset())? {
+                    Ok(staged) => Some(staged),
+                    Err(conflicts) => return Err(LogError::ConditionFailed(conflicts)),
+                }
             }
-        }
-        let end = active
-            .append(batches, &headers, config.index_interval_bytes)
-            .inspect_err(|e| self.take_offline(&mut writer, e))?;
+            _ => None,
+        };
+        let end = match active.append(batches, &headers, config.index_interval_bytes) {
+            Ok(end) => end,
+            Err(error) => {
+                if let (Some(index), Some(staged), Append::Data(keyed)) =
+                    (keys.as_mut(), staged, &append)
+                {
+                    index.unstage(keyed, &headers, staged);
+                }
+                self.take_offline(&mut writer, &error);
+                return Err(error);
+            }
+        };
         match change {
             ProducerChange::Data(staged) => producers.apply(staged),
             ProducerChange::Marker(marker) => {
@@ -416,11 +428,10 @@ impl Log {
         }
         drop(producers);
         if let Some(index) = keys.as_mut() {
-            match &append {
-                Append::Data(keyed) => index.apply(keyed, &headers),
-                Append::Marker(marker) => index
+            if let Append::Marker(marker) = &append {
+                index
                     .complete(marker)
-                    .inspect_err(|e| self.take_offline(&mut writer, e))?,
+                    .inspect_err(|e| self.take_offline(&mut writer, e))?;
             }
             if index.needs_checkpoint() {
                 active

@@ -266,12 +266,15 @@ pub(crate) async fn share_fetch(
     let store_error = finish(state, settled).await.err();
     let mut acquired = Vec::new();
     if !closing && request.max_records > 0 {
-        let partitions: Vec<(String, i32)> = session.iter().cloned().collect();
+        let partitions = fetch::in_fetch_order(
+            session.iter().cloned().collect(),
+            request.share_session_epoch,
+        );
         let budget = Budget {
             max_records: usize::try_from(request.max_records).unwrap_or(0),
             // MaxBytes 0 acquires nothing, as in Kafka (librdkafka's `fetch.max.bytes=0`);
-            // above 0 it is a soft limit: the first partition with records gives at least
-            // one whole batch.
+            // above 0 it is split evenly over the partitions, and soft: the first partition
+            // with records gives at least one whole batch.
             max_bytes: usize::try_from(request.max_bytes).unwrap_or(0),
             max_wait: Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)),
         };

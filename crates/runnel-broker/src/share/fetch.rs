@@ -170,6 +170,33 @@ pub struct Budget {
 /// A partition to acquire from: topic, index, and the topic's id and log when it exists.
 type Target = (String, i32, Option<(uuid::Uuid, Arc<Partition>)>);
 
+/// The partitions of a share session in the order a fetch serves them: rotated by the
+/// session epoch, as Kafka's round-robin strategy does, so that when a fetch's records or
+/// bytes run out before its last partition, the next fetch starts further on and no
+/// partition is starved. The first fetch of a session (epoch 0) and the closing one (-1) keep
+/// the session's order.
+pub fn in_fetch_order(mut partitions: Vec<(String, i32)>, epoch: i32) -> Vec<(String, i32)> {
+    if let (Ok(epoch), false) = (usize::try_from(epoch), partitions.is_empty()) {
+        let at = epoch % partitions.len();
+        partitions.rotate_left(at);
+    }
+    partitions
+}
+
+/// The bytes a fetch's partition may take, Kafka's uniform strategy: `max_bytes` split
+/// evenly over the `partitions` of the fetch; when there are fewer bytes than partitions,
+/// one byte each for the first `max_bytes` partitions in fetch order (Kafka picks them at
+/// random; the rotation of [`in_fetch_order`] spreads them here) and none for the others.
+fn partition_max_bytes(max_bytes: usize, partitions: usize, position: usize) -> usize {
+    if partitions == 0 {
+        0
+    } else if max_bytes >= partitions {
+        max_bytes / partitions
+    } else {
+        usize::from(position < max_bytes)
+    }
+}
+
 /// Acquires records for `member` from `partitions`, waiting up to `max_wait` for some.
 pub async fn acquire(
     state: &Arc<BrokerState>,
@@ -222,9 +249,11 @@ fn acquire_once(
     let settings = state.shares.settings(group);
     let now = state.shares.now_ms();
     let mut records_left = budget.max_records;
-    let mut bytes_left = budget.max_bytes;
+    // Only the first partition to give records may go over its share, by one batch (Kafka's
+    // `minOneMessage`): a fetch always makes progress, and is never much over MaxBytes.
+    let mut may_exceed = true;
     let mut out = Vec::with_capacity(targets.len());
-    for (topic, index, log) in targets {
+    for (position, (topic, index, log)) in targets.iter().enumerate() {
         let mut acquired = Acquired {
             topic: topic.clone(),
             partition: *index,
@@ -237,7 +266,11 @@ fn acquire_once(
             out.push(acquired);
             continue;
         };
-        if records_left == 0 || bytes_left == 0 {
+        let bytes = ByteLimit {
+            max: partition_max_bytes(budget.max_bytes, targets.len(), position),
+            may_exceed,
+        };
+        if records_left == 0 || bytes.max == 0 {
             out.push(acquired);
             continue;
         }
@@ -255,23 +288,31 @@ fn acquire_once(
             now,
             &settings,
             records_left,
-            bytes_left,
+            bytes,
         ) {
-            Ok((ranges, bytes)) => {
+            Ok((ranges, batches)) => {
                 records_left -= ranges
                     .iter()
                     .map(|r| (r.last - r.first + 1) as usize)
                     .sum::<usize>()
                     .min(records_left);
-                bytes_left = bytes_left.saturating_sub(bytes.len());
+                may_exceed &= batches.is_empty();
                 acquired.ranges = ranges;
-                acquired.records = bytes;
+                acquired.records = batches;
             }
             Err(error) => acquired.error = crate::error::log_error_code(&error),
         }
         out.push(acquired);
     }
     out
+}
+
+/// How many bytes of new records one partition of a fetch may give.
+#[derive(Debug, Clone, Copy)]
+struct ByteLimit {
+    max: usize,
+    /// Whether one batch larger than `max` may still be given.
+    may_exceed: bool,
 }
 
 /// Acquires from one share-partition: redeliveries first, then new records.
@@ -282,7 +323,7 @@ fn acquire_partition(
     now: i64,
     settings: &super::config::GroupSettings,
     max_records: usize,
-    max_bytes: usize,
+    bytes: ByteLimit,
 ) -> Result<(Vec<AcquiredRange>, Vec<u8>), LogError> {
     let limits = settings.limits;
     let mut guard = share.lock();
@@ -308,7 +349,13 @@ fn acquire_partition(
     let mut fresh = Vec::new();
     if taken < max_records && records.room(limits) > 0 && records.end() < readable_end {
         let from = records.end();
-        let read = log.read(from, max_bytes.max(1))?;
+        let read = log.read(from, bytes.max)?;
+        // The read goes over its limit only with a single batch larger than it.
+        let batches: &[u8] = if read.records.len() > bytes.max && !bytes.may_exceed {
+            &[]
+        } else {
+            &read.records
+        };
         // Asked after the read, so it covers every aborted batch the read returned.
         let aborted = match settings.isolation {
             Isolation::ReadUncommitted => Vec::new(),
@@ -316,7 +363,7 @@ fn acquire_partition(
         };
         let mut spans = Vec::new();
         let mut upto = from;
-        for item in Batches::new(&read.records) {
+        for item in Batches::new(batches) {
             let (header, _) = item?;
             if header.base_offset >= readable_end {
                 break;
@@ -330,7 +377,7 @@ fn acquire_partition(
         }
         let new = records.acquire_new(member, now, limits, max_records - taken, &spans, upto);
         if ranges.is_empty() {
-            fresh = keep_overlapping(&read.records, &new);
+            fresh = keep_overlapping(batches, &new);
         }
         ranges.extend(new);
     }
@@ -518,5 +565,47 @@ async fn dead_letter_topic(
             path: name.into(),
             source: std::io::Error::other(e.to_string()),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partitions(n: i32) -> Vec<(String, i32)> {
+        (0..n).map(|p| ("jobs".to_owned(), p)).collect()
+    }
+
+    fn order(n: i32, epoch: i32) -> Vec<i32> {
+        in_fetch_order(partitions(n), epoch)
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    #[test]
+    fn fetches_start_one_partition_further_at_each_epoch() {
+        assert_eq!(order(3, 0), vec![0, 1, 2], "a new session");
+        assert_eq!(order(3, -1), vec![0, 1, 2], "a closing session");
+        assert_eq!(order(3, 1), vec![1, 2, 0]);
+        assert_eq!(order(3, 2), vec![2, 0, 1]);
+        assert_eq!(order(3, 3), vec![0, 1, 2]);
+        assert_eq!(order(1, 7), vec![0]);
+        assert!(order(0, 5).is_empty());
+    }
+
+    #[test]
+    fn max_bytes_is_split_evenly_and_below_one_byte_each_goes_to_the_first() {
+        let shares = |max_bytes: usize, n: usize| -> Vec<usize> {
+            (0..n)
+                .map(|p| partition_max_bytes(max_bytes, n, p))
+                .collect()
+        };
+        assert_eq!(shares(3_000, 3), vec![1_000; 3]);
+        assert_eq!(shares(1_001, 2), vec![500, 500]);
+        assert_eq!(shares(3, 3), vec![1, 1, 1]);
+        assert_eq!(shares(2, 3), vec![1, 1, 0]);
+        assert_eq!(shares(0, 3), vec![0, 0, 0]);
+        assert!(shares(10, 0).is_empty());
     }
 }
