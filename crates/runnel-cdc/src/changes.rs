@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::config::CdcConfig;
@@ -13,7 +12,7 @@ use crate::envelope::{
 };
 use crate::error::CdcError;
 use crate::offsets::{partition, StreamOffset};
-use crate::pgoutput::{self, ColumnValue, Message, OldRow, Relation};
+use crate::pgoutput::{ColumnValue, Message, OldRow, Relation};
 use crate::types::ColumnKind;
 use crate::ChangeRecord;
 
@@ -63,21 +62,34 @@ impl ChangeDecoder {
         self.last_commit_lsn = Some(commit_lsn);
     }
 
-    /// Decodes the message at `lsn` and appends its events to `out`.
-    pub fn message(
+    /// Records a table's description. The key is the primary key, read from the catalog:
+    /// the message's own key flags mark the replica identity, every column under FULL.
+    pub fn relation(&mut self, relation: &Relation, primary_key: &[String]) {
+        let captured = self.config.captures(&relation.schema, &relation.table);
+        let table = TableSchema {
+            schema: relation.schema.clone(),
+            table: relation.table.clone(),
+            columns: relation
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    kind: ColumnKind::of(c.type_oid, self.config.decimal_handling),
+                    is_key: primary_key.contains(&c.name),
+                })
+                .collect(),
+        };
+        self.relations.insert(relation.id, (table, captured));
+    }
+
+    /// Appends the events of the change `message` at `lsn` to `out`.
+    pub fn change(
         &mut self,
         lsn: u64,
-        payload: &Bytes,
+        message: Message,
         now_ms: i64,
         out: &mut VecDeque<ChangeRecord>,
     ) -> Result<(), CdcError> {
-        let message = pgoutput::decode(payload)?;
-        if let Message::Relation(relation) = message {
-            let captured = self.config.captures(&relation.schema, &relation.table);
-            self.relations
-                .insert(relation.id, (self.table_schema(&relation), captured));
-            return Ok(());
-        }
         let Some(transaction) = self.transaction else {
             // Changes only come inside a transaction; anything else changes no row.
             return Ok(());
@@ -143,22 +155,6 @@ impl ChangeDecoder {
             Message::Relation(_) | Message::Other(_) => {}
         }
         Ok(())
-    }
-
-    fn table_schema(&self, relation: &Relation) -> TableSchema {
-        TableSchema {
-            schema: relation.schema.clone(),
-            table: relation.table.clone(),
-            columns: relation
-                .columns
-                .iter()
-                .map(|c| Column {
-                    name: c.name.clone(),
-                    kind: ColumnKind::of(c.type_oid, self.config.decimal_handling),
-                    is_key: c.is_key,
-                })
-                .collect(),
-        }
     }
 }
 

@@ -152,7 +152,11 @@ pub fn decode(payload: &Bytes) -> Result<Message, DecodeError> {
             }
         }
         b'T' => {
-            let count = reader.count("truncate relation count")?;
+            let count = reader.i32("truncate relation count")?;
+            let count = usize::try_from(count).map_err(|_| DecodeError::Negative {
+                what: "truncate relation count",
+                value: count.into(),
+            })?;
             let options = reader.u8("truncate options")?;
             let mut relation_ids = Vec::with_capacity(count.min(reader.left() / 4));
             for _ in 0..count {
@@ -398,7 +402,7 @@ mod tests {
     #[test]
     fn a_truncate_decodes_its_options_and_relations() {
         let mut b = vec![b'T'];
-        b.extend(2i16.to_be_bytes());
+        b.extend(2i32.to_be_bytes());
         b.push(3);
         b.extend(5u32.to_be_bytes());
         b.extend(6u32.to_be_bytes());

@@ -15,6 +15,7 @@ use crate::config::{CdcConfig, SnapshotMode};
 use crate::envelope::{EventBuilder, Op, Position, Row, SnapshotMarker, TableSchema};
 use crate::error::CdcError;
 use crate::offsets::{partition, snapshot_offset, Committed, OffsetMap};
+use crate::pgoutput::{self, Message};
 use crate::snapshot::{captured_tables, quote, SnapshotReader};
 use crate::ChangeRecord;
 
@@ -62,6 +63,8 @@ struct Snapshot {
 }
 
 struct Stream {
+    /// For the catalog: each table's primary key.
+    client: Client,
     replication: ReplicationClient,
     decoder: ChangeDecoder,
 }
@@ -127,6 +130,7 @@ impl PostgresSource {
             replication.start().await?;
             replication.wait_started().await?;
             self.state = State::Streaming(Box::new(Stream {
+                client,
                 replication,
                 decoder,
             }));
@@ -290,6 +294,7 @@ impl PostgresSource {
                     replication.start().await?;
                     replication.wait_started().await?;
                     self.state = State::Streaming(Box::new(Stream {
+                        client: snapshot.client,
                         replication,
                         decoder: snapshot.decoder,
                     }));
@@ -325,12 +330,18 @@ impl PostgresSource {
             ReplicationEvent::Commit { lsn, .. } => stream.decoder.commit(lsn.as_u64()),
             ReplicationEvent::XLogData {
                 wal_start, data, ..
-            } => {
-                let now_ms = (self.clock)();
-                stream
-                    .decoder
-                    .message(wal_start.as_u64(), &data, now_ms, &mut self.pending)?;
-            }
+            } => match pgoutput::decode(&data)? {
+                Message::Relation(relation) => {
+                    let key = primary_key(&stream.client, relation.id).await?;
+                    stream.decoder.relation(&relation, &key);
+                }
+                change => {
+                    let now_ms = (self.clock)();
+                    stream
+                        .decoder
+                        .change(wal_start.as_u64(), change, now_ms, &mut self.pending)?;
+                }
+            },
             _ => {}
         }
         Ok(true)
@@ -442,6 +453,22 @@ impl PostgresSource {
         })
         .transpose()
     }
+}
+
+/// The primary key's columns of the table with `relation_id`, in key order.
+async fn primary_key(client: &Client, relation_id: u32) -> Result<Vec<String>, CdcError> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = $1 AND i.indisprimary \
+             ORDER BY array_position(i.indkey::int2[], a.attnum)",
+            &[&relation_id],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get(0).map_err(CdcError::from))
+        .collect()
 }
 
 fn quote_literal(text: &str) -> String {
