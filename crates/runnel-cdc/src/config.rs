@@ -68,6 +68,9 @@ pub struct CdcConfig {
     pub poll_interval: Duration,
     /// Rows fetched per round trip while snapshotting.
     pub snapshot_fetch_size: usize,
+    /// How many times, and how long apart, `start` checks for a slot another session holds.
+    pub slot_max_retries: u32,
+    pub slot_retry_delay: Duration,
 }
 
 impl CdcConfig {
@@ -129,6 +132,12 @@ impl CdcConfig {
             max_queue_size: positive(settings, "max.queue.size", 8192)?,
             poll_interval: Duration::from_millis(positive(settings, "poll.interval.ms", 500)?),
             snapshot_fetch_size: positive(settings, "snapshot.fetch.size", 10_240)?,
+            slot_max_retries: parse(settings, "slot.max.retries", 6)?,
+            slot_retry_delay: Duration::from_millis(positive(
+                settings,
+                "slot.retry.delay.ms",
+                10_000,
+            )?),
         })
     }
 

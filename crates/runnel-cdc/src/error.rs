@@ -28,6 +28,11 @@ pub enum CdcError {
          (lsn_commit {committed}); use snapshot.mode when_needed to take a new snapshot"
     )]
     PositionLost { slot: String, committed: u64 },
+    #[error(
+        "replication slot {slot} is in use by another connection; stop the other connector \
+         or raise slot.max.retries / slot.retry.delay.ms"
+    )]
+    SlotInUse { slot: String },
     #[error("committed offset {0} is not one this connector wrote")]
     BadOffset(String),
 }

@@ -25,6 +25,9 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// Session settings that make values' text output what the type mapping expects.
 const SESSION_SETTINGS: &str = "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3";
 
+/// How often the confirmed position is reported to the server, at most.
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
 pub struct PostgresSource {
     config: CdcConfig,
     clock: Clock,
@@ -231,6 +234,18 @@ impl PostgresSource {
         Ok(())
     }
 
+    /// Ends the replication session cleanly, so the slot is free for the next `start` at once.
+    pub async fn stop(&mut self) -> Result<(), CdcError> {
+        match std::mem::replace(&mut self.state, State::NotStarted) {
+            State::Streaming(mut stream) => Ok(stream.replication.shutdown().await?),
+            State::Snapshot(snapshot) => match snapshot.replication {
+                Some(mut replication) => Ok(replication.shutdown().await?),
+                None => Ok(()),
+            },
+            State::NotStarted | State::Finished => Ok(()),
+        }
+    }
+
     async fn read_snapshot(&mut self) -> Result<(), CdcError> {
         let State::Snapshot(snapshot) = &mut self.state else {
             return Ok(());
@@ -379,6 +394,7 @@ impl PostgresSource {
         .with_buffer_size(self.config.max_queue_size)
         .with_options(SESSION_SETTINGS)
         .with_application_name("runnel-cdc")
+        .with_status_interval(STATUS_INTERVAL)
         .with_start_lsn(Lsn::ZERO);
         Ok(ReplicationClient::connect_gated(config).await?)
     }
@@ -431,27 +447,46 @@ impl PostgresSource {
         Ok(())
     }
 
-    /// The slot's confirmed flush position, or `None` if it does not exist.
+    /// The slot's confirmed flush position, or `None` if it does not exist. A slot another
+    /// session still holds (a connector that just stopped or crashed, whose connection the
+    /// server has not yet closed) is waited for, `slot.max.retries` times
+    /// `slot.retry.delay.ms` at most.
     async fn slot_position(&self, client: &Client) -> Result<Option<u64>, CdcError> {
-        let row = client
-            .query_opt(
-                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
-                &[&self.config.slot_name],
-            )
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let text: Option<String> = row.try_get(0)?;
-        text.map(|t| {
-            Lsn::parse(&t)
-                .map(Lsn::as_u64)
-                .map_err(|e| CdcError::UnexpectedAnswer {
-                    command: "pg_replication_slots",
-                    detail: e.to_string(),
+        let mut retries = 0;
+        loop {
+            let row = client
+                .query_opt(
+                    "SELECT confirmed_flush_lsn::text, active FROM pg_replication_slots \
+                     WHERE slot_name = $1",
+                    &[&self.config.slot_name],
+                )
+                .await?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let active: bool = row.try_get(1)?;
+            if active {
+                if retries == self.config.slot_max_retries {
+                    return Err(CdcError::SlotInUse {
+                        slot: self.config.slot_name.clone(),
+                    });
+                }
+                retries += 1;
+                tokio::time::sleep(self.config.slot_retry_delay).await;
+                continue;
+            }
+            let text: Option<String> = row.try_get(0)?;
+            return text
+                .map(|t| {
+                    Lsn::parse(&t)
+                        .map(Lsn::as_u64)
+                        .map_err(|e| CdcError::UnexpectedAnswer {
+                            command: "pg_replication_slots",
+                            detail: e.to_string(),
+                        })
                 })
-        })
-        .transpose()
+                .transpose();
+        }
     }
 }
 

@@ -97,6 +97,8 @@ impl TestPostgres {
             ("database.dbname", "postgres"),
             ("topic.prefix", "pg1"),
             ("poll.interval.ms", "50"),
+            ("slot.retry.delay.ms", "50"),
+            ("slot.max.retries", "600"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
