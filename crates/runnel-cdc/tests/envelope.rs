@@ -251,3 +251,67 @@ async fn the_value_schema_describes_the_envelope_as_debezium_does() {
         "io.debezium.connector.postgresql.Source"
     );
 }
+
+#[tokio::test]
+async fn a_column_added_while_streaming_appears_without_a_restart() {
+    let pg = TestPostgres::start();
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+    let mut source = streaming_source(&pg, &[("value.converter.schemas.enable", "false")]).await;
+    db.batch_execute(
+        "INSERT INTO t VALUES (1);
+         ALTER TABLE t ADD COLUMN note text;
+         INSERT INTO t VALUES (2, 'added');",
+    )
+    .await
+    .unwrap();
+    let mut records = Vec::new();
+    poll_until(&mut source, &mut records, "both inserts arrive", |r| {
+        r.len() >= 2
+    })
+    .await;
+    assert_eq!(json(&records[0].value)["after"], json!({"id": 1}));
+    assert_eq!(
+        json(&records[1].value)["after"],
+        json!({"id": 2, "note": "added"})
+    );
+}
+
+#[tokio::test]
+async fn a_large_transaction_streams_in_bounded_batches() {
+    let pg = TestPostgres::start();
+    let db = pg.client().await;
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+    let mut source = streaming_source(
+        &pg,
+        &[
+            ("max.batch.size", "100"),
+            ("max.queue.size", "16"),
+            ("value.converter.schemas.enable", "false"),
+        ],
+    )
+    .await;
+    db.batch_execute("INSERT INTO t SELECT generate_series(1, 5000)")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let mut ids = Vec::new();
+    while ids.len() < 5000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transaction never arrived whole"
+        );
+        let batch = source.poll().await.unwrap();
+        assert!(batch.len() <= 100, "a batch of {}", batch.len());
+        ids.extend(
+            batch
+                .iter()
+                .map(|r| json(&r.value)["after"]["id"].as_i64().unwrap()),
+        );
+    }
+    assert_eq!(ids, (1..=5000).collect::<Vec<i64>>());
+}
