@@ -35,6 +35,9 @@ pub struct ChangeDecoder {
     last_commit_lsn: Option<u64>,
     /// Events at or before this position were delivered before a restart.
     resume_after: Option<StreamOffset>,
+    /// The position of the last record emitted (or delivered before a restart): a heartbeat
+    /// never goes back behind it, as keepalives and skipped transactions after a restart would.
+    last_emitted: Option<(u64, u64, u32)>,
 }
 
 impl ChangeDecoder {
@@ -46,6 +49,7 @@ impl ChangeDecoder {
             transaction: None,
             last_commit_lsn: resume_after.map(|r| r.lsn_commit),
             resume_after,
+            last_emitted: resume_after.map(|r| r.order()),
         }
     }
 
@@ -55,6 +59,55 @@ impl ChangeDecoder {
             commit_lsn,
             ts_ms: (commit_time_micros + POSTGRES_EPOCH_MICROS) / 1000,
         });
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
+    /// A heartbeat: a record whose offset says every transaction committed before `lsn` was
+    /// delivered, so committing it lets the slot move on while the captured tables are idle.
+    pub fn heartbeat(&mut self, lsn: u64, now_ms: i64) -> Option<ChangeRecord> {
+        let offset = StreamOffset {
+            lsn_commit: lsn,
+            // Below every change's LSN: a transaction committing at `lsn` itself is not
+            // covered.
+            lsn: 0,
+            event: 0,
+            tx_id: 0,
+        };
+        if self.last_emitted.is_some_and(|last| offset.order() <= last) {
+            return None;
+        }
+        self.last_emitted = Some(offset.order());
+        let with_schema = |schemas: bool, name: &str, field: Value, payload: Value| {
+            let document = if schemas {
+                json!({"schema": {"type": "struct", "optional": false, "name": name,
+                                  "fields": [field]}, "payload": payload})
+            } else {
+                payload
+            };
+            document.to_string().into_bytes()
+        };
+        Some(ChangeRecord {
+            source_partition: partition(&self.config),
+            source_offset: offset.to_map(),
+            topic: self.config.heartbeat_topic(),
+            key: Some(with_schema(
+                self.config.key_schemas,
+                "io.debezium.connector.common.ServerNameKey",
+                json!({"type": "string", "optional": false, "field": "serverName"}),
+                json!({"serverName": self.config.topic_prefix}),
+            )),
+            value: Some(with_schema(
+                self.config.value_schemas,
+                "io.debezium.connector.common.Heartbeat",
+                json!({"type": "int64", "optional": false, "field": "ts_ms"}),
+                json!({"ts_ms": now_ms}),
+            )),
+            headers: Vec::new(),
+            timestamp_ms: Some(now_ms),
+        })
     }
 
     pub fn commit(&mut self, commit_lsn: u64) {
@@ -160,7 +213,7 @@ impl ChangeDecoder {
 
 /// The events of one message, numbered so a restart can resume between two of them.
 struct Events<'a> {
-    decoder: &'a ChangeDecoder,
+    decoder: &'a mut ChangeDecoder,
     transaction: Transaction,
     lsn: u64,
     now_ms: i64,
@@ -232,6 +285,7 @@ impl Events<'_> {
         {
             return;
         }
+        self.decoder.last_emitted = Some(offset.order());
         self.out.push_back(ChangeRecord {
             source_partition: partition(&self.decoder.config),
             source_offset: offset.to_map(),

@@ -68,6 +68,10 @@ pub struct CdcConfig {
     pub poll_interval: Duration,
     /// Rows fetched per round trip while snapshotting.
     pub snapshot_fetch_size: usize,
+    /// How often, at most, an idle stream emits a heartbeat record (`None`: never).
+    pub heartbeat_interval: Option<Duration>,
+    /// The heartbeat topic is `<topic.heartbeat.prefix>.<topic.prefix>`.
+    pub heartbeat_topic_prefix: String,
     /// How many times, and how long apart, `start` checks for a slot another session holds.
     pub slot_max_retries: u32,
     pub slot_retry_delay: Duration,
@@ -132,6 +136,13 @@ impl CdcConfig {
             max_queue_size: positive(settings, "max.queue.size", 8192)?,
             poll_interval: Duration::from_millis(positive(settings, "poll.interval.ms", 500)?),
             snapshot_fetch_size: positive(settings, "snapshot.fetch.size", 10_240)?,
+            heartbeat_interval: match parse(settings, "heartbeat.interval.ms", 0u64)? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
+            heartbeat_topic_prefix: get("topic.heartbeat.prefix")
+                .unwrap_or("__debezium-heartbeat")
+                .to_owned(),
             slot_max_retries: parse(settings, "slot.max.retries", 6)?,
             slot_retry_delay: Duration::from_millis(positive(
                 settings,
@@ -146,6 +157,10 @@ impl CdcConfig {
         let name = format!("{schema}.{table}");
         let included = self.include.is_empty() || self.include.iter().any(|r| r.is_match(&name));
         included && !self.exclude.iter().any(|r| r.is_match(&name))
+    }
+
+    pub fn heartbeat_topic(&self) -> String {
+        format!("{}.{}", self.heartbeat_topic_prefix, self.topic_prefix)
     }
 
     pub fn topic(&self, schema: &str, table: &str) -> String {

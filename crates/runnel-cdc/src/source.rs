@@ -66,6 +66,8 @@ struct Snapshot {
 }
 
 struct Stream {
+    /// When the last heartbeat was emitted (clock milliseconds).
+    last_heartbeat_ms: i64,
     /// For the catalog: each table's primary key.
     client: Client,
     replication: ReplicationClient,
@@ -133,6 +135,7 @@ impl PostgresSource {
             replication.start().await?;
             replication.wait_started().await?;
             self.state = State::Streaming(Box::new(Stream {
+                last_heartbeat_ms: (self.clock)(),
                 client,
                 replication,
                 decoder,
@@ -309,6 +312,7 @@ impl PostgresSource {
                     replication.start().await?;
                     replication.wait_started().await?;
                     self.state = State::Streaming(Box::new(Stream {
+                        last_heartbeat_ms: (self.clock)(),
                         client: snapshot.client,
                         replication,
                         decoder: snapshot.decoder,
@@ -342,7 +346,11 @@ impl PostgresSource {
             } => stream
                 .decoder
                 .begin(xid, final_lsn.as_u64(), commit_time_micros),
-            ReplicationEvent::Commit { lsn, .. } => stream.decoder.commit(lsn.as_u64()),
+            ReplicationEvent::Commit { lsn, end_lsn, .. } => {
+                stream.decoder.commit(lsn.as_u64());
+                self.heartbeat_if_due(end_lsn.as_u64());
+            }
+            ReplicationEvent::KeepAlive { wal_end, .. } => self.heartbeat_if_due(wal_end.as_u64()),
             ReplicationEvent::XLogData {
                 wal_start, data, ..
             } => match pgoutput::decode(&data)? {
@@ -360,6 +368,27 @@ impl PostgresSource {
             _ => {}
         }
         Ok(true)
+    }
+
+    /// Emits a heartbeat at `lsn` (every transaction committed before it was sent) when
+    /// `heartbeat.interval.ms` has passed since the last one and no transaction is open.
+    fn heartbeat_if_due(&mut self, lsn: u64) {
+        let (Some(interval), State::Streaming(stream)) =
+            (self.config.heartbeat_interval, &mut self.state)
+        else {
+            return;
+        };
+        let now_ms = (self.clock)();
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        if stream.decoder.in_transaction()
+            || now_ms.saturating_sub(stream.last_heartbeat_ms) < interval_ms
+        {
+            return;
+        }
+        if let Some(heartbeat) = stream.decoder.heartbeat(lsn, now_ms) {
+            stream.last_heartbeat_ms = now_ms;
+            self.pending.push_back(heartbeat);
+        }
     }
 
     async fn connect(&self) -> Result<Client, CdcError> {
