@@ -72,6 +72,8 @@ pub struct CdcConfig {
     pub heartbeat_interval: Option<Duration>,
     /// The heartbeat topic is `<topic.heartbeat.prefix>.<topic.prefix>`.
     pub heartbeat_topic_prefix: String,
+    /// Drop the slot when the connector stops (for tests and short-lived captures).
+    pub slot_drop_on_stop: bool,
     /// How many times, and how long apart, `start` checks for a slot another session holds.
     pub slot_max_retries: u32,
     pub slot_retry_delay: Duration,
@@ -143,6 +145,7 @@ impl CdcConfig {
             heartbeat_topic_prefix: get("topic.heartbeat.prefix")
                 .unwrap_or("__debezium-heartbeat")
                 .to_owned(),
+            slot_drop_on_stop: parse(settings, "slot.drop.on.stop", false)?,
             slot_max_retries: parse(settings, "slot.max.retries", 6)?,
             slot_retry_delay: Duration::from_millis(positive(
                 settings,

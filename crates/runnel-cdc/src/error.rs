@@ -25,7 +25,7 @@ pub enum CdcError {
     },
     #[error(
         "replication slot {slot} is missing or has moved past the committed position \
-         (lsn_commit {committed}); use snapshot.mode when_needed to take a new snapshot"
+         (LSN {committed}); use snapshot.mode when_needed to take a new snapshot"
     )]
     PositionLost { slot: String, committed: u64 },
     #[error(

@@ -105,11 +105,15 @@ impl PostgresSource {
             Some(Committed::Stream(offset)) => Some(offset),
             _ => None,
         };
-        let position_lost = match (resume_after, slot_lsn) {
-            (Some(_), None) => true,
-            (Some(offset), Some(slot)) => slot > offset.lsn_commit,
-            (None, _) => false,
+        // The position the stream must resume from, if anything was delivered: the slot must
+        // still exist and not have moved past it.
+        let committed_lsn = match committed {
+            Some(Committed::Stream(offset)) => Some(offset.lsn_commit),
+            Some(Committed::Snapshot { lsn, last: true }) => Some(lsn),
+            Some(Committed::Snapshot { last: false, .. }) | None => None,
         };
+        let position_lost = self.config.snapshot_mode != SnapshotMode::InitialOnly
+            && committed_lsn.is_some_and(|lsn| slot_lsn.is_none_or(|slot| slot > lsn));
         let snapshot = match self.config.snapshot_mode {
             SnapshotMode::Never => false,
             SnapshotMode::Initial | SnapshotMode::InitialOnly => !snapshot_done,
@@ -118,7 +122,7 @@ impl PostgresSource {
         if !snapshot && position_lost {
             return Err(CdcError::PositionLost {
                 slot: self.config.slot_name.clone(),
-                committed: resume_after.map_or(0, |o| o.lsn_commit),
+                committed: committed_lsn.unwrap_or_default(),
             });
         }
         let decoder = ChangeDecoder::new(&self.config, resume_after.filter(|_| !snapshot));
@@ -237,16 +241,31 @@ impl PostgresSource {
         Ok(())
     }
 
-    /// Ends the replication session cleanly, so the slot is free for the next `start` at once.
+    /// Ends the replication session cleanly, so the slot is free for the next `start` at once;
+    /// with `slot.drop.on.stop`, drops the slot too (and with it the position).
     pub async fn stop(&mut self) -> Result<(), CdcError> {
         match std::mem::replace(&mut self.state, State::NotStarted) {
-            State::Streaming(mut stream) => Ok(stream.replication.shutdown().await?),
-            State::Snapshot(snapshot) => match snapshot.replication {
-                Some(mut replication) => Ok(replication.shutdown().await?),
-                None => Ok(()),
-            },
-            State::NotStarted | State::Finished => Ok(()),
+            State::Streaming(mut stream) => stream.replication.shutdown().await?,
+            State::Snapshot(snapshot) => {
+                if let Some(mut replication) = snapshot.replication {
+                    replication.shutdown().await?;
+                }
+            }
+            State::NotStarted | State::Finished => {}
         }
+        if self.config.slot_drop_on_stop {
+            let client = self.connect().await?;
+            // Waits until the server has seen the session end and released the slot.
+            if self.slot_position(&client).await?.is_some() {
+                client
+                    .execute(
+                        "SELECT pg_drop_replication_slot($1)",
+                        &[&self.config.slot_name],
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn read_snapshot(&mut self) -> Result<(), CdcError> {

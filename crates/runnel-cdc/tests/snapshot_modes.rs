@@ -71,7 +71,7 @@ async fn initial_only_reads_the_included_tables_then_nothing_more() {
 }
 
 #[tokio::test]
-async fn never_streams_from_the_slot_it_creates_under_the_configured_names() {
+async fn never_streams_from_the_slot_it_creates_under_the_configured_names_and_drops_on_stop() {
     let pg = TestPostgres::start();
     let db = pg.client().await;
     db.batch_execute("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);")
@@ -82,6 +82,7 @@ async fn never_streams_from_the_slot_it_creates_under_the_configured_names() {
         ("snapshot.mode", "never"),
         ("slot.name", "orders_slot"),
         ("publication.name", "orders_pub"),
+        ("slot.drop.on.stop", "true"),
     ]);
     let mut source = PostgresSource::new(pg.config(&settings));
     source.start(&[]).await.unwrap();
@@ -111,6 +112,12 @@ async fn never_streams_from_the_slot_it_creates_under_the_configured_names() {
         ops(&records),
         [("pg1.public.a".to_owned(), "c{\"id\":2}".to_owned())]
     );
+    source.stop().await.unwrap();
+    let slots = db
+        .query("SELECT 1 FROM pg_replication_slots", &[])
+        .await
+        .unwrap();
+    assert!(slots.is_empty(), "slot.drop.on.stop dropped the slot");
 }
 
 #[tokio::test]
