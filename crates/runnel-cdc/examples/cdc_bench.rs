@@ -75,9 +75,11 @@ async fn main() {
     let mut snapshot = PostgresSource::new(config(port, "bench_snapshot", "initial_only"));
     let started = Instant::now();
     snapshot.start(&[]).await.unwrap();
+    let snapshot_started = started.elapsed();
     drain(&mut snapshot, rows).await;
     let snapshot_took = started.elapsed();
     snapshot.stop().await.unwrap();
+    println!("snapshot: start (slot creation) took {snapshot_started:?}");
     println!(
         "snapshot: {rows} rows in {snapshot_took:?} = {:.0} rows/s; COPY TO: {copy_took:?} \
          = {:.0} rows/s ({copy} bytes); ratio {:.2}",
@@ -112,6 +114,7 @@ async fn main() {
     let mut stream = PostgresSource::new(config(port, "bench_stream", "never"));
     let started = Instant::now();
     stream.start(&[]).await.unwrap();
+    println!("stream: start took {:?}", started.elapsed());
     drain(&mut stream, rows).await;
     let stream_took = started.elapsed();
     stream.stop().await.unwrap();

@@ -34,7 +34,7 @@ pub enum SnapshotMode {
 }
 
 /// How `numeric` and `decimal` columns appear in events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DecimalHandling {
     /// The exact decimal text, such as `"12.50"`.
     String,

@@ -2,6 +2,10 @@
 //! (`before`, `after`, `source`, `op`, `ts_ms`), each with or without its Kafka Connect
 //! schema, as the JSON converter's `schemas.enable` setting writes them.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use crate::config::CdcConfig;
@@ -14,7 +18,7 @@ pub const UNAVAILABLE_VALUE: &str = "__debezium_unavailable_value";
 /// The connector version reported in `source.version`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Column {
     pub name: String,
     pub kind: ColumnKind,
@@ -24,7 +28,7 @@ pub struct Column {
 
 /// A captured table's columns, as the snapshot's catalog query or a Relation message gives
 /// them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TableSchema {
     pub schema: String,
     pub table: String,
@@ -75,6 +79,13 @@ pub struct Position {
     pub last_commit_lsn: Option<u64>,
 }
 
+/// Which of a table's two schemas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Key = 0,
+    Value = 1,
+}
+
 /// Builds the key and value of events for one connector.
 #[derive(Debug, Clone)]
 pub struct EventBuilder {
@@ -82,6 +93,9 @@ pub struct EventBuilder {
     db: String,
     key_schemas: bool,
     value_schemas: bool,
+    /// Each table's schemas, serialized once: they are the same for every event of a table
+    /// (a changed table is a different key) and cost more to build than the payload.
+    schemas: RefCell<HashMap<TableSchema, [Option<Arc<str>>; 2]>>,
 }
 
 impl EventBuilder {
@@ -91,6 +105,7 @@ impl EventBuilder {
             db: config.dbname.clone(),
             key_schemas: config.key_schemas,
             value_schemas: config.value_schemas,
+            schemas: RefCell::new(HashMap::new()),
         }
     }
 
@@ -118,7 +133,12 @@ impl EventBuilder {
             json!({"type": "struct", "fields": fields, "optional": false,
                    "name": format!("{}.Key", self.full_name(table))})
         };
-        Some(self.document(self.key_schemas, schema, Value::Object(payload)))
+        Some(self.document(
+            self.key_schemas,
+            (table, Part::Key),
+            schema,
+            Value::Object(payload),
+        ))
     }
 
     /// The value envelope of a change.
@@ -150,7 +170,12 @@ impl EventBuilder {
             "ts_ms": now_ms,
             "transaction": null,
         });
-        self.document(self.value_schemas, || self.value_schema(table), payload)
+        self.document(
+            self.value_schemas,
+            (table, Part::Value),
+            || self.value_schema(table),
+            payload,
+        )
     }
 
     fn source(&self, table: &TableSchema, position: &Position) -> Value {
@@ -229,14 +254,24 @@ impl EventBuilder {
     fn document(
         &self,
         with_schema: bool,
+        (table, part): (&TableSchema, Part),
         schema: impl FnOnce() -> Value,
         payload: Value,
     ) -> Vec<u8> {
-        let document = if with_schema {
-            json!({"schema": schema(), "payload": payload})
-        } else {
-            payload
-        };
-        document.to_string().into_bytes()
+        if !with_schema {
+            return payload.to_string().into_bytes();
+        }
+        let cached = self
+            .schemas
+            .borrow()
+            .get(table)
+            .and_then(|parts| parts[part as usize].clone());
+        let schema = cached.unwrap_or_else(|| {
+            let text: Arc<str> = schema().to_string().into();
+            self.schemas.borrow_mut().entry(table.clone()).or_default()[part as usize] =
+                Some(Arc::clone(&text));
+            text
+        });
+        format!("{{\"schema\":{schema},\"payload\":{payload}}}").into_bytes()
     }
 }

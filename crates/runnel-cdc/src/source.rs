@@ -557,3 +557,15 @@ async fn primary_key(client: &Client, relation_id: u32) -> Result<Vec<String>, C
 fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PostgresSource;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn the_source_can_move_between_threads_as_a_source_task_must() {
+        assert_send::<PostgresSource>();
+    }
+}

@@ -16,7 +16,7 @@ pub struct ValueError {
 }
 
 /// How a PostgreSQL type appears in events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnKind {
     Boolean,
     Int16,
