@@ -464,3 +464,37 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn top_level_strings_are_selected_unless_fields_are_named() {
+        let value = json!({"title": "a", "stock": 4, "tags": ["x"], "body": "b"});
+        let strings = selected_fields(&value, &Selection::Strings);
+        assert_eq!(Value::Object(strings), json!({"title": "a", "body": "b"}));
+        let named = Selection::Named(vec!["stock".to_owned(), "missing".to_owned()]);
+        assert_eq!(
+            Value::Object(selected_fields(&value, &named)),
+            json!({"stock": 4})
+        );
+        assert!(selected_fields(&json!("text"), &Selection::Strings).is_empty());
+    }
+
+    #[test]
+    fn string_keys_are_their_text_and_others_their_json() {
+        assert_eq!(key_text(&json!("a1")), "a1");
+        assert_eq!(key_text(&json!(17)), "17");
+        assert_eq!(key_text(&json!({"id": 1})), r#"{"id":1}"#);
+    }
+
+    #[test]
+    fn positions_survive_the_commit_payload() {
+        let positions = Positions::from([(("t".to_owned(), 0), 10), (("u".to_owned(), 2), 3)]);
+        assert_eq!(read_payload(&payload(&positions)).unwrap(), positions);
+        assert!(read_payload("not json").is_err());
+    }
+}
