@@ -9,7 +9,7 @@ pub enum ConfigError {
     Invalid { key: String, reason: String },
     #[error("cannot read connector file {path}: {reason}")]
     File { path: String, reason: String },
-    #[error("unknown connector.class '{0}' (known: postgres, redis, http, file)")]
+    #[error("unknown connector.class '{0}' (known: postgres, redis, http, search, file)")]
     UnknownClass(String),
 }
 
@@ -44,6 +44,10 @@ pub enum ConnectError {
     AlreadyExists(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("connector {0} is not a search sink")]
+    NotSearchable(String),
+    #[error("bad query: {0}")]
+    BadQuery(String),
     #[error("cannot read the connectors directory {path}: {reason}")]
     Directory { path: String, reason: String },
     #[error("cannot write connector file {path}: {reason}")]

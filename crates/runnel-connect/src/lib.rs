@@ -1,6 +1,7 @@
-//! The connector runtime: sink connectors that keep other systems (PostgreSQL, Redis, HTTP
-//! endpoints) in sync with topics of any Kafka cluster, configured with Kafka Connect's
-//! settings and managed through a REST API shaped like Kafka Connect's.
+//! The connector runtime: sink connectors that keep other systems (PostgreSQL, Redis, a
+//! full-text search index, HTTP endpoints) in sync with topics of any Kafka cluster,
+//! configured with Kafka Connect's settings and managed through a REST API shaped like Kafka
+//! Connect's.
 //!
 //! A [`Worker`] runs the connectors declared in a directory; each connector runs
 //! `tasks.max` [sink tasks](sink::SinkTask) sharing the partitions of its topics in the

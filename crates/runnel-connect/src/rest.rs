@@ -1,6 +1,7 @@
 //! The REST API, shaped like Kafka Connect's: `/connectors` to list and create,
 //! `/connectors/{name}` (`/config`, `/status`, `/pause`, `/resume`, `/stop`, `/restart`,
-//! `/offsets`) to manage one. Errors answer `{"error_code": ..., "message": ...}`.
+//! `/offsets`) to manage one, and `/connectors/{name}/search` to query what a search sink
+//! indexed. Errors answer `{"error_code": ..., "message": ...}`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::ConnectorConfig;
 use crate::error::{ConfigError, ConnectError};
+use crate::sink::search::{self, IndexError, SearchSettings};
 use crate::worker::{Worker, WorkerConfig};
 
 /// A worker and its REST API, running.
@@ -93,6 +95,7 @@ pub fn router(worker: Arc<Worker>) -> Router {
             "/connectors/{name}/offsets",
             get(offsets).delete(reset_offsets),
         )
+        .route("/connectors/{name}/search", get(search))
         .with_state(worker)
 }
 
@@ -116,9 +119,9 @@ impl From<ConfigError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self.0 {
-            ConnectError::NotFound(_) => StatusCode::NOT_FOUND,
+            ConnectError::NotFound(_) | ConnectError::NotSearchable(_) => StatusCode::NOT_FOUND,
             ConnectError::AlreadyExists(_) | ConnectError::Conflict(_) => StatusCode::CONFLICT,
-            ConnectError::Config(_) => StatusCode::BAD_REQUEST,
+            ConnectError::Config(_) | ConnectError::BadQuery(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = json!({"error_code": status.as_u16(), "message": self.0.to_string()});
@@ -234,4 +237,41 @@ async fn reset_offsets(State(worker): Shared, Path(name): Path<String>) -> Answe
     Ok(Json(
         json!({"message": "The offsets for this connector have been reset successfully"}),
     ))
+}
+
+/// `?q=...&limit=N` (10 by default, at most `search::MAX_HITS`).
+#[derive(Debug, serde::Deserialize)]
+struct SearchQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn search(
+    State(worker): Shared,
+    Path(name): Path<String>,
+    Query(query): Query<SearchQuery>,
+) -> Answer<Json<Value>> {
+    let config = ConnectorConfig::new(worker.info(&name).await?.config)?;
+    if !search::CLASSES.contains(&config.class()) {
+        return Err(ConnectError::NotSearchable(name).into());
+    }
+    let Some(text) = query.q.filter(|q| !q.trim().is_empty()) else {
+        return Err(ConnectError::BadQuery("the parameter q is missing".to_owned()).into());
+    };
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=search::MAX_HITS).contains(&limit) {
+        return Err(ConnectError::BadQuery(format!(
+            "limit must be between 1 and {}",
+            search::MAX_HITS
+        ))
+        .into());
+    }
+    let hits = SearchSettings::parse(&config)?
+        .search(text, limit)
+        .await
+        .map_err(|e| match e {
+            IndexError::BadQuery(reason) => ConnectError::BadQuery(reason),
+            other => ConnectError::Sink(other.into()),
+        })?;
+    Ok(Json(json!({"hits": hits})))
 }

@@ -187,7 +187,7 @@ impl SinkTaskRunner {
                     .await?;
                 self.status.update(|s| s.records_dead_lettered += sent);
             }
-            if !self.put(&batch, stop).await? {
+            if !self.put(&batch, dead_letters, stop).await? {
                 return Ok(Ended::Stopped);
             }
             commit(consumer, &batch.positions).await;
@@ -255,7 +255,10 @@ impl SinkTaskRunner {
             .positions
             .insert((raw.topic.clone(), raw.partition), raw.offset + 1);
         match self.prepare(&raw) {
-            Ok(Some(record)) => batch.records.push(record),
+            Ok(Some(record)) => {
+                batch.records.push(record);
+                batch.sources.push(raw);
+            }
             Ok(None) => {}
             Err(failure) => match self.settings.errors.tolerance {
                 Tolerance::None => {
@@ -315,30 +318,110 @@ impl SinkTaskRunner {
         Ok(Some(record))
     }
 
-    /// Hands the batch to the target until it takes it. Returns false when asked to stop
-    /// while the target was failing (nothing is committed then).
+    /// Hands the batch to the target. A part the target refuses for good fails the task
+    /// under `errors.tolerance=none`; under `all` it is split in halves until each refused
+    /// record stands alone, as Kafka Connect's errant record reporter isolates them in its
+    /// JDBC sink: those take the error path (stage `TASK_PUT`, the target's message) and
+    /// the rest is written, in order. Returns false when asked to stop while the target was
+    /// failing (nothing is committed then).
     async fn put(
         &mut self,
         batch: &Batch,
+        dead_letters: Option<&DeadLetters>,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<bool, String> {
+        let records = &batch.records;
+        // The parts still to write, the next one last; each is written with the positions
+        // its last record reaches, so positions only move forward.
+        let mut parts = Vec::new();
+        parts.push(0..records.len());
+        let mut stored_all = false;
+        while let Some(part) = parts.pop() {
+            let whole = part.end == records.len();
+            let positions = if whole {
+                batch.positions.clone()
+            } else {
+                positions_through(&records[..part.end])
+            };
+            match self
+                .put_part(&records[part.clone()], &positions, stop)
+                .await?
+            {
+                Put::Stopped => return Ok(false),
+                Put::Written => stored_all = whole,
+                Put::Refused(reason) => {
+                    let isolating = self.settings.errors.tolerance == Tolerance::All;
+                    match (isolating, batch.sources.get(part.start)) {
+                        (true, Some(raw)) if part.len() == 1 => {
+                            let failure = Failure::new(Stage::TaskPut, "sink", reason);
+                            self.route_refused(raw, failure, dead_letters).await?;
+                        }
+                        (true, Some(_)) => {
+                            let middle = part.start + part.len() / 2;
+                            parts.push(middle..part.end);
+                            parts.push(part.start..middle);
+                        }
+                        _ => return Err(format!("the target refused a batch: {reason}")),
+                    }
+                }
+            }
+        }
+        if stored_all {
+            return Ok(true);
+        }
+        // A refused last record leaves the batch's positions unwritten: a target that
+        // stores them gets them with no records.
+        match self.put_part(&[], &batch.positions, stop).await? {
+            Put::Written => Ok(true),
+            Put::Stopped => Ok(false),
+            Put::Refused(reason) => Err(format!("the target refused a batch: {reason}")),
+        }
+    }
+
+    /// A record the target refused under `errors.tolerance=all`: counted, logged, and sent
+    /// to the dead-letter topic when there is one.
+    async fn route_refused(
+        &mut self,
+        raw: &RawRecord,
+        failure: Failure,
+        dead_letters: Option<&DeadLetters>,
+    ) -> Result<(), String> {
+        tracing::warn!(connector = %self.connector, topic = %raw.topic,
+            partition = raw.partition, offset = raw.offset, error = %failure.message,
+            "the target refused a record; skipping it");
+        self.status.update(|s| s.records_failed += 1);
+        if let Some(dead_letters) = dead_letters {
+            dead_letters
+                .send(&self.connector, self.task_id, &[(raw.clone(), failure)])
+                .await?;
+            self.status.update(|s| s.records_dead_lettered += 1);
+        }
+        Ok(())
+    }
+
+    /// Hands records to the target until it takes or refuses them, retrying transient
+    /// failures with backoff up to `errors.retry.timeout`.
+    async fn put_part(
+        &mut self,
+        records: &[SinkRecord],
+        positions: &Positions,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<Put, String> {
         let errors = &self.settings.errors;
         let started = Instant::now();
         let mut delay = FIRST_RETRY_DELAY.min(errors.retry_delay_max);
         let mut attempts = 0;
         loop {
-            match self.sink.put(&batch.records, &batch.positions).await {
+            match self.sink.put(records, positions).await {
                 Ok(()) => {
-                    let written = batch.records.len() as u64;
+                    let written = records.len() as u64;
                     self.status.update(|s| {
                         s.retrying = None;
                         s.records_written += written;
                     });
-                    return Ok(true);
+                    return Ok(Put::Written);
                 }
-                Err(SinkError::Fatal(reason)) => {
-                    return Err(format!("the target refused a batch: {reason}"))
-                }
+                Err(SinkError::Fatal(reason)) => return Ok(Put::Refused(reason)),
                 Err(SinkError::Transient(reason)) => {
                     attempts += 1;
                     if errors
@@ -360,7 +443,7 @@ impl SinkTaskRunner {
                     });
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
-                        _ = stop.wait_for(|stop| *stop) => return Ok(false),
+                        _ = stop.wait_for(|stop| *stop) => return Ok(Put::Stopped),
                     }
                     delay = (delay * 2).min(errors.retry_delay_max);
                 }
@@ -369,11 +452,34 @@ impl SinkTaskRunner {
     }
 }
 
+/// What became of records handed to the target.
+enum Put {
+    Written,
+    /// Refused for a reason a retry will not change.
+    Refused(String),
+    /// Asked to stop while the target was failing.
+    Stopped,
+}
+
+/// The positions just past `records` (topics as read).
+fn positions_through(records: &[SinkRecord]) -> Positions {
+    let mut positions = Positions::new();
+    for record in records {
+        let next = positions
+            .entry((record.original_topic.clone(), record.partition))
+            .or_insert(0);
+        *next = (*next).max(record.offset + 1);
+    }
+    positions
+}
+
 /// The records of one poll, converted, with the failures and the positions they reach.
 #[derive(Debug, Default)]
 struct Batch {
     read: usize,
     records: Vec<SinkRecord>,
+    /// The records as read, one for each of `records` (the dead-letter topic takes these).
+    sources: Vec<RawRecord>,
     failed: Vec<(RawRecord, Failure)>,
     positions: Positions,
 }

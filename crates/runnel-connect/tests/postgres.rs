@@ -479,26 +479,6 @@ async fn a_killed_worker_restarts_without_losing_or_repeating_anything() {
     broker.stop().await;
 }
 
-/// Deletes a consumer group's committed offsets once its killed members have timed out.
-async fn forget_group_offsets(bootstrap: &str, group: &str) {
-    use rdkafka::admin::{AdminClient, AdminOptions};
-    use rdkafka::client::DefaultClientContext;
-    use rdkafka::types::RDKafkaErrorCode;
-    let admin: AdminClient<DefaultClientContext> = client(bootstrap).create().unwrap();
-    wait_until("the group is empty and its offsets are deleted", || async {
-        let results = admin
-            .delete_groups(&[group], &AdminOptions::new())
-            .await
-            .unwrap();
-        match &results[0] {
-            Ok(_) => true,
-            Err((_, RDKafkaErrorCode::NonEmptyGroup)) => false,
-            Err((_, code)) => panic!("cannot delete group {group}: {code}"),
-        }
-    })
-    .await;
-}
-
 async fn count(client: &tokio_postgres::Client, table: &str) -> i64 {
     client
         .query_one(&format!("SELECT count(*) FROM {table}"), &[])

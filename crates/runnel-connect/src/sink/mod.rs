@@ -5,6 +5,7 @@
 pub(crate) mod http;
 mod postgres;
 mod redis;
+pub mod search;
 
 use std::collections::BTreeMap;
 
@@ -51,6 +52,7 @@ pub fn create(config: &ConnectorConfig, task: usize) -> Result<Box<dyn SinkTask>
         "postgres" | "PostgresSink" => Ok(Box::new(postgres::PostgresSink::new(config, task)?)),
         "redis" | "RedisSink" => Ok(Box::new(redis::RedisSink::new(config)?)),
         "http" | "HttpSink" => Ok(Box::new(http::HttpSink::new(config)?)),
+        class if search::CLASSES.contains(&class) => Ok(Box::new(search::SearchSink::new(config)?)),
         other => Err(ConfigError::UnknownClass(other.to_owned())),
     }
 }

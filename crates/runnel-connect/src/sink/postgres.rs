@@ -3,6 +3,11 @@
 //! an offsets table. A record below the stored position of its partition was applied
 //! already and is skipped, so a restart after a crash applies nothing twice (exactly-once).
 //!
+//! Upserts are sent with `COPY ... FROM STDIN` (text format) into a temporary table shaped
+//! like the target, then merged with `INSERT ... SELECT ... ON CONFLICT DO UPDATE` in the same
+//! transaction: PostgreSQL parses each field once, as `COPY` does, instead of parsing a JSON
+//! document and taking it apart again.
+//!
 //! Settings: `connection.url` (a `postgres://` URL or libpq key=value string),
 //! `connection.user`, `connection.password`, `table.name.format` (`${topic}` is replaced;
 //! default `${topic}`), `pk.fields` (the key column when keys are not objects; default
@@ -12,6 +17,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::SinkExt;
 use serde_json::{Map, Value};
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Statement, Transaction};
@@ -48,6 +55,11 @@ struct Session {
 
 /// The statements that write one table.
 struct Table {
+    /// The columns, in the order `copy` takes them.
+    columns: Vec<String>,
+    /// `COPY` into the session's staging table of this table.
+    copy: Statement,
+    /// Merges the staging table into the table.
     upsert: Statement,
     delete: Statement,
 }
@@ -183,7 +195,9 @@ impl PostgresSink {
                 let Some(sample) = upserts.first().or(deletes.first()) else {
                     continue;
                 };
-                let statements = prepare_table(&transaction, &table, sample, mapping).await?;
+                let stage = format!("runnel_stage_{}", session.tables.len());
+                let statements =
+                    prepare_table(&transaction, &table, &stage, sample, mapping).await?;
                 session.tables.insert(table.clone(), statements);
             }
             let statements = session
@@ -197,8 +211,19 @@ impl PostgresSink {
                     .map_err(|e| in_table(&table, e))?;
             }
             if !upserts.is_empty() {
+                let rows = copy_text(&statements.columns, &upserts);
+                let sink = transaction
+                    .copy_in::<_, Bytes>(&statements.copy)
+                    .await
+                    .map_err(|e| in_table(&table, e))?;
+                let mut sink = std::pin::pin!(sink);
+                sink.send(rows).await.map_err(|e| in_table(&table, e))?;
+                sink.as_mut()
+                    .finish()
+                    .await
+                    .map_err(|e| in_table(&table, e))?;
                 transaction
-                    .execute(&statements.upsert, &[&Value::Array(upserts)])
+                    .execute(&statements.upsert, &[])
                     .await
                     .map_err(|e| in_table(&table, e))?;
             }
@@ -294,8 +319,9 @@ impl SinkTask for PostgresSink {
     ) -> Result<(), SinkError> {
         self.session().await?;
         let result = self.write(records, positions).await;
-        if matches!(result, Err(SinkError::Transient(_))) {
-            // The connection may be broken; the retry opens a new one.
+        if result.is_err() {
+            // The connection may be broken, and a rolled-back transaction takes with it the
+            // staging tables it created: the next write opens a new session.
             self.session = None;
         }
         result
@@ -397,6 +423,7 @@ fn positions_of(rows: &[tokio_postgres::Row]) -> Result<Positions, SinkError> {
 async fn prepare_table(
     transaction: &Transaction<'_>,
     table: &str,
+    stage: &str,
     sample: &Value,
     mapping: &Mapping,
 ) -> Result<Table, SinkError> {
@@ -434,9 +461,15 @@ async fn prepare_table(
     } else {
         format!("DO UPDATE SET {}", updates.join(", "))
     };
+    // The staging table lives as long as the session and is emptied by every commit.
+    transaction
+        .batch_execute(&format!(
+            "CREATE TEMPORARY TABLE {stage} (LIKE {name}) ON COMMIT DELETE ROWS"
+        ))
+        .await
+        .map_err(|e| in_table(table, e))?;
     let upsert = format!(
-        "INSERT INTO {name} ({all}) SELECT {all} FROM jsonb_populate_recordset(NULL::{name}, $1) \
-         ON CONFLICT ({}) {on_conflict}",
+        "INSERT INTO {name} ({all}) SELECT {all} FROM {stage} ON CONFLICT ({}) {on_conflict}",
         key_list.join(", ")
     );
     let matching: Vec<String> = keys
@@ -449,15 +482,57 @@ async fn prepare_table(
         matching.join(" AND ")
     );
     Ok(Table {
+        copy: transaction
+            .prepare(&format!("COPY {stage} ({all}) FROM STDIN"))
+            .await
+            .map_err(|e| in_table(table, e))?,
         upsert: transaction
-            .prepare_typed(&upsert, &[Type::JSONB])
+            .prepare(&upsert)
             .await
             .map_err(|e| in_table(table, e))?,
         delete: transaction
             .prepare_typed(&delete, &[Type::JSONB])
             .await
             .map_err(|e| in_table(table, e))?,
+        columns: columns.into_iter().map(|(name, _)| name).collect(),
     })
+}
+
+/// Rows in `COPY`'s text format, one field per column: a missing field or JSON null is
+/// NULL, a string is its text, a number or boolean its JSON text, an array or object its
+/// JSON text (for `json`, `jsonb` and text columns). PostgreSQL casts each to its column
+/// type, as it would cast the JSON field.
+fn copy_text(columns: &[String], rows: &[Value]) -> Bytes {
+    let mut text = String::new();
+    for row in rows {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                text.push('\t');
+            }
+            match row.get(column) {
+                None | Some(Value::Null) => text.push_str("\\N"),
+                Some(Value::String(field)) => escape_copy(&mut text, field),
+                Some(Value::Number(n)) => text.push_str(&n.to_string()),
+                Some(Value::Bool(b)) => text.push_str(if *b { "true" } else { "false" }),
+                Some(json) => escape_copy(&mut text, &json.to_string()),
+            }
+        }
+        text.push('\n');
+    }
+    Bytes::from(text)
+}
+
+/// Appends `field` escaped for `COPY`'s text format.
+fn escape_copy(text: &mut String, field: &str) {
+    for c in field.chars() {
+        match c {
+            '\\' => text.push_str("\\\\"),
+            '\n' => text.push_str("\\n"),
+            '\r' => text.push_str("\\r"),
+            '\t' => text.push_str("\\t"),
+            other => text.push(other),
+        }
+    }
 }
 
 /// The columns of a table and whether each is part of its primary key; empty when the
@@ -619,6 +694,24 @@ mod tests {
     fn identifiers_are_quoted() {
         assert_eq!(quote("db.orders"), "\"db.orders\"");
         assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn copy_text_escapes_fields_and_writes_missing_ones_as_null() {
+        let columns = [
+            "id".to_owned(),
+            "note".to_owned(),
+            "doc".to_owned(),
+            "ok".to_owned(),
+        ];
+        let rows = [
+            json!({"id": 1, "note": "a\tb\nc\\d", "doc": {"k": [1]}, "ok": true}),
+            json!({"id": 2, "note": null}),
+        ];
+        assert_eq!(
+            copy_text(&columns, &rows),
+            "1\ta\\tb\\nc\\\\d\t{\"k\":[1]}\ttrue\n2\t\\N\t\\N\t\\N\n"
+        );
     }
 
     #[test]

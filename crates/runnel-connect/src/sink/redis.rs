@@ -36,6 +36,9 @@ impl RedisSink {
     }
 
     async fn write(&mut self, records: &[SinkRecord]) -> Result<(), SinkError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         let connection = match &mut self.connection {
             Some(connection) => connection,
             None => {

@@ -370,3 +370,21 @@ pub fn random_changes(
     }
     (records, fold)
 }
+
+/// Deletes a consumer group's committed offsets once its killed members have timed out.
+pub async fn forget_group_offsets(bootstrap: &str, group: &str) {
+    use rdkafka::types::RDKafkaErrorCode;
+    let admin: AdminClient<DefaultClientContext> = client(bootstrap).create().unwrap();
+    wait_until("the group is empty and its offsets are deleted", || async {
+        let results = admin
+            .delete_groups(&[group], &AdminOptions::new())
+            .await
+            .unwrap();
+        match &results[0] {
+            Ok(_) => true,
+            Err((_, RDKafkaErrorCode::NonEmptyGroup)) => false,
+            Err((_, code)) => panic!("cannot delete group {group}: {code}"),
+        }
+    })
+    .await;
+}
