@@ -80,6 +80,15 @@ fn the_connector_runtime_depends_on_no_broker_or_storage_crate() {
 }
 
 #[test]
+fn change_data_capture_depends_on_no_broker_storage_or_connector_crate() {
+    assert_layered(
+        "runnel-cdc",
+        "pgwire-replication",
+        &["runnel-broker", "runnel-log", "runnel-connect", "rdkafka"],
+    );
+}
+
+#[test]
 fn the_event_sourcing_toolkit_depends_on_no_broker_or_storage_crate() {
     assert_layered("runnel-eventsourcing", "rdkafka", &BROKER_INTERNALS);
 }
