@@ -134,7 +134,9 @@ fn read_committed(bootstrap: &str, topic: &str) -> Vec<Event> {
             match consumer.poll(Duration::from_secs(10)) {
                 Some(Ok(message)) => events.push((
                     serde_json::from_slice(message.key().unwrap()).unwrap(),
-                    message.payload().map(|v| serde_json::from_slice(v).unwrap()),
+                    message
+                        .payload()
+                        .map(|v| serde_json::from_slice(v).unwrap()),
                 )),
                 Some(Err(KafkaError::PartitionEOF(_))) => break,
                 Some(Err(e)) => panic!("cannot read {topic}: {e}"),
@@ -271,7 +273,7 @@ async fn snapshot_and_changes_arrive_once_through_a_killed_worker() {
     ))
     .await
     .unwrap();
-    let mut config = BrokerConfig::new(&dir.path().join("broker"), "127.0.0.1:0");
+    let mut config = BrokerConfig::new(dir.path().join("broker"), "127.0.0.1:0");
     config.group_initial_rebalance_delay_ms = 0;
     let broker = Broker::start(config).await.unwrap();
     let bootstrap = broker.local_addr().to_string();
@@ -337,7 +339,10 @@ async fn snapshot_and_changes_arrive_once_through_a_killed_worker() {
 
     let offsets = runtime.worker().offsets(CONNECTOR).await.unwrap();
     assert_eq!(offsets.len(), 1);
-    assert_eq!(Value::Object(offsets[0].partition.clone()), json!({"server": "shop"}));
+    assert_eq!(
+        Value::Object(offsets[0].partition.clone()),
+        json!({"server": "shop"})
+    );
     let last_lsn = streamed
         .iter()
         .filter_map(|v| v["source"]["lsn"].as_u64())
