@@ -54,9 +54,21 @@ fn config_error(error: CdcConfigError) -> ConfigError {
     }
 }
 
-/// Fails the task with the reason, which names what the user can do about it.
+/// Fails the task with the reason and its causes, each once: the PostgreSQL driver's error
+/// says only "db error" or "error connecting to server", the server's message or the socket's
+/// error being its cause.
 fn source_error(error: CdcError) -> ConnectError {
-    ConnectError::Source(error.to_string())
+    let mut reason = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(error) = cause {
+        let text = error.to_string();
+        if !reason.contains(&text) {
+            reason.push_str(": ");
+            reason.push_str(&text);
+        }
+        cause = error.source();
+    }
+    ConnectError::Source(reason)
 }
 
 struct PostgresTask(PostgresSource);
@@ -136,6 +148,23 @@ mod tests {
         let message = error.to_string();
         assert!(
             message.contains("tasks.max") && message.contains("one replication slot"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_names_its_cause() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = format!("host=127.0.0.1 port={port} user=postgres");
+        let Err(error) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await else {
+            panic!("connected to a closed port");
+        };
+        let message = source_error(CdcError::Postgres(error)).to_string();
+        assert!(
+            message.starts_with("PostgreSQL: error connecting to server: ")
+                && message.contains("refused"),
             "{message}"
         );
     }
