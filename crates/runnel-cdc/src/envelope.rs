@@ -2,9 +2,8 @@
 //! (`before`, `after`, `source`, `op`, `ts_ms`), each with or without its Kafka Connect
 //! schema, as the JSON converter's `schemas.enable` setting writes them.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Map, Value};
 
@@ -87,15 +86,16 @@ enum Part {
 }
 
 /// Builds the key and value of events for one connector.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EventBuilder {
     server: String,
     db: String,
     key_schemas: bool,
     value_schemas: bool,
     /// Each table's schemas, serialized once: they are the same for every event of a table
-    /// (a changed table is a different key) and cost more to build than the payload.
-    schemas: RefCell<HashMap<TableSchema, [Option<Arc<str>>; 2]>>,
+    /// (a changed table is a different key) and cost more to build than the payload. A mutex,
+    /// not a cell, so that the source's futures can move between threads.
+    schemas: Mutex<HashMap<TableSchema, [Option<Arc<str>>; 2]>>,
 }
 
 impl EventBuilder {
@@ -105,7 +105,7 @@ impl EventBuilder {
             db: config.dbname.clone(),
             key_schemas: config.key_schemas,
             value_schemas: config.value_schemas,
-            schemas: RefCell::new(HashMap::new()),
+            schemas: Mutex::new(HashMap::new()),
         }
     }
 
@@ -261,17 +261,17 @@ impl EventBuilder {
         if !with_schema {
             return payload.to_string().into_bytes();
         }
-        let cached = self
-            .schemas
-            .borrow()
+        // A poisoned cache still holds whole entries: each is written in one assignment.
+        let mut schemas = self.schemas.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = schemas
             .get(table)
             .and_then(|parts| parts[part as usize].clone());
         let schema = cached.unwrap_or_else(|| {
             let text: Arc<str> = schema().to_string().into();
-            self.schemas.borrow_mut().entry(table.clone()).or_default()[part as usize] =
-                Some(Arc::clone(&text));
+            schemas.entry(table.clone()).or_default()[part as usize] = Some(Arc::clone(&text));
             text
         });
+        drop(schemas);
         format!("{{\"schema\":{schema},\"payload\":{payload}}}").into_bytes()
     }
 }

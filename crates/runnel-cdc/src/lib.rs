@@ -3,11 +3,12 @@
 //! events in Debezium's envelope, each with the source offset to resume after.
 //!
 //! [`PostgresSource`] has the shape of a source task: `start` with the committed offsets,
-//! `poll` for records, `commit` the offsets the broker acknowledged. This crate knows nothing
-//! about the broker or the connector runtime.
+//! `poll` for records, `commit` the offsets the broker acknowledged. [`connector`] makes it a
+//! source task of the connector runtime; this crate knows nothing about the broker.
 
 mod changes;
 pub mod config;
+pub mod connector;
 pub mod envelope;
 mod error;
 mod offsets;

@@ -19,6 +19,7 @@ use runnel_cli::produce::ProduceArgs;
 use runnel_cli::topic::TopicArgs;
 use runnel_cli::transactions::TransactionsArgs;
 use runnel_connect::cli::ConnectorArgs;
+use runnel_connect::source::SourceClasses;
 use runnel_connect::{ConnectRuntime, KafkaSettings, WorkerConfig};
 use runnel_lag::Limits;
 
@@ -337,13 +338,16 @@ async fn connect(bootstrap: &str, dir: PathBuf, listen: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// A worker is named after its REST address, as in Kafka Connect.
+/// A worker is named after its REST address, as in Kafka Connect; it runs the file source and
+/// PostgreSQL change data capture.
 fn worker_config(bootstrap: &str, connectors_dir: PathBuf, listen: &str) -> WorkerConfig {
+    let mut source_classes = SourceClasses::default();
+    runnel_cdc::connector::register(&mut source_classes);
     WorkerConfig {
         kafka: KafkaSettings::new(bootstrap),
         connectors_dir,
         worker_id: listen.to_owned(),
-        source_classes: Default::default(),
+        source_classes,
     }
 }
 

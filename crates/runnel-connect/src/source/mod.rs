@@ -52,6 +52,12 @@ pub trait SourceTask: Send {
     async fn commit(&mut self, _committed: &CommittedOffsets) -> Result<(), ConnectError> {
         Ok(())
     }
+
+    /// The task ends (stopped, or failed): the source releases what it holds in its system
+    /// (a replication session, so the next task can take the slot at once).
+    async fn stop(&mut self) -> Result<(), ConnectError> {
+        Ok(())
+    }
 }
 
 /// Makes task `task` of a source connector from its settings.

@@ -51,7 +51,8 @@ struct Transaction {
 
 impl SourceTaskRunner {
     /// Runs until `stop` turns true (then commits the open transaction) or a failure
-    /// (returned as the reason; the open transaction is aborted).
+    /// (returned as the reason; the open transaction is aborted); the source is stopped
+    /// either way.
     pub async fn run(
         self,
         mut source: Box<dyn SourceTask>,
@@ -64,6 +65,10 @@ impl SourceTaskRunner {
             // Aborting may fail when nothing was begun; the broker aborts it anyway on
             // timeout or when the next instance fences this one.
             let _ = blocking(move || aborting.abort_transaction(REQUEST_TIMEOUT)).await;
+        }
+        if let Err(e) = source.stop().await {
+            tracing::warn!(connector = %self.connector, task = self.task_id, error = %e,
+                "the source did not stop cleanly");
         }
         result
     }
