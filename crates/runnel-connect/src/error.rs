@@ -9,7 +9,7 @@ pub enum ConfigError {
     Invalid { key: String, reason: String },
     #[error("cannot read connector file {path}: {reason}")]
     File { path: String, reason: String },
-    #[error("unknown connector.class '{0}' (known: postgres, redis, http, search, file)")]
+    #[error("unknown connector.class '{0}': neither a sink (postgres, redis, http, search) nor a source this worker registers (file, and postgres-cdc in the runnel binary)")]
     UnknownClass(String),
 }
 
