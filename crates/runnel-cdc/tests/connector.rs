@@ -8,9 +8,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use common::processes::{child_settings, ChildWorker};
 use common::{Lcg, TestPostgres, PATIENCE};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -43,34 +43,11 @@ async fn start_worker(bootstrap: &str, dir: &Path) -> ConnectRuntime {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_child() {
-    let Ok(settings) = std::env::var(CHILD_ENV) else {
+    let Some((bootstrap, dir)) = child_settings(CHILD_ENV) else {
         return;
     };
-    let (bootstrap, dir) = settings.split_once('|').unwrap();
-    let _runtime = start_worker(bootstrap, Path::new(dir)).await;
+    let _runtime = start_worker(&bootstrap, &dir).await;
     std::future::pending::<()>().await;
-}
-
-/// The worker in a child process, killed with SIGKILL when dropped (a failing test too).
-struct ChildWorker(Child);
-
-impl ChildWorker {
-    fn spawn(bootstrap: &str, dir: &Path) -> ChildWorker {
-        ChildWorker(
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "worker_child", "--nocapture", "--test-threads=1"])
-                .env(CHILD_ENV, format!("{bootstrap}|{}", dir.display()))
-                .spawn()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for ChildWorker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The connector file a Debezium user would write, with Debezium's class name.
@@ -280,7 +257,12 @@ async fn snapshot_and_changes_arrive_once_through_a_killed_worker() {
     let connectors = dir.path().join("connectors");
     write_connector(&connectors, &postgres);
 
-    let mut child = Some(ChildWorker::spawn(&bootstrap, &connectors));
+    let mut child = Some(ChildWorker::spawn(
+        "worker_child",
+        CHILD_ENV,
+        &bootstrap,
+        &connectors,
+    ));
     let snapshot = wait_for_events(&bootstrap, SNAPSHOT_ROWS as usize, "the snapshot is in").await;
     assert_eq!(snapshot.len(), SNAPSHOT_ROWS as usize);
     let first = snapshot.iter().find(|(key, _)| key["id"] == 1).unwrap();
@@ -301,7 +283,12 @@ async fn snapshot_and_changes_arrive_once_through_a_killed_worker() {
         wait_for_events(&bootstrap, before + 20, "the worker is mid-stream").await;
         drop(child.take());
         changes(&mut db, &mut rng, &mut ids, &mut next_id, 20, &mut expected).await;
-        child = Some(ChildWorker::spawn(&bootstrap, &connectors));
+        child = Some(ChildWorker::spawn(
+            "worker_child",
+            CHILD_ENV,
+            &bootstrap,
+            &connectors,
+        ));
     }
     drop(child);
 

@@ -7,9 +7,9 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command};
 use std::time::Duration;
 
+use common::processes::{child_settings, ChildWorker};
 use common::*;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -194,34 +194,11 @@ async fn interval_transactions_carry_transformed_records_to_a_created_topic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_child() {
-    let Ok(settings) = std::env::var(CHILD_ENV) else {
+    let Some((bootstrap, dir)) = child_settings(CHILD_ENV) else {
         return;
     };
-    let (bootstrap, dir) = settings.split_once('|').unwrap();
-    let _runtime = start_connect(bootstrap, Path::new(dir)).await;
+    let _runtime = start_connect(&bootstrap, &dir).await;
     std::future::pending::<()>().await;
-}
-
-/// The worker in a child process, killed with SIGKILL when dropped (a failing test too).
-struct ChildWorker(Child);
-
-impl ChildWorker {
-    fn spawn(bootstrap: &str, dir: &Path) -> ChildWorker {
-        ChildWorker(
-            Command::new(std::env::current_exe().unwrap())
-                .args(["--exact", "source_child", "--nocapture", "--test-threads=1"])
-                .env(CHILD_ENV, format!("{bootstrap}|{}", dir.display()))
-                .spawn()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for ChildWorker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -233,7 +210,12 @@ async fn a_killed_worker_restarts_without_losing_or_repeating_a_line() {
     append(&file, 0..0);
     let connectors = dir.path().join("connectors");
     write(&connectors, &file_connector("events-in", &file, "events"));
-    let mut child = Some(ChildWorker::spawn(&broker.bootstrap, &connectors));
+    let mut child = Some(ChildWorker::spawn(
+        "source_child",
+        CHILD_ENV,
+        &broker.bootstrap,
+        &connectors,
+    ));
     let mut written = 0;
     for _ in 0..4 {
         // Lines keep coming while the worker runs, in small appends, so that the kill
@@ -255,7 +237,12 @@ async fn a_killed_worker_restarts_without_losing_or_repeating_a_line() {
         append(&file, written..written + 500);
         written += 500;
         drop(child.take());
-        child = Some(ChildWorker::spawn(&broker.bootstrap, &connectors));
+        child = Some(ChildWorker::spawn(
+            "source_child",
+            CHILD_ENV,
+            &broker.bootstrap,
+            &connectors,
+        ));
     }
     wait_until("every line is in the topic", || async {
         read_committed_async(&broker.bootstrap, "events")

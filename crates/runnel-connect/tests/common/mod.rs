@@ -3,8 +3,12 @@
 //! `initdb`), `redis-server`, and the connect runtime itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod processes;
+
+pub use processes::free_port;
+use processes::{as_owner, postgres_bin, postgres_owner};
+
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -138,14 +142,6 @@ pub async fn status(runtime: &ConnectRuntime, name: &str) -> ConnectorStatus {
     runtime.worker().status(name).await.unwrap()
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A PostgreSQL server of its own: `initdb` in a temporary directory, then `postgres` on a
 /// free port, trusting local connections. As root, both run as the `postgres` user (the
 /// server refuses root), which the Debian package creates.
@@ -243,38 +239,6 @@ impl TestPostgres {
 impl Drop for TestPostgres {
     fn drop(&mut self) {
         self.pause();
-    }
-}
-
-fn postgres_bin() -> PathBuf {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL is not installed (Debian package postgresql)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("initdb").exists())
-        .collect();
-    versions.sort();
-    versions.pop().expect("no PostgreSQL version has initdb")
-}
-
-/// The `postgres` user's ids when running as root.
-fn postgres_owner() -> Option<(u32, u32)> {
-    let output = Command::new("id").arg("-u").output().unwrap();
-    if String::from_utf8_lossy(&output.stdout).trim() != "0" {
-        return None;
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let line = passwd
-        .lines()
-        .find(|l| l.starts_with("postgres:"))
-        .expect("running as root needs the postgres user");
-    let fields: Vec<&str> = line.split(':').collect();
-    Some((fields[2].parse().unwrap(), fields[3].parse().unwrap()))
-}
-
-fn as_owner(command: &mut Command, owner: Option<(u32, u32)>) {
-    use std::os::unix::process::CommandExt;
-    if let Some((uid, gid)) = owner {
-        command.gid(gid).uid(uid);
     }
 }
 
