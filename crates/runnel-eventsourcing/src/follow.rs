@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::BorrowedMessage;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
+use crate::clients;
 use crate::error::EventStoreError;
 
 const POLL: Duration = Duration::from_millis(50);
@@ -38,13 +39,7 @@ impl Follower {
         topic: &str,
         mut apply: impl FnMut(&BorrowedMessage<'_>) + Send + 'static,
     ) -> Result<Follower, EventStoreError> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "runnel-eventsourcing-follower")
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
-            .set("enable.partition.eof", "false");
+        let config = clients::reader(bootstrap, "runnel-eventsourcing-follower");
         let consumer: BaseConsumer = config.create()?;
         let watermarks: BaseConsumer = config.create()?;
         let mut assignment = TopicPartitionList::new();

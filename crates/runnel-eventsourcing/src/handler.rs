@@ -9,11 +9,11 @@ use std::time::Duration;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aggregate::Aggregate;
+use crate::clients;
 use crate::error::{CommandError, EventStoreError};
 use crate::event::{decode_commit, Commit, Metadata, StoredEvent, Upcasters};
 use crate::store::EventIndex;
@@ -130,12 +130,7 @@ impl<A: Aggregate> CommandHandler<A> {
         upcasters: Upcasters,
         config: HandlerConfig,
     ) -> Result<Self, EventStoreError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "0")
-            .create()?;
+        let producer = clients::writer(bootstrap).create()?;
         Ok(CommandHandler {
             index,
             producer,

@@ -16,6 +16,7 @@
 //!   compacted topic) shorten the replay, and a damaged or incompatible one is ignored.
 
 mod aggregate;
+mod clients;
 mod error;
 mod event;
 mod follow;

@@ -18,9 +18,10 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message};
+use rdkafka::Message;
 use serde::{Deserialize, Serialize};
 
+use crate::clients;
 use crate::error::EventStoreError;
 use crate::follow::Follower;
 use crate::handler::EXPECTED_OFFSET_HEADER;
@@ -118,12 +119,7 @@ impl KeyVault {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(subject.to_owned(), entry);
         })?;
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "0")
-            .create()?;
+        let producer = clients::writer(bootstrap).create()?;
         let vault = KeyVault {
             topic: topic.to_owned(),
             keys,

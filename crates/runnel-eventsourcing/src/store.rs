@@ -16,10 +16,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::watch;
 
+use crate::clients;
 use crate::error::EventStoreError;
 use crate::follow::partition_count;
 
@@ -109,13 +110,7 @@ impl EventIndex {
                 Err(e) => return Err(index_error(path)(e.into())),
             }
         }
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", "runnel-eventsourcing-index")
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_committed")
-            .set("enable.partition.eof", "false");
+        let config = clients::reader(bootstrap, "runnel-eventsourcing-index");
         let consumer: BaseConsumer = config.create()?;
         let watermarks: BaseConsumer = config.create()?;
         let mut assignment = TopicPartitionList::new();
