@@ -713,6 +713,23 @@ mod tests {
     }
 
     #[test]
+    fn metrics_that_do_not_count_stay_at_zero() {
+        let metrics = BrokerMetrics::new(false);
+        metrics.request_handled(ApiKey::Produce, 9, Duration::from_millis(2));
+        metrics.produced("t", 100, 3);
+        let mut registry = Registry::with_prefix("runnel");
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        assert!(!text.contains("runnel_requests_total{"), "{text}");
+        assert!(!text.contains("runnel_topic_produced"), "{text}");
+        assert!(
+            text.contains("runnel_requests_unsupported_version_total 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn records_are_counted_from_batch_headers_and_a_torn_tail_is_ignored() {
         let mut batches = Vec::new();
         for count in [3i32, 5] {
