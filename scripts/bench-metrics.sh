@@ -3,7 +3,7 @@
 # on and off"). Every run starts two brokers one after the other, each over a new data
 # directory: one with its admin server (metrics counted and served, as by default) and one
 # with `--admin-listen ''` (nothing counted), alternating which goes first, and measures
-# `bench produce` against each. Prints every report, the medians and the median of the
+# `runnel bench produce` against each. Prints every report, the medians and the median of the
 # per-run ratios (off/on), and the load average before and after.
 #
 # usage: scripts/bench-metrics.sh [options]
@@ -37,13 +37,10 @@ done
 
 target=${CARGO_TARGET_DIR:-$PWD/target}
 if ! $skip_build; then
-    cargo build --release -p runnel -p runnel-bench --bins --examples
+    cargo build --release -p runnel --bin runnel
 fi
 runnel=$target/release/runnel
-bench=$target/release/examples/bench
-for binary in "$runnel" "$bench"; do
-    [[ -x $binary ]] || { echo "bench-metrics.sh: $binary is missing (drop --skip-build)" >&2; exit 1; }
-done
+[[ -x $runnel ]] || { echo "bench-metrics.sh: $runnel is missing (drop --skip-build)" >&2; exit 1; }
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 data_dir=$target/bench-metrics-data-$stamp
@@ -91,7 +88,7 @@ measure() {
     start_broker "$1" "$2"
     sync -f "$data_dir" 2>/dev/null || sync
     echo "== $1 ($(date -u +%H:%M:%S), load $(cut -d' ' -f1 /proc/loadavg))"
-    "$bench" produce --bootstrap-server "$address" --topic "$1" --acks 1 \
+    "$runnel" bench produce --bootstrap-server "$address" --topic "$1" --acks 1 \
         --records "$records" --record-size "$record_size" --linger-ms "$linger_ms" | tee "$out/$1.txt"
     stop_broker
 }
