@@ -147,6 +147,7 @@ impl Broker {
             config.max_connections,
             config.max_connections_per_ip,
         ));
+        let metrics = BrokerMetrics::new(config.count_requests);
         let state = Arc::new(BrokerState {
             config,
             cluster_id,
@@ -157,7 +158,7 @@ impl Broker {
             transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
             shares,
             fetch_sessions: FetchSessions::default(),
-            metrics: BrokerMetrics::default(),
+            metrics,
             connections,
             shutdown,
             parked_fetches: AtomicUsize::new(0),

@@ -144,6 +144,9 @@ pub struct BrokerConfig {
     pub transaction_cleanup_interval_ms: u64,
     /// `group.share.*`: share-group defaults.
     pub share: crate::share::config::ShareDefaults,
+    /// Whether requests are counted for the metrics as they are served. Off, the counting
+    /// costs nothing: for a broker whose metrics nobody scrapes.
+    pub count_requests: bool,
 }
 
 impl Default for BrokerConfig {
@@ -178,6 +181,7 @@ impl Default for BrokerConfig {
             producer_id_expiration_ms: 24 * 60 * 60 * 1000,
             transaction_cleanup_interval_ms: 10_000,
             share: crate::share::config::ShareDefaults::default(),
+            count_requests: true,
         }
     }
 }

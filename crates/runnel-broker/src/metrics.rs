@@ -20,14 +20,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::{
+    EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder, NoLabelSet,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use runnel_lag::{LagReport, Observation, Status};
-use runnel_log::BatchHeader;
+use runnel_log::{BatchHeader, LatencySnapshot, LATENCY_BOUNDS_MICROS};
 
 use crate::broker::BrokerState;
 use crate::handlers::{api_versions, supported};
@@ -101,6 +104,8 @@ fn duration_histogram() -> Histogram {
 /// The series counted as requests are served. Cloning shares the counters.
 #[derive(Debug, Clone)]
 pub struct BrokerMetrics {
+    /// Off, nothing is counted and these series stay at zero.
+    counting: bool,
     requests: Family<RequestLabels, Counter>,
     unsupported_requests: Counter,
     request_duration: DurationFamily,
@@ -112,7 +117,15 @@ pub struct BrokerMetrics {
 
 impl Default for BrokerMetrics {
     fn default() -> Self {
+        BrokerMetrics::new(true)
+    }
+}
+
+impl BrokerMetrics {
+    /// Series that count requests if `counting`, else stay at zero at no cost.
+    pub fn new(counting: bool) -> Self {
         BrokerMetrics {
+            counting,
             requests: Family::default(),
             unsupported_requests: Counter::default(),
             request_duration: Family::new_with_constructor(duration_histogram),
@@ -122,12 +135,13 @@ impl Default for BrokerMetrics {
             fetched_records: Family::default(),
         }
     }
-}
 
-impl BrokerMetrics {
     /// Counts one request and how long it took to handle. Versions the broker does not
     /// support are counted together, so a client sending arbitrary versions cannot add series.
     pub(crate) fn request_handled(&self, api: ApiKey, version: i16, took: Duration) {
+        if !self.counting {
+            return;
+        }
         let range = if api == ApiKey::ApiVersions {
             Some((0, api_versions::MAX_VERSION))
         } else {
@@ -148,6 +162,9 @@ impl BrokerMetrics {
 
     /// Counts records appended to `topic`: `bytes` as received, `records` as offsets taken.
     pub(crate) fn produced(&self, topic: &str, bytes: usize, records: u64) {
+        if !self.counting {
+            return;
+        }
         let labels = TopicLabels {
             topic: topic.to_owned(),
         };
@@ -159,6 +176,9 @@ impl BrokerMetrics {
 
     /// Counts the batches of `topic` a fetch response carries.
     pub(crate) fn fetched(&self, topic: &str, batches: &[u8]) {
+        if !self.counting {
+            return;
+        }
         let labels = TopicLabels {
             topic: topic.to_owned(),
         };
@@ -272,24 +292,20 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
         "Client connections open",
         gauge(state.connections.open()),
     );
-    let refused = Counter::<u64>::default();
-    refused.inc_by(state.connections.refused());
     registry.register(
         "connections_refused",
         "Connections closed as accepted because max.connections or max.connections.per.ip was reached",
-        refused,
+        counter(state.connections.refused()),
     );
     registry.register(
         "fetches_waiting",
         "Fetch requests waiting for data",
         gauge(state.parked_fetches()),
     );
-    let panics = Counter::<u64>::default();
-    panics.inc_by(u64::try_from(state.handler_panics()).unwrap_or(u64::MAX));
     registry.register(
         "request_handler_panics",
         "Request handlers that panicked, each closing its connection (a bug every time)",
-        panics,
+        counter(state.handler_panics()),
     );
 
     let topic_size: Family<TopicLabels, Gauge> = Family::default();
@@ -300,10 +316,12 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
     let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
     // Producers with a transaction open on some partition.
     let mut transactions = BTreeSet::new();
+    let mut sync_latency = LatencySnapshot::default();
     for topic in state.topics.all() {
         let mut size = 0u64;
         for partition in topic.partitions().iter() {
             let log = &partition.log;
+            sync_latency.merge(&log.sync_latency());
             let (end, bytes) = (log.high_watermark(), log.size_bytes());
             size = size.saturating_add(bytes);
             transactions.extend(
@@ -341,6 +359,16 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
         "Producers with a transaction open (written to, neither committed nor aborted yet)",
         gauge(transactions.len()),
     );
+    registry.register_with_unit(
+        "log_fsync_duration",
+        "Time fdatasync took to make appended records durable, over the logs of every topic \
+         that exists (a deleted topic's syncs leave the totals)",
+        Unit::Seconds,
+        SyncLatency(sync_latency),
+    );
+    register_log_cleanup(state, registry);
+    register_transaction_states(state, registry);
+    register_share_groups(state, detail, registry);
 
     let group_lag: Family<GroupLabels, Gauge> = Family::default();
     let committed: Family<GroupPartitionLabels, Gauge> = Family::default();
@@ -397,6 +425,153 @@ fn register_state(state: &BrokerState, detail: Detail, registry: &mut Registry) 
             "group_partition_lag_records",
             "Records between the group's committed offset and the partition's log end",
             partition_lag,
+        );
+    }
+}
+
+fn counter(value: impl TryInto<u64>) -> Counter {
+    let counter = Counter::<u64>::default();
+    counter.inc_by(value.try_into().unwrap_or(u64::MAX));
+    counter
+}
+
+/// The fdatasync latency of the logs as a Prometheus histogram.
+#[derive(Debug)]
+struct SyncLatency(LatencySnapshot);
+
+impl EncodeMetric for SyncLatency {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let bounds = LATENCY_BOUNDS_MICROS
+            .iter()
+            .map(|&micros| micros as f64 / 1e6)
+            .chain([f64::MAX]);
+        let buckets: Vec<(f64, u64)> = bounds.zip(self.0.counts).collect();
+        encoder.encode_histogram::<NoLabelSet>(
+            self.0.sum.as_secs_f64(),
+            self.0.count(),
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// Compaction and retention: what the cleaner and the retention checks removed.
+fn register_log_cleanup(state: &BrokerState, registry: &mut Registry) {
+    let cleaner = state.topics.cleaner_totals();
+    registry.register(
+        "log_cleaner_passes",
+        "Passes of the log cleaner over every compacted log",
+        counter(cleaner.passes),
+    );
+    registry.register(
+        "log_cleaner_compactions",
+        "Compactions that rewrote segments of a log",
+        counter(cleaner.compactions),
+    );
+    registry.register_with_unit(
+        "log_cleaner_reclaimed",
+        "Bytes of log segments compaction freed",
+        Unit::Bytes,
+        counter(cleaner.bytes_reclaimed),
+    );
+    registry.register(
+        "log_cleaner_removed_records",
+        "Records compaction removed (superseded values, expired tombstones, aborted data)",
+        counter(cleaner.records_removed),
+    );
+    let retention = state.topics.retention_totals();
+    registry.register(
+        "log_retention_deleted_segments",
+        "Segments deleted by retention (retention.ms, retention.bytes)",
+        counter(retention.segments_deleted),
+    );
+    registry.register_with_unit(
+        "log_retention_deleted",
+        "Bytes of segments deleted by retention",
+        Unit::Bytes,
+        counter(retention.bytes_deleted),
+    );
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TxnStateLabels {
+    state: &'static str,
+}
+
+/// Transactional ids per state of the transaction coordinator: one series per state.
+fn register_transaction_states(state: &BrokerState, registry: &mut Registry) {
+    let ids: Family<TxnStateLabels, Gauge> = Family::default();
+    for (txn_state, count) in state.transactions.state_counts() {
+        ids.get_or_create(&TxnStateLabels {
+            state: txn_state.name(),
+        })
+        .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+    registry.register(
+        "transactional_ids",
+        "Transactional ids known to the transaction coordinator, by the state of their \
+         transaction (Ongoing: open; PrepareCommit, PrepareAbort: ending)",
+        ids,
+    );
+}
+
+/// In-flight (acquired) and dead-lettered records per share group, and per share-partition
+/// with per-partition detail.
+fn register_share_groups(state: &BrokerState, detail: Detail, registry: &mut Registry) {
+    let in_flight: Family<GroupLabels, Gauge> = Family::default();
+    let dead_lettered: Family<GroupLabels, Counter> = Family::default();
+    let partition_in_flight: Family<GroupPartitionLabels, Gauge> = Family::default();
+    let partition_dead_lettered: Family<GroupPartitionLabels, Counter> = Family::default();
+    for partition in state.shares.all_partitions() {
+        let (acquired, dead) = {
+            let share = partition.lock();
+            let acquired = share.records.as_ref().map_or(0, |r| r.summary().acquired);
+            (acquired, share.dead_lettered)
+        };
+        let group = GroupLabels {
+            group: partition.key.group.clone(),
+        };
+        in_flight
+            .get_or_create(&group)
+            .inc_by(i64::try_from(acquired).unwrap_or(i64::MAX));
+        dead_lettered.get_or_create(&group).inc_by(dead);
+        if detail == Detail::Partitions {
+            let labels = GroupPartitionLabels {
+                group: group.group,
+                topic: partition.key.topic.clone(),
+                partition: partition.key.partition,
+            };
+            partition_in_flight
+                .get_or_create(&labels)
+                .set(i64::try_from(acquired).unwrap_or(i64::MAX));
+            partition_dead_lettered.get_or_create(&labels).inc_by(dead);
+        }
+    }
+    registry.register(
+        "share_group_in_flight_records",
+        "Records acquired by share-group consumers and neither acknowledged nor released yet",
+        in_flight,
+    );
+    registry.register(
+        "share_group_dead_lettered_records",
+        "Records archived by share groups for a dead-letter reason (delivery count exhausted \
+         or rejected)",
+        dead_lettered,
+    );
+    if detail == Detail::Partitions {
+        registry.register(
+            "share_partition_in_flight_records",
+            "Records of the share-partition acquired and neither acknowledged nor released yet",
+            partition_in_flight,
+        );
+        registry.register(
+            "share_partition_dead_lettered_records",
+            "Records of the share-partition archived for a dead-letter reason",
+            partition_dead_lettered,
         );
     }
 }
@@ -533,6 +708,23 @@ mod tests {
             text.contains(
                 "runnel_request_duration_seconds_bucket{api=\"Produce\",le=\"0.0025\"} 1\n"
             ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn metrics_that_do_not_count_stay_at_zero() {
+        let metrics = BrokerMetrics::new(false);
+        metrics.request_handled(ApiKey::Produce, 9, Duration::from_millis(2));
+        metrics.produced("t", 100, 3);
+        let mut registry = Registry::with_prefix("runnel");
+        metrics.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).unwrap();
+        assert!(!text.contains("runnel_requests_total{"), "{text}");
+        assert!(!text.contains("runnel_topic_produced"), "{text}");
+        assert!(
+            text.contains("runnel_requests_unsupported_version_total 0\n"),
             "{text}"
         );
     }

@@ -17,11 +17,15 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::topic_settings;
-use runnel_log::{AppendInfo, Clock, Log, LogCleaner, LogConfig, LogError, SystemClock, TxnMarker};
+use runnel_log::{
+    AppendInfo, CleanerTotals, Clock, Log, LogCleaner, LogConfig, LogError, RetentionReport,
+    SystemClock, TxnMarker,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -196,6 +200,9 @@ pub struct Topics {
     /// map never disagree.
     changes: Mutex<()>,
     cleaner: LogCleaner,
+    /// What retention has deleted since the broker started, for metrics.
+    retention_deleted_segments: AtomicU64,
+    retention_deleted_bytes: AtomicU64,
     /// An exclusive lock on `DATA/.lock`, held while the broker runs: two brokers writing
     /// the same logs would corrupt them.
     _lock: fs::File,
@@ -220,6 +227,8 @@ impl Topics {
             topics: RwLock::new(BTreeMap::new()),
             changes: Mutex::new(()),
             cleaner,
+            retention_deleted_segments: AtomicU64::new(0),
+            retention_deleted_bytes: AtomicU64::new(0),
             _lock: lock,
         };
         let mut loaded = BTreeMap::new();
@@ -563,6 +572,7 @@ impl Topics {
                     Ok(report) => {
                         deleted += report.segments_deleted;
                         if report.segments_deleted > 0 {
+                            self.count_retention(&report);
                             partition.notify();
                         }
                     }
@@ -573,6 +583,30 @@ impl Topics {
             }
         }
         deleted
+    }
+
+    fn count_retention(&self, report: &RetentionReport) {
+        let segments = u64::try_from(report.segments_deleted).unwrap_or(u64::MAX);
+        self.retention_deleted_segments
+            .fetch_add(segments, Ordering::Relaxed);
+        self.retention_deleted_bytes
+            .fetch_add(report.bytes_deleted, Ordering::Relaxed);
+    }
+
+    /// Segments and bytes retention has deleted since the broker started.
+    pub fn retention_totals(&self) -> RetentionReport {
+        RetentionReport {
+            segments_deleted: usize::try_from(
+                self.retention_deleted_segments.load(Ordering::Relaxed),
+            )
+            .unwrap_or(usize::MAX),
+            bytes_deleted: self.retention_deleted_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What the log cleaner (compaction) has done since the broker started.
+    pub fn cleaner_totals(&self) -> CleanerTotals {
+        self.cleaner.totals()
     }
 
     /// Flushes logs whose `flush.ms` has passed. Blocking.

@@ -17,6 +17,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use uuid::Uuid;
 
 use common::{bootstrap, create_topic_at, producer, start, Raw};
+use runnel_broker::metrics::Detail;
 use runnel_broker::Broker;
 
 const UNKNOWN_MEMBER_ID: i16 = 25;
@@ -648,4 +649,88 @@ async fn share_fetch_limits_are_shared_between_partitions_in_rotation() {
     assert_eq!(acquired_by_partition(&response), vec![(2, 1, 1)]);
     drop(producer);
     broker.shutdown().await.unwrap();
+}
+
+/// The value of the exposition's sample `series` (name and labels exactly as rendered).
+fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+fn share_metrics(broker: &Broker, detail: Detail) -> String {
+    let no_lag = runnel_lag::LagReport {
+        evaluated_at_ms: 0,
+        window_ms: 0,
+        untracked_observations: 0,
+        groups: Vec::new(),
+    };
+    runnel_broker::metrics::render(broker.state(), detail, &no_lag).unwrap()
+}
+
+#[tokio::test]
+async fn in_flight_and_dead_lettered_records_show_in_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |_| {}).await;
+    let topic = create_jobs(&broker, 1).await;
+    let mut a = Raw::connect(&broker).await;
+    open_session(&mut a, "a", topic).await;
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    produce_jobs(&producer, 0, 5).await;
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 4, 1)]);
+
+    let group = "{group=\"workers\"}";
+    let partition = "{group=\"workers\",topic=\"jobs\",partition=\"0\"}";
+    let metrics = share_metrics(&broker, Detail::Partitions);
+    let value = |name: &str, labels: &str| sample(&metrics, &format!("{name}{labels}"));
+    assert_eq!(
+        value("runnel_share_group_in_flight_records", group),
+        Some(5.0)
+    );
+    assert_eq!(
+        value("runnel_share_partition_in_flight_records", partition),
+        Some(5.0)
+    );
+    assert_eq!(
+        value("runnel_share_group_dead_lettered_records_total", group),
+        Some(0.0)
+    );
+
+    // Two rejected (dead-lettered), one accepted, two still held.
+    const REJECT: i8 = 3;
+    let settle = acknowledge("a", 2, topic, &[(0, 1, REJECT), (2, 2, ACCEPT)]);
+    let response: ShareAcknowledgeResponse = a.call(ApiKey::ShareAcknowledge, 1, &settle).await;
+    assert_eq!(response.responses[0].partitions[0].error_code, 0);
+    let metrics = share_metrics(&broker, Detail::Partitions);
+    let value = |name: &str, labels: &str| sample(&metrics, &format!("{name}{labels}"));
+    assert_eq!(
+        value("runnel_share_group_in_flight_records", group),
+        Some(2.0)
+    );
+    assert_eq!(
+        value("runnel_share_group_dead_lettered_records_total", group),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            "runnel_share_partition_dead_lettered_records_total",
+            partition
+        ),
+        Some(2.0)
+    );
+
+    // Without per-partition detail, the group's totals only.
+    let totals = share_metrics(&broker, Detail::Topics);
+    assert_eq!(
+        sample(
+            &totals,
+            &format!("runnel_share_group_in_flight_records{group}")
+        ),
+        Some(2.0)
+    );
+    assert!(!totals.contains("runnel_share_partition_"), "{totals}");
 }

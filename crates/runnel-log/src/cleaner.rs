@@ -315,11 +315,26 @@ pub struct LogCleaner {
     thread: Option<JoinHandle<()>>,
 }
 
+/// What the cleaner has done since it started: read at any time, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CleanerTotals {
+    /// Completed passes over all registered logs.
+    pub passes: u64,
+    /// Compactions of one log that rewrote segments.
+    pub compactions: u64,
+    /// Bytes of log segments the compactions freed.
+    pub bytes_reclaimed: u64,
+    pub records_removed: u64,
+}
+
 #[derive(Debug, Default)]
 struct CleanerShared {
     logs: Mutex<Vec<Weak<Log>>>,
     stopping: Mutex<bool>,
     wake: Condvar,
+    compactions: AtomicU64,
+    bytes_reclaimed: AtomicU64,
+    records_removed: AtomicU64,
     passes: AtomicU64,
     passes_done: Condvar,
     passes_lock: Mutex<()>,
@@ -350,6 +365,16 @@ impl LogCleaner {
     /// Completed passes over all registered logs.
     pub fn passes(&self) -> u64 {
         self.shared.passes.load(Ordering::Acquire)
+    }
+
+    pub fn totals(&self) -> CleanerTotals {
+        let shared = &self.shared;
+        CleanerTotals {
+            passes: self.passes(),
+            compactions: shared.compactions.load(Ordering::Relaxed),
+            bytes_reclaimed: shared.bytes_reclaimed.load(Ordering::Relaxed),
+            records_removed: shared.records_removed.load(Ordering::Relaxed),
+        }
     }
 
     /// Waits until `passes()` reaches `count` or `timeout` elapses; returns whether it did.
@@ -385,6 +410,14 @@ impl Drop for LogCleaner {
 }
 
 impl CleanerShared {
+    fn count(&self, report: &CompactionReport) {
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        let reclaimed = report.bytes_before.saturating_sub(report.bytes_after);
+        self.bytes_reclaimed.fetch_add(reclaimed, Ordering::Relaxed);
+        self.records_removed
+            .fetch_add(report.records_removed, Ordering::Relaxed);
+    }
+
     fn run(&self, interval: Duration) {
         loop {
             let stopping = self.stopping.lock().unwrap_or_else(|p| p.into_inner());
@@ -402,8 +435,12 @@ impl CleanerShared {
                 logs.iter().filter_map(Weak::upgrade).collect()
             };
             for log in logs {
-                if let Err(error) = log.compact() {
-                    tracing::error!(dir = %log.dir().display(), %error, "compaction failed");
+                match log.compact() {
+                    Ok(Some(report)) => self.count(&report),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::error!(dir = %log.dir().display(), %error, "compaction failed")
+                    }
                 }
             }
             let _guard = self.passes_lock.lock().unwrap_or_else(|p| p.into_inner());

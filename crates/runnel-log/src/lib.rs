@@ -17,6 +17,7 @@ mod error;
 mod fsutil;
 mod index;
 mod key_index;
+mod latency;
 mod log;
 mod producers;
 mod records;
@@ -29,13 +30,14 @@ mod validate;
 pub use batch::{
     validate as validate_batch, BatchHeader, Batches, Compression, HEADER_LEN, LOG_OVERHEAD,
 };
-pub use cleaner::{CompactionReport, LogCleaner, OFFSET_MAP_MAX_BYTES};
+pub use cleaner::{CleanerTotals, CompactionReport, LogCleaner, OFFSET_MAP_MAX_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use conditions::{Conflict, EXPECTED_OFFSET_HEADER, EXPECT_NO_RECORD};
 pub use config::{CleanupPolicy, CompressionType, LogConfig, TimestampType, CONFIG_NAMES};
 pub use decompress::MAX_DECOMPRESSED_BYTES;
 pub use error::{BatchError, LogError, RecordError, RecordFault};
 pub use fsutil::{sync_dir, write_atomically};
+pub use latency::{LatencySnapshot, LATENCY_BOUNDS_MICROS};
 pub use log::{AppendInfo, Log, ReadResult, RetentionReport, TimestampOffset};
 pub use producers::{AbortedTxn, ProducerEntry, TxnMarker, CACHED_BATCHES};
 pub use records::{parse as parse_records, payload as batch_payload, BatchBuilder, Header, Record};

@@ -2,8 +2,9 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
 
 use crate::batch::{self, BatchHeader, Batches};
 use crate::checkpoint;
@@ -13,6 +14,7 @@ use crate::config::{LogConfig, TimestampType};
 use crate::error::{BatchError, IoContext, LogError};
 use crate::fsutil;
 use crate::key_index::KeyIndex;
+use crate::latency::{LatencyRecorder, LatencySnapshot};
 use crate::producers::{AbortedTxn, ProducerEntry, ProducerState, Staged, TxnMarker, Verdict};
 use crate::records;
 use crate::segment::{OpenMode, Segment, CLEANED_SUFFIX, INDEX_EXT, LOG_EXT, TIME_INDEX_EXT};
@@ -96,8 +98,9 @@ pub struct Log {
     /// the append's durability requirement is met.
     high_watermark: AtomicI64,
     log_start: AtomicI64,
-    /// `fdatasync` calls made for appends and flushes (not for rolls or the cleaner).
-    syncs: AtomicU64,
+    /// How long the `fdatasync` calls made for appends and flushes took (not those for rolls
+    /// or the cleaner); their count is [`Log::syncs`].
+    sync_latency: LatencyRecorder,
     /// Serializes compactions of this log.
     pub(crate) cleaning: Mutex<crate::cleaner::CleanerState>,
     /// Idempotent producers and transactions. Locked after `writer` when both are held.
@@ -191,7 +194,7 @@ impl Log {
             }),
             high_watermark: AtomicI64::new(next_offset),
             log_start: AtomicI64::new(log_start),
-            syncs: AtomicU64::new(0),
+            sync_latency: LatencyRecorder::default(),
             cleaning: Mutex::new(cleaner_state),
             producers: Mutex::new(producers),
             ending: Mutex::new(std::collections::BTreeMap::new()),
@@ -463,7 +466,7 @@ impl Log {
             let synced = active
                 .sync_through(end)
                 .inspect_err(|e| self.take_offline(&mut self.lock_writer(), e))?;
-            self.syncs.fetch_add(u64::from(synced), Ordering::Relaxed);
+            self.record_sync(synced);
             self.high_watermark.fetch_max(next, Ordering::AcqRel);
         }
         Ok(AppendInfo {
@@ -682,14 +685,25 @@ impl Log {
             self.active()
         };
         let synced = active.sync()?;
-        self.syncs.fetch_add(u64::from(synced), Ordering::Relaxed);
+        self.record_sync(synced);
         Ok(())
+    }
+
+    fn record_sync(&self, took: Option<Duration>) {
+        if let Some(took) = took {
+            self.sync_latency.record(took);
+        }
     }
 
     /// How many `fdatasync` calls appends and flushes have made since the log was opened.
     /// Below the number of durable appends when concurrent appenders share syncs.
     pub fn syncs(&self) -> u64 {
-        self.syncs.load(Ordering::Relaxed)
+        self.sync_latency.count()
+    }
+
+    /// How long those `fdatasync` calls took.
+    pub fn sync_latency(&self) -> LatencySnapshot {
+        self.sync_latency.snapshot()
     }
 
     /// Flushes if `flush.ms` has passed since the last flush and something is unflushed; for

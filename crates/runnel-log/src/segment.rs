@@ -9,6 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
 
@@ -372,28 +373,29 @@ impl Segment {
         self.written_back.load(Ordering::Relaxed)
     }
 
-    /// Makes every byte written so far durable. Returns whether it called `fdatasync`.
-    pub(crate) fn sync(&self) -> Result<bool, LogError> {
+    /// Makes every byte written so far durable. Returns how long its `fdatasync` took, if
+    /// it called one.
+    pub(crate) fn sync(&self) -> Result<Option<Duration>, LogError> {
         self.sync_through(self.size())
     }
 
     /// Makes the first `upto` bytes durable. This is group commit: one `fdatasync` runs at a
     /// time, and it covers every byte written before it started. A caller waits while one
     /// runs; if that one did not cover its bytes, the first waiter to wake starts the next,
-    /// for itself and everyone who wrote in the meantime. Returns whether this call issued an
-    /// `fdatasync`.
+    /// for itself and everyone who wrote in the meantime. Returns how long the `fdatasync`
+    /// this call issued took, if it issued one.
     ///
     /// Overlapping syncs (each appender its own unless one in flight covers it) were measured
     /// too: they leave the grouping to the file system, which shared far fewer of them, and
     /// appended 20 to 50 % less with 8 to 64 appenders (BENCHMARKS.md).
-    pub(crate) fn sync_through(&self, upto: u64) -> Result<bool, LogError> {
+    pub(crate) fn sync_through(&self, upto: u64) -> Result<Option<Duration>, LogError> {
         if self.synced.load(Ordering::Acquire) >= upto {
-            return Ok(false);
+            return Ok(None);
         }
         let mut syncing = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if self.synced.load(Ordering::Acquire) >= upto {
-                return Ok(false);
+                return Ok(None);
             }
             if !*syncing {
                 break;
@@ -407,7 +409,9 @@ impl Segment {
         *syncing = true;
         drop(syncing);
 
+        let started = Instant::now();
         let result = self.file.sync_data();
+        let took = started.elapsed();
 
         let mut syncing = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
         if result.is_ok() {
@@ -418,7 +422,7 @@ impl Segment {
         drop(syncing);
         self.sync_done.notify_all();
         result.at(&self.log_path)?;
-        Ok(true)
+        Ok(Some(took))
     }
 
     pub(crate) fn synced_bytes(&self) -> u64 {

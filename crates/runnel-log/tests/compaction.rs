@@ -247,7 +247,7 @@ fn tombstones_stay_for_delete_retention_then_go() {
 }
 
 #[test]
-fn the_background_cleaner_compacts_registered_logs() {
+fn the_background_cleaner_compacts_registered_logs_and_counts_what_it_reclaimed() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock();
     let log = Arc::new(open(dir.path(), compacted(0), &clock));
@@ -255,6 +255,7 @@ fn the_background_cleaner_compacts_registered_logs() {
         keyed(&log, "a", Some(&n.to_string()), clock.now_ms());
     }
     log.roll().unwrap();
+    let before = log.size_bytes();
     let cleaner = LogCleaner::start(Duration::from_millis(10)).unwrap();
     cleaner.register(&log);
     assert!(
@@ -262,5 +263,15 @@ fn the_background_cleaner_compacts_registered_logs() {
         "cleaner made no pass"
     );
     assert_eq!(values(&log), vec![("a".to_owned(), Some("9".to_owned()))]);
+    let totals = cleaner.totals();
+    assert!(totals.passes >= 2, "{totals:?}");
+    assert_eq!(totals.compactions, 1, "{totals:?}");
+    assert_eq!(totals.records_removed, 9, "{totals:?}");
+    assert_eq!(
+        totals.bytes_reclaimed,
+        before - log.size_bytes(),
+        "{totals:?}"
+    );
+    assert!(totals.bytes_reclaimed > 0, "{totals:?}");
     drop(cleaner);
 }

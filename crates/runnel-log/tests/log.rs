@@ -584,7 +584,7 @@ fn concurrent_durable_appenders_share_syncs_and_lose_nothing() {
 }
 
 #[test]
-fn a_lone_durable_appender_syncs_once_per_append() {
+fn a_lone_durable_appender_syncs_once_per_append_and_each_sync_is_timed() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(
         dir.path(),
@@ -595,6 +595,12 @@ fn a_lone_durable_appender_syncs_once_per_append() {
         log.append(&mut simple_batch(1, 10, 1), 0).unwrap();
     }
     assert_eq!(log.syncs(), 5);
+    let latency = log.sync_latency();
+    assert_eq!(latency.count(), 5, "{latency:?}");
+    assert!(latency.sum > std::time::Duration::ZERO, "{latency:?}");
+    log.flush().unwrap();
+    // Nothing was left to make durable: no fdatasync, nothing timed.
+    assert_eq!(log.sync_latency(), latency);
 }
 
 #[test]

@@ -348,8 +348,10 @@ impl Runner {
             .collect();
         self.local.apply(&local_changes, &checkpoints)?;
         self.positions.clear();
+        let took = self.last_commit.elapsed();
         self.update_metrics(|m| {
             m.commits += 1;
+            m.commit_time += took;
             m.records_committed = records_in;
         });
         self.refresh_metrics();

@@ -427,5 +427,21 @@ fn the_metrics_report_late_records_and_the_watermark_of_every_partition() {
     assert_eq!(metrics.assigned_partitions, vec![0, 1]);
     assert_eq!(metrics.late_records_dropped, 2, "{metrics:?}");
     assert_eq!(metrics.watermarks, expected_watermarks, "{metrics:?}");
+    // The same figures as the application would serve them to Prometheus.
+    assert!(
+        metrics.commits >= 1 && metrics.commit_time > Duration::ZERO,
+        "{metrics:?}"
+    );
+    let text = metrics.render("clicks-app").unwrap();
+    let app_label = "{application=\"clicks-app\"}";
+    for line in [
+        format!("runnel_streams_records_in_total{app_label} 6"),
+        format!("runnel_streams_late_records_dropped_total{app_label} 2"),
+        format!("runnel_streams_commits_total{app_label} {}", metrics.commits),
+        format!("runnel_streams_assigned_partitions{app_label} 2"),
+        "runnel_streams_watermark_seconds{application=\"clicks-app\",topic=\"clicks\",partition=\"1\"} 6.9".to_owned(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
     app.stop().unwrap();
 }

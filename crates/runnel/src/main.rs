@@ -56,7 +56,8 @@ enum Command {
         /// TOML file of Kafka-named broker settings (e.g. num.partitions, log.retention.ms).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// HOST:PORT of the admin HTTP server (/metrics, /health); an empty value turns it off.
+        /// HOST:PORT of the admin HTTP server (/metrics, /health); an empty value turns it off,
+        /// and with it the counting of requests for the metrics.
         #[arg(long, default_value = "127.0.0.1:9644")]
         admin_listen: String,
         /// Whether /metrics has series per partition (log offsets and size, group offsets and
@@ -169,6 +170,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 settings.load_file(&path)?;
             }
             settings.advertise = advertise;
+            // Metrics nobody can scrape are not worth counting on the request path.
+            settings.count_requests = !admin_listen.is_empty();
             let admin = (!admin_listen.is_empty()).then_some(Admin {
                 listen: admin_listen,
                 detail: if metrics_partition_series {

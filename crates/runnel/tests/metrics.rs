@@ -43,8 +43,13 @@ fn free_port() -> u16 {
 impl Server {
     /// Starts the broker with JSON logs and waits for its admin server's log line.
     fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with(data_dir, "", extra)
+    }
+
+    /// Starts the broker with broker settings (TOML lines) besides two partitions a topic.
+    fn start_with(data_dir: &Path, settings: &str, extra: &[&str]) -> Server {
         let config = data_dir.join("broker.toml");
-        std::fs::write(&config, "num.partitions = 2\n").unwrap();
+        std::fs::write(&config, format!("num.partitions = 2\n{settings}")).unwrap();
         let bootstrap = format!("127.0.0.1:{}", free_port());
         let admin = format!("127.0.0.1:{}", free_port());
         let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
@@ -379,6 +384,138 @@ fn a_known_workload_shows_in_the_scraped_metrics() {
     ] {
         assert_eq!(metrics.count(name, &[]), 0, "{name} is per partition");
     }
+    server.stop();
+}
+
+/// Produces `count` records of `VALUE_BYTES` to `topic` under one key, each acknowledged
+/// before the next is sent: one Produce request, one batch and one append each.
+fn produce_one_by_one(bootstrap: &str, topic: &str, count: usize) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "0")
+        .create()
+        .unwrap();
+    let value = vec![b'v'; VALUE_BYTES];
+    for _ in 0..count {
+        producer
+            .send(BaseRecord::to(topic).key("same").payload(&value))
+            .unwrap();
+        producer.flush(WAIT).unwrap();
+    }
+}
+
+fn create_topic(bootstrap: &str, name: &str, configs: &[&str]) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runnel"));
+    command.args(["topic", "create", name, "-p", "1", "-b", bootstrap]);
+    for config in configs {
+        command.args(["--config", config]);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[test]
+fn fsyncs_compaction_retention_and_transactions_show_in_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        "log.flush.interval.messages = 1\n\
+         log.cleaner.backoff.ms = 50\n\
+         log.retention.check.interval.ms = 50\n",
+        &[],
+    );
+
+    // Every append is made durable before it is acknowledged: one timed fdatasync each.
+    create_topic(&server.bootstrap, "synced", &[]);
+    produce_one_by_one(&server.bootstrap, "synced", 5);
+    let metrics = server.scrape();
+    let fsyncs = "runnel_log_fsync_duration_seconds";
+    assert_eq!(metrics.sum(&format!("{fsyncs}_count"), &[]), 5.0);
+    assert_eq!(
+        metrics.sum(&format!("{fsyncs}_bucket"), &[("le", "+Inf")]),
+        5.0
+    );
+    assert!(metrics.sum(&format!("{fsyncs}_sum"), &[]) > 0.0);
+    assert_eq!(
+        metrics.sum("runnel_log_cleaner_compactions_total", &[]),
+        0.0
+    );
+    assert_eq!(
+        metrics.sum("runnel_log_retention_deleted_segments_total", &[]),
+        0.0
+    );
+
+    // Twenty values of one key in segments of about two batches: compaction keeps the last
+    // of the closed segments, and what it reclaimed is what the topic's log lost.
+    let small_segments = "segment.bytes=600";
+    create_topic(
+        &server.bootstrap,
+        "compacted",
+        &[
+            "cleanup.policy=compact",
+            small_segments,
+            "min.cleanable.dirty.ratio=0.01",
+        ],
+    );
+    produce_one_by_one(&server.bootstrap, "compacted", 20);
+    let compacted = [("topic", "compacted")];
+    let metrics = await_metrics(&server, |m| {
+        let shrunk = m.sum("runnel_topic_produced_bytes_total", &compacted)
+            - m.sum("runnel_topic_log_size_bytes", &compacted);
+        m.sum("runnel_log_cleaner_compactions_total", &[]) >= 1.0
+            && m.sum("runnel_log_cleaner_reclaimed_bytes_total", &[]) == shrunk
+    });
+    assert!(metrics.sum("runnel_log_cleaner_reclaimed_bytes_total", &[]) > 0.0);
+    let removed = metrics.sum("runnel_log_cleaner_removed_records_total", &[]);
+    assert!((1.0..20.0).contains(&removed), "{removed}");
+    assert!(metrics.sum("runnel_log_cleaner_passes_total", &[]) >= 1.0);
+
+    // Retention keeps about two batches: the segments it deleted are what the log lost.
+    create_topic(
+        &server.bootstrap,
+        "expiring",
+        &[
+            "cleanup.policy=delete",
+            small_segments,
+            "retention.bytes=600",
+        ],
+    );
+    produce_one_by_one(&server.bootstrap, "expiring", 20);
+    let expiring = [("topic", "expiring")];
+    let metrics = await_metrics(&server, |m| {
+        let shrunk = m.sum("runnel_topic_produced_bytes_total", &expiring)
+            - m.sum("runnel_topic_log_size_bytes", &expiring);
+        shrunk > 0.0 && m.sum("runnel_log_retention_deleted_bytes_total", &[]) == shrunk
+    });
+    assert!(metrics.sum("runnel_log_retention_deleted_segments_total", &[]) >= 1.0);
+    assert!(metrics.sum("runnel_partition_log_start_offset", &expiring) > 0.0);
+
+    // A transactional id through its states: initialized, open, committed.
+    let ids = |state: &str| {
+        server
+            .scrape()
+            .sum("runnel_transactional_ids", &[("state", state)])
+    };
+    assert_eq!(server.scrape().count("runnel_transactional_ids", &[]), 6);
+    let transactional: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &server.bootstrap)
+        .set("transactional.id", "metered-states")
+        .create()
+        .unwrap();
+    transactional.init_transactions(WAIT).unwrap();
+    assert_eq!(ids("Empty"), 1.0);
+    transactional.begin_transaction().unwrap();
+    transactional
+        .send(
+            BaseRecord::to("synced")
+                .key("tx")
+                .payload("in a transaction"),
+        )
+        .unwrap();
+    transactional.flush(WAIT).unwrap();
+    assert_eq!((ids("Empty"), ids("Ongoing")), (0.0, 1.0));
+    transactional.commit_transaction(WAIT).unwrap();
+    assert_eq!((ids("Ongoing"), ids("CompleteCommit")), (0.0, 1.0));
     server.stop();
 }
 

@@ -274,11 +274,14 @@ impl ShareCoordinator {
 
     /// Every share-partition of `group`, in key order.
     pub fn partitions_of(&self, group: &str) -> Vec<Arc<SharePartition>> {
-        let mut out: Vec<_> = lock(&self.partitions)
-            .values()
-            .filter(|p| p.key.group == group)
-            .cloned()
-            .collect();
+        let mut out = self.all_partitions();
+        out.retain(|p| p.key.group == group);
+        out
+    }
+
+    /// Every share-partition, in key order.
+    pub fn all_partitions(&self) -> Vec<Arc<SharePartition>> {
+        let mut out: Vec<_> = lock(&self.partitions).values().cloned().collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
     }

@@ -94,6 +94,9 @@ type Slot = Arc<tokio::sync::Mutex<Option<TxnMetadata>>>;
 #[derive(Debug)]
 pub struct TransactionCoordinator {
     ids: Mutex<HashMap<String, Slot>>,
+    /// Every id's state as last stored, readable without waiting for the ids' locks (which
+    /// requests hold across storage writes): what metrics count.
+    stored_states: Mutex<HashMap<String, TxnState>>,
     producer_ids: ProducerIds,
     clock: Arc<dyn Clock>,
 }
@@ -108,6 +111,7 @@ impl TransactionCoordinator {
     pub fn new(producer_ids: ProducerIds, clock: Arc<dyn Clock>) -> Self {
         TransactionCoordinator {
             ids: Mutex::new(HashMap::new()),
+            stored_states: Mutex::new(HashMap::new()),
             producer_ids,
             clock,
         }
@@ -121,6 +125,25 @@ impl TransactionCoordinator {
     fn slots(&self) -> Vec<Slot> {
         let ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
         ids.values().cloned().collect()
+    }
+
+    /// Notes the state just stored for `transactional_id` (`None`: it was forgotten).
+    pub(crate) fn stored(&self, transactional_id: &str, state: Option<TxnState>) {
+        let mut states = self.stored_states.lock().unwrap_or_else(|p| p.into_inner());
+        match state {
+            Some(state) => {
+                states.insert(transactional_id.to_owned(), state);
+            }
+            None => {
+                states.remove(transactional_id);
+            }
+        }
+    }
+
+    /// How many transactional ids are in each state, in [`TxnState::ALL`]'s order.
+    pub fn state_counts(&self) -> [(TxnState, usize); 6] {
+        let states = self.stored_states.lock().unwrap_or_else(|p| p.into_inner());
+        TxnState::ALL.map(|state| (state, states.values().filter(|s| **s == state).count()))
     }
 
     fn new_producer_id(&self) -> Result<i64, Refusal> {
@@ -425,6 +448,7 @@ impl TransactionCoordinator {
             let slot = self.slot(&id);
             let mut guard = slot.lock().await;
             let mut meta = meta;
+            self.stored(&id, Some(meta.state));
             if meta.state.is_prepared() {
                 tracing::info!(transactional_id = %id, state = meta.state.name(), "finishing a prepared transaction");
                 if let Err(code) = self.write_markers(state, &mut meta).await {

@@ -138,7 +138,11 @@ pub async fn persist(
     let key = encode_key(transactional_id);
     let value = meta.map(encode_value);
     builder.push(now, Some(&key), value.as_deref(), &[]);
-    partition.append(builder.build()?).await.map(|_| ())
+    partition.append(builder.build()?).await?;
+    state
+        .transactions
+        .stored(transactional_id, meta.map(|m| m.state));
+    Ok(())
 }
 
 /// Replays the state topic: the latest metadata of every live transactional id. Blocking.
