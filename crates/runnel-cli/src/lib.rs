@@ -9,6 +9,7 @@
 //! librdkafka API; their requests go over [`wire`], a small client of the protocol itself.
 
 mod admin;
+pub mod browse;
 mod client;
 pub mod consume;
 pub mod format;
