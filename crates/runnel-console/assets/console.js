@@ -315,11 +315,11 @@ async function groupPage(id) {
     offsets.replaceChildren(el("h2", {}, "Offsets"), table(["Topic", "Partition", "Committed", "Log end", "Lag", "Member", "Status"],
       group.offsets.map(o => el("tr", {}, cell(o.topic), cell(o.partition, true), cell(o.committed, true),
         cell(o.log_end, true), cell(o.lag, true), cell(o.member),
-        el("td", {}, evaluated(o) ? el("span", { class: `status status-${evaluated(o).status}` }, evaluated(o).status) : "-")))), "offsets"));
+        el("td", {}, evaluated(o) ? el("span", { class: `status status-${evaluated(o).status}` }, evaluated(o).status) : "-"))), "offsets"));
     chart.add(Date.now(), Object.fromEntries(group.offsets.map(o => [`${o.topic}-${o.partition}`, o.lag ?? 0])));
     if (!drawnReset) {
       drawnReset = true;
-      reset.append(el("h2", {}, "Reset offsets"), adminOnly(resetForm(id, [...new Set(group.offsets.map(o => o.topic))])));
+      reset.append(el("h2", {}, "Reset offsets"), ...adminOnly(resetForm(id, [...new Set(group.offsets.map(o => o.topic))])));
     }
   };
   await refresh();

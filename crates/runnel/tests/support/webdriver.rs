@@ -201,6 +201,7 @@ impl Session {
 
     /// Chooses `value` in the `<select>` `css`.
     pub async fn select(&self, css: &str, value: &str) {
+        self.element(css).await;
         self.run(
             "const s = document.querySelector(arguments[0]); s.value = arguments[1]; \
              s.dispatchEvent(new Event('change'));",
