@@ -2,7 +2,8 @@
 //! and orchestrators, and `/v1/lag` for the consumer lag evaluation it runs.
 //!
 //! The server knows nothing about the broker: it serves what a [`Source`] hands it, and
-//! the binary wires the broker in. A request is answered from the source at that moment;
+//! the binary wires the broker in (and the web console's routes, which it merges without
+//! knowing what they are). A request is answered from the source at that moment;
 //! nothing is cached between scrapes.
 
 use std::net::SocketAddr;
@@ -64,6 +65,17 @@ impl AdminServer {
         source: Arc<dyn Source>,
         lag: LagSettings,
     ) -> Result<Self, AdminError> {
+        Self::start_with_routes(address, source, lag, Router::new()).await
+    }
+
+    /// As [`AdminServer::start`], also serving `routes` (the web console's, for instance)
+    /// besides the server's own paths.
+    pub async fn start_with_routes(
+        address: &str,
+        source: Arc<dyn Source>,
+        lag: LagSettings,
+        routes: Router,
+    ) -> Result<Self, AdminError> {
         let bind_error = |source| AdminError::Bind {
             address: address.to_owned(),
             source,
@@ -77,7 +89,8 @@ impl AdminServer {
             .route("/health", get(health))
             .route("/v1/lag", get(lag_report))
             .route("/v1/lag/{group}", get(group_lag))
-            .with_state(Served { source, lag });
+            .with_state(Served { source, lag })
+            .merge(routes);
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(async move {

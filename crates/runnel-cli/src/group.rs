@@ -17,10 +17,11 @@ use kafka_protocol::messages::{
     ListGroupsRequest, ListGroupsResponse,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::groups::GroupInfo;
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
 
 use crate::admin::{self, KeyType};
 use crate::client::{self, Observer};
@@ -83,32 +84,53 @@ pub struct LagArgs {
 }
 
 /// A topic's partitions, as assignments list them.
-type TopicPartitions = Vec<(String, Vec<i32>)>;
+pub type TopicPartitions = Vec<(String, Vec<i32>)>;
 
-/// A group as the commands print it, whichever API described it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Described {
+/// A group, whichever API described it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Described {
     /// `classic` or `consumer`.
-    kind: &'static str,
-    state: String,
-    protocol: String,
-    assignor: String,
+    pub kind: &'static str,
+    pub state: String,
+    pub protocol: String,
+    pub assignor: String,
     /// Consumer groups: the group epoch and the epoch of its target assignment.
-    epochs: Option<(i32, i32)>,
-    members: Vec<DescribedMember>,
+    pub epochs: Option<(i32, i32)>,
+    pub members: Vec<DescribedMember>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct DescribedMember {
-    id: String,
-    client_id: String,
-    host: String,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DescribedMember {
+    pub id: String,
+    pub client_id: String,
+    pub host: String,
     /// Consumer groups only.
-    epoch: Option<i32>,
+    pub epoch: Option<i32>,
     /// `None` when the assignment cannot be read (a classic group of another protocol).
-    assignment: Option<TopicPartitions>,
+    pub assignment: Option<TopicPartitions>,
     /// Consumer groups only: what the member is moving towards.
-    target: Option<TopicPartitions>,
+    pub target: Option<TopicPartitions>,
+}
+
+/// A group with its offsets, as `group describe` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupDescription {
+    pub group: Described,
+    /// By topic and partition: those with a committed offset or an owner.
+    pub offsets: Vec<GroupOffset>,
+}
+
+/// A group's position in one partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupOffset {
+    pub topic: String,
+    pub partition: i32,
+    /// `None` for an owned partition with no commit yet.
+    pub committed: Option<i64>,
+    pub log_end: i64,
+    pub lag: Option<i64>,
+    /// The member the partition is assigned to.
+    pub member: Option<String>,
 }
 
 impl Described {
@@ -246,13 +268,15 @@ impl Described {
 }
 
 /// One line of `group list`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Listed {
-    kind: &'static str,
-    state: String,
-    protocol: String,
-    assignor: String,
-    members: usize,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listed {
+    pub group: String,
+    /// `classic` or `consumer`.
+    pub kind: &'static str,
+    pub state: String,
+    pub protocol: String,
+    pub assignor: String,
+    pub members: usize,
 }
 
 pub async fn run(args: &GroupArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -276,43 +300,13 @@ async fn run_on_cluster(
     command: &ClusterCommand,
     out: &mut impl Write,
 ) -> Result<(), CliError> {
-    let (probe, metadata) = client::probe(connection)?;
     match command {
         ClusterCommand::List => {
-            let list = probe
-                .client()
-                .fetch_group_list(None, connection.timeout())
-                .map_err(|e| CliError::kafka("list groups", e))?;
-            let mut listed: BTreeMap<String, Listed> = list
-                .groups()
-                .iter()
-                .map(|group| {
-                    let line = Listed {
-                        kind: "classic",
-                        state: group.state().to_owned(),
-                        protocol: group.protocol_type().to_owned(),
-                        assignor: group.protocol().to_owned(),
-                        members: group.members().len(),
-                    };
-                    (group.name().to_owned(), line)
-                })
-                .collect();
-            // DescribeGroups calls consumer groups dead; their own describe says otherwise.
-            for (id, group) in consumer_groups(connection)? {
-                let line = Listed {
-                    kind: group.kind,
-                    state: group.state,
-                    protocol: group.protocol,
-                    assignor: group.assignor,
-                    members: group.members.len(),
-                };
-                listed.insert(id, line);
-            }
             let mut table =
                 Table::new(&["GROUP", "TYPE", "STATE", "PROTOCOL", "ASSIGNOR", "MEMBERS"]);
-            for (id, line) in listed {
+            for line in list(connection)? {
                 table.row(vec![
-                    id,
+                    line.group,
                     line.kind.to_owned(),
                     line.state,
                     dash(&line.protocol),
@@ -323,6 +317,7 @@ async fn run_on_cluster(
             table.write(out).map_err(CliError::Output)
         }
         ClusterCommand::Delete { group } => {
+            client::probe(connection)?;
             let results = client::admin(connection)?
                 .delete_groups(&[group], &client::admin_options(connection))
                 .await
@@ -339,68 +334,7 @@ async fn run_on_cluster(
             if crate::share_group::describe(connection, group, out)? {
                 return Ok(());
             }
-            let consumer_group = {
-                let mut bootstrap = admin::open(connection, &connection.bootstrap_server)?;
-                describe_consumer_group(connection, &mut bootstrap, group)?
-            };
-            let (described, dead) = match consumer_group {
-                Some(described) => (described, false),
-                None => {
-                    let list = probe
-                        .client()
-                        .fetch_group_list(Some(group), connection.timeout())
-                        .map_err(|e| CliError::kafka(format!("describe group {group}"), e))?;
-                    let info = list
-                        .groups()
-                        .iter()
-                        .find(|g| g.name() == group)
-                        .ok_or_else(|| CliError::UnknownGroup(group.clone()))?;
-                    (Described::classic(info), info.state() == "Dead")
-                }
-            };
-            let owners = described.owners();
-
-            // librdkafka offers no "all offsets of a group" call: ask about every partition
-            // of every topic and keep those with a committed offset or an owner.
-            let reader: BaseConsumer<Observer> = client::config(connection)
-                .set("group.id", group)
-                .set("enable.auto.commit", "false")
-                .create_with_context(Observer::default())
-                .map_err(|e| CliError::kafka("create a consumer", e))?;
-            let mut query = TopicPartitionList::new();
-            for topic in metadata.topics() {
-                if client::is_internal(topic.name()) || topic.error().is_some() {
-                    continue;
-                }
-                for partition in topic.partitions() {
-                    query
-                        .add_partition_offset(topic.name(), partition.id(), Offset::Invalid)
-                        .map_err(|e| CliError::kafka("read committed offsets", e))?;
-                }
-            }
-            let committed = if query.count() == 0 {
-                query
-            } else {
-                reader
-                    .committed_offsets(query, connection.timeout())
-                    .map_err(|e| CliError::kafka(format!("read committed offsets of {group}"), e))?
-            };
-            let mut rows: BTreeMap<(String, i32), Option<i64>> = BTreeMap::new();
-            for element in committed.elements() {
-                let key = (element.topic().to_owned(), element.partition());
-                match element.offset() {
-                    Offset::Offset(offset) => {
-                        rows.insert(key, Some(offset));
-                    }
-                    _ if owners.contains_key(&key) => {
-                        rows.insert(key, None);
-                    }
-                    _ => {}
-                }
-            }
-            if dead && rows.is_empty() {
-                return Err(CliError::UnknownGroup(group.clone()));
-            }
+            let described = describe(connection, group)?;
             let mut lag = Table::new(&[
                 "TOPIC",
                 "PARTITION",
@@ -409,33 +343,236 @@ async fn run_on_cluster(
                 "LAG",
                 "MEMBER-ID",
             ]);
-            for ((topic, partition), committed) in &rows {
-                let (_, end) = probe
-                    .client()
-                    .fetch_watermarks(topic, *partition, connection.timeout())
-                    .map_err(|e| {
-                        CliError::kafka(format!("read offsets of {topic}-{partition}"), e)
-                    })?;
+            let text = |n: Option<i64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
+            for row in &described.offsets {
                 lag.row(vec![
-                    topic.clone(),
-                    partition.to_string(),
-                    committed.map_or_else(|| "-".to_owned(), |c| c.to_string()),
-                    end.to_string(),
-                    committed.map_or_else(|| "-".to_owned(), |c| (end - c).to_string()),
-                    owners
-                        .get(&(topic.clone(), *partition))
-                        .cloned()
-                        .unwrap_or_else(|| "-".to_owned()),
+                    row.topic.clone(),
+                    row.partition.to_string(),
+                    text(row.committed),
+                    row.log_end.to_string(),
+                    text(row.lag),
+                    row.member.clone().unwrap_or_else(|| "-".to_owned()),
                 ]);
             }
-            write_fields(out, &described.fields(group))
+            write_fields(out, &described.group.fields(group))
                 .and_then(|()| writeln!(out))
-                .and_then(|()| described.member_table().write(out))
+                .and_then(|()| described.group.member_table().write(out))
                 .and_then(|()| writeln!(out))
                 .and_then(|()| lag.write(out))
                 .map_err(CliError::Output)
         }
     }
+}
+
+/// Every group of the cluster, classic and consumer, sorted by id.
+pub fn list(connection: &Connection) -> Result<Vec<Listed>, CliError> {
+    let (probe, _) = client::probe(connection)?;
+    let list = probe
+        .client()
+        .fetch_group_list(None, connection.timeout())
+        .map_err(|e| CliError::kafka("list groups", e))?;
+    let mut listed: BTreeMap<String, Listed> = list
+        .groups()
+        .iter()
+        .map(|group| {
+            let line = Listed {
+                group: group.name().to_owned(),
+                kind: "classic",
+                state: group.state().to_owned(),
+                protocol: group.protocol_type().to_owned(),
+                assignor: group.protocol().to_owned(),
+                members: group.members().len(),
+            };
+            (line.group.clone(), line)
+        })
+        .collect();
+    // DescribeGroups calls consumer groups dead; their own describe says otherwise.
+    for (id, group) in consumer_groups(connection)? {
+        let line = Listed {
+            group: id.clone(),
+            kind: group.kind,
+            state: group.state,
+            protocol: group.protocol,
+            assignor: group.assignor,
+            members: group.members.len(),
+        };
+        listed.insert(id, line);
+    }
+    Ok(listed.into_values().collect())
+}
+
+/// A group (classic or consumer; not a share group) with its members, and per partition
+/// its committed offset, log end and lag.
+pub fn describe(connection: &Connection, group: &str) -> Result<GroupDescription, CliError> {
+    let (probe, metadata) = client::probe(connection)?;
+    let consumer_group = {
+        let mut bootstrap = admin::open(connection, &connection.bootstrap_server)?;
+        describe_consumer_group(connection, &mut bootstrap, group)?
+    };
+    let (described, dead) = match consumer_group {
+        Some(described) => (described, false),
+        None => {
+            let list = probe
+                .client()
+                .fetch_group_list(Some(group), connection.timeout())
+                .map_err(|e| CliError::kafka(format!("describe group {group}"), e))?;
+            let info = list
+                .groups()
+                .iter()
+                .find(|g| g.name() == group)
+                .ok_or_else(|| CliError::UnknownGroup(group.to_owned()))?;
+            (Described::classic(info), info.state() == "Dead")
+        }
+    };
+    let owners = described.owners();
+
+    // librdkafka offers no "all offsets of a group" call: ask about every partition of every
+    // topic and keep those with a committed offset or an owner.
+    let reader: BaseConsumer<Observer> = client::config(connection)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create_with_context(Observer::default())
+        .map_err(|e| CliError::kafka("create a consumer", e))?;
+    let mut query = TopicPartitionList::new();
+    for topic in metadata.topics() {
+        if client::is_internal(topic.name()) || topic.error().is_some() {
+            continue;
+        }
+        for partition in topic.partitions() {
+            query
+                .add_partition_offset(topic.name(), partition.id(), Offset::Invalid)
+                .map_err(|e| CliError::kafka("read committed offsets", e))?;
+        }
+    }
+    let committed = if query.count() == 0 {
+        query
+    } else {
+        reader
+            .committed_offsets(query, connection.timeout())
+            .map_err(|e| CliError::kafka(format!("read committed offsets of {group}"), e))?
+    };
+    let mut rows: BTreeMap<(String, i32), Option<i64>> = BTreeMap::new();
+    for element in committed.elements() {
+        let key = (element.topic().to_owned(), element.partition());
+        match element.offset() {
+            Offset::Offset(offset) => {
+                rows.insert(key, Some(offset));
+            }
+            _ if owners.contains_key(&key) => {
+                rows.insert(key, None);
+            }
+            _ => {}
+        }
+    }
+    if dead && rows.is_empty() {
+        return Err(CliError::UnknownGroup(group.to_owned()));
+    }
+    let mut offsets = Vec::with_capacity(rows.len());
+    for ((topic, partition), committed) in rows {
+        let (_, log_end) = probe
+            .client()
+            .fetch_watermarks(&topic, partition, connection.timeout())
+            .map_err(|e| CliError::kafka(format!("read offsets of {topic}-{partition}"), e))?;
+        let member = owners.get(&(topic.clone(), partition)).cloned();
+        offsets.push(GroupOffset {
+            topic,
+            partition,
+            committed,
+            log_end,
+            lag: committed.map(|c| log_end - c),
+            member,
+        });
+    }
+    Ok(GroupDescription {
+        group: described,
+        offsets,
+    })
+}
+
+/// Where [`reset_offsets`] moves a group's committed offsets, as Kafka's
+/// `kafka-consumer-groups --reset-offsets` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetTo {
+    Earliest,
+    Latest,
+    /// The first record at or after this time (ms since the epoch); the log end if none is.
+    Timestamp(i64),
+    /// This offset, clamped to the retained range.
+    Offset(i64),
+}
+
+/// Commits new offsets for every partition of `topic` for `group`, which must have no
+/// members (a running consumer would overwrite them); returns them by partition.
+pub fn reset_offsets(
+    connection: &Connection,
+    group: &str,
+    topic: &str,
+    to: ResetTo,
+) -> Result<Vec<(i32, i64)>, CliError> {
+    let action = format!("reset the offsets of {group}");
+    let (_, metadata) = client::probe(connection)?;
+    let partitions = client::partitions(&metadata, topic)?;
+    let members = match describe(connection, group) {
+        Ok(described) => described.group.members.len(),
+        // A group that never committed is created by the commit.
+        Err(CliError::UnknownGroup(_)) => 0,
+        Err(error) => return Err(error),
+    };
+    if members > 0 {
+        return Err(CliError::Failed {
+            action,
+            reason: format!("it has {members} active members; stop them first"),
+        });
+    }
+    let committer: BaseConsumer<Observer> = client::config(connection)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create_with_context(Observer::default())
+        .map_err(|e| CliError::kafka("create a consumer", e))?;
+    let by_time = match to {
+        ResetTo::Timestamp(ms) => {
+            let mut query = TopicPartitionList::new();
+            for &partition in &partitions {
+                query
+                    .add_partition_offset(topic, partition, Offset::Offset(ms))
+                    .map_err(|e| CliError::kafka(action.as_str(), e))?;
+            }
+            Some(
+                committer
+                    .offsets_for_times(query, connection.timeout())
+                    .map_err(|e| CliError::kafka(action.as_str(), e))?,
+            )
+        }
+        _ => None,
+    };
+    let mut offsets = TopicPartitionList::new();
+    let mut reset = Vec::with_capacity(partitions.len());
+    for partition in partitions {
+        let (start, end) = committer
+            .fetch_watermarks(topic, partition, connection.timeout())
+            .map_err(|e| CliError::kafka(format!("read offsets of {topic}-{partition}"), e))?;
+        let offset = match to {
+            ResetTo::Earliest => start,
+            ResetTo::Latest => end,
+            ResetTo::Offset(offset) => offset.clamp(start, end),
+            ResetTo::Timestamp(_) => match by_time
+                .as_ref()
+                .and_then(|found| found.find_partition(topic, partition))
+                .map(|element| element.offset())
+            {
+                Some(Offset::Offset(offset)) => offset.clamp(start, end),
+                _ => end,
+            },
+        };
+        offsets
+            .add_partition_offset(topic, partition, Offset::Offset(offset))
+            .map_err(|e| CliError::kafka(action.as_str(), e))?;
+        reset.push((partition, offset));
+    }
+    committer
+        .commit(&offsets, CommitMode::Sync)
+        .map_err(|e| CliError::kafka(action, e))?;
+    Ok(reset)
 }
 
 /// Every consumer group (next-generation protocol) of the cluster, described; none when

@@ -3,12 +3,15 @@
 //! consumer group state with lag, and transactions.
 //!
 //! Each command module defines its `clap` arguments and a `run` function writing to the
-//! output it is given; the `runnel` binary only parses and dispatches. Clients are
+//! output it is given; the `runnel` binary only parses and dispatches. The work itself is
+//! in public functions returning data (`topic::describe`, `group::list`,
+//! `browse::read_page`, ...), which the web console (`runnel-console`) calls too. Clients are
 //! librdkafka's (the `rdkafka` crate), so the commands exercise the broker exactly as
 //! other Kafka clients do. Transactions and consumer groups of the KIP-848 protocol have no
 //! librdkafka API; their requests go over [`wire`], a small client of the protocol itself.
 
 mod admin;
+pub mod browse;
 mod client;
 pub mod consume;
 pub mod format;

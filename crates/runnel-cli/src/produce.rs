@@ -9,7 +9,10 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer,
+    ProducerContext,
+};
 
 use crate::client::{self, Observer};
 use crate::{parse_key_value, CliError, Connection};
@@ -257,5 +260,63 @@ mod tests {
         assert_eq!(split(b"k:", b":"), Some((&b"k"[..], &b""[..])));
         assert_eq!(split(b"kv", b":"), None);
         assert_eq!(split(b"", b":"), None);
+    }
+}
+
+/// Where a record sent by [`send_one`] was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Sends one record (to `partition`, or as the key decides) and waits for the broker's
+/// acknowledgement from every in-sync replica.
+pub async fn send_one(
+    connection: &Connection,
+    topic: &str,
+    partition: Option<i32>,
+    key: Option<&str>,
+    value: &str,
+    headers: &[(String, String)],
+) -> Result<Written, CliError> {
+    let (_, metadata) = client::probe(connection)?;
+    let partitions = client::partitions(&metadata, topic)?;
+    if let Some(partition) = partition.filter(|p| !partitions.contains(p)) {
+        return Err(CliError::BadArguments(format!(
+            "topic {topic} has no partition {partition}"
+        )));
+    }
+    let producer: FutureProducer<Observer> = client::config(connection)
+        .set("acks", "all")
+        .set(
+            "message.timeout.ms",
+            connection.request_timeout_ms.to_string(),
+        )
+        .create_with_context(Observer::default())
+        .map_err(|e| CliError::kafka("create a producer", e))?;
+    let mut record = FutureRecord::<str, str>::to(topic).payload(value);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    if let Some(partition) = partition {
+        record = record.partition(partition);
+    }
+    if !headers.is_empty() {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+        for (key, value) in headers {
+            owned = owned.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
+        record = record.headers(owned);
+    }
+    match producer.send(record, connection.timeout()).await {
+        Ok(delivery) => Ok(Written {
+            partition: delivery.partition,
+            offset: delivery.offset,
+        }),
+        Err((error, _)) => Err(CliError::kafka(format!("produce to {topic}"), error)),
     }
 }

@@ -15,8 +15,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 use rdkafka::admin::{AdminClient, ConfigSource, ResourceSpecifier};
 use rdkafka::error::RDKafkaErrorCode;
-
 use rdkafka::producer::Producer;
+use serde::Serialize;
 
 use crate::admin;
 use crate::client::{self, Observer};
@@ -67,83 +67,48 @@ pub enum TopicCommand {
 
 pub async fn run(args: &TopicArgs, out: &mut impl Write) -> Result<(), CliError> {
     let connection = &args.connection;
-    // Argument mistakes are reported before any connection is attempted.
-    let configs = match &args.command {
-        TopicCommand::Create { configs, .. } => parse_configs(configs)?,
-        TopicCommand::Alter {
-            configs, deletes, ..
-        } => {
-            if configs.is_empty() && deletes.is_empty() {
-                return Err(CliError::BadArguments(
-                    "nothing to alter: give --config KEY=VALUE or --delete-config KEY".to_owned(),
-                ));
-            }
-            parse_configs(configs)?
-        }
-        _ => Vec::new(),
-    };
-    let (probe, metadata) = client::probe(connection)?;
-    let admin = client::admin(connection)?;
     match &args.command {
         TopicCommand::Create {
-            name, partitions, ..
+            name,
+            partitions,
+            configs,
         } => {
+            // Argument mistakes are reported before any connection is attempted.
+            let configs = parse_configs(configs)?;
+            client::probe(connection)?;
             create(connection, name, *partitions, &configs)?;
             writeln!(out, "created topic {name}").map_err(CliError::Output)
         }
         TopicCommand::List { include_internal } => {
-            let mut names: Vec<&str> = metadata
-                .topics()
-                .iter()
-                .map(|t| t.name())
-                .filter(|name| *include_internal || !client::is_internal(name))
-                .collect();
-            names.sort_unstable();
-            for name in names {
+            for name in list(connection, *include_internal)? {
                 writeln!(out, "{name}").map_err(CliError::Output)?;
             }
             Ok(())
         }
         TopicCommand::Describe { name } => {
-            let partitions = client::partitions(&metadata, name)?;
-            let leaders: BTreeMap<i32, i32> = metadata
-                .topics()
-                .iter()
-                .filter(|t| t.name() == name)
-                .flat_map(|t| t.partitions())
-                .map(|p| (p.id(), p.leader()))
-                .collect();
+            let described = describe(connection, name).await?;
             let mut table = Table::new(&["PARTITION", "LEADER", "LOG-START", "LOG-END"]);
-            for partition in &partitions {
-                let (start, end) = probe
-                    .client()
-                    .fetch_watermarks(name, *partition, connection.timeout())
-                    .map_err(|e| {
-                        CliError::kafka(format!("read offsets of {name}-{partition}"), e)
-                    })?;
-                let leader = leaders.get(partition).copied().unwrap_or(-1);
+            for p in &described.partitions {
                 table.row(vec![
-                    partition.to_string(),
-                    if leader < 0 {
-                        "-".to_owned()
-                    } else {
-                        leader.to_string()
-                    },
-                    start.to_string(),
-                    end.to_string(),
+                    p.partition.to_string(),
+                    p.leader.map_or_else(|| "-".to_owned(), |l| l.to_string()),
+                    p.log_start.to_string(),
+                    p.log_end.to_string(),
                 ]);
             }
             let mut settings = Table::new(&["CONFIG", "VALUE", "SOURCE"]);
-            let mut entries = describe_configs(&admin, connection, name).await?;
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            for (key, value, source) in entries {
-                settings.row(vec![key, value.unwrap_or_else(|| "-".to_owned()), source]);
+            for entry in described.configs {
+                settings.row(vec![
+                    entry.name,
+                    entry.value.unwrap_or_else(|| "-".to_owned()),
+                    entry.source,
+                ]);
             }
             write_fields(
                 out,
                 &[
                     ("Topic", name.clone()),
-                    ("Partitions", partitions.len().to_string()),
+                    ("Partitions", described.partitions.len().to_string()),
                 ],
             )
             .and_then(|()| writeln!(out))
@@ -152,30 +117,136 @@ pub async fn run(args: &TopicArgs, out: &mut impl Write) -> Result<(), CliError>
             .and_then(|()| settings.write(out))
             .map_err(CliError::Output)
         }
-        TopicCommand::Alter { name, deletes, .. } => {
-            client::partitions(&metadata, name)?;
-            let current = describe_configs(&admin, connection, name).await?;
-            if let Some((key, _)) = configs
-                .iter()
-                .find(|(key, _)| !current.iter().any(|(known, ..)| known == key))
-            {
-                return Err(CliError::UnknownSetting(key.clone()));
-            }
-            alter(connection, name, &configs, deletes)?;
+        TopicCommand::Alter {
+            name,
+            configs,
+            deletes,
+        } => {
+            let configs = parse_configs(configs)?;
+            alter(connection, name, &configs, deletes).await?;
             writeln!(out, "altered topic {name}").map_err(CliError::Output)
         }
         TopicCommand::Delete { name } => {
-            client::partitions(&metadata, name)?;
-            let results = admin
-                .delete_topics(&[name], &client::admin_options(connection))
-                .await
-                .map_err(|e| CliError::kafka(format!("delete topic {name}"), e))?;
-            for result in results {
-                result.map_err(|(_, code)| refused("delete topic", name, code))?;
-            }
+            delete(connection, name).await?;
             writeln!(out, "deleted topic {name}").map_err(CliError::Output)
         }
     }
+}
+
+/// One partition of a topic: its leader and the offsets of its log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionOffsets {
+    pub partition: i32,
+    /// `None` while the partition has no leader.
+    pub leader: Option<i32>,
+    pub log_start: i64,
+    pub log_end: i64,
+}
+
+/// One setting of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigEntry {
+    pub name: String,
+    pub value: Option<String>,
+    /// `default`, `override` (set on the topic) or `broker` (the broker's configuration).
+    pub source: String,
+}
+
+/// A topic's partitions and settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicDescription {
+    pub name: String,
+    pub partitions: Vec<PartitionOffsets>,
+    /// Sorted by name.
+    pub configs: Vec<ConfigEntry>,
+}
+
+/// The names of the cluster's topics, sorted; internal ones only when asked for.
+pub fn list(connection: &Connection, include_internal: bool) -> Result<Vec<String>, CliError> {
+    let (_, metadata) = client::probe(connection)?;
+    let mut names: Vec<String> = metadata
+        .topics()
+        .iter()
+        .map(|t| t.name())
+        .filter(|name| include_internal || !client::is_internal(name))
+        .map(str::to_owned)
+        .collect();
+    names.sort_unstable();
+    Ok(names)
+}
+
+/// A topic's partitions with their offsets, and its settings.
+pub async fn describe(connection: &Connection, name: &str) -> Result<TopicDescription, CliError> {
+    let (probe, metadata) = client::probe(connection)?;
+    let partitions = client::partitions(&metadata, name)?;
+    let leaders: BTreeMap<i32, i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == name)
+        .flat_map(|t| t.partitions())
+        .map(|p| (p.id(), p.leader()))
+        .collect();
+    let mut described = Vec::with_capacity(partitions.len());
+    for partition in partitions {
+        let (log_start, log_end) = probe
+            .client()
+            .fetch_watermarks(name, partition, connection.timeout())
+            .map_err(|e| CliError::kafka(format!("read offsets of {name}-{partition}"), e))?;
+        described.push(PartitionOffsets {
+            partition,
+            leader: leaders.get(&partition).copied().filter(|l| *l >= 0),
+            log_start,
+            log_end,
+        });
+    }
+    let admin = client::admin(connection)?;
+    let mut configs = describe_configs(&admin, connection, name).await?;
+    configs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(TopicDescription {
+        name: name.to_owned(),
+        partitions: described,
+        configs,
+    })
+}
+
+/// Sets the `configs` overrides of topic `name` and removes those named in `deletes`;
+/// a setting to set that the topic does not have is refused before anything changes.
+pub async fn alter(
+    connection: &Connection,
+    name: &str,
+    configs: &[(String, String)],
+    deletes: &[String],
+) -> Result<(), CliError> {
+    if configs.is_empty() && deletes.is_empty() {
+        return Err(CliError::BadArguments(
+            "nothing to alter: give --config KEY=VALUE or --delete-config KEY".to_owned(),
+        ));
+    }
+    let (_, metadata) = client::probe(connection)?;
+    client::partitions(&metadata, name)?;
+    let admin = client::admin(connection)?;
+    let current = describe_configs(&admin, connection, name).await?;
+    if let Some((key, _)) = configs
+        .iter()
+        .find(|(key, _)| !current.iter().any(|known| &known.name == key))
+    {
+        return Err(CliError::UnknownSetting(key.clone()));
+    }
+    alter_configs(connection, name, configs, deletes)
+}
+
+/// Deletes topic `name` and its records.
+pub async fn delete(connection: &Connection, name: &str) -> Result<(), CliError> {
+    let (_, metadata) = client::probe(connection)?;
+    client::partitions(&metadata, name)?;
+    let results = client::admin(connection)?
+        .delete_topics(&[name], &client::admin_options(connection))
+        .await
+        .map_err(|e| CliError::kafka(format!("delete topic {name}"), e))?;
+    for result in results {
+        result.map_err(|(_, code)| refused("delete topic", name, code))?;
+    }
+    Ok(())
 }
 
 fn parse_configs(configs: &[String]) -> Result<Vec<(String, String)>, CliError> {
@@ -186,8 +257,9 @@ fn parse_configs(configs: &[String]) -> Result<Vec<(String, String)>, CliError> 
 }
 
 /// Creates a topic with CreateTopics over the wire: the rdkafka crate drops the message a
-/// broker gives with a refusal, and it is the one that says what was wrong.
-fn create(
+/// broker gives with a refusal, and it is the one that says what was wrong. No
+/// `partitions` means the broker's default.
+pub fn create(
     connection: &Connection,
     name: &str,
     partitions: Option<i32>,
@@ -232,7 +304,7 @@ fn create(
 
 /// Sets and removes overrides with IncrementalAlterConfigs over the wire: only the named
 /// settings change, and a refusal comes with the broker's message.
-fn alter(
+fn alter_configs(
     connection: &Connection,
     name: &str,
     configs: &[(String, String)],
@@ -309,13 +381,12 @@ fn refused(action: &str, topic: &str, code: RDKafkaErrorCode) -> CliError {
     }
 }
 
-/// Every setting of `topic` as (name, value, source), the source being `default`,
-/// `override` (set on the topic) or `broker` (from the broker's configuration file).
+/// Every setting of `topic`.
 async fn describe_configs(
     admin: &AdminClient<Observer>,
     connection: &Connection,
     topic: &str,
-) -> Result<Vec<(String, Option<String>, String)>, CliError> {
+) -> Result<Vec<ConfigEntry>, CliError> {
     let resources = admin
         .describe_configs(
             [&ResourceSpecifier::Topic(topic)],
@@ -335,7 +406,11 @@ async fn describe_configs(
                 | ConfigSource::DynamicDefaultBroker => "broker",
                 ConfigSource::Unknown => "unknown",
             };
-            entries.push((entry.name, entry.value, source.to_owned()));
+            entries.push(ConfigEntry {
+                name: entry.name,
+                value: entry.value,
+                source: source.to_owned(),
+            });
         }
     }
     Ok(entries)

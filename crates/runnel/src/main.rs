@@ -1,6 +1,7 @@
 //! The `runnel` command. Argument parsing and wiring only; the broker lives in
 //! `runnel-broker`, its admin HTTP server in `runnel-admin`, the client commands in
-//! `runnel-cli`, the connector runtime in `runnel-connect`.
+//! `runnel-cli`, the web console in `runnel-console`, the connector runtime in
+//! `runnel-connect`.
 
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use runnel_cli::transactions::TransactionsArgs;
 use runnel_connect::cli::ConnectorArgs;
 use runnel_connect::source::SourceClasses;
 use runnel_connect::{ConnectRuntime, KafkaSettings, WorkerConfig};
+use runnel_console::ConsoleSettings;
 use runnel_lag::Limits;
 
 #[derive(Debug, Parser)]
@@ -56,10 +58,14 @@ enum Command {
         /// TOML file of Kafka-named broker settings (e.g. num.partitions, log.retention.ms).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// HOST:PORT of the admin HTTP server (/metrics, /health); an empty value turns it off,
-        /// and with it the counting of requests for the metrics.
+        /// HOST:PORT of the admin HTTP server (/metrics, /health, the web console at /console/);
+        /// an empty value turns it off, and with it the counting of requests for the metrics.
         #[arg(long, default_value = "127.0.0.1:9644")]
         admin_listen: String,
+        /// Let the web console (served by the admin server under /console/) create, alter and
+        /// delete topics, produce records and reset group offsets; it is read-only without.
+        #[arg(long)]
+        console_admin: bool,
         /// Whether /metrics has series per partition (log offsets and size, group offsets and
         /// lag); per-topic and per-group totals are always there.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -158,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             advertise,
             config,
             admin_listen,
+            console_admin,
             metrics_partition_series,
             lag_window_ms,
             lag_interval_ms,
@@ -188,6 +195,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     webhooks: lag_webhooks,
                     ..LagSettings::default()
                 },
+                console_admin,
             });
             let connect = connectors.map(|dir| (dir, connect_listen));
             runtime()?.block_on(serve(settings, admin, connect))
@@ -250,6 +258,8 @@ struct Admin {
     listen: String,
     detail: Detail,
     lag: LagSettings,
+    /// Whether the web console may change the cluster.
+    console_admin: bool,
 }
 
 /// The broker as the admin server sees it.
@@ -291,7 +301,15 @@ async fn serve(
                 state: Arc::clone(broker.state()),
                 detail: admin.detail,
             });
-            let server = match AdminServer::start(&admin.listen, source, admin.lag).await {
+            // The console is a Kafka client of this broker, like any other.
+            let console = runnel_console::router(ConsoleSettings {
+                bootstrap_server: broker.local_addr().to_string(),
+                admin_actions: admin.console_admin,
+                request_timeout: Duration::from_secs(10),
+            });
+            let started =
+                AdminServer::start_with_routes(&admin.listen, source, admin.lag, console).await;
+            let server = match started {
                 Ok(server) => server,
                 Err(error) => {
                     broker.shutdown().await?;

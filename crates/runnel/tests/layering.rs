@@ -111,3 +111,14 @@ fn the_lag_evaluator_is_pure() {
         &["tokio", "rdkafka", "runnel-broker", "runnel-log", "reqwest"],
     );
 }
+
+/// The console is a Kafka client; the admin server serves its routes without knowing them.
+#[test]
+fn the_web_console_is_a_kafka_client_the_admin_server_does_not_know() {
+    assert_layered(
+        "runnel-console",
+        "runnel-cli",
+        &["runnel-broker", "runnel-log", "runnel-admin"],
+    );
+    assert_layered("runnel-admin", "axum", &["runnel-console", "runnel-cli"]);
+}
