@@ -146,10 +146,6 @@ impl QuotaTable {
         self.entries.is_empty()
     }
 
-    pub fn contains(&self, entity: &Entity) -> bool {
-        self.entries.contains_key(entity)
-    }
-
     /// Sets (`Some`) or removes (`None`) one quota; an entity left without quotas goes.
     pub fn set(&mut self, entity: &Entity, key: QuotaKey, value: Option<f64>) {
         match value {
@@ -277,7 +273,7 @@ mod tests {
             Some((&all, 20.0))
         );
         table.set(&all, QuotaKey::ConsumerByteRate, None);
-        assert!(table.is_empty() == false && table.len() == 1);
+        assert_eq!(table.len(), 1);
     }
 
     #[test]

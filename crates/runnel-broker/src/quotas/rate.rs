@@ -90,11 +90,6 @@ impl SampledRate {
         self.windows.iter().map(|(_, sum)| sum).sum()
     }
 
-    /// The amount per second at `now_ms`.
-    pub fn per_second(&self, config: Windows, now_ms: u64) -> f64 {
-        self.total() * 1000.0 / self.elapsed_ms(config, now_ms) as f64
-    }
-
     /// How long, in ms, the client must stay silent for the rate to come down to `quota`
     /// per second: the time at which the recorded amount, spread over the span, is exactly
     /// the quota, minus the span already elapsed. Zero when within the quota. Quotas are
@@ -125,7 +120,6 @@ mod tests {
     fn a_first_burst_is_measured_against_one_window() {
         let mut rate = SampledRate::default();
         rate.record(KAFKA, 0, 1000.0);
-        assert_eq!(rate.per_second(KAFKA, 0), 1000.0);
         assert_eq!(rate.throttle_ms(KAFKA, 0, 1000.0), 0);
         rate.record(KAFKA, 0, 500.0);
         // 1500 bytes at 1000/s take 1.5 s, 1 s of which counts as elapsed.
@@ -166,8 +160,10 @@ mod tests {
         rate.record(KAFKA, 0, 50_000.0);
         assert_eq!(rate.throttle_ms(KAFKA, 0, 1000.0), 49_000);
         rate.record(KAFKA, 11_000, 100.0);
-        // The 50 000 bytes are forgotten; 100 bytes in a fresh window is 100 per second.
-        assert_eq!(rate.per_second(KAFKA, 11_000), 100.0);
+        // The 50 000 bytes are forgotten: 100 bytes in a fresh window is within 100 per second.
+        assert_eq!(rate.throttle_ms(KAFKA, 11_000, 100.0), 0);
+        rate.record(KAFKA, 11_000, 1.0);
+        assert_eq!(rate.throttle_ms(KAFKA, 11_000, 100.0), 10);
         assert!(!rate.is_stale(KAFKA, 21_999));
         assert!(rate.is_stale(KAFKA, 22_000));
     }
