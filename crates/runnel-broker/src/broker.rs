@@ -17,6 +17,7 @@ use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessions;
 use crate::groups::GroupCoordinator;
 use crate::metrics::BrokerMetrics;
+use crate::quotas::Quotas;
 use crate::server;
 use crate::share::ShareCoordinator;
 use crate::topics::{self, Topics};
@@ -35,6 +36,8 @@ pub struct BrokerState {
     pub transactions: TransactionCoordinator,
     pub shares: ShareCoordinator,
     pub fetch_sessions: FetchSessions,
+    /// Client quotas and the rates measured against them.
+    pub quotas: Quotas,
     /// Series counted as requests are served (see `metrics`).
     pub metrics: BrokerMetrics,
     /// Open connections against `max.connections` and `max.connections.per.ip`.
@@ -125,7 +128,7 @@ impl Broker {
         };
 
         let opening = config.clone();
-        let (topics, cluster_id, producer_ids) =
+        let (topics, cluster_id, producer_ids, quotas) =
             tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
                 let cluster_id = meta_properties(&opening.data_dir, opening.node_id)?;
                 let topics = Topics::open(
@@ -135,7 +138,12 @@ impl Broker {
                 )?;
                 let producer_ids =
                     ProducerIds::open(&opening.data_dir).map_err(topics::TopicError::Log)?;
-                Ok((topics, cluster_id, producer_ids))
+                let quotas = Quotas::open(
+                    &opening.data_dir,
+                    opening.quota_windows,
+                    Arc::new(SystemClock),
+                )?;
+                Ok((topics, cluster_id, producer_ids, quotas))
             })
             .await
             .map_err(|e| BrokerError::Task(e.to_string()))??;
@@ -158,6 +166,7 @@ impl Broker {
             transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
             shares,
             fetch_sessions: FetchSessions::default(),
+            quotas,
             metrics,
             connections,
             shutdown,

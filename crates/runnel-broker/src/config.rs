@@ -147,6 +147,9 @@ pub struct BrokerConfig {
     /// Whether requests are counted for the metrics as they are served. Off, the counting
     /// costs nothing: for a broker whose metrics nobody scrapes.
     pub count_requests: bool,
+    /// How client quotas sample rates: `quota.window.num` windows of
+    /// `quota.window.size.seconds` each.
+    pub quota_windows: crate::quotas::Windows,
 }
 
 impl Default for BrokerConfig {
@@ -182,6 +185,7 @@ impl Default for BrokerConfig {
             transaction_cleanup_interval_ms: 10_000,
             share: crate::share::config::ShareDefaults::default(),
             count_requests: true,
+            quota_windows: crate::quotas::Windows::default(),
         }
     }
 }
@@ -302,6 +306,15 @@ impl BrokerConfig {
             "transaction.max.timeout.ms" => self.transaction_max_timeout_ms = positive()?,
             "transactional.id.expiration.ms" => self.transactional_id_expiration_ms = positive()?,
             "producer.id.expiration.ms" => self.producer_id_expiration_ms = positive()?,
+            "quota.window.num" => {
+                self.quota_windows.samples =
+                    u32::try_from(small(positive()?)?).map_err(|_| bad())?
+            }
+            "quota.window.size.seconds" => {
+                self.quota_windows.window_ms = u64::try_from(small(positive()?)?)
+                    .map_err(|_| bad())?
+                    .saturating_mul(1000)
+            }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_cleanup_interval_ms = positive()? as u64
             }

@@ -165,6 +165,41 @@ impl Activity {
     }
 }
 
+/// Until when a connection's requests are left unread because its client went over a quota
+/// (KIP-219: the response goes out at once, then the connection is muted for the throttle
+/// time, so a client that ignores the throttle time is held back all the same).
+#[derive(Debug)]
+pub struct Mute {
+    opened: Instant,
+    /// Milliseconds from `opened` to the end of the mute.
+    until_ms: AtomicU64,
+}
+
+impl Mute {
+    pub fn new(now: Instant) -> Self {
+        Mute {
+            opened: now,
+            until_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Mutes the connection for `ms` from `now`, unless it already is for longer.
+    pub fn hold(&self, now: Instant, ms: u64) {
+        if ms == 0 {
+            return;
+        }
+        let since_open = u64::try_from(now.saturating_duration_since(self.opened).as_millis())
+            .unwrap_or(u64::MAX);
+        self.until_ms
+            .fetch_max(since_open.saturating_add(ms), Ordering::AcqRel);
+    }
+
+    /// When reading may resume; in the past when the connection is not muted.
+    pub fn until(&self) -> Instant {
+        self.opened + Duration::from_millis(self.until_ms.load(Ordering::Acquire))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -198,6 +233,18 @@ mod tests {
         assert!(admission.admit(A).is_ok());
         let message = Refusal::Total { max: 2 }.to_string();
         assert!(message.contains("max.connections"), "{message}");
+    }
+
+    #[test]
+    fn a_mute_lasts_until_the_longest_throttle_given() {
+        let opened = Instant::now();
+        let mute = Mute::new(opened);
+        assert_eq!(mute.until(), opened);
+        mute.hold(opened + Duration::from_secs(1), 500);
+        mute.hold(opened + Duration::from_secs(1), 200);
+        assert_eq!(mute.until(), opened + Duration::from_millis(1500));
+        mute.hold(opened + Duration::from_secs(1), 0);
+        assert_eq!(mute.until(), opened + Duration::from_millis(1500));
     }
 
     #[test]

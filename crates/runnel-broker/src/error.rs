@@ -22,6 +22,8 @@ pub enum BrokerError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Topic(#[from] TopicError),
+    #[error(transparent)]
+    Quotas(#[from] crate::quotas::QuotaError),
     #[error("broker task failed: {0}")]
     Task(String),
 }

@@ -14,6 +14,7 @@ pub mod fetch_sessions;
 pub mod groups;
 mod handlers;
 pub mod metrics;
+pub mod quotas;
 mod response;
 mod server;
 pub mod shape;

@@ -113,6 +113,7 @@ pub struct BrokerMetrics {
     produced_records: Family<TopicLabels, Counter>,
     fetched_bytes: Family<TopicLabels, Counter>,
     fetched_records: Family<TopicLabels, Counter>,
+    throttle_time: DurationFamily,
 }
 
 impl Default for BrokerMetrics {
@@ -133,6 +134,7 @@ impl BrokerMetrics {
             produced_records: Family::default(),
             fetched_bytes: Family::default(),
             fetched_records: Family::default(),
+            throttle_time: Family::new_with_constructor(duration_histogram),
         }
     }
 
@@ -158,6 +160,13 @@ impl BrokerMetrics {
         self.request_duration
             .get_or_create(&ApiLabels { api })
             .observe(took.as_secs_f64());
+    }
+
+    /// Counts a request whose client went over a quota, and the time it is held back for.
+    pub(crate) fn throttled(&self, api: ApiKey, ms: u64) {
+        self.throttle_time
+            .get_or_create(&ApiLabels { api: ApiName(api) })
+            .observe(Duration::from_millis(ms).as_secs_f64());
     }
 
     /// Counts records appended to `topic`: `bytes` as received, `records` as offsets taken.
@@ -223,6 +232,13 @@ impl BrokerMetrics {
              includes its wait for data)",
             Unit::Seconds,
             self.request_duration.clone(),
+        );
+        registry.register_with_unit(
+            "request_throttle_time",
+            "Time a connection was muted after a request, by API, for requests whose client \
+             went over a client quota (the count is the number of throttled requests)",
+            Unit::Seconds,
+            self.throttle_time.clone(),
         );
         registry.register_with_unit(
             "topic_produced",

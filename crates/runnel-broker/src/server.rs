@@ -9,6 +9,8 @@
 //! request that cannot be understood ends the connection after the responses to the requests
 //! before it. Connections over `max.connections` or `max.connections.per.ip` are closed as
 //! they are accepted, and idle ones after `connections.max.idle.ms` (see `connections`).
+//! A client over one of its quotas gets its response at once, and then nothing more is read
+//! from its connection for the throttle time (see `quotas`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,9 +26,10 @@ use tokio::time::Instant;
 
 use crate::broker::BrokerState;
 use crate::codec;
-use crate::connections::{Activity, Slot};
+use crate::connections::{Activity, Mute, Slot};
 use crate::error::RequestError;
 use crate::handlers;
+use crate::quotas::ANONYMOUS;
 use crate::response::Response;
 
 /// How long shutdown waits for in-flight requests before dropping their connections.
@@ -78,6 +81,10 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
 async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>, _slot: Slot) {
     tracing::debug!(%peer, "connection opened");
     let activity = Arc::new(Activity::new(Instant::now()));
+    let mute = Arc::new(Mute::new(Instant::now()));
+    // Without authentication every connection is Kafka's anonymous principal; SASL will
+    // set the authenticated one here.
+    let principal: Arc<str> = Arc::from(ANONYMOUS);
     let max_idle = Duration::from_millis(state.config.connections_max_idle_ms);
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::new(read_half);
@@ -133,6 +140,12 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
                 Err(_) => break,
             },
         };
+        // A muted connection is not read from until its throttle time is over.
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = queue.closed() => break,
+            _ = tokio::time::sleep_until(mute.until()) => {}
+        }
         let read = codec::read_frame(&mut reader, state.config.max_request_bytes);
         tokio::pin!(read);
         let frame = loop {
@@ -170,6 +183,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
         };
         activity.request_received(Instant::now());
         let task_state = Arc::clone(&state);
+        let task_mute = Arc::clone(&mute);
+        let task_principal = Arc::clone(&principal);
         let order = keeps_order(api).then(|| {
             let (done, next) = oneshot::channel::<()>();
             (previous_change.replace(next), done)
@@ -184,7 +199,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
                 }
                 None => None,
             };
-            handlers::handle(&task_state, peer, api, header, body).await
+            let handled =
+                handlers::handle(&task_state, peer, &task_principal, api, header, body).await;
+            task_mute.hold(Instant::now(), handled.throttle_ms);
+            handled.outcome
         });
         if queue.send((task, permit)).is_err() {
             break; // the writer stopped: the connection is closing

@@ -1,6 +1,6 @@
 //! The `runnel` subcommands that talk to a running broker over the Kafka protocol: topic
 //! administration, producing lines of standard input, consuming to standard output,
-//! consumer group state with lag, and transactions.
+//! consumer group state with lag, transactions, and client quotas.
 //!
 //! Each command module defines its `clap` arguments and a `run` function writing to the
 //! output it is given; the `runnel` binary only parses and dispatches. The work itself is
@@ -18,6 +18,7 @@ pub mod format;
 pub mod group;
 mod lag;
 pub mod produce;
+pub mod quota;
 mod share_group;
 pub mod topic;
 pub mod transactions;

@@ -17,6 +17,7 @@ use runnel_broker::{Broker, BrokerConfig, BrokerState};
 use runnel_cli::consume::ConsumeArgs;
 use runnel_cli::group::GroupArgs;
 use runnel_cli::produce::ProduceArgs;
+use runnel_cli::quota::QuotaArgs;
 use runnel_cli::topic::TopicArgs;
 use runnel_cli::transactions::TransactionsArgs;
 use runnel_connect::cli::ConnectorArgs;
@@ -111,6 +112,8 @@ enum Command {
     Group(GroupArgs),
     /// List transactions; show one's producer, state and partitions.
     Transactions(TransactionsArgs),
+    /// Show and change client quotas (byte rates and request time) per user and client id.
+    Quota(QuotaArgs),
     /// Measure produce or consume throughput and latency against a broker.
     #[command(subcommand)]
     Bench(runnel_bench::BenchCommand),
@@ -243,6 +246,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Transactions(args) => {
             runnel_cli::transactions::run(&args, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Command::Quota(args) => {
+            runnel_cli::quota::run(&args, &mut std::io::stdout().lock())?;
             Ok(())
         }
     }

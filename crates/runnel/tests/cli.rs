@@ -952,3 +952,81 @@ fn failures_are_one_line_and_bounded_in_time() {
         "runnel: bad arguments: nothing to alter: give --config KEY=VALUE or --delete-config KEY"
     );
 }
+
+#[test]
+fn quotas_are_set_described_and_removed_like_kafka_configs() {
+    let cluster = Cluster::start();
+    assert_eq!(
+        cluster.ok(&[
+            "quota",
+            "alter",
+            "--client",
+            "ingest",
+            "--add-config",
+            "producer_byte_rate=1048576,request_percentage=50",
+        ]),
+        "Altered the quotas of client-id ingest.\n"
+    );
+    cluster.ok(&[
+        "quota",
+        "alter",
+        "--user-defaults",
+        "--client-defaults",
+        "--add-config",
+        "consumer_byte_rate=5242880",
+    ]);
+    let all = cluster.ok(&["quota", "describe"]);
+    assert_eq!(
+        row(&all, &["-", "ingest", "producer_byte_rate"]),
+        ["-", "ingest", "producer_byte_rate", "1048576"]
+    );
+    assert_eq!(
+        row(&all, &["-", "ingest", "request_percentage"]),
+        ["-", "ingest", "request_percentage", "50"]
+    );
+    assert_eq!(
+        row(&all, &["<default>", "<default>"]),
+        ["<default>", "<default>", "consumer_byte_rate", "5242880"]
+    );
+    // One entity alone, and a quota removed.
+    cluster.ok(&[
+        "quota",
+        "alter",
+        "--client",
+        "ingest",
+        "--delete-config",
+        "request_percentage",
+    ]);
+    let ingest = cluster.ok(&["quota", "describe", "--client", "ingest"]);
+    assert_eq!(ingest.lines().count(), 2, "{ingest}");
+    assert!(ingest.contains("producer_byte_rate"), "{ingest}");
+
+    let unknown = cluster
+        .run(
+            &["quota", "alter", "--client", "x", "--add-config", "bytes=1"],
+            "",
+        )
+        .failed();
+    assert!(unknown.contains("unknown quota key \"bytes\""), "{unknown}");
+    let negative = cluster
+        .run(
+            &[
+                "quota",
+                "alter",
+                "--user",
+                "bob",
+                "--add-config",
+                "consumer_byte_rate=-1",
+            ],
+            "",
+        )
+        .failed();
+    assert!(negative.contains("must be a positive number"), "{negative}");
+    let nobody = cluster
+        .run(
+            &["quota", "alter", "--add-config", "producer_byte_rate=1"],
+            "",
+        )
+        .failed();
+    assert!(nobody.contains("name an entity"), "{nobody}");
+}

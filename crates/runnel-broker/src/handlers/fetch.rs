@@ -105,6 +105,17 @@ pub(crate) async fn handle(
     }
 }
 
+/// The record bytes a response carries: what a consumer's byte rate counts.
+pub(crate) fn records_bytes(response: &FetchResponse) -> usize {
+    response
+        .responses
+        .iter()
+        .flat_map(|topic| &topic.partitions)
+        .filter_map(|partition| partition.records.as_ref())
+        .map(|records| records.len())
+        .sum()
+}
+
 /// Counts the batches a response carries in the per-topic metrics.
 fn count_fetched(state: &BrokerState, responses: &[FetchableTopicResponse], version: i16) {
     for response in responses {

@@ -10,6 +10,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use crate::broker::BrokerState;
 use crate::codec;
 use crate::error::RequestError;
+use crate::quotas::{Client, QuotaKey};
 use crate::response::{self, Response};
 use crate::shape;
 
@@ -23,6 +24,7 @@ mod group_apis;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod quotas;
 mod share_apis;
 mod txn_apis;
 
@@ -72,6 +74,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteShareGroupOffsets, 0, 0),
     (ApiKey::ConsumerGroupHeartbeat, 0, 1),
     (ApiKey::ConsumerGroupDescribe, 0, 1),
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::AlterClientQuotas, 0, 1),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -82,30 +86,62 @@ pub fn supported(api: ApiKey) -> Option<(i16, i16)> {
         .map(|&(_, min, max)| (min, max))
 }
 
-/// Answers one request and counts it in the metrics. `Ok(None)` means no response is due
-/// (acks=0 produce).
+/// A request's answer, and how long its connection must now be held back for its client's
+/// quotas.
+#[derive(Debug)]
+pub(crate) struct Handled {
+    /// `Ok(None)` means no response is due (acks=0 produce).
+    pub(crate) outcome: Result<Option<Response>, RequestError>,
+    pub(crate) throttle_ms: u64,
+}
+
+/// Answers one request from a connection authenticated as `user`, records what it cost
+/// against the client's quotas, and counts it in the metrics.
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
     peer: SocketAddr,
+    user: &str,
     api: ApiKey,
     header: RequestHeader,
     body: Bytes,
-) -> Result<Option<Response>, RequestError> {
+) -> Handled {
     let started = std::time::Instant::now();
     let version = header.request_api_version;
-    let outcome = dispatch(state, peer, api, header, body).await;
-    state
-        .metrics
-        .request_handled(api, version, started.elapsed());
-    outcome
+    let client_id = header.client_id.as_deref().unwrap_or_default().to_owned();
+    let client = Client {
+        user,
+        client_id: &client_id,
+    };
+    let mut throttle_ms = 0;
+    let outcome = dispatch(state, peer, client, api, header, body, &mut throttle_ms).await;
+    let took = started.elapsed();
+    // Long polls spend their time waiting for data, not working: their time is not the
+    // client's share of the broker.
+    if !matches!(api, ApiKey::Fetch | ApiKey::ShareFetch) {
+        let spent_ms = took.as_secs_f64() * 1000.0;
+        let held = state
+            .quotas
+            .record(client, QuotaKey::RequestPercentage, spent_ms);
+        throttle_ms = throttle_ms.max(held);
+    }
+    state.metrics.request_handled(api, version, took);
+    if throttle_ms > 0 {
+        state.metrics.throttled(api, throttle_ms);
+    }
+    Handled {
+        outcome,
+        throttle_ms,
+    }
 }
 
 async fn dispatch(
     state: &Arc<BrokerState>,
     peer: SocketAddr,
+    client: Client<'_>,
     api: ApiKey,
     header: RequestHeader,
     mut body: Bytes,
+    throttle_ms: &mut u64,
 ) -> Result<Option<Response>, RequestError> {
     let version = header.request_api_version;
     if api == ApiKey::ApiVersions {
@@ -127,16 +163,32 @@ async fn dispatch(
     let body = &mut body;
     match api {
         ApiKey::Produce => {
-            let response =
-                produce::handle(state, decode(api, body, version, walked)?, version).await;
+            // As Kafka: a produce request counts its whole size against the byte rate.
+            let size = body.len() as f64;
+            let request = decode(api, body, version, walked)?;
+            *throttle_ms = state
+                .quotas
+                .record(client, QuotaKey::ProducerByteRate, size);
+            let response = produce::handle(state, request, version).await;
             match response {
-                Some(response) => respond(api, version, id, &response),
+                Some(response) => respond(
+                    api,
+                    version,
+                    id,
+                    &response.with_throttle_time_ms(throttle_time(*throttle_ms)),
+                ),
                 None => Ok(None),
             }
         }
         ApiKey::Fetch => {
-            let (response, by_reference) =
+            let (mut response, by_reference) =
                 fetch::handle(state, decode(api, body, version, walked)?, version).await;
+            *throttle_ms = state.quotas.record(
+                client,
+                QuotaKey::ConsumerByteRate,
+                fetch::records_bytes(&response) as f64,
+            );
+            response.throttle_time_ms = throttle_time(*throttle_ms);
             Ok(Some(response::encode(
                 api,
                 version,
@@ -424,8 +476,25 @@ async fn dispatch(
                 version,
             ),
         ),
+        ApiKey::AlterClientQuotas => respond(
+            api,
+            version,
+            id,
+            &quotas::alter(state, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeClientQuotas => respond(
+            api,
+            version,
+            id,
+            &quotas::describe(state, decode(api, body, version, walked)?),
+        ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }
+}
+
+/// A throttle time as the responses' `throttle_time_ms` field holds it.
+fn throttle_time(ms: u64) -> i32 {
+    i32::try_from(ms).unwrap_or(i32::MAX)
 }
 
 /// Completes when any of the futures does (long polls waiting on several partitions).

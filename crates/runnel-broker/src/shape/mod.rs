@@ -13,6 +13,7 @@
 //! are decoded as known fields; in debug builds the dispatcher also checks that walker and
 //! decoder consumed the same number of bytes.
 
+mod quota_requests;
 mod reference;
 mod requests;
 mod share_requests;
@@ -250,6 +251,8 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError
         ApiKey::ConsumerGroupDescribe => {
             consumer_group_describe_request::consumer_group_describe_request(w, version)
         }
+        ApiKey::AlterClientQuotas => quota_requests::alter_client_quotas(w, version),
+        ApiKey::DescribeClientQuotas => quota_requests::describe_client_quotas(w, version),
         other => Err(ShapeError::NoShape(other)),
     }?;
     Ok(w.consumed())

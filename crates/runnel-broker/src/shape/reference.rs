@@ -57,6 +57,8 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         }
         ApiKey::ShareAcknowledge => len::<ShareAcknowledgeRequest>(body, version),
         ApiKey::DescribeShareGroupOffsets => len::<DescribeShareGroupOffsetsRequest>(body, version),
+        ApiKey::AlterClientQuotas => len::<AlterClientQuotasRequest>(body, version),
+        ApiKey::DescribeClientQuotas => len::<DescribeClientQuotasRequest>(body, version),
         ApiKey::AlterShareGroupOffsets => len::<AlterShareGroupOffsetsRequest>(body, version),
         ApiKey::DeleteShareGroupOffsets => len::<DeleteShareGroupOffsetsRequest>(body, version),
         ApiKey::ConsumerGroupHeartbeat => len::<ConsumerGroupHeartbeatRequest>(body, version),

@@ -3,7 +3,7 @@
 
 use super::{ShapeError, Walker};
 
-fn tagged_fields(w: &mut Walker<'_>) -> Result<(), ShapeError> {
+pub(super) fn tagged_fields(w: &mut Walker<'_>) -> Result<(), ShapeError> {
     let count = w.uvarint()?;
     w.check_count(count as usize)?;
     for _ in 0..count {

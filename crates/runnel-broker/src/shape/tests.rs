@@ -403,6 +403,30 @@ fn samples(api: ApiKey) -> Vec<Sample> {
                     .with_unknown_tagged_field(9, Bytes::from_static(b"tag"))
             }));
         }
+        ApiKey::AlterClientQuotas => out.push(enc(|| {
+            use alter_client_quotas_request::{EntityData, EntryData, OpData};
+            let entity = EntityData::default()
+                .with_entity_type(s("client-id"))
+                .with_entity_name(Some(s("app")));
+            let op = OpData::default()
+                .with_key(s("producer_byte_rate"))
+                .with_value(1024.0)
+                .with_remove(false);
+            AlterClientQuotasRequest::default()
+                .with_entries(vec![EntryData::default()
+                    .with_entity(vec![entity.clone(), entity.with_entity_name(None)])
+                    .with_ops(vec![op.clone(), op.with_remove(true)])])
+                .with_validate_only(true)
+        })),
+        ApiKey::DescribeClientQuotas => out.push(enc(|| {
+            let component = describe_client_quotas_request::ComponentData::default()
+                .with_entity_type(s("user"))
+                .with_match_type(0)
+                .with_match(Some(s("alice")));
+            DescribeClientQuotasRequest::default()
+                .with_components(vec![component.clone(), component.with_match_type(2)])
+                .with_strict(true)
+        })),
         ApiKey::ConsumerGroupDescribe => out.push(enc(|| {
             ConsumerGroupDescribeRequest::default()
                 .with_group_ids(vec![GroupId(s("a")), GroupId(s("bb"))])
@@ -495,6 +519,10 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                 }
                 ApiKey::ConsumerGroupDescribe => {
                     default_encoding::<ConsumerGroupDescribeRequest>(version)
+                }
+                ApiKey::AlterClientQuotas => default_encoding::<AlterClientQuotasRequest>(version),
+                ApiKey::DescribeClientQuotas => {
+                    default_encoding::<DescribeClientQuotasRequest>(version)
                 }
                 ApiKey::ApiVersions => continue, // no arrays; decoded directly
                 other => panic!("{other:?} is supported but has no test encoding"),
