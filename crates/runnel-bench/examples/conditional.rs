@@ -12,9 +12,9 @@
 //! are in flight, fewer than there are keys, so that report has always arrived), in the
 //! compact header `runnel.eo` (8 bytes) or, with `--decimal`, `runnel.expected.offset`. Both
 //! phases do the same bookkeeping (every delivery report updates its key's latest offset;
-//! only the conditional phase builds headers from them), and odd rounds run the plain phase first, even rounds the
-//! conditional one, so neither always runs on the warmer broker. Prints
-//! records/s for each phase, and the CPU time per record the phase cost this client and,
+//! only the conditional phase builds headers from them), and odd rounds run the plain phase
+//! first, even rounds the conditional one, so neither always runs on the warmer broker.
+//! Prints records/s for each phase, and the CPU time per record the phase cost this client and,
 //! with `--broker-pid`, the broker (read from `/proc`, Linux only): on a shared machine
 //! records/s follows the other load, CPU time per record much less.
 

@@ -66,6 +66,18 @@ async fn send_expecting(
     send_with_header(producer, topic, key, value, header).await
 }
 
+/// Sends one record with an expectation header of the compact form holding `expected`; the
+/// offset it got, or the error code.
+async fn send_compact(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    expected: &[u8],
+) -> Result<i64, RDKafkaErrorCode> {
+    let header = (COMPACT_EXPECTED_OFFSET_HEADER, expected);
+    send_with_header(producer, topic, key, "v", header).await
+}
+
 /// Sends one record with one header; the offset it got, or the error code.
 async fn send_with_header(
     producer: &FutureProducer,
@@ -133,35 +145,40 @@ async fn the_compact_header_carries_the_same_expectations_and_a_malformed_one_is
     create_conditional_topic(&bootstrap, "compact", &[]).await;
     let producer = producer_at(&bootstrap, &[("enable.idempotence", "true")]);
     let compact = |offset: i64| offset.to_be_bytes();
-    let send = |key, expected: &[u8]| {
-        send_with_header(
-            &producer,
-            "compact",
-            key,
-            "v",
-            (COMPACT_EXPECTED_OFFSET_HEADER, expected),
-        )
-    };
-
-    assert_eq!(send("a", &compact(-1)).await, Ok(0));
     assert_eq!(
-        send("a", &compact(-1)).await,
+        send_compact(&producer, "compact", "a", &compact(-1)).await,
+        Ok(0)
+    );
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(-1)).await,
         Err(RDKafkaErrorCode::InvalidRecord)
     );
-    assert_eq!(send("a", &compact(0)).await, Ok(1));
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(0)).await,
+        Ok(1)
+    );
     // Either form names the same latest record.
     assert_eq!(
         send_expecting(&producer, "compact", "a", "v", 1).await,
         Ok(2)
     );
-    assert_eq!(send("a", &compact(2)).await, Ok(3));
-    // Not 8 bytes (here the decimal text in the compact header), or below -1: refused.
-    assert_eq!(send("a", b"3").await, Err(RDKafkaErrorCode::InvalidRecord));
     assert_eq!(
-        send("a", &compact(-2)).await,
+        send_compact(&producer, "compact", "a", &compact(2)).await,
+        Ok(3)
+    );
+    // Not 8 bytes (here the decimal text in the compact header), or below -1: refused.
+    assert_eq!(
+        send_compact(&producer, "compact", "a", b"3").await,
         Err(RDKafkaErrorCode::InvalidRecord)
     );
-    assert_eq!(send("a", &compact(3)).await, Ok(4));
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(-2)).await,
+        Err(RDKafkaErrorCode::InvalidRecord)
+    );
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(3)).await,
+        Ok(4)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
