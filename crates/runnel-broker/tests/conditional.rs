@@ -22,7 +22,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset};
-use runnel_log::{BatchBuilder, Compression, EXPECTED_OFFSET_HEADER};
+use runnel_log::{
+    BatchBuilder, Compression, COMPACT_EXPECTED_OFFSET_HEADER, EXPECTED_OFFSET_HEADER,
+};
 
 use common::process::{serve_if_asked, BrokerProcess};
 use common::{assigned_consumer_at, client_config_at, consume, eventually, producer_at, Raw};
@@ -50,7 +52,8 @@ async fn create_conditional_topic(bootstrap: &str, name: &str, extra: &[(&str, &
     assert!(created[0].is_ok(), "{created:?}");
 }
 
-/// Sends one record with an expectation; the offset it got, or the error code.
+/// Sends one record with an expectation in ASCII decimal; the offset it got, or the error
+/// code.
 async fn send_expecting(
     producer: &FutureProducer,
     topic: &str,
@@ -59,9 +62,33 @@ async fn send_expecting(
     expected: i64,
 ) -> Result<i64, RDKafkaErrorCode> {
     let expected = expected.to_string();
+    let header = (EXPECTED_OFFSET_HEADER, expected.as_bytes());
+    send_with_header(producer, topic, key, value, header).await
+}
+
+/// Sends one record with an expectation header of the compact form holding `expected`; the
+/// offset it got, or the error code.
+async fn send_compact(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    expected: &[u8],
+) -> Result<i64, RDKafkaErrorCode> {
+    let header = (COMPACT_EXPECTED_OFFSET_HEADER, expected);
+    send_with_header(producer, topic, key, "v", header).await
+}
+
+/// Sends one record with one header; the offset it got, or the error code.
+async fn send_with_header(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    value: &str,
+    (name, header_value): (&str, &[u8]),
+) -> Result<i64, RDKafkaErrorCode> {
     let headers = OwnedHeaders::new().insert(Header {
-        key: EXPECTED_OFFSET_HEADER,
-        value: Some(&expected),
+        key: name,
+        value: Some(header_value),
     });
     let record = FutureRecord::to(topic)
         .partition(0)
@@ -107,6 +134,50 @@ async fn an_idempotent_librdkafka_producer_sees_a_stale_expectation_refused_and_
     assert_eq!(
         send_expecting(&producer, "accounts", "a", "withdrew", 1).await,
         Ok(3)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compact_header_carries_the_same_expectations_and_a_malformed_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = common::start(dir.path(), |_| {}).await;
+    let bootstrap = common::bootstrap(&broker);
+    create_conditional_topic(&bootstrap, "compact", &[]).await;
+    let producer = producer_at(&bootstrap, &[("enable.idempotence", "true")]);
+    let compact = |offset: i64| offset.to_be_bytes();
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(-1)).await,
+        Ok(0)
+    );
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(-1)).await,
+        Err(RDKafkaErrorCode::InvalidRecord)
+    );
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(0)).await,
+        Ok(1)
+    );
+    // Either form names the same latest record.
+    assert_eq!(
+        send_expecting(&producer, "compact", "a", "v", 1).await,
+        Ok(2)
+    );
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(2)).await,
+        Ok(3)
+    );
+    // Not 8 bytes (here the decimal text in the compact header), or below -1: refused.
+    assert_eq!(
+        send_compact(&producer, "compact", "a", b"3").await,
+        Err(RDKafkaErrorCode::InvalidRecord)
+    );
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(-2)).await,
+        Err(RDKafkaErrorCode::InvalidRecord)
+    );
+    assert_eq!(
+        send_compact(&producer, "compact", "a", &compact(3)).await,
+        Ok(4)
     );
 }
 

@@ -1,10 +1,11 @@
 //! Conditional appends: what a producer expects of each key, read from its records.
 //!
-//! A record carrying the header [`EXPECTED_OFFSET_HEADER`] states the offset its producer
-//! expects the latest record of the same key in this partition to have, or
+//! A record carrying the header [`EXPECTED_OFFSET_HEADER`] (ASCII decimal, for command-line
+//! tools) or [`COMPACT_EXPECTED_OFFSET_HEADER`] (8 bytes, for programs) states the offset its
+//! producer expects the latest record of the same key in this partition to have, or
 //! [`EXPECT_NO_RECORD`] for "this key has no record". The log appends a batch only if every
-//! such expectation holds (see [`crate::Log::append`]); records without the header are
-//! appended unconditionally. The header is read only on logs with
+//! such expectation holds (see [`crate::Log::append`]); records without either header are
+//! appended unconditionally. The headers are read only on logs with
 //! `runnel.conditional.append.enable=true`.
 
 use crate::batch::BatchHeader;
@@ -13,6 +14,12 @@ use crate::records;
 
 /// The record header holding an expectation: the expected offset in ASCII decimal.
 pub const EXPECTED_OFFSET_HEADER: &str = "runnel.expected.offset";
+
+/// The compact record header holding an expectation: the expected offset as a signed 64-bit
+/// big-endian integer, exactly 8 bytes. It carries the same expectation as
+/// [`EXPECTED_OFFSET_HEADER`] in 19 bytes of record instead of about 30, and is read without
+/// parsing text.
+pub const COMPACT_EXPECTED_OFFSET_HEADER: &str = "runnel.eo";
 
 /// The expectation "the key has no record yet" (or its latest record is a tombstone, or
 /// retention deleted it).
@@ -101,28 +108,45 @@ pub(crate) fn keyed_records(
     Ok(keyed)
 }
 
+/// The record's expectation, from whichever of the two headers it carries; a record may carry
+/// at most one.
 fn expectation(record: &records::Record<'_>) -> Result<Option<i64>, BatchError> {
-    let mut found = record
-        .headers
-        .iter()
-        .filter(|h| h.key == EXPECTED_OFFSET_HEADER.as_bytes());
-    let Some(header) = found.next() else {
-        return Ok(None);
-    };
-    if found.next().is_some() {
-        return Err(BatchError::InvalidExpectation(
-            "a record carries the expected offset header twice",
-        ));
+    let mut expected = None;
+    for header in &record.headers {
+        let offset = if header.key == COMPACT_EXPECTED_OFFSET_HEADER.as_bytes() {
+            compact_offset(header.value)?
+        } else if header.key == EXPECTED_OFFSET_HEADER.as_bytes() {
+            decimal_offset(header.value)?
+        } else {
+            continue;
+        };
+        if expected.replace(offset).is_some() {
+            return Err(BatchError::InvalidExpectation(
+                "a record carries more than one expected offset header",
+            ));
+        }
     }
-    let offset = header
-        .value
+    Ok(expected)
+}
+
+fn decimal_offset(value: Option<&[u8]>) -> Result<i64, BatchError> {
+    value
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|&v| v >= EXPECT_NO_RECORD)
         .ok_or(BatchError::InvalidExpectation(
             "the expected offset header must be a decimal offset, or -1 for no record",
-        ))?;
-    Ok(Some(offset))
+        ))
+}
+
+fn compact_offset(value: Option<&[u8]>) -> Result<i64, BatchError> {
+    value
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(i64::from_be_bytes)
+        .filter(|&v| v >= EXPECT_NO_RECORD)
+        .ok_or(BatchError::InvalidExpectation(
+            "the runnel.eo header must be 8 bytes: a big-endian offset, or -1 for no record",
+        ))
 }
 
 #[cfg(test)]
@@ -161,6 +185,19 @@ mod tests {
             (None, Some(b"2"), &[]),
             (Some(b"b"), None, &[(EXPECTED_OFFSET_HEADER, b"-1")]),
             (Some(b"c"), Some(b"3"), &[("other", b"x")]),
+            (
+                Some(b"d"),
+                Some(b"4"),
+                &[(
+                    COMPACT_EXPECTED_OFFSET_HEADER,
+                    &7_000_000_000i64.to_be_bytes(),
+                )],
+            ),
+            (
+                Some(b"e"),
+                Some(b"5"),
+                &[(COMPACT_EXPECTED_OFFSET_HEADER, &(-1i64).to_be_bytes())],
+            ),
         ])
         .expect("valid");
         let summary: Vec<_> = found
@@ -173,6 +210,8 @@ mod tests {
                 (0, 0, b"a".to_vec(), false, Some(41)),
                 (2, 2, b"b".to_vec(), true, Some(-1)),
                 (3, 3, b"c".to_vec(), false, None),
+                (4, 4, b"d".to_vec(), false, Some(7_000_000_000)),
+                (5, 5, b"e".to_vec(), false, Some(-1)),
             ]
         );
     }
@@ -181,6 +220,18 @@ mod tests {
     fn malformed_expectations_are_refused() {
         for value in [&b"x"[..], b"-2", b"", b"1.5"] {
             let err = keyed(&[(Some(b"a"), Some(b"1"), &[(EXPECTED_OFFSET_HEADER, value)])]);
+            assert!(
+                matches!(err, Err(BatchError::InvalidExpectation(_))),
+                "{value:?}"
+            );
+        }
+        let compact: [&[u8]; 4] = [b"", b"41", &[0; 9], &(-2i64).to_be_bytes()];
+        for value in compact {
+            let err = keyed(&[(
+                Some(b"a"),
+                Some(b"1"),
+                &[(COMPACT_EXPECTED_OFFSET_HEADER, value)],
+            )]);
             assert!(
                 matches!(err, Err(BatchError::InvalidExpectation(_))),
                 "{value:?}"
@@ -197,5 +248,14 @@ mod tests {
             ],
         )]);
         assert!(matches!(twice, Err(BatchError::InvalidExpectation(_))));
+        let both = keyed(&[(
+            Some(b"a"),
+            Some(b"1"),
+            &[
+                (EXPECTED_OFFSET_HEADER, b"3"),
+                (COMPACT_EXPECTED_OFFSET_HEADER, &3i64.to_be_bytes()),
+            ],
+        )]);
+        assert!(matches!(both, Err(BatchError::InvalidExpectation(_))));
     }
 }

@@ -32,7 +32,9 @@ pub use batch::{
 };
 pub use cleaner::{CleanerTotals, CompactionReport, LogCleaner, OFFSET_MAP_MAX_BYTES};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use conditions::{Conflict, EXPECTED_OFFSET_HEADER, EXPECT_NO_RECORD};
+pub use conditions::{
+    Conflict, COMPACT_EXPECTED_OFFSET_HEADER, EXPECTED_OFFSET_HEADER, EXPECT_NO_RECORD,
+};
 pub use config::{CleanupPolicy, CompressionType, LogConfig, TimestampType, CONFIG_NAMES};
 pub use decompress::MAX_DECOMPRESSED_BYTES;
 pub use error::{BatchError, LogError, RecordError, RecordFault};

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use runnel_log::{
     AppendInfo, BatchBuilder, Compression, Conflict, Log, LogConfig, LogError, ManualClock,
-    TxnMarker, EXPECTED_OFFSET_HEADER,
+    TxnMarker, COMPACT_EXPECTED_OFFSET_HEADER, EXPECTED_OFFSET_HEADER,
 };
 
 use common::{clock, open};
@@ -39,11 +39,19 @@ pub fn cond_batch(records: &[Cond<'_>], producer: Option<(i64, i32, bool)>) -> V
             builder = builder.transactional();
         }
     }
-    for (key, value, expected) in records {
-        let text = expected.map(|e| e.to_string());
-        let headers: Vec<(&[u8], Option<&[u8]>)> = text
+    for (i, (key, value, expected)) in records.iter().enumerate() {
+        // The two forms of an expectation alternate with the record's position and the
+        // expected offset, so every test, even of one-record batches, goes through both.
+        let encoded = expected.map(|e| {
+            if (i as i64 + e).rem_euclid(2) == 0 {
+                (EXPECTED_OFFSET_HEADER, e.to_string().into_bytes())
+            } else {
+                (COMPACT_EXPECTED_OFFSET_HEADER, e.to_be_bytes().to_vec())
+            }
+        });
+        let headers: Vec<(&[u8], Option<&[u8]>)> = encoded
             .iter()
-            .map(|t| (EXPECTED_OFFSET_HEADER.as_bytes(), Some(t.as_bytes())))
+            .map(|(name, value)| (name.as_bytes(), Some(value.as_slice())))
             .collect();
         builder.push(TS, Some(key.as_bytes()), value.map(str::as_bytes), &headers);
     }
