@@ -17,22 +17,23 @@ pub struct SinkRecord {
     pub value: Option<Value>,
 }
 
-/// What a record does to a keyed target.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Change {
+/// What a record does to a keyed target, borrowing the record's data (sinks read it many
+/// times per batch: checked, folded, written).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Change<'a> {
     /// Insert or replace the row of `key` with `value`.
-    Upsert { key: Value, value: Value },
+    Upsert { key: &'a Value, value: &'a Value },
     /// Remove the row of `key`.
-    Delete { key: Value },
+    Delete { key: &'a Value },
 }
 
 impl SinkRecord {
     /// The change this record makes: a Debezium change event (`op` c, u or r upserts the
     /// `after` image, d deletes) or a plain record (a value upserts, a tombstone deletes).
     /// The key identifies the row in both cases.
-    pub fn change(&self) -> Result<Change, String> {
+    pub fn change(&self) -> Result<Change<'_>, String> {
         let key = match &self.key {
-            Some(key) if !key.is_null() => key.clone(),
+            Some(key) if !key.is_null() => key,
             _ => return Err("the record has no key to identify its row".to_owned()),
         };
         let Some(value) = &self.value else {
@@ -40,10 +41,7 @@ impl SinkRecord {
         };
         match debezium_op(value) {
             Some("c" | "u" | "r") => match value.get("after") {
-                Some(after @ Value::Object(_)) => Ok(Change::Upsert {
-                    key,
-                    value: after.clone(),
-                }),
+                Some(after @ Value::Object(_)) => Ok(Change::Upsert { key, value: after }),
                 _ => Err(
                     "a Debezium create/update/read event without an \"after\" object".to_owned(),
                 ),
@@ -52,10 +50,7 @@ impl SinkRecord {
             Some(op) => Err(format!(
                 "Debezium operation '{op}' is not supported by sinks"
             )),
-            None => Ok(Change::Upsert {
-                key,
-                value: value.clone(),
-            }),
+            None => Ok(Change::Upsert { key, value }),
         }
     }
 }
@@ -94,14 +89,14 @@ mod tests {
         assert_eq!(
             upsert.change().unwrap(),
             Change::Upsert {
-                key: json!(1),
-                value: json!({"a": 1})
+                key: &json!(1),
+                value: &json!({"a": 1})
             }
         );
         let tombstone = record(Some(json!(1)), None);
         assert_eq!(
             tombstone.change().unwrap(),
-            Change::Delete { key: json!(1) }
+            Change::Delete { key: &json!(1) }
         );
         assert!(record(None, Some(json!(1))).change().is_err());
     }
@@ -114,15 +109,15 @@ mod tests {
             assert_eq!(
                 record(Some(key.clone()), Some(event)).change().unwrap(),
                 Change::Upsert {
-                    key: key.clone(),
-                    value: json!({"id": 7, "n": op})
+                    key: &key,
+                    value: &json!({"id": 7, "n": op})
                 }
             );
         }
         let delete = json!({"before": {"id": 7}, "after": null, "op": "d"});
         assert_eq!(
             record(Some(key.clone()), Some(delete)).change().unwrap(),
-            Change::Delete { key: key.clone() }
+            Change::Delete { key: &key }
         );
         let truncate = json!({"before": null, "after": null, "op": "t"});
         assert!(record(Some(key), Some(truncate)).change().is_err());

@@ -6,7 +6,11 @@
 //! Upserts are sent with `COPY ... FROM STDIN` (text format) into a temporary table shaped
 //! like the target, then merged with `INSERT ... SELECT ... ON CONFLICT DO UPDATE` in the same
 //! transaction: PostgreSQL parses each field once, as `COPY` does, instead of parsing a JSON
-//! document and taking it apart again.
+//! document and taking it apart again. A batch whose upserts are all new rows (an initial
+//! load, an append-mostly topic) is first tried as one `COPY` straight into the table, under
+//! a savepoint; a key that exists rolls the attempt back and the batch is merged (see
+//! `DirectInserts`). The `COPY` text is written straight from the records' JSON, with no
+//! row built in between.
 //!
 //! Settings: `connection.url` (a `postgres://` URL or libpq key=value string),
 //! `connection.user`, `connection.password`, `table.name.format` (`${topic}` is replaced;
@@ -20,6 +24,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use serde_json::{Map, Value};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
@@ -59,6 +64,9 @@ struct Table {
     columns: Vec<String>,
     /// `COPY` into the session's staging table of this table.
     copy: Statement,
+    /// `COPY` straight into the table, for batches of new rows only.
+    copy_direct: Statement,
+    direct: DirectInserts,
     /// Merges the staging table into the table.
     upsert: Statement,
     delete: Statement,
@@ -188,44 +196,45 @@ impl PostgresSink {
         for (table, rows) in tables {
             let (upserts, deletes): (Vec<Folded>, Vec<Folded>) = rows
                 .into_values()
-                .partition(|r| matches!(r, Folded::Upsert(_)));
-            let upserts: Vec<Value> = upserts.into_iter().map(Folded::into_row).collect();
-            let deletes: Vec<Value> = deletes.into_iter().map(Folded::into_row).collect();
+                .partition(|r| matches!(r, Folded::Upsert { .. }));
             if !session.tables.contains_key(&table) {
                 let Some(sample) = upserts.first().or(deletes.first()) else {
                     continue;
                 };
+                let sample = Value::Object(mapping.row(sample).map_err(SinkError::Fatal)?);
                 let stage = format!("runnel_stage_{}", session.tables.len());
                 let statements =
-                    prepare_table(&transaction, &table, &stage, sample, mapping).await?;
+                    prepare_table(&transaction, &table, &stage, &sample, mapping).await?;
                 session.tables.insert(table.clone(), statements);
             }
             let statements = session
                 .tables
-                .get(&table)
+                .get_mut(&table)
                 .ok_or_else(|| SinkError::Transient(format!("table {table} was not prepared")))?;
             if !deletes.is_empty() {
+                let deletes = deletes
+                    .iter()
+                    .map(|folded| mapping.row(folded).map(Value::Object))
+                    .collect::<Result<Vec<Value>, String>>()
+                    .map_err(SinkError::Fatal)?;
                 transaction
                     .execute(&statements.delete, &[&Value::Array(deletes)])
                     .await
                     .map_err(|e| in_table(&table, e))?;
             }
             if !upserts.is_empty() {
-                let rows = copy_text(&statements.columns, &upserts);
-                let sink = transaction
-                    .copy_in::<_, Bytes>(&statements.copy)
-                    .await
-                    .map_err(|e| in_table(&table, e))?;
-                let mut sink = std::pin::pin!(sink);
-                sink.send(rows).await.map_err(|e| in_table(&table, e))?;
-                sink.as_mut()
-                    .finish()
-                    .await
-                    .map_err(|e| in_table(&table, e))?;
-                transaction
-                    .execute(&statements.upsert, &[])
-                    .await
-                    .map_err(|e| in_table(&table, e))?;
+                let rows = mapping.copy_text(&statements.columns, &upserts);
+                let inserted = statements.direct.should_try()
+                    && insert_new_rows(&transaction, statements, rows.clone(), &table).await?;
+                if !inserted {
+                    copy_rows(&transaction, &statements.copy, rows)
+                        .await
+                        .map_err(|e| in_table(&table, e))?;
+                    transaction
+                        .execute(&statements.upsert, &[])
+                        .await
+                        .map_err(|e| in_table(&table, e))?;
+                }
             }
         }
         transaction
@@ -240,29 +249,90 @@ impl PostgresSink {
 }
 
 impl Mapping {
-    /// The row a key identifies: its fields, or the one key column named by `pk.fields`.
-    fn key_row(&self, key: &Value) -> Result<Map<String, Value>, String> {
+    /// Whether a key can identify a row: an object of key columns, or a primitive value of
+    /// the one column `pk.fields` names.
+    fn check_key(&self, key: &Value) -> Result<(), String> {
         match key {
-            Value::Object(fields) => Ok(fields.clone()),
+            Value::Object(_) => Ok(()),
             Value::Array(_) => Err("a record key that is a list cannot name a row".to_owned()),
-            primitive => match self.pk_fields.as_slice() {
-                [column] => Ok(Map::from_iter([(column.clone(), primitive.clone())])),
-                _ => Err(format!(
-                    "a primitive record key needs exactly one pk.fields column, not {}",
-                    self.pk_fields.len()
-                )),
-            },
+            _ if self.pk_fields.len() == 1 => Ok(()),
+            _ => Err(format!(
+                "a primitive record key needs exactly one pk.fields column, not {}",
+                self.pk_fields.len()
+            )),
         }
+    }
+
+    /// A column's field in a folded change: the key's field (a key column), else the
+    /// value's. The key wins, as the key identifies the row the value is written to.
+    fn field<'a>(&self, folded: &Folded<'a>, column: &str) -> Option<&'a Value> {
+        let (key, value) = match *folded {
+            Folded::Upsert { key, value } => (key, Some(value)),
+            Folded::Delete { key } => (key, None),
+        };
+        let from_key = match key {
+            Value::Object(fields) => fields.get(column),
+            primitive => {
+                (self.pk_fields.first().map(String::as_str) == Some(column)).then_some(primitive)
+            }
+        };
+        from_key.or_else(|| value.and_then(|fields| fields.get(column)))
+    }
+
+    /// The whole row of a folded change, as JSON fields: the value's fields and the key
+    /// columns (a delete has only the key columns).
+    fn row(&self, folded: &Folded<'_>) -> Result<Map<String, Value>, String> {
+        let (key, mut row) = match *folded {
+            Folded::Upsert { key, value } => (key, value.clone()),
+            Folded::Delete { key } => (key, Map::new()),
+        };
+        self.check_key(key)?;
+        match key {
+            Value::Object(fields) => row.extend(fields.clone()),
+            primitive => {
+                for column in &self.pk_fields {
+                    row.insert(column.clone(), primitive.clone());
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    /// Upserts in `COPY`'s text format, one field per column: a missing field or JSON null
+    /// is NULL, a string is its text, a number or boolean its JSON text, an array or object
+    /// its JSON text (for `json`, `jsonb` and text columns). PostgreSQL casts each to its
+    /// column type, as it would cast the JSON field. Written straight from the records'
+    /// data, with no row built in between.
+    fn copy_text(&self, columns: &[String], upserts: &[Folded<'_>]) -> Bytes {
+        let mut text = Vec::with_capacity(upserts.len() * 64);
+        for folded in upserts {
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    text.push(b'\t');
+                }
+                match self.field(folded, column) {
+                    None | Some(Value::Null) => text.extend_from_slice(b"\\N"),
+                    Some(Value::String(field)) => escape_copy(&mut text, field),
+                    Some(Value::Number(n)) => text.extend_from_slice(n.to_string().as_bytes()),
+                    Some(Value::Bool(b)) => {
+                        text.extend_from_slice(if *b { b"true" } else { b"false" })
+                    }
+                    Some(json) => escape_copy(&mut text, &json.to_string()),
+                }
+            }
+            text.push(b'\n');
+        }
+        Bytes::from(text)
     }
 
     /// The final change of every key in the batch, per table, skipping records the stored
     /// positions cover. Keys are compared by their JSON text.
-    fn fold(
+    fn fold<'a>(
         &self,
-        records: &[SinkRecord],
+        records: &'a [SinkRecord],
         stored: &Positions,
-    ) -> Result<BTreeMap<String, BTreeMap<String, Folded>>, SinkError> {
-        let mut tables: BTreeMap<String, BTreeMap<String, Folded>> = BTreeMap::new();
+    ) -> Result<BTreeMap<String, BTreeMap<String, Folded<'a>>>, SinkError> {
+        let mut tables: BTreeMap<String, BTreeMap<String, Folded<'a>>> = BTreeMap::new();
         for record in records {
             let applied = stored
                 .get(&(record.original_topic.clone(), record.partition))
@@ -273,18 +343,18 @@ impl Mapping {
             let table = self.table_format.replace("${topic}", &record.topic);
             let (key, row) = match record.change().map_err(SinkError::Fatal)? {
                 Change::Upsert { key, value } => {
-                    let Value::Object(mut row) = value else {
+                    let Value::Object(value) = value else {
                         return Err(SinkError::Fatal(
                             "a record value is not an object".to_owned(),
                         ));
                     };
-                    row.extend(self.key_row(&key).map_err(SinkError::Fatal)?);
-                    (key, Folded::Upsert(row))
+                    self.check_key(key).map_err(SinkError::Fatal)?;
+                    (key, Folded::Upsert { key, value })
                 }
-                Change::Delete { key } if self.delete_enabled => (
-                    key.clone(),
-                    Folded::Delete(self.key_row(&key).map_err(SinkError::Fatal)?),
-                ),
+                Change::Delete { key } if self.delete_enabled => {
+                    self.check_key(key).map_err(SinkError::Fatal)?;
+                    (key, Folded::Delete { key })
+                }
                 Change::Delete { .. } => continue,
             };
             tables
@@ -301,14 +371,14 @@ impl SinkTask for PostgresSink {
     fn check(&self, record: &SinkRecord) -> Result<(), String> {
         match record.change()? {
             Change::Upsert { key, value } => {
-                self.mapping.key_row(&key)?;
+                self.mapping.check_key(key)?;
                 if value.is_object() {
                     Ok(())
                 } else {
                     Err("the record value is not a JSON object of columns".to_owned())
                 }
             }
-            Change::Delete { key } => self.mapping.key_row(&key).map(drop),
+            Change::Delete { key } => self.mapping.check_key(key),
         }
     }
 
@@ -366,18 +436,17 @@ impl SinkTask for PostgresSink {
     }
 }
 
-/// The last change of a key in a batch: the row to write, or the key columns to delete.
-enum Folded {
-    Upsert(Map<String, Value>),
-    Delete(Map<String, Value>),
-}
-
-impl Folded {
-    fn into_row(self) -> Value {
-        match self {
-            Folded::Upsert(row) | Folded::Delete(row) => Value::Object(row),
-        }
-    }
+/// The last change of a key in a batch, borrowed from its record: the key and the fields
+/// to write, or the key to delete.
+#[derive(Debug, Clone, Copy)]
+enum Folded<'a> {
+    Upsert {
+        key: &'a Value,
+        value: &'a Map<String, Value>,
+    },
+    Delete {
+        key: &'a Value,
+    },
 }
 
 fn columns(positions: &Positions) -> (Vec<String>, Vec<i32>, Vec<i64>) {
@@ -404,6 +473,91 @@ async fn lock_positions(
         .await
         .map_err(classify)?;
     positions_of(&rows)
+}
+
+/// Sends rows in `COPY`'s text format to a prepared `COPY ... FROM STDIN`.
+async fn copy_rows(
+    transaction: &Transaction<'_>,
+    statement: &Statement,
+    rows: Bytes,
+) -> Result<(), tokio_postgres::Error> {
+    let sink = transaction.copy_in::<_, Bytes>(statement).await?;
+    let mut sink = std::pin::pin!(sink);
+    sink.send(rows).await?;
+    sink.as_mut().finish().await.map(drop)
+}
+
+/// Upserts that are all new rows, written with `COPY` straight into the table. Returns
+/// false, with nothing written, when a row's key exists (the attempt is rolled back to a
+/// savepoint and the batch takes the upsert path).
+async fn insert_new_rows(
+    transaction: &Transaction<'_>,
+    statements: &mut Table,
+    rows: Bytes,
+    table: &str,
+) -> Result<bool, SinkError> {
+    transaction
+        .batch_execute("SAVEPOINT runnel_new_rows")
+        .await
+        .map_err(classify)?;
+    match copy_rows(transaction, &statements.copy_direct, rows).await {
+        Ok(()) => {
+            statements.direct.succeeded();
+            transaction
+                .batch_execute("RELEASE SAVEPOINT runnel_new_rows")
+                .await
+                .map_err(classify)?;
+            Ok(true)
+        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            statements.direct.conflicted();
+            transaction
+                .batch_execute("ROLLBACK TO SAVEPOINT runnel_new_rows")
+                .await
+                .map_err(classify)?;
+            Ok(false)
+        }
+        Err(e) => Err(in_table(table, e)),
+    }
+}
+
+/// When a batch's upserts are first tried as plain inserts.
+///
+/// In an initial load or an append-mostly topic most rows are new, and `COPY` straight
+/// into the table is all the work there is, where the upsert path writes each row twice
+/// (into the staging table, then merged into the table, row by row). A batch holding a key
+/// that exists fails the attempt on the primary key and takes the upsert path; after each
+/// such failure the attempts are spaced out further (1, 2, 4 ... up to
+/// `MAX_SKIPPED_BATCHES` batches), so a topic of updates wastes at most one attempt in
+/// that many batches.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct DirectInserts {
+    /// Batches to take the upsert path before the next attempt.
+    skip: u32,
+    /// The spacing after the last failure; 0 after a success.
+    spacing: u32,
+}
+
+const MAX_SKIPPED_BATCHES: u32 = 64;
+
+impl DirectInserts {
+    /// Whether to attempt this batch; counts the batch either way.
+    fn should_try(&mut self) -> bool {
+        if self.skip == 0 {
+            return true;
+        }
+        self.skip -= 1;
+        false
+    }
+
+    fn succeeded(&mut self) {
+        self.spacing = 0;
+    }
+
+    fn conflicted(&mut self) {
+        self.spacing = (self.spacing * 2).clamp(1, MAX_SKIPPED_BATCHES);
+        self.skip = self.spacing;
+    }
 }
 
 /// Rows of `(topic, partition, next_offset)` as positions.
@@ -486,6 +640,11 @@ async fn prepare_table(
             .prepare(&format!("COPY {stage} ({all}) FROM STDIN"))
             .await
             .map_err(|e| in_table(table, e))?,
+        copy_direct: transaction
+            .prepare(&format!("COPY {name} ({all}) FROM STDIN"))
+            .await
+            .map_err(|e| in_table(table, e))?,
+        direct: DirectInserts::default(),
         upsert: transaction
             .prepare(&upsert)
             .await
@@ -498,41 +657,24 @@ async fn prepare_table(
     })
 }
 
-/// Rows in `COPY`'s text format, one field per column: a missing field or JSON null is
-/// NULL, a string is its text, a number or boolean its JSON text, an array or object its
-/// JSON text (for `json`, `jsonb` and text columns). PostgreSQL casts each to its column
-/// type, as it would cast the JSON field.
-fn copy_text(columns: &[String], rows: &[Value]) -> Bytes {
-    let mut text = String::new();
-    for row in rows {
-        for (i, column) in columns.iter().enumerate() {
-            if i > 0 {
-                text.push('\t');
-            }
-            match row.get(column) {
-                None | Some(Value::Null) => text.push_str("\\N"),
-                Some(Value::String(field)) => escape_copy(&mut text, field),
-                Some(Value::Number(n)) => text.push_str(&n.to_string()),
-                Some(Value::Bool(b)) => text.push_str(if *b { "true" } else { "false" }),
-                Some(json) => escape_copy(&mut text, &json.to_string()),
-            }
-        }
-        text.push('\n');
+/// Appends `field` escaped for `COPY`'s text format: the runs between the four characters
+/// that need a backslash are copied whole.
+fn escape_copy(text: &mut Vec<u8>, field: &str) {
+    let bytes = field.as_bytes();
+    let mut run = 0;
+    for (i, byte) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match byte {
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            _ => continue,
+        };
+        text.extend_from_slice(&bytes[run..i]);
+        text.extend_from_slice(escaped);
+        run = i + 1;
     }
-    Bytes::from(text)
-}
-
-/// Appends `field` escaped for `COPY`'s text format.
-fn escape_copy(text: &mut String, field: &str) {
-    for c in field.chars() {
-        match c {
-            '\\' => text.push_str("\\\\"),
-            '\n' => text.push_str("\\n"),
-            '\r' => text.push_str("\\r"),
-            '\t' => text.push_str("\\t"),
-            other => text.push(other),
-        }
-    }
+    text.extend_from_slice(&bytes[run..]);
 }
 
 /// The columns of a table and whether each is part of its primary key; empty when the
@@ -704,14 +846,57 @@ mod tests {
             "doc".to_owned(),
             "ok".to_owned(),
         ];
-        let rows = [
-            json!({"id": 1, "note": "a\tb\nc\\d", "doc": {"k": [1]}, "ok": true}),
-            json!({"id": 2, "note": null}),
+        let keys = [json!({"id": 1}), json!(2)];
+        let values = [
+            json!({"id": 0, "note": "a\tb\nc\\d", "doc": {"k": [1]}, "ok": true}),
+            json!({"note": null}),
         ];
+        let upserts: Vec<Folded> = keys
+            .iter()
+            .zip(&values)
+            .map(|(key, value)| Folded::Upsert {
+                key,
+                value: value.as_object().unwrap(),
+            })
+            .collect();
+        let mapping = Mapping {
+            table_format: "${topic}".to_owned(),
+            pk_fields: vec!["id".to_owned()],
+            auto_create: false,
+            delete_enabled: true,
+        };
         assert_eq!(
-            copy_text(&columns, &rows),
+            mapping.copy_text(&columns, &upserts),
             "1\ta\\tb\\nc\\\\d\t{\"k\":[1]}\ttrue\n2\t\\N\t\\N\t\\N\n"
         );
+    }
+
+    #[test]
+    fn direct_inserts_are_spaced_out_after_each_conflict_and_resume_after_a_success() {
+        let mut direct = DirectInserts::default();
+        assert!(direct.should_try());
+        direct.conflicted();
+        // One batch skipped, then two, then four...
+        let mut pattern = Vec::new();
+        for _ in 0..4 {
+            let mut skipped = 0;
+            while !direct.should_try() {
+                skipped += 1;
+            }
+            pattern.push(skipped);
+            direct.conflicted();
+        }
+        assert_eq!(pattern, [1, 2, 4, 8]);
+        for _ in 0..10 {
+            while !direct.should_try() {}
+            direct.conflicted();
+        }
+        assert_eq!(direct.spacing, MAX_SKIPPED_BATCHES);
+        while !direct.should_try() {}
+        direct.succeeded();
+        assert!(direct.should_try());
+        direct.conflicted();
+        assert_eq!(direct.skip, 1);
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl RedisSink {
                 Change::Upsert { key, value } => {
                     let command = pipeline
                         .cmd("SET")
-                        .arg(redis_key(prefix, &key))
+                        .arg(redis_key(prefix, key))
                         .arg(value.to_string());
                     if let Some(ttl) = self.ttl_seconds {
                         command.arg("EX").arg(ttl);
@@ -65,7 +65,7 @@ impl RedisSink {
                     command.ignore();
                 }
                 Change::Delete { key } => {
-                    pipeline.cmd("DEL").arg(redis_key(prefix, &key)).ignore();
+                    pipeline.cmd("DEL").arg(redis_key(prefix, key)).ignore();
                 }
             }
         }

@@ -289,13 +289,13 @@ impl SearchIndex {
                 Change::Upsert { key, value } => {
                     // Deletes apply to the documents added before them, so the new
                     // document replaces the old one.
-                    writer.delete_term(Term::from_field_text(self.fields.key, &key_text(&key)));
+                    writer.delete_term(Term::from_field_text(self.fields.key, &key_text(key)));
                     writer
-                        .add_document(self.document(record, key, value, selection))
+                        .add_document(self.document(record, key.clone(), value.clone(), selection))
                         .map_err(failed)?;
                 }
                 Change::Delete { key } => {
-                    writer.delete_term(Term::from_field_text(self.fields.key, &key_text(&key)));
+                    writer.delete_term(Term::from_field_text(self.fields.key, &key_text(key)));
                 }
             }
         }
