@@ -3,21 +3,15 @@
 //! by its output and exit status.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::io::Write;
-use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a condition may take before the test gives up on it.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn runnel(args: &[&str], input: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
@@ -74,7 +68,7 @@ fn connectors_run_inside_serve_and_are_managed_from_the_command_line() {
     let connectors = dir.path().join("connectors");
     std::fs::create_dir_all(&connectors).unwrap();
     // A webhook nobody listens on: the task keeps retrying.
-    let closed = format!("http://127.0.0.1:{}/hook", free_port());
+    let closed = format!("http://127.0.0.1:{}/hook", serve::free_port());
     std::fs::write(
         connectors.join("hook.toml"),
         format!(
@@ -83,8 +77,8 @@ fn connectors_run_inside_serve_and_are_managed_from_the_command_line() {
         ),
     )
     .unwrap();
-    let bootstrap = format!("127.0.0.1:{}", free_port());
-    let url = format!("http://127.0.0.1:{}", free_port());
+    let bootstrap = format!("127.0.0.1:{}", serve::free_port());
+    let url = format!("http://127.0.0.1:{}", serve::free_port());
     let rest = url.trim_start_matches("http://").to_owned();
     let data = dir.path().join("data");
     let _serve = Serve(

@@ -4,12 +4,13 @@
 //! produced, and the admin actions take effect on the broker, as a Kafka client sees it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/serve.rs"]
+mod serve;
 #[path = "support/webdriver.rs"]
 mod webdriver;
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,14 +23,6 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A `runnel serve` process, killed when dropped.
 struct Server {
     child: Child,
@@ -41,16 +34,12 @@ struct Server {
 impl Server {
     /// Starts the broker (two partitions a topic) and waits for its admin server's health.
     async fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let config = data_dir.join("broker.toml");
-        std::fs::write(&config, "num.partitions = 2\n").unwrap();
-        let bootstrap = format!("127.0.0.1:{}", free_port());
-        let admin = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_runnel"))
-            .args(["serve", "--data-dir"])
-            .arg(data_dir.join("data"))
-            .args(["--listen", &bootstrap, "--admin-listen", &admin])
-            .arg("--config")
-            .arg(&config)
+        let serve::Serve {
+            mut command,
+            bootstrap,
+            admin,
+        } = serve::serve(data_dir, "");
+        let child = command
             .args(["--lag-interval-ms", "200"])
             .args(extra)
             .stderr(Stdio::null())
@@ -367,7 +356,7 @@ async fn the_console_in_a_browser_shows_the_cluster_and_its_admin_actions_take_e
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--console-admin"]).await;
     server.produce("metered", 10, r#"{"n": 1}"#);
-    let driver = webdriver::Driver::start(free_port()).await;
+    let driver = webdriver::Driver::start(serve::free_port()).await;
     let browser = driver.session(&dir.path().join("chromium-profile")).await;
     let console = format!("{}/console/", server.admin);
 

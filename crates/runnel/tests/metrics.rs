@@ -3,9 +3,12 @@
 //! colour codes when asked; per-partition series can be turned off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/serve.rs"]
+mod serve;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -32,14 +35,6 @@ struct Server {
     log: mpsc::Receiver<String>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Server {
     /// Starts the broker with JSON logs and waits for its admin server's log line.
     fn start(data_dir: &Path, extra: &[&str]) -> Server {
@@ -48,16 +43,12 @@ impl Server {
 
     /// Starts the broker with broker settings (TOML lines) besides two partitions a topic.
     fn start_with(data_dir: &Path, settings: &str, extra: &[&str]) -> Server {
-        let config = data_dir.join("broker.toml");
-        std::fs::write(&config, format!("num.partitions = 2\n{settings}")).unwrap();
-        let bootstrap = format!("127.0.0.1:{}", free_port());
-        let admin = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_runnel"))
-            .args(["serve", "--data-dir"])
-            .arg(data_dir.join("data"))
-            .args(["--listen", &bootstrap, "--admin-listen", &admin])
-            .arg("--config")
-            .arg(&config)
+        let serve::Serve {
+            mut command,
+            bootstrap,
+            admin,
+        } = serve::serve(data_dir, settings);
+        let mut child = command
             .args(["--log-format", "json"])
             .args(extra)
             .env("RUST_LOG", "info")
