@@ -67,37 +67,8 @@ if [[ -e $data_dir ]]; then
 fi
 mkdir -p "$data_dir" "$out"
 
-broker_pid=""
-broker_data=""
-address=""
-# start_broker NAME: a broker over a new data directory, on a port the kernel picks (the
-# broker logs the address it listens on), its admin server (metrics on, as by default) on
-# another, so a broker already on the default admin port does not stop the run.
-start_broker() {
-    broker_data=$data_dir/$1
-    mkdir -p "$broker_data"
-    "$runnel" serve --data-dir "$broker_data" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-        >"$out/broker-$1.log" 2>&1 &
-    broker_pid=$!
-    address=""
-    for _ in $(seq 300); do
-        address=$(sed 's/\x1b\[[0-9;]*m//g' "$out/broker-$1.log" | grep -o 'listening address=[0-9.:]*' | head -n 1 | cut -d= -f2 || true)
-        [[ -n $address ]] && return 0
-        kill -0 "$broker_pid" 2>/dev/null || { cat "$out/broker-$1.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "bench-broker.sh: the broker did not start" >&2
-    exit 1
-}
-# stop_broker: SIGTERM (a clean shutdown), then remove its data.
-stop_broker() {
-    if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
-        kill -TERM "$broker_pid"
-        wait "$broker_pid" || true
-    fi
-    broker_pid=""
-    [[ -z $broker_data ]] || rm -rf "$broker_data"
-}
+# shellcheck source=scripts/broker-lib.sh
+source scripts/broker-lib.sh
 cleanup() {
     stop_broker
     rm -rf "$data_dir"

@@ -46,34 +46,8 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 data_dir=$target/bench-metrics-data-$stamp
 out=$target/bench-metrics-$stamp
 mkdir -p "$data_dir" "$out"
-broker_pid=""
-address=""
-
-# start_broker NAME ADMIN: a broker over a new data directory on a free port; ADMIN is its
-# --admin-listen (127.0.0.1:0 for metrics on, empty for off).
-start_broker() {
-    mkdir -p "$data_dir/$1"
-    "$runnel" serve --data-dir "$data_dir/$1" --listen 127.0.0.1:0 --admin-listen "$2" \
-        >"$out/broker-$1.log" 2>&1 &
-    broker_pid=$!
-    address=""
-    for _ in $(seq 300); do
-        address=$(grep -o 'listening address=[0-9.:]*' "$out/broker-$1.log" | head -n 1 | cut -d= -f2 || true)
-        [[ -n $address ]] && return 0
-        kill -0 "$broker_pid" 2>/dev/null || { cat "$out/broker-$1.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    echo "bench-metrics.sh: the broker did not start" >&2
-    exit 1
-}
-stop_broker() {
-    if [[ -n $broker_pid ]] && kill -0 "$broker_pid" 2>/dev/null; then
-        kill -TERM "$broker_pid"
-        wait "$broker_pid" || true
-    fi
-    broker_pid=""
-    rm -rf "${data_dir:?}"/*
-}
+# shellcheck source=scripts/broker-lib.sh
+source scripts/broker-lib.sh
 trap 'stop_broker; rm -rf "$data_dir"' EXIT
 
 {
