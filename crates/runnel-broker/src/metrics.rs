@@ -164,6 +164,9 @@ impl BrokerMetrics {
 
     /// Counts a request whose client went over a quota, and the time it is held back for.
     pub(crate) fn throttled(&self, api: ApiKey, ms: u64) {
+        if !self.counting {
+            return;
+        }
         self.throttle_time
             .get_or_create(&ApiLabels { api: ApiName(api) })
             .observe(Duration::from_millis(ms).as_secs_f64());

@@ -72,13 +72,18 @@ impl Console {
                 "too many console requests at once; try again".to_owned(),
             )
         };
-        let _permit = tokio::time::timeout(timeout, self.calls.acquire())
+        let permit = tokio::time::timeout(timeout, Arc::clone(&self.calls).acquire_owned())
             .await
             .map_err(|_| busy())?
             .map_err(|_| busy())?;
         let future = call(self.connection());
         let runtime = tokio::runtime::Handle::current();
-        let task = tokio::task::spawn_blocking(move || runtime.block_on(future));
+        // The permit goes with the blocking task: a call that times out here still holds
+        // its place until its clients are done, so no more than the limit ever run.
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            runtime.block_on(future)
+        });
         match tokio::time::timeout(timeout, task).await {
             Ok(Ok(outcome)) => outcome.map_err(ApiError::from),
             Ok(Err(join)) => Err(ApiError(

@@ -50,7 +50,7 @@ struct PartitionLabels {
 
 impl Metrics {
     /// These metrics in the Prometheus text format (version 0.0.4), each series labelled
-    /// with `application_id`, for the application to serve on its own `/metrics`. Series per
+    /// `application` (the application id), for the application to serve on its own `/metrics`. Series per
     /// input partition are bounded by the partitions this instance is assigned.
     pub fn render(&self, application_id: &str) -> Result<String, std::fmt::Error> {
         let app = AppLabels {

@@ -15,6 +15,7 @@ pub mod rate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use runnel_log::Clock;
@@ -74,6 +75,9 @@ pub struct Quotas {
     windows: Windows,
     clock: Arc<dyn Clock>,
     rates: Mutex<HashMap<(QuotaKey, String, String), SampledRate>>,
+    /// When the rates were last swept of stale clients (ms, the clock's): a sweep walks
+    /// every rate, so it runs at most once a window.
+    swept_at_ms: AtomicU64,
 }
 
 impl Quotas {
@@ -96,6 +100,7 @@ impl Quotas {
             windows,
             clock,
             rates: Mutex::new(HashMap::new()),
+            swept_at_ms: AtomicU64::new(0),
         })
     }
 
@@ -130,20 +135,38 @@ impl Quotas {
     pub fn record(&self, client: Client<'_>, key: QuotaKey, amount: f64) -> u64 {
         let (bucket, quota) = {
             let table = self.table.read().unwrap_or_else(|p| p.into_inner());
+            if table.is_empty() {
+                return 0;
+            }
             match table.resolve(client, key) {
                 Some((entity, quota)) => (entity::bucket(entity, client), quota),
                 None => return 0,
             }
         };
         let now = u64::try_from(self.clock.now_ms()).unwrap_or(0);
+        let windows = self.windows;
+        let limit = key.per_second(quota);
+        let id = (key, bucket.0, bucket.1);
         let mut rates = self.rates();
-        if rates.len() >= MAX_RATES {
-            let windows = self.windows;
-            rates.retain(|_, rate| !rate.is_stale(windows, now));
+        if let Some(rate) = rates.get_mut(&id) {
+            rate.record(windows, now, amount);
+            return rate.throttle_ms(windows, now, limit);
         }
-        let rate = rates.entry((key, bucket.0, bucket.1)).or_default();
-        rate.record(self.windows, now, amount);
-        rate.throttle_ms(self.windows, now, key.per_second(quota))
+        if rates.len() >= MAX_RATES
+            && now.saturating_sub(self.swept_at_ms.load(Ordering::Relaxed)) >= windows.window_ms
+        {
+            rates.retain(|_, rate| !rate.is_stale(windows, now));
+            self.swept_at_ms.store(now, Ordering::Relaxed);
+        }
+        let mut rate = SampledRate::default();
+        rate.record(windows, now, amount);
+        let throttle = rate.throttle_ms(windows, now, limit);
+        // Full of live clients (client ids are the clients' to choose): a new one is held to
+        // this request alone rather than growing the map.
+        if rates.len() < MAX_RATES {
+            rates.insert(id, rate);
+        }
+        throttle
     }
 }
 
