@@ -8,7 +8,7 @@
 //!   appended together or not at all.
 //! * [`CommandHandler`] loads an aggregate (its latest snapshot, then its commits after it),
 //!   decides, and appends with the offset of the aggregate's latest commit as the
-//!   expectation (`runnel.expected.offset`, a Runnel conditional append): a concurrent
+//!   expectation (`runnel.eo`, a Runnel conditional append): a concurrent
 //!   writer's commit makes the append fail, and the handler reloads and decides again,
 //!   counting the conflict, up to a limit.
 //! * [`EventIndex`] is the local copy of the events by aggregate, built from the topic, so

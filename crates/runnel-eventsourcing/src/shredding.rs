@@ -16,7 +16,6 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
 use serde::{Deserialize, Serialize};
@@ -24,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::clients;
 use crate::error::EventStoreError;
 use crate::follow::Follower;
-use crate::handler::EXPECTED_OFFSET_HEADER;
+use crate::handler::expecting;
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -222,10 +221,7 @@ impl KeyVault {
             let record = FutureRecord::to(&self.topic)
                 .key(subject)
                 .payload(&key[..])
-                .headers(OwnedHeaders::new().insert(Header {
-                    key: EXPECTED_OFFSET_HEADER,
-                    value: Some("-1"),
-                }));
+                .headers(expecting(-1));
             match self.producer.send(record, self.timeout).await {
                 Ok(_) => {
                     self.keys

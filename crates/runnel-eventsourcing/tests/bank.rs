@@ -304,7 +304,7 @@ async fn events_of_an_old_schema_are_upcast_on_load() {
                 .payload(&payload)
                 .headers(OwnedHeaders::new().insert(Header {
                     key: EXPECTED_OFFSET_HEADER,
-                    value: Some("-1"),
+                    value: Some(&(-1i64).to_be_bytes()),
                 })),
             WAIT,
         )
