@@ -148,6 +148,21 @@ pub(crate) fn check(action: &str, code: i16) -> Result<(), CliError> {
     }
 }
 
+/// Like [`check`], but a refusal carries the broker's own message when it gave one.
+pub(crate) fn check_with_message(
+    action: &str,
+    code: i16,
+    message: Option<&str>,
+) -> Result<(), CliError> {
+    match message.filter(|m| !m.is_empty()) {
+        Some(reason) if code != 0 => Err(CliError::Failed {
+            action: action.to_owned(),
+            reason: reason.to_owned(),
+        }),
+        _ => check(action, code),
+    }
+}
+
 /// Runs `attempt` again while it fails with an error the protocol calls retriable (a
 /// coordinator loading, moving or not yet available) and `deadline` allows another try.
 pub(crate) fn with_retries<T>(

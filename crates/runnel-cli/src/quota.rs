@@ -11,7 +11,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
-use crate::admin::{call, check, open, version};
+use crate::admin::{call, check_with_message, open, version};
 use crate::format::Table;
 use crate::{parse_key_value, CliError, Connection};
 
@@ -126,7 +126,7 @@ fn describe(
         version,
         &request,
     )?;
-    refused(
+    check_with_message(
         action,
         response.error_code,
         response.error_message.as_deref(),
@@ -221,7 +221,7 @@ fn alter(
         &request,
     )?;
     for entry in &response.entries {
-        refused(action, entry.error_code, entry.error_message.as_deref())?;
+        check_with_message(action, entry.error_code, entry.error_message.as_deref())?;
     }
     writeln!(out, "Altered the quotas of {described}.").map_err(CliError::Output)
 }
@@ -233,15 +233,4 @@ fn describe_entity(components: &[Component]) -> String {
         .map(|(kind, name)| format!("{kind} {}", name.as_deref().unwrap_or("<default>")))
         .collect();
     parts.join(", ")
-}
-
-/// An error code with the broker's message when it gave one.
-fn refused(action: &str, code: i16, message: Option<&str>) -> Result<(), CliError> {
-    match message {
-        Some(reason) if code != 0 => Err(CliError::Failed {
-            action: action.to_owned(),
-            reason: reason.to_owned(),
-        }),
-        _ => check(action, code),
-    }
 }

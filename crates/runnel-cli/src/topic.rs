@@ -294,7 +294,9 @@ pub fn create(
         &request,
     )?;
     match response.topics.first() {
-        Some(result) => refusal(&action, result.error_code, result.error_message.as_ref()),
+        Some(result) => {
+            admin::check_with_message(&action, result.error_code, result.error_message.as_deref())
+        }
         None => Err(CliError::Failed {
             action,
             reason: "the broker answered for no topic".to_owned(),
@@ -346,22 +348,13 @@ fn alter_configs(
         &request,
     )?;
     match response.responses.first() {
-        Some(result) => refusal(&action, result.error_code, result.error_message.as_ref()),
+        Some(result) => {
+            admin::check_with_message(&action, result.error_code, result.error_message.as_deref())
+        }
         None => Err(CliError::Failed {
             action,
             reason: "the broker answered for no topic".to_owned(),
         }),
-    }
-}
-
-/// A topic request's outcome: the broker's own message when it refused with one.
-fn refusal(action: &str, code: i16, message: Option<&StrBytes>) -> Result<(), CliError> {
-    match message.filter(|m| !m.is_empty()) {
-        Some(message) if code != 0 => Err(CliError::Failed {
-            action: action.to_owned(),
-            reason: message.to_string(),
-        }),
-        _ => admin::check(action, code),
     }
 }
 

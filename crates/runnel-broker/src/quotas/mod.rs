@@ -45,6 +45,8 @@ pub enum QuotaError {
     Corrupt { path: PathBuf, message: String },
     #[error("cannot save the client quotas: {0}")]
     Write(#[from] runnel_log::LogError),
+    #[error("cannot encode the client quotas: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error("at most {MAX_ENTITIES} entities may have quotas")]
     TooMany,
 }
@@ -120,7 +122,7 @@ impl Quotas {
         if next.len() > MAX_ENTITIES && next.len() > self.table().len() {
             return Err(QuotaError::TooMany);
         }
-        runnel_log::write_atomically(&self.path, &render(&next))?;
+        runnel_log::write_atomically(&self.path, &render(&next)?)?;
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = next;
         Ok(())
     }
@@ -192,7 +194,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<QuotaTable, QuotaError> {
     Ok(table)
 }
 
-fn render(table: &QuotaTable) -> Vec<u8> {
+fn render(table: &QuotaTable) -> Result<Vec<u8>, QuotaError> {
     let file = QuotaFile {
         version: FORMAT_VERSION,
         entries: table
@@ -203,10 +205,9 @@ fn render(table: &QuotaTable) -> Vec<u8> {
             })
             .collect(),
     };
-    // Serialising plain maps, strings and finite numbers cannot fail.
-    let mut text = serde_json::to_vec_pretty(&file).unwrap_or_default();
+    let mut text = serde_json::to_vec_pretty(&file)?;
     text.push(b'\n');
-    text
+    Ok(text)
 }
 
 #[cfg(test)]
