@@ -17,8 +17,9 @@ use kafka_protocol::messages::{
     DescribeClientQuotasResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureRecord;
-use rdkafka::Offset;
+use rdkafka::{Message, Offset};
 use runnel_broker::metrics::{self, Detail};
 use runnel_broker::Broker;
 
@@ -478,5 +479,62 @@ async fn a_consumer_over_its_quota_is_held_to_it() {
         "reader fetched {rate:.0} bytes/s against a quota of {QUOTA}"
     );
     reading.abort();
+    broker.shutdown().await.unwrap();
+}
+
+/// A consumer whose JoinGroup waits out the group's initial rebalance delay is not held back
+/// for that wait: it is the group's time, not work done for the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_rebalance_is_not_charged_to_request_percentage() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |config| {
+        config.group_initial_rebalance_delay_ms = 1500;
+    })
+    .await;
+    // 1 % of a thread is 10 ms a second: a 1.5 s JoinGroup alone would be 14 % over 11 s.
+    set_client_quota(&broker, "patient", "request_percentage", 1.0).await;
+    let filler = producer(&broker, &[]);
+    filler
+        .send(
+            FutureRecord::<(), _>::to("waits").payload("one"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered");
+
+    let member = common::members::group_member_at(
+        &common::bootstrap(&broker),
+        "patient-group",
+        &[("client.id", "patient")],
+    );
+    member.subscribe(&["waits"]).unwrap();
+    let joined = Instant::now();
+    let message = tokio::time::timeout(Duration::from_secs(30), member.recv())
+        .await
+        .expect("a record within 30 s")
+        .expect("consume without error");
+    assert_eq!(message.payload(), Some(&b"one"[..]));
+    assert!(
+        joined.elapsed() >= Duration::from_millis(1500),
+        "the join waited for the initial rebalance delay"
+    );
+    for api in ["JoinGroup", "SyncGroup"] {
+        let waited = metric(
+            &broker,
+            &format!("runnel_request_duration_seconds_sum{{api=\"{api}\"}}"),
+        );
+        let throttled = metric(
+            &broker,
+            &format!("runnel_request_throttle_time_seconds_count{{api=\"{api}\"}}"),
+        );
+        assert_eq!(throttled, 0.0, "{api} throttled after waiting {waited} s");
+    }
+    assert!(
+        metric(
+            &broker,
+            "runnel_request_duration_seconds_sum{api=\"JoinGroup\"}"
+        ) >= 1.4,
+        "JoinGroup's time includes the rebalance delay"
+    );
     broker.shutdown().await.unwrap();
 }

@@ -115,9 +115,12 @@ pub(crate) async fn handle(
     let mut throttle_ms = 0;
     let outcome = dispatch(state, peer, client, api, header, body, &mut throttle_ms).await;
     let took = started.elapsed();
-    // Long polls spend their time waiting for data, not working: their time is not the
-    // client's share of the broker.
-    if !matches!(api, ApiKey::Fetch | ApiKey::ShareFetch) {
+    // Long polls wait for data, and JoinGroup and SyncGroup for the group's other members:
+    // that time is not work done for the client, so not its share of the broker.
+    if !matches!(
+        api,
+        ApiKey::Fetch | ApiKey::ShareFetch | ApiKey::JoinGroup | ApiKey::SyncGroup
+    ) {
         let spent_ms = took.as_secs_f64() * 1000.0;
         let held = state
             .quotas
