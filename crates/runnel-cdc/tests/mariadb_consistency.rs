@@ -28,13 +28,15 @@ async fn workload(mut db: Conn, seed: u64, transactions: usize) {
             let other = rng.below(400) + 1;
             let sql = match rng.below(10) {
                 0..=2 => {
-                    format!("INSERT IGNORE INTO {table} VALUES ({id}, 'new {other}', {other})")
+                    format!("INSERT IGNORE INTO shop.{table} VALUES ({id}, 'new {other}', {other})")
                 }
                 3..=5 => {
-                    format!("UPDATE {table} SET qty = qty + {other}, name = 'upd' WHERE id = {id}")
+                    format!(
+                        "UPDATE shop.{table} SET qty = qty + {other}, name = 'upd' WHERE id = {id}"
+                    )
                 }
-                6..=7 => format!("DELETE FROM {table} WHERE id = {id}"),
-                _ => format!("UPDATE IGNORE {table} SET id = {other} WHERE id = {id}"),
+                6..=7 => format!("DELETE FROM shop.{table} WHERE id = {id}"),
+                _ => format!("UPDATE IGNORE shop.{table} SET id = {other} WHERE id = {id}"),
             };
             db.query_drop(sql).await.unwrap();
         }
@@ -111,8 +113,8 @@ async fn snapshot_and_stream_fold_to_the_tables_across_restarts_without_loss_or_
          CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40), qty INT);
          CREATE TABLE shop.tags (id INT PRIMARY KEY, name VARCHAR(40), qty INT);
          CREATE TABLE shop.ignored (id INT PRIMARY KEY);
-         INSERT INTO shop.items SELECT seq, CONCAT('item ', seq), seq FROM seq_1_to_300;
-         INSERT INTO shop.tags SELECT seq, 'tag', 0 FROM seq_1_to_30;",
+         INSERT INTO shop.items SELECT seq, CONCAT('item ', seq), seq FROM shop.seq_1_to_300;
+         INSERT INTO shop.tags SELECT seq, 'tag', 0 FROM shop.seq_1_to_30;",
     )
     .await;
     let config = db.config(&[
@@ -124,7 +126,7 @@ async fn snapshot_and_stream_fold_to_the_tables_across_restarts_without_loss_or_
     ]);
     // Writes run from before the snapshot starts until after the last restart.
     let writer = tokio::spawn(workload(db.conn().await, 11, 600));
-    db.execute("INSERT INTO shop.ignored SELECT seq FROM seq_1_to_50")
+    db.execute("INSERT INTO shop.ignored SELECT seq FROM shop.seq_1_to_50")
         .await;
 
     let mut rng = Lcg(5);

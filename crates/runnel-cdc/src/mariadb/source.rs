@@ -195,8 +195,9 @@ async fn connect(config: &MariaDbConfig) -> Result<Conn, CdcError> {
         .pass(Some(config.password.clone()))
         .prefer_socket(false);
     let mut conn = Conn::new(opts).await?;
-    // Snapshot timestamps then come as UTC, as the binlog gives them.
-    conn.query_drop("SET SESSION time_zone = '+00:00'").await?;
+    // Snapshot timestamps then come as UTC, as the binlog gives them, and text as UTF-8.
+    conn.query_drop("SET SESSION time_zone = '+00:00', NAMES utf8mb4")
+        .await?;
     Ok(conn)
 }
 
@@ -430,7 +431,12 @@ impl Reader {
                 continue;
             }
             match event.read_data().map_err(CdcError::Binlog)? {
-                Some(EventData::RotateEvent(rotate)) => file = rotate.name().into_owned(),
+                // The artificial rotate that opens the stream (position 0) comes before the
+                // format description, so its name would carry the checksum; it names the file
+                // asked for anyway.
+                Some(EventData::RotateEvent(rotate)) if header.log_pos() != 0 => {
+                    file = rotate.name().into_owned();
+                }
                 Some(EventData::RowsEvent(rows)) => {
                     let Some(transaction) = transaction.as_mut() else {
                         continue;

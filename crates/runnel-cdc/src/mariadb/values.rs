@@ -19,6 +19,9 @@ const BINARY_CHARSET: u16 = 63;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Int16,
+    /// A signed `MEDIUMINT`: the binlog crate reads its three bytes without extending the
+    /// sign, so a negative value arrives as its 24-bit two's complement.
+    SignedInt24,
     Int32,
     Int64,
     Float32,
@@ -46,7 +49,8 @@ impl Kind {
             MYSQL_TYPE_TINY => Kind::Int16,
             MYSQL_TYPE_SHORT if unsigned => Kind::Int32,
             MYSQL_TYPE_SHORT => Kind::Int16,
-            MYSQL_TYPE_INT24 => Kind::Int32,
+            MYSQL_TYPE_INT24 if unsigned => Kind::Int32,
+            MYSQL_TYPE_INT24 => Kind::SignedInt24,
             MYSQL_TYPE_LONG if unsigned => Kind::Int64,
             MYSQL_TYPE_LONG => Kind::Int32,
             MYSQL_TYPE_LONGLONG => Kind::Int64,
@@ -79,7 +83,7 @@ impl Kind {
     fn column_kind(self) -> ColumnKind {
         match self {
             Kind::Int16 => ColumnKind::Int16,
-            Kind::Int32 | Kind::Year => ColumnKind::Int32,
+            Kind::SignedInt24 | Kind::Int32 | Kind::Year => ColumnKind::Int32,
             Kind::Int64 => ColumnKind::Int64,
             Kind::Float32 => ColumnKind::Float32,
             Kind::Float64 => ColumnKind::Float64,
@@ -101,7 +105,13 @@ impl Kind {
         };
         Ok(match (self, value) {
             (_, MyValue::NULL) => Value::Null,
-            (Kind::Int16 | Kind::Int32 | Kind::Int64 | Kind::Year, MyValue::Int(i)) => json!(i),
+            (Kind::SignedInt24, MyValue::Int(i)) if *i >= 1 << 23 => json!(i - (1 << 24)),
+            (
+                Kind::Int16 | Kind::SignedInt24 | Kind::Int32 | Kind::Int64 | Kind::Year,
+                MyValue::Int(i),
+            ) => {
+                json!(i)
+            }
             (Kind::Int16 | Kind::Int32 | Kind::Int64, MyValue::UInt(u)) => json!(u),
             // The binlog writes a year as its text.
             (Kind::Year, MyValue::Bytes(text)) => {
@@ -286,6 +296,17 @@ mod tests {
             assert_eq!(kind.json(&value).unwrap(), expected, "{kind:?} {value:?}");
         };
         check(Kind::Float32, MyValue::Float(1.1), json!(1.1));
+        check(
+            Kind::SignedInt24,
+            MyValue::Int(0x80_0000),
+            json!(-8_388_608),
+        );
+        check(
+            Kind::SignedInt24,
+            MyValue::Int(-8_388_608),
+            json!(-8_388_608),
+        );
+        check(Kind::SignedInt24, MyValue::Int(8_388_607), json!(8_388_607));
         check(Kind::Year, MyValue::Bytes(b"2024".to_vec()), json!(2024));
         check(Kind::Year, MyValue::Int(2024), json!(2024));
         check(

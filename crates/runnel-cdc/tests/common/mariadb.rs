@@ -28,6 +28,7 @@ impl TestMariaDb {
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .arg(format!("--tmpdir={}", dir.path().display()))
             .arg(&user)
             .output()
             .expect("mariadb-install-db is not installed (Debian package mariadb-server)");
@@ -50,7 +51,12 @@ impl TestMariaDb {
                 "--log-bin={}",
                 dir.path().join("mariadb-bin").display()
             ))
+            .arg(format!("--tmpdir={}", dir.path().display()))
             .arg(format!("--port={port}"))
+            .args([
+                "--character-set-server=utf8mb4",
+                "--collation-server=utf8mb4_general_ci",
+            ])
             .arg(&user)
             .args([
                 "--bind-address=127.0.0.1",
@@ -85,7 +91,10 @@ impl TestMariaDb {
                 .user(Some("root"))
                 .prefer_socket(false);
             match Conn::new(opts).await {
-                Ok(conn) => return conn,
+                Ok(mut conn) => {
+                    conn.query_drop("SET NAMES utf8mb4").await.unwrap();
+                    return conn;
+                }
                 Err(error) => {
                     assert!(Instant::now() < deadline, "MariaDB did not start: {error}");
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
