@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(gtid.sequence.to_le_bytes(), data[..8]);
             assert_eq!(gtid.domain.to_le_bytes(), data[8..12]);
             assert_eq!(gtid.server, 7);
-            assert_eq!(gtid.to_string(), format!("{}-7-{}", gtid.domain, gtid.sequence));
+            assert_eq!(
+                gtid.to_string(),
+                format!("{}-7-{}", gtid.domain, gtid.sequence)
+            );
         }
         Err(_) => assert!(data.len() < 13),
     }
