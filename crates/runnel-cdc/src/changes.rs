@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::config::CdcConfig;
 use crate::envelope::{
-    Column, EventBuilder, Op, Position, Row, SnapshotMarker, TableSchema, UNAVAILABLE_VALUE,
+    Column, EventBuilder, Op, Position, Row, SnapshotMarker, SourcePosition, TableSchema,
+    UNAVAILABLE_VALUE,
 };
 use crate::error::CdcError;
 use crate::offsets::{partition, StreamOffset};
@@ -260,14 +261,14 @@ impl Events<'_> {
         self.push(table, None, Some(value));
     }
 
-    fn position(&self) -> Position {
-        Position {
+    fn position(&self) -> SourcePosition {
+        SourcePosition::Postgres(Position {
             ts_ms: self.transaction.ts_ms,
             snapshot: SnapshotMarker::False,
             tx_id: Some(self.transaction.xid),
             lsn: self.lsn,
             last_commit_lsn: self.decoder.last_commit_lsn,
-        }
+        })
     }
 
     fn push(&mut self, table: &TableSchema, key: Option<Vec<u8>>, value: Option<Vec<u8>>) {

@@ -107,31 +107,9 @@ impl CdcConfig {
             )?,
             include: patterns("table.include.list", get("table.include.list"))?,
             exclude: patterns("table.exclude.list", get("table.exclude.list"))?,
-            snapshot_mode: match get("snapshot.mode").unwrap_or("initial") {
-                "initial" => SnapshotMode::Initial,
-                "never" | "no_data" => SnapshotMode::Never,
-                "initial_only" => SnapshotMode::InitialOnly,
-                "when_needed" => SnapshotMode::WhenNeeded,
-                other => {
-                    return Err(invalid(
-                        "snapshot.mode",
-                        other,
-                        "expected initial, never, initial_only or when_needed",
-                    ))
-                }
-            },
+            snapshot_mode: snapshot_mode(get("snapshot.mode"))?,
             tombstones_on_delete: parse(settings, "tombstones.on.delete", true)?,
-            decimal_handling: match get("decimal.handling.mode").unwrap_or("string") {
-                "string" => DecimalHandling::String,
-                "double" => DecimalHandling::Double,
-                other => {
-                    return Err(invalid(
-                        "decimal.handling.mode",
-                        other,
-                        "expected string or double",
-                    ))
-                }
-            },
+            decimal_handling: decimal_handling(get("decimal.handling.mode"))?,
             key_schemas: parse(settings, "key.converter.schemas.enable", true)?,
             value_schemas: parse(settings, "value.converter.schemas.enable", true)?,
             max_batch_size: positive(settings, "max.batch.size", 2048)?,
@@ -157,9 +135,7 @@ impl CdcConfig {
 
     /// Whether changes of `schema.table` are captured.
     pub fn captures(&self, schema: &str, table: &str) -> bool {
-        let name = format!("{schema}.{table}");
-        let included = self.include.is_empty() || self.include.iter().any(|r| r.is_match(&name));
-        included && !self.exclude.iter().any(|r| r.is_match(&name))
+        captured(&self.include, &self.exclude, schema, table)
     }
 
     pub fn heartbeat_topic(&self) -> String {
@@ -171,7 +147,42 @@ impl CdcConfig {
     }
 }
 
-fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
+/// Whether `schema.table` passes an include list (empty: everything) and an exclude list.
+pub(crate) fn captured(include: &[Regex], exclude: &[Regex], schema: &str, table: &str) -> bool {
+    let name = format!("{schema}.{table}");
+    let included = include.is_empty() || include.iter().any(|r| r.is_match(&name));
+    included && !exclude.iter().any(|r| r.is_match(&name))
+}
+
+pub(crate) fn snapshot_mode(value: Option<&str>) -> Result<SnapshotMode, ConfigError> {
+    Ok(match value.unwrap_or("initial") {
+        "initial" => SnapshotMode::Initial,
+        "never" | "no_data" => SnapshotMode::Never,
+        "initial_only" => SnapshotMode::InitialOnly,
+        "when_needed" => SnapshotMode::WhenNeeded,
+        other => {
+            return Err(invalid(
+                "snapshot.mode",
+                other,
+                "expected initial, never, initial_only or when_needed",
+            ))
+        }
+    })
+}
+
+pub(crate) fn decimal_handling(value: Option<&str>) -> Result<DecimalHandling, ConfigError> {
+    match value.unwrap_or("string") {
+        "string" => Ok(DecimalHandling::String),
+        "double" => Ok(DecimalHandling::Double),
+        other => Err(invalid(
+            "decimal.handling.mode",
+            other,
+            "expected string or double",
+        )),
+    }
+}
+
+pub(crate) fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         name,
         value: value.to_owned(),
@@ -179,7 +190,7 @@ fn invalid(name: &'static str, value: &str, reason: &str) -> ConfigError {
     }
 }
 
-fn parse<T: std::str::FromStr>(
+pub(crate) fn parse<T: std::str::FromStr>(
     settings: &BTreeMap<String, String>,
     name: &'static str,
     default: T,
@@ -196,7 +207,7 @@ where
     }
 }
 
-fn positive<T>(
+pub(crate) fn positive<T>(
     settings: &BTreeMap<String, String>,
     name: &'static str,
     default: T,
@@ -231,7 +242,7 @@ fn identifier(name: &'static str, value: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn topic_prefix(value: String) -> Result<String, ConfigError> {
+pub(crate) fn topic_prefix(value: String) -> Result<String, ConfigError> {
     let valid = value
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -247,7 +258,7 @@ fn topic_prefix(value: String) -> Result<String, ConfigError> {
 }
 
 /// Comma-separated regular expressions, each matched against the whole `schema.table`.
-fn patterns(name: &'static str, value: Option<&str>) -> Result<Vec<Regex>, ConfigError> {
+pub(crate) fn patterns(name: &'static str, value: Option<&str>) -> Result<Vec<Regex>, ConfigError> {
     value
         .unwrap_or_default()
         .split(',')

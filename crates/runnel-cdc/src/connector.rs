@@ -1,6 +1,7 @@
-//! The PostgreSQL source as a source connector of the connector runtime: a connector file
-//! naming one of [`CLASS_NAMES`] runs a [`PostgresSource`] as its task, and the runtime writes
-//! its events to Kafka in transactions that carry their offsets.
+//! The PostgreSQL and MariaDB sources as source connectors of the connector runtime: a
+//! connector file naming one of [`CLASS_NAMES`] runs a [`PostgresSource`] as its task, one
+//! naming one of [`MARIADB_CLASS_NAMES`] a [`MariaDbSource`], and the runtime writes their
+//! events to Kafka in transactions that carry their offsets.
 
 use async_trait::async_trait;
 use runnel_connect::config::ConnectorConfig;
@@ -9,6 +10,7 @@ use runnel_connect::{ConfigError, ConnectError};
 
 use crate::config::{CdcConfig, ConfigError as CdcConfigError};
 use crate::error::CdcError;
+use crate::mariadb::{MariaDbConfig, MariaDbSource};
 use crate::source::PostgresSource;
 use crate::ChangeRecord;
 
@@ -19,25 +21,51 @@ pub const CLASS_NAMES: &[&str] = &[
     "postgres-cdc",
 ];
 
-/// Makes the PostgreSQL source known to a worker under its class names.
+/// The `connector.class` names of the MariaDB source: Debezium's MySQL and MariaDB
+/// connectors', and a short one.
+pub const MARIADB_CLASS_NAMES: &[&str] = &[
+    "io.debezium.connector.mysql.MySqlConnector",
+    "io.debezium.connector.mariadb.MariaDbConnector",
+    "mariadb-cdc",
+];
+
+/// Makes the PostgreSQL and MariaDB sources known to a worker under their class names.
 pub fn register(classes: &mut SourceClasses) {
     for name in CLASS_NAMES {
-        classes.register(name, create_task);
+        classes.register(name, create_postgres_task);
+    }
+    for name in MARIADB_CLASS_NAMES {
+        classes.register(name, create_mariadb_task);
     }
 }
 
-fn create_task(config: &ConnectorConfig, _task: usize) -> Result<Box<dyn SourceTask>, ConfigError> {
-    // One replication slot streams to one reader: a second task would have nothing to read.
+fn create_postgres_task(
+    config: &ConnectorConfig,
+    _task: usize,
+) -> Result<Box<dyn SourceTask>, ConfigError> {
+    one_task(config, "a PostgreSQL source reads one replication slot")?;
+    let cdc = CdcConfig::from_settings(config.settings()).map_err(config_error)?;
+    Ok(Box::new(CdcTask::Postgres(PostgresSource::new(cdc))))
+}
+
+fn create_mariadb_task(
+    config: &ConnectorConfig,
+    _task: usize,
+) -> Result<Box<dyn SourceTask>, ConfigError> {
+    one_task(config, "a MariaDB source reads one binlog")?;
+    let cdc = MariaDbConfig::from_settings(config.settings()).map_err(config_error)?;
+    Ok(Box::new(CdcTask::MariaDb(MariaDbSource::new(cdc))))
+}
+
+/// One log streams to one reader: a second task would have nothing to read.
+fn one_task(config: &ConnectorConfig, why: &str) -> Result<(), ConfigError> {
     if config.parse("tasks.max", 1usize)? != 1 {
         return Err(ConfigError::Invalid {
             key: "tasks.max".to_owned(),
-            reason:
-                "a PostgreSQL source reads one replication slot with one task: set tasks.max to 1"
-                    .to_owned(),
+            reason: format!("{why} with one task: set tasks.max to 1"),
         });
     }
-    let cdc = CdcConfig::from_settings(config.settings()).map_err(config_error)?;
-    Ok(Box::new(PostgresTask(PostgresSource::new(cdc))))
+    Ok(())
 }
 
 fn config_error(error: CdcConfigError) -> ConfigError {
@@ -71,25 +99,44 @@ fn source_error(error: CdcError) -> ConnectError {
     ConnectError::Source(reason)
 }
 
-struct PostgresTask(PostgresSource);
+enum CdcTask {
+    Postgres(PostgresSource),
+    MariaDb(MariaDbSource),
+}
 
 #[async_trait]
-impl SourceTask for PostgresTask {
+impl SourceTask for CdcTask {
     async fn start(&mut self, committed: &CommittedOffsets) -> Result<(), ConnectError> {
-        self.0.start(committed).await.map_err(source_error)
+        match self {
+            CdcTask::Postgres(source) => source.start(committed).await,
+            CdcTask::MariaDb(source) => source.start(committed).await,
+        }
+        .map_err(source_error)
     }
 
     async fn poll(&mut self) -> Result<Vec<SourceRecord>, ConnectError> {
-        let changes = self.0.poll().await.map_err(source_error)?;
+        let changes = match self {
+            CdcTask::Postgres(source) => source.poll().await,
+            CdcTask::MariaDb(source) => source.poll().await,
+        }
+        .map_err(source_error)?;
         Ok(changes.into_iter().map(source_record).collect())
     }
 
     async fn commit(&mut self, committed: &CommittedOffsets) -> Result<(), ConnectError> {
-        self.0.commit(committed).await.map_err(source_error)
+        match self {
+            CdcTask::Postgres(source) => source.commit(committed).await,
+            CdcTask::MariaDb(source) => source.commit(committed).await,
+        }
+        .map_err(source_error)
     }
 
     async fn stop(&mut self) -> Result<(), ConnectError> {
-        self.0.stop().await.map_err(source_error)
+        match self {
+            CdcTask::Postgres(source) => source.stop().await,
+            CdcTask::MariaDb(source) => source.stop().await,
+        }
+        .map_err(source_error)
     }
 }
 
@@ -141,8 +188,27 @@ mod tests {
     }
 
     #[test]
+    fn every_mariadb_class_name_makes_a_task() {
+        let mut classes = SourceClasses::default();
+        register(&mut classes);
+        for name in MARIADB_CLASS_NAMES {
+            assert!(classes.is_source(name));
+            let config = config(&[("connector.class", name), ("database.server.id", "7")]);
+            assert!(classes.create(&config, 0).is_ok());
+        }
+        let bad = config(&[
+            ("connector.class", "mariadb-cdc"),
+            ("database.server.id", "x"),
+        ]);
+        let Err(error) = classes.create(&bad, 0) else {
+            panic!("a bad database.server.id accepted");
+        };
+        assert!(error.to_string().contains("database.server.id"), "{error}");
+    }
+
+    #[test]
     fn more_than_one_task_is_refused_with_the_reason() {
-        let Err(error) = create_task(&config(&[("tasks.max", "2")]), 0) else {
+        let Err(error) = create_postgres_task(&config(&[("tasks.max", "2")]), 0) else {
             panic!("two tasks accepted");
         };
         let message = error.to_string();
@@ -171,7 +237,7 @@ mod tests {
 
     #[test]
     fn settings_errors_name_the_setting() {
-        let Err(error) = create_task(&config(&[("snapshot.mode", "sometimes")]), 0) else {
+        let Err(error) = create_postgres_task(&config(&[("snapshot.mode", "sometimes")]), 0) else {
             panic!("a bad snapshot.mode accepted");
         };
         let message = error.to_string();
@@ -181,7 +247,7 @@ mod tests {
         );
         let mut settings = config(&[]).settings().clone();
         settings.remove("topic.prefix");
-        let Err(error) = create_task(&ConnectorConfig::new(settings).unwrap(), 0) else {
+        let Err(error) = create_postgres_task(&ConnectorConfig::new(settings).unwrap(), 0) else {
             panic!("no topic.prefix accepted");
         };
         assert!(error.to_string().contains("topic.prefix"), "{error}");

@@ -46,6 +46,16 @@ pub enum Op {
     Truncate,
 }
 
+impl SnapshotMarker {
+    fn text(self) -> &'static str {
+        match self {
+            SnapshotMarker::False => "false",
+            SnapshotMarker::True => "true",
+            SnapshotMarker::Last => "last",
+        }
+    }
+}
+
 impl Op {
     fn code(self) -> &'static str {
         match self {
@@ -66,7 +76,7 @@ pub enum SnapshotMarker {
     Last,
 }
 
-/// Where an event comes from in the database, for its `source` block.
+/// Where an event comes from in PostgreSQL, for its `source` block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     /// When the change committed (for snapshot rows, when the snapshot read them).
@@ -76,6 +86,40 @@ pub struct Position {
     pub lsn: u64,
     /// The commit LSN of the last transaction before this event's (`sequence[0]`).
     pub last_commit_lsn: Option<u64>,
+}
+
+/// Where an event comes from in a MariaDB/MySQL binary log, for its `source` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogPosition {
+    /// When the change committed (for snapshot rows, when the snapshot read them).
+    pub ts_ms: i64,
+    pub snapshot: SnapshotMarker,
+    /// The server that wrote the event (0 for snapshot rows, as with Debezium).
+    pub server_id: u32,
+    /// The transaction's GTID (`domain-server-sequence` on MariaDB).
+    pub gtid: Option<String>,
+    pub file: String,
+    /// Where the transaction's events begin in `file`.
+    pub pos: u64,
+    /// The row's number within its rows event.
+    pub row: u32,
+}
+
+/// The `source` block of an event, as the database it comes from describes positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourcePosition {
+    Postgres(Position),
+    Binlog(BinlogPosition),
+}
+
+/// Which connector's `source` block events carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Postgres,
+    /// `connector` is `mysql` or `mariadb`, as the connector class says.
+    Binlog {
+        connector: &'static str,
+    },
 }
 
 /// Which of a table's two schemas.
@@ -89,7 +133,9 @@ enum Part {
 #[derive(Debug)]
 pub struct EventBuilder {
     server: String,
+    /// The database `source.db` names for PostgreSQL; a binlog event's is the table's schema.
     db: String,
+    flavor: Flavor,
     key_schemas: bool,
     value_schemas: bool,
     /// Each table's schemas, serialized once: they are the same for every event of a table
@@ -103,8 +149,27 @@ impl EventBuilder {
         EventBuilder {
             server: config.topic_prefix.clone(),
             db: config.dbname.clone(),
+            flavor: Flavor::Postgres,
             key_schemas: config.key_schemas,
             value_schemas: config.value_schemas,
+            schemas: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A builder for binlog events: `server` is the topic prefix, `source.connector` is
+    /// `connector`.
+    pub fn binlog(
+        server: &str,
+        connector: &'static str,
+        key_schemas: bool,
+        value_schemas: bool,
+    ) -> EventBuilder {
+        EventBuilder {
+            server: server.to_owned(),
+            db: String::new(),
+            flavor: Flavor::Binlog { connector },
+            key_schemas,
+            value_schemas,
             schemas: Mutex::new(HashMap::new()),
         }
     }
@@ -148,7 +213,7 @@ impl EventBuilder {
         op: Op,
         before: Option<&Row>,
         after: Option<&Row>,
-        position: &Position,
+        position: &SourcePosition,
         now_ms: i64,
     ) -> Vec<u8> {
         let image = |row: Option<&Row>| match row {
@@ -178,12 +243,39 @@ impl EventBuilder {
         )
     }
 
-    fn source(&self, table: &TableSchema, position: &Position) -> Value {
-        let snapshot = match position.snapshot {
-            SnapshotMarker::False => "false",
-            SnapshotMarker::True => "true",
-            SnapshotMarker::Last => "last",
+    fn source(&self, table: &TableSchema, position: &SourcePosition) -> Value {
+        match position {
+            SourcePosition::Postgres(position) => self.postgres_source(table, position),
+            SourcePosition::Binlog(position) => self.binlog_source(table, position),
+        }
+    }
+
+    fn binlog_source(&self, table: &TableSchema, position: &BinlogPosition) -> Value {
+        let connector = match self.flavor {
+            Flavor::Binlog { connector } => connector,
+            Flavor::Postgres => "postgresql",
         };
+        json!({
+            "version": VERSION,
+            "connector": connector,
+            "name": self.server,
+            "ts_ms": position.ts_ms,
+            "snapshot": position.snapshot.text(),
+            "db": table.schema,
+            "sequence": null,
+            "table": table.table,
+            "server_id": position.server_id,
+            "gtid": position.gtid,
+            "file": position.file,
+            "pos": position.pos,
+            "row": position.row,
+            "thread": null,
+            "query": null,
+        })
+    }
+
+    fn postgres_source(&self, table: &TableSchema, position: &Position) -> Value {
+        let snapshot = position.snapshot.text();
         let sequence = json!([
             position.last_commit_lsn.map(|l| l.to_string()),
             position.lsn.to_string()
@@ -220,20 +312,44 @@ impl EventBuilder {
         };
         let string = |field: &str, optional: bool| json!({"type": "string", "optional": optional, "field": field});
         let int64 = |field: &str, optional: bool| json!({"type": "int64", "optional": optional, "field": field});
+        let mut fields = vec![
+            string("version", false),
+            string("connector", false),
+            string("name", false),
+            int64("ts_ms", false),
+            json!({"type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
+                   "parameters": {"allowed": "true,last,false,incremental"}, "default": "false",
+                   "field": "snapshot"}),
+            string("db", false),
+            string("sequence", true),
+        ];
+        let name = match self.flavor {
+            Flavor::Postgres => {
+                fields.extend([
+                    string("schema", false),
+                    string("table", false),
+                    int64("txId", true),
+                    int64("lsn", true),
+                    int64("xmin", true),
+                ]);
+                "io.debezium.connector.postgresql.Source".to_owned()
+            }
+            Flavor::Binlog { connector } => {
+                fields.extend([
+                    string("table", true),
+                    int64("server_id", false),
+                    string("gtid", true),
+                    string("file", false),
+                    int64("pos", false),
+                    json!({"type": "int32", "optional": false, "field": "row"}),
+                    int64("thread", true),
+                    string("query", true),
+                ]);
+                format!("io.debezium.connector.{connector}.Source")
+            }
+        };
         let source = json!({
-            "type": "struct",
-            "fields": [
-                string("version", false), string("connector", false), string("name", false),
-                int64("ts_ms", false),
-                {"type": "string", "optional": true, "name": "io.debezium.data.Enum", "version": 1,
-                 "parameters": {"allowed": "true,last,false,incremental"}, "default": "false",
-                 "field": "snapshot"},
-                string("db", false), string("sequence", true), string("schema", false),
-                string("table", false), int64("txId", true), int64("lsn", true), int64("xmin", true),
-            ],
-            "optional": false,
-            "name": "io.debezium.connector.postgresql.Source",
-            "field": "source",
+            "type": "struct", "fields": fields, "optional": false, "name": name, "field": "source",
         });
         let transaction = json!({
             "type": "struct",

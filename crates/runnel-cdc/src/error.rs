@@ -33,6 +33,23 @@ pub enum CdcError {
          or raise slot.max.retries / slot.retry.delay.ms"
     )]
     SlotInUse { slot: String },
+    #[error("MariaDB: {0}")]
+    MariaDb(#[from] mysql_async::Error),
+    #[error(transparent)]
+    Gtid(#[from] crate::mariadb::gtid::GtidError),
+    #[error("undecodable binlog event: {0}")]
+    Binlog(std::io::Error),
+    #[error("the server's {variable} is {actual:?}; the connector needs {needed} (set it in the server's configuration)")]
+    ServerSetting {
+        variable: &'static str,
+        actual: String,
+        needed: &'static str,
+    },
+    #[error(
+        "binlog file {file} of the committed position is no longer on the server; use \
+         snapshot.mode when_needed to take a new snapshot"
+    )]
+    BinlogLost { file: String },
     #[error("committed offset {0} is not one this connector wrote")]
     BadOffset(String),
 }

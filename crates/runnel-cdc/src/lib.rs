@@ -11,6 +11,7 @@ pub mod config;
 pub mod connector;
 pub mod envelope;
 mod error;
+pub mod mariadb;
 mod offsets;
 pub mod pgoutput;
 mod snapshot;
@@ -19,6 +20,7 @@ pub mod types;
 
 pub use config::{CdcConfig, ConfigError, DecimalHandling, SnapshotMode};
 pub use error::CdcError;
+pub use mariadb::{MariaDbConfig, MariaDbSource};
 pub use offsets::OffsetMap;
 pub use source::{Clock, PostgresSource};
 

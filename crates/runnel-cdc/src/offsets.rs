@@ -10,9 +10,26 @@ pub type OffsetMap = Map<String, Value>;
 
 /// The one partition of a connector: its logical server name.
 pub fn partition(config: &CdcConfig) -> OffsetMap {
+    server_partition(&config.topic_prefix)
+}
+
+/// The partition of a connector whose logical server name is `topic_prefix`.
+pub fn server_partition(topic_prefix: &str) -> OffsetMap {
     let mut map = Map::new();
-    map.insert("server".to_owned(), json!(config.topic_prefix));
+    map.insert("server".to_owned(), json!(topic_prefix));
     map
+}
+
+/// The latest offset committed for `partition` among (partition, offset) pairs.
+pub fn latest<'a>(
+    partition: &OffsetMap,
+    committed: &'a [(OffsetMap, OffsetMap)],
+) -> Option<&'a OffsetMap> {
+    committed
+        .iter()
+        .rev()
+        .find(|(p, _)| p == partition)
+        .map(|(_, offset)| offset)
 }
 
 /// Where a streamed event sits: its transaction's commit LSN, its own LSN, and its number
@@ -66,12 +83,8 @@ impl Committed {
         config: &CdcConfig,
         committed: &[(OffsetMap, OffsetMap)],
     ) -> Result<Option<Committed>, CdcError> {
-        let ours = partition(config);
-        committed
-            .iter()
-            .rev()
-            .find(|(p, _)| *p == ours)
-            .map(|(_, offset)| Committed::parse(offset))
+        latest(&partition(config), committed)
+            .map(Committed::parse)
             .transpose()
     }
 

@@ -12,7 +12,9 @@ use tokio_postgres::{Client, NoTls};
 
 use crate::changes::ChangeDecoder;
 use crate::config::{CdcConfig, SnapshotMode};
-use crate::envelope::{EventBuilder, Op, Position, Row, SnapshotMarker, TableSchema};
+use crate::envelope::{
+    EventBuilder, Op, Position, Row, SnapshotMarker, SourcePosition, TableSchema,
+};
 use crate::error::CdcError;
 use crate::offsets::{partition, snapshot_offset, Committed, OffsetMap};
 use crate::pgoutput::{self, Message};
@@ -27,6 +29,15 @@ const SESSION_SETTINGS: &str = "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_
 
 /// How often the confirmed position is reported to the server, at most.
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The wall clock, for sources not under test.
+pub(crate) fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    })
+}
 
 pub struct PostgresSource {
     config: CdcConfig,
@@ -76,12 +87,7 @@ struct Stream {
 
 impl PostgresSource {
     pub fn new(config: CdcConfig) -> PostgresSource {
-        let clock: Clock = Arc::new(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        });
-        PostgresSource::with_clock(config, clock)
+        PostgresSource::with_clock(config, system_clock())
     }
 
     pub fn with_clock(config: CdcConfig, clock: Clock) -> PostgresSource {
@@ -284,13 +290,13 @@ impl PostgresSource {
                 Op::Read,
                 None,
                 Some(row),
-                &Position {
+                &SourcePosition::Postgres(Position {
                     ts_ms: now_ms,
                     snapshot: marker,
                     tx_id: None,
                     lsn,
                     last_commit_lsn: None,
-                },
+                }),
                 now_ms,
             )),
             headers: Vec::new(),

@@ -31,6 +31,8 @@ pub enum ColumnKind {
     ZonedTimestamp,
     /// `date`: days since the epoch (`io.debezium.time.Date`).
     Date,
+    /// `time`: microseconds (`io.debezium.time.MicroTime`).
+    MicroTime,
     Json,
     Uuid,
     Bytes,
@@ -73,6 +75,7 @@ impl ColumnKind {
             ColumnKind::Date => ("int32", Some("io.debezium.time.Date")),
             ColumnKind::Json => ("string", Some("io.debezium.data.Json")),
             ColumnKind::Uuid => ("string", Some("io.debezium.data.Uuid")),
+            ColumnKind::MicroTime => ("int64", Some("io.debezium.time.MicroTime")),
             ColumnKind::Bytes => ("bytes", None),
         };
         let mut schema = json!({"type": kind, "optional": optional, "field": field});
@@ -110,6 +113,7 @@ impl ColumnKind {
                 json!(zoned_timestamp(text).ok_or_else(|| bad("timestamptz"))?)
             }
             ColumnKind::Date => json!(date_days(text).ok_or_else(|| bad("date"))?),
+            ColumnKind::MicroTime => json!(time_micros(text).ok_or_else(|| bad("time"))?),
             ColumnKind::Bytes => {
                 let bytes = text
                     .strip_prefix("\\x")
@@ -138,7 +142,7 @@ fn hex_decode(hex: &str) -> Option<Vec<u8>> {
 }
 
 /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;

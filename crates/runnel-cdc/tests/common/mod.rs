@@ -6,6 +6,8 @@
 #[path = "../../../runnel-connect/tests/common/processes.rs"]
 pub mod processes;
 
+pub mod mariadb;
+
 pub use processes::free_port;
 use processes::{as_owner, postgres_bin, postgres_owner};
 
