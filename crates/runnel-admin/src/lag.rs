@@ -91,6 +91,12 @@ impl Lag {
         self.lock().report(now)
     }
 
+    /// One group as of now, with each partition's commit history.
+    pub(crate) fn group_report(&self, group: &str) -> Option<GroupLag> {
+        let now = (self.clock)();
+        self.lock().group_report(now, group)
+    }
+
     fn observe(&self, source: &dyn Source) -> LagReport {
         let observations = source.lag_observations();
         let now = (self.clock)();

@@ -154,10 +154,11 @@ async fn lag_report(State(served): State<Served>) -> Json<LagReport> {
     Json(served.lag.report())
 }
 
-/// One group's lag status, as JSON; 404 for a group with no committed offsets.
+/// One group's lag status with each partition's recent commits, as JSON; 404 for a group
+/// with no committed offsets.
 async fn group_lag(State(served): State<Served>, Path(group): Path<String>) -> Response {
-    match served.lag.report().group(&group) {
-        Some(lag) => Json(lag.clone()).into_response(),
+    match served.lag.group_report(&group) {
+        Some(lag) => Json(lag).into_response(),
         None => (
             StatusCode::NOT_FOUND,
             format!("no committed offsets of group {group}\n"),

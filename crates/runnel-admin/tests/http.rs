@@ -177,6 +177,15 @@ async fn lag_is_evaluated_served_and_its_changes_posted() {
     );
     assert_eq!(stop["detail"]["partitions"][0]["topic"], "orders");
     assert_eq!(stop["detail"]["partitions"][0]["lag"], 30);
+    // The webhook and the report of every group leave the commit history out; the group's
+    // own report has it, for a chart of the recent past.
+    assert!(stop["detail"]["partitions"][0].get("history").is_none());
+    let (_, _, own) = get(&server, "/v1/lag/g").await;
+    let own: serde_json::Value = serde_json::from_str(&own).unwrap();
+    assert_eq!(
+        own["partitions"][0]["history"],
+        serde_json::json!([{"time_ms": 1_000, "offset": 100, "lag": 30}])
+    );
     let (_, _, metrics) = get(&server, "/metrics").await;
     assert!(metrics.ends_with("# groups 1\n"), "{metrics}");
 

@@ -9,23 +9,16 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use crate::client::{self, Observer};
+use crate::position::{self, Position};
 use crate::{CliError, Connection};
-
-/// Where a page starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Start {
-    /// This offset, clamped to the retained range.
-    Offset(i64),
-    /// The first record with a timestamp at or after this one (ms since the epoch).
-    Timestamp(i64),
-}
 
 /// Which records a page holds, and how much of them at most.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     pub topic: String,
     pub partition: i32,
-    pub start: Start,
+    /// Where the page starts.
+    pub start: Position,
     /// Only records whose key or value (as text) contains this.
     pub contains: Option<String>,
     /// At most this many records in the page.
@@ -80,23 +73,14 @@ pub fn read_page(connection: &Connection, request: &PageRequest) -> Result<Page,
     let (log_start, log_end) = consumer
         .fetch_watermarks(topic, partition, connection.timeout())
         .map_err(|e| CliError::kafka(action(), e))?;
-    let first = match request.start {
-        Start::Offset(offset) => offset.clamp(log_start, log_end),
-        Start::Timestamp(ms) => {
-            let mut query = TopicPartitionList::new();
-            query
-                .add_partition_offset(topic, partition, Offset::Offset(ms))
-                .map_err(|e| CliError::kafka(action(), e))?;
-            let found = consumer
-                .offsets_for_times(query, connection.timeout())
-                .map_err(|e| CliError::kafka(action(), e))?;
-            match found.find_partition(topic, partition).map(|e| e.offset()) {
-                Some(Offset::Offset(offset)) => offset.clamp(log_start, log_end),
-                // No record at or after that time.
-                _ => log_end,
-            }
-        }
-    };
+    let first = position::resolve(
+        &consumer,
+        topic,
+        &[(partition, request.start)],
+        connection.timeout(),
+    )?
+    .first()
+    .map_or(log_end, |&(_, offset)| offset);
     let mut page = Page {
         records: Vec::new(),
         next_offset: first,

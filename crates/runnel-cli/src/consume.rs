@@ -19,6 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::client::{self, Observer};
 use crate::format::Template;
+use crate::position::{self, Position};
 use crate::{CliError, Connection};
 
 #[derive(Debug, Args)]
@@ -206,38 +207,17 @@ fn start_offsets(
     consumer: &StreamConsumer<Reading>,
     partitions: &[i32],
 ) -> Result<BTreeMap<i32, Offset>, CliError> {
-    let timeout = args.connection.timeout();
-    let topic = &args.topic;
-    let mut starts = BTreeMap::new();
-    if let Some(offset) = args.offset {
-        for &partition in partitions {
-            // Out of the retained range the fetch would fail and auto.offset.reset jump to
-            // the end; clamping keeps "from offset N" meaning what it says.
-            let (low, high) = consumer
-                .fetch_watermarks(topic, partition, timeout)
-                .map_err(|e| CliError::kafka(format!("read offsets of {topic}-{partition}"), e))?;
-            starts.insert(partition, Offset::Offset(offset.clamp(low, high)));
-        }
-    } else if let Some(timestamp) = args.timestamp {
-        let mut query = TopicPartitionList::new();
-        for &partition in partitions {
-            query
-                .add_partition_offset(topic, partition, Offset::Offset(timestamp))
-                .map_err(|e| CliError::kafka("look up offsets by time", e))?;
-        }
-        let found = consumer
-            .offsets_for_times(query, timeout)
-            .map_err(|e| CliError::kafka(format!("look up offsets of {topic} by time"), e))?;
-        for element in found.elements() {
-            let start = match element.offset() {
-                Offset::Offset(offset) => Offset::Offset(offset),
-                // No record at or after the time: only records yet to come qualify.
-                _ => Offset::End,
-            };
-            starts.insert(element.partition(), start);
-        }
-    }
-    Ok(starts)
+    let start = match (args.offset, args.timestamp) {
+        (Some(offset), _) => Position::Offset(offset),
+        (None, Some(ms)) => Position::Timestamp(ms),
+        (None, None) => return Ok(BTreeMap::new()),
+    };
+    let positions: Vec<(i32, Position)> = partitions.iter().map(|&p| (p, start)).collect();
+    let resolved = position::resolve(consumer, &args.topic, &positions, args.connection.timeout())?;
+    Ok(resolved
+        .into_iter()
+        .map(|(partition, offset)| (partition, Offset::Offset(offset)))
+        .collect())
 }
 
 async fn print_records(

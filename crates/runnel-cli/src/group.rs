@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::time::Instant;
 
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::consumer_group_describe_response::{self, DescribedGroup};
 use kafka_protocol::messages::{
@@ -27,6 +27,7 @@ use crate::admin::{self, KeyType};
 use crate::client::{self, Observer};
 use crate::format::{write_fields, Table};
 use crate::lag;
+use crate::position::{self, Position};
 use crate::wire::BrokerConnection;
 use crate::{CliError, Connection};
 
@@ -56,7 +57,7 @@ pub enum GroupCommand {
 /// The commands that ask the cluster itself.
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
-    /// List groups (classic and consumer) with their state and member count.
+    /// List groups (classic, consumer and share) with their state and member count.
     List,
     /// Show a group's members and assignments, and per partition the committed offset,
     /// the log end offset and the lag between them; for a share group, per share-partition
@@ -66,6 +67,65 @@ pub enum ClusterCommand {
     /// Delete a group that has no members: its committed offsets go with it (as when a job
     /// under that id is retired).
     Delete { group: String },
+    /// Move a group's committed offsets of a topic, as `kafka-consumer-groups
+    /// --reset-offsets` does: printed only (--dry-run, the default), or committed with
+    /// --execute, which needs a group without members.
+    ResetOffsets(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("to")
+        .required(true)
+        .args(["to_earliest", "to_latest", "to_offset", "to_datetime", "shift_by"])
+))]
+pub struct ResetArgs {
+    pub group: String,
+    /// The topic whose partitions are reset (all of them).
+    #[arg(long)]
+    pub topic: String,
+    /// To each partition's log start.
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// To each partition's log end.
+    #[arg(long)]
+    pub to_latest: bool,
+    /// To this offset, clamped to each partition's retained range.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..))]
+    pub to_offset: Option<i64>,
+    /// To each partition's first record at or after this time (RFC 3339, e.g.
+    /// 2026-12-07T09:30:00Z); the log end where there is none.
+    #[arg(long, value_name = "TIME", value_parser = parse_datetime)]
+    pub to_datetime: Option<i64>,
+    /// By this many records from each committed offset (back when negative).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub shift_by: Option<i64>,
+    /// Commit the new offsets.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub execute: bool,
+    /// Only print the new offsets (what happens without --execute too).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl ResetArgs {
+    fn target(&self) -> ResetTo {
+        match (self.to_offset, self.to_datetime, self.shift_by) {
+            (Some(offset), _, _) => ResetTo::Position(Position::Offset(offset)),
+            (_, Some(ms), _) => ResetTo::Position(Position::Timestamp(ms)),
+            (_, _, Some(shift)) => ResetTo::ShiftBy(shift),
+            _ if self.to_latest => ResetTo::Position(Position::Latest),
+            _ => ResetTo::Position(Position::Earliest),
+        }
+    }
+}
+
+/// An RFC 3339 time as milliseconds since the Unix epoch.
+fn parse_datetime(text: &str) -> Result<i64, String> {
+    let time = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time such as 2026-12-07T09:30:00Z: {e}"))?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| "a time too far from now".to_owned())
 }
 
 #[derive(Debug, Args)]
@@ -267,11 +327,14 @@ impl Described {
     }
 }
 
+/// The protocol type ListGroups gives share groups.
+const SHARE_PROTOCOL: &str = "share";
+
 /// One line of `group list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Listed {
     pub group: String,
-    /// `classic` or `consumer`.
+    /// `classic`, `consumer` or `share`.
     pub kind: &'static str,
     pub state: String,
     pub protocol: String,
@@ -330,8 +393,32 @@ async fn run_on_cluster(
             }
             writeln!(out, "deleted group {group}").map_err(CliError::Output)
         }
+        ClusterCommand::ResetOffsets(reset) => {
+            let apply = if reset.execute {
+                Apply::Execute
+            } else {
+                Apply::DryRun
+            };
+            let offsets = reset_offsets(
+                connection,
+                &reset.group,
+                &reset.topic,
+                reset.target(),
+                apply,
+            )?;
+            let mut table = Table::new(&["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"]);
+            for (partition, offset) in offsets {
+                table.row(vec![
+                    reset.group.clone(),
+                    reset.topic.clone(),
+                    partition.to_string(),
+                    offset.to_string(),
+                ]);
+            }
+            table.write(out).map_err(CliError::Output)
+        }
         ClusterCommand::Describe { group } => {
-            if crate::share_group::describe(connection, group, out)? {
+            if crate::share_group::write_description(connection, group, out)? {
                 return Ok(());
             }
             let described = describe(connection, group)?;
@@ -364,7 +451,7 @@ async fn run_on_cluster(
     }
 }
 
-/// Every group of the cluster, classic and consumer, sorted by id.
+/// Every group of the cluster, classic, consumer and share, sorted by id.
 pub fn list(connection: &Connection) -> Result<Vec<Listed>, CliError> {
     let (probe, _) = client::probe(connection)?;
     let list = probe
@@ -377,7 +464,11 @@ pub fn list(connection: &Connection) -> Result<Vec<Listed>, CliError> {
         .map(|group| {
             let line = Listed {
                 group: group.name().to_owned(),
-                kind: "classic",
+                kind: if group.protocol_type() == SHARE_PROTOCOL {
+                    "share"
+                } else {
+                    "classic"
+                },
                 state: group.state().to_owned(),
                 protocol: group.protocol_type().to_owned(),
                 assignor: group.protocol().to_owned(),
@@ -493,85 +584,95 @@ pub fn describe(connection: &Connection, group: &str) -> Result<GroupDescription
 /// `kafka-consumer-groups --reset-offsets` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResetTo {
-    Earliest,
-    Latest,
-    /// The first record at or after this time (ms since the epoch); the log end if none is.
-    Timestamp(i64),
-    /// This offset, clamped to the retained range.
-    Offset(i64),
+    /// The same position in every partition.
+    Position(Position),
+    /// Each partition's committed offset moved by this many records (back when negative),
+    /// clamped to the retained range; every partition needs a committed offset.
+    ShiftBy(i64),
 }
 
-/// Commits new offsets for every partition of `topic` for `group`, which must have no
-/// members (a running consumer would overwrite them); returns them by partition.
+/// Whether [`reset_offsets`] commits the offsets it computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Apply {
+    Execute,
+    DryRun,
+}
+
+/// Computes new offsets for every partition of `topic` for `group` and, to execute, commits
+/// them; the group must then have no members (a running consumer would overwrite them).
+/// Returns them by partition.
 pub fn reset_offsets(
     connection: &Connection,
     group: &str,
     topic: &str,
     to: ResetTo,
+    apply: Apply,
 ) -> Result<Vec<(i32, i64)>, CliError> {
     let action = format!("reset the offsets of {group}");
     let (_, metadata) = client::probe(connection)?;
     let partitions = client::partitions(&metadata, topic)?;
-    let members = match describe(connection, group) {
-        Ok(described) => described.group.members.len(),
-        // A group that never committed is created by the commit.
-        Err(CliError::UnknownGroup(_)) => 0,
-        Err(error) => return Err(error),
-    };
-    if members > 0 {
-        return Err(CliError::Failed {
-            action,
-            reason: format!("it has {members} active members; stop them first"),
-        });
+    if apply == Apply::Execute {
+        let members = match describe(connection, group) {
+            Ok(described) => described.group.members.len(),
+            // A group that never committed is created by the commit.
+            Err(CliError::UnknownGroup(_)) => 0,
+            Err(error) => return Err(error),
+        };
+        if members > 0 {
+            return Err(CliError::Failed {
+                action,
+                reason: format!("it has {members} active members; stop them first"),
+            });
+        }
     }
     let committer: BaseConsumer<Observer> = client::config(connection)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create_with_context(Observer::default())
         .map_err(|e| CliError::kafka("create a consumer", e))?;
-    let by_time = match to {
-        ResetTo::Timestamp(ms) => {
+    let positions: Vec<(i32, Position)> = match to {
+        ResetTo::Position(position) => partitions.iter().map(|&p| (p, position)).collect(),
+        ResetTo::ShiftBy(shift) => {
             let mut query = TopicPartitionList::new();
             for &partition in &partitions {
                 query
-                    .add_partition_offset(topic, partition, Offset::Offset(ms))
+                    .add_partition_offset(topic, partition, Offset::Invalid)
                     .map_err(|e| CliError::kafka(action.as_str(), e))?;
             }
-            Some(
-                committer
-                    .offsets_for_times(query, connection.timeout())
-                    .map_err(|e| CliError::kafka(action.as_str(), e))?,
-            )
+            let committed = committer
+                .committed_offsets(query, connection.timeout())
+                .map_err(|e| CliError::kafka(action.as_str(), e))?;
+            committed
+                .elements()
+                .iter()
+                .map(|element| match element.offset() {
+                    Offset::Offset(offset) => Ok((
+                        element.partition(),
+                        Position::Offset(offset.saturating_add(shift)),
+                    )),
+                    _ => Err(CliError::Failed {
+                        action: action.clone(),
+                        reason: format!(
+                            "it has no committed offset in {topic}-{} to shift",
+                            element.partition()
+                        ),
+                    }),
+                })
+                .collect::<Result<_, _>>()?
         }
-        _ => None,
     };
-    let mut offsets = TopicPartitionList::new();
-    let mut reset = Vec::with_capacity(partitions.len());
-    for partition in partitions {
-        let (start, end) = committer
-            .fetch_watermarks(topic, partition, connection.timeout())
-            .map_err(|e| CliError::kafka(format!("read offsets of {topic}-{partition}"), e))?;
-        let offset = match to {
-            ResetTo::Earliest => start,
-            ResetTo::Latest => end,
-            ResetTo::Offset(offset) => offset.clamp(start, end),
-            ResetTo::Timestamp(_) => match by_time
-                .as_ref()
-                .and_then(|found| found.find_partition(topic, partition))
-                .map(|element| element.offset())
-            {
-                Some(Offset::Offset(offset)) => offset.clamp(start, end),
-                _ => end,
-            },
-        };
-        offsets
-            .add_partition_offset(topic, partition, Offset::Offset(offset))
-            .map_err(|e| CliError::kafka(action.as_str(), e))?;
-        reset.push((partition, offset));
+    let reset = position::resolve(&committer, topic, &positions, connection.timeout())?;
+    if apply == Apply::Execute {
+        let mut offsets = TopicPartitionList::new();
+        for &(partition, offset) in &reset {
+            offsets
+                .add_partition_offset(topic, partition, Offset::Offset(offset))
+                .map_err(|e| CliError::kafka(action.as_str(), e))?;
+        }
+        committer
+            .commit(&offsets, CommitMode::Sync)
+            .map_err(|e| CliError::kafka(action, e))?;
     }
-    committer
-        .commit(&offsets, CommitMode::Sync)
-        .map_err(|e| CliError::kafka(action, e))?;
     Ok(reset)
 }
 
@@ -679,7 +780,7 @@ fn dash(text: &str) -> String {
 }
 
 /// `orders:0,1 payments:3`, topics in the order the assignment lists them.
-fn assignment_text(topics: &[(String, Vec<i32>)]) -> String {
+pub(crate) fn assignment_text(topics: &[(String, Vec<i32>)]) -> String {
     if topics.is_empty() {
         return "-".to_owned();
     }

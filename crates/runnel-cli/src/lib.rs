@@ -17,9 +17,10 @@ pub mod consume;
 pub mod format;
 pub mod group;
 mod lag;
+pub mod position;
 pub mod produce;
 pub mod quota;
-mod share_group;
+pub mod share_group;
 pub mod topic;
 pub mod transactions;
 pub mod wire;
@@ -129,7 +130,7 @@ pub enum CliError {
 }
 
 impl CliError {
-    fn kafka(action: impl Into<String>, source: KafkaError) -> Self {
+    pub(crate) fn kafka(action: impl Into<String>, source: KafkaError) -> Self {
         CliError::Kafka {
             action: action.into(),
             source,

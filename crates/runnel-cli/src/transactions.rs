@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
     ListTransactionsResponse, ProducerId, TransactionalId,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
+use serde::Serialize;
 
 use crate::admin::{brokers, call, check, find_coordinator, open, version, with_retries, KeyType};
 use crate::format::{write_fields, Table};
@@ -71,7 +72,9 @@ pub fn run(args: &TransactionsArgs, out: &mut impl Write) -> Result<(), CliError
     }
 }
 
-fn list(
+/// Every transactional id the cluster's coordinators hold, optionally only those in
+/// `states` or of `producer_ids`, ordered by transactional id.
+pub fn list(
     connection: &Connection,
     states: &[String],
     producer_ids: &[i64],
@@ -107,10 +110,12 @@ fn list(
             state: t.transaction_state.to_string(),
         }));
     }
+    listed.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
     Ok(listed)
 }
 
-fn describe(connection: &Connection, id: &str) -> Result<Described, CliError> {
+/// One transactional id's producer, state, timeout and partitions, from its coordinator.
+pub fn describe(connection: &Connection, id: &str) -> Result<Described, CliError> {
     let action = format!("describe transactional id '{id}'");
     let deadline = Instant::now() + connection.timeout();
     let mut bootstrap = open(connection, &connection.bootstrap_server)?;
@@ -155,16 +160,15 @@ fn check_described(id: &str, code: i16) -> Result<(), CliError> {
 }
 
 /// One transaction as `list` prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Listed {
-    transactional_id: String,
-    producer_id: i64,
-    state: String,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Listed {
+    pub transactional_id: String,
+    pub producer_id: i64,
+    pub state: String,
 }
 
-/// A table of transactions, ordered by transactional id.
-fn write_list(out: &mut impl Write, mut listed: Vec<Listed>) -> io::Result<()> {
-    listed.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+/// A table of transactions, in the order given.
+fn write_list(out: &mut impl Write, listed: Vec<Listed>) -> io::Result<()> {
     let mut table = Table::new(&["TRANSACTIONAL-ID", "PRODUCER-ID", "STATE"]);
     for transaction in listed {
         table.row(vec![
@@ -177,17 +181,19 @@ fn write_list(out: &mut impl Write, mut listed: Vec<Listed>) -> io::Result<()> {
 }
 
 /// One transaction as `describe` prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Described {
-    transactional_id: String,
-    coordinator: i32,
-    producer_id: i64,
-    producer_epoch: i16,
-    state: String,
-    timeout_ms: i32,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Described {
+    pub transactional_id: String,
+    /// The node id of its coordinator.
+    pub coordinator: i32,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub state: String,
+    pub timeout_ms: i32,
     /// Negative when no transaction is open.
-    start_time_ms: i64,
-    partitions: Vec<(String, i32)>,
+    pub start_time_ms: i64,
+    /// The partitions of the open transaction, by topic and partition.
+    pub partitions: Vec<(String, i32)>,
 }
 
 impl Described {
@@ -267,10 +273,10 @@ mod tests {
     }
 
     #[test]
-    fn list_prints_a_table_ordered_by_transactional_id() {
+    fn list_prints_a_table_of_the_transactions() {
         let rows = vec![
-            listed("payments", 7, "CompleteCommit"),
             listed("orders-writer", 1000, "Ongoing"),
+            listed("payments", 7, "CompleteCommit"),
         ];
         assert_eq!(
             text(|out| write_list(out, rows)),

@@ -18,6 +18,7 @@ pub mod convert;
 mod dead_letter;
 pub mod error;
 mod kafka;
+mod metrics;
 pub mod record;
 pub mod rest;
 pub mod sink;

@@ -96,6 +96,7 @@ pub fn router(worker: Arc<Worker>) -> Router {
             get(offsets).delete(reset_offsets),
         )
         .route("/connectors/{name}/search", get(search))
+        .route("/metrics", get(metrics))
         .with_state(worker)
 }
 
@@ -141,6 +142,28 @@ fn bad_body(rejection: JsonRejection) -> ApiError {
 
 async fn root() -> Json<Value> {
     Json(json!({"version": env!("CARGO_PKG_VERSION"), "runtime": "runnel-connect"}))
+}
+
+/// The Prometheus text exposition of every connector's and task's metrics.
+async fn metrics(State(worker): Shared) -> Response {
+    match crate::metrics::render(&worker.statuses().await) {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot encode the connect metrics");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot encode the metrics\n",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn list(

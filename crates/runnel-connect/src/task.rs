@@ -170,7 +170,7 @@ impl SinkTaskRunner {
             if read.is_empty() {
                 // Kafka's committed offsets catch up with the target's, for lag and for
                 // any consumer of the group that does not ask the target.
-                commit(consumer, &skipped).await;
+                commit(consumer, &skipped, &self.status).await;
                 continue;
             }
             let mut batch = Batch {
@@ -187,10 +187,14 @@ impl SinkTaskRunner {
                     .await?;
                 self.status.update(|s| s.records_dead_lettered += sent);
             }
-            if !self.put(&batch, dead_letters, stop).await? {
+            let started = Instant::now();
+            let stored = self.put(&batch, dead_letters, stop).await?;
+            let elapsed = started.elapsed();
+            self.status.update(|s| s.batch_times.record(elapsed));
+            if !stored {
                 return Ok(Ended::Stopped);
             }
-            commit(consumer, &batch.positions).await;
+            commit(consumer, &batch.positions, &self.status).await;
         }
     }
 
@@ -500,8 +504,8 @@ fn passing(error: KafkaError) -> Result<(), String> {
 }
 
 /// Commits the positions the target acknowledged. A failed commit only means these records
-/// are read again (at-least-once), so it is logged, not fatal.
-async fn commit(consumer: &Arc<StreamConsumer>, positions: &Positions) {
+/// are read again (at-least-once), so it is logged and counted, not fatal.
+async fn commit(consumer: &Arc<StreamConsumer>, positions: &Positions, status: &StatusCell) {
     if positions.is_empty() {
         return;
     }
@@ -515,11 +519,22 @@ async fn commit(consumer: &Arc<StreamConsumer>, positions: &Positions) {
     // A synchronous commit waits for the broker: off the async workers.
     let committed =
         tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync)).await;
-    match committed {
-        Ok(Ok(())) => {}
+    let succeeded = match committed {
+        Ok(Ok(())) => true,
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot commit offsets; records will be read again")
+            tracing::warn!(error = %e, "cannot commit offsets; records will be read again");
+            false
         }
-        Err(e) => tracing::warn!(error = %e, "the commit did not finish"),
-    }
+        Err(e) => {
+            tracing::warn!(error = %e, "the commit did not finish");
+            false
+        }
+    };
+    status.update(|s| {
+        if succeeded {
+            s.offset_commits += 1;
+        } else {
+            s.offset_commit_failures += 1;
+        }
+    });
 }

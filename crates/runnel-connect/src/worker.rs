@@ -207,13 +207,26 @@ impl Worker {
         let connector = connectors
             .get(name)
             .ok_or_else(|| ConnectError::NotFound(name.to_owned()))?;
+        Ok(self.status_of(name, connector))
+    }
+
+    /// Every connector's status, by name.
+    pub async fn statuses(&self) -> Vec<ConnectorStatus> {
+        let connectors = self.connectors.lock().await;
+        connectors
+            .iter()
+            .map(|(name, connector)| self.status_of(name, connector))
+            .collect()
+    }
+
+    fn status_of(&self, name: &str, connector: &Connector) -> ConnectorStatus {
         let state = match (&connector.failure, connector.target) {
             (Some(_), _) => State::Failed,
             (None, Target::Running) => State::Running,
             (None, Target::Paused) => State::Paused,
             (None, Target::Stopped) => State::Stopped,
         };
-        Ok(ConnectorStatus {
+        ConnectorStatus {
             name: name.to_owned(),
             connector: ConnectorState {
                 state,
@@ -222,7 +235,7 @@ impl Worker {
             },
             tasks: connector.tasks.iter().map(|t| t.status.get()).collect(),
             kind: self.kind(&connector.config),
-        })
+        }
     }
 
     /// Creates a connector; it must not exist yet.

@@ -257,3 +257,135 @@ async fn connectors_are_managed_through_the_rest_api() {
     runtime.shutdown().await;
     broker.stop().await;
 }
+
+/// The value of the sample `name{labels}` in a Prometheus text exposition.
+fn sample(exposition: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{{{labels}}} ");
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|value| value.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_serves_metrics_per_connector_and_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker")).await;
+    let redis = TestRedis::start(&dir.path().join("redis"));
+    broker.create_topic("items", 1).await;
+    let producer = broker.producer();
+    let records: Records = (0..50)
+        .map(|id| (id.to_string(), Some(json!({ "id": id }).to_string())))
+        .collect();
+    produce(&producer, "items", &records).await;
+    let connectors = dir.path().join("connectors");
+    write_connector(
+        &connectors,
+        &[
+            ("name", "items-cache"),
+            ("connector.class", "redis"),
+            ("topics", "items"),
+            ("redis.url", &redis.url()),
+        ],
+    );
+    let runtime = start_connect(&broker.bootstrap, &connectors).await;
+    let url = format!("http://{}/metrics", runtime.rest_address());
+    let scrape = || async {
+        let response = reqwest::get(&url).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        response.text().await.unwrap()
+    };
+    let task = r#"connector="items-cache",task="0""#;
+    wait_until("the 50 records are written and committed", || async {
+        let metrics = scrape().await;
+        sample(&metrics, "runnel_connect_task_records_written_total", task) == Some(50.0)
+            && sample(&metrics, "runnel_connect_task_offset_commits_total", task)
+                .is_some_and(|n| n >= 1.0)
+    })
+    .await;
+    let metrics = scrape().await;
+    let state = |labels: &str| sample(&metrics, "runnel_connect_connector_status", labels);
+    assert_eq!(
+        state(r#"connector="items-cache",state="RUNNING""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        state(r#"connector="items-cache",state="FAILED""#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "runnel_connect_task_status",
+            r#"connector="items-cache",task="0",state="RUNNING""#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "runnel_connect_connector_tasks",
+            r#"connector="items-cache""#
+        ),
+        Some(1.0)
+    );
+    for counter in [
+        "records_failed",
+        "records_dead_lettered",
+        "offset_commit_failures",
+    ] {
+        assert_eq!(
+            sample(
+                &metrics,
+                &format!("runnel_connect_task_{counter}_total"),
+                task
+            ),
+            Some(0.0),
+            "{counter}"
+        );
+    }
+    // Every batch put is timed: as many as the commits that followed them at least.
+    let batches = sample(
+        &metrics,
+        "runnel_connect_task_batch_time_seconds_count",
+        task,
+    )
+    .unwrap();
+    assert!(batches >= 1.0, "{metrics}");
+    assert_eq!(
+        sample(
+            &metrics,
+            "runnel_connect_task_batch_time_seconds_bucket",
+            &format!(r#"{task},le="+Inf""#)
+        ),
+        Some(batches)
+    );
+    assert!(sample(&metrics, "runnel_connect_task_batch_time_seconds_sum", task).unwrap() > 0.0);
+
+    // Paused, the state series say so.
+    let paused = reqwest::Client::new()
+        .put(format!(
+            "http://{}/connectors/items-cache/pause",
+            runtime.rest_address()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(paused.status().is_success());
+    let metrics = scrape().await;
+    let state = |labels: &str| sample(&metrics, "runnel_connect_connector_status", labels);
+    assert_eq!(
+        state(r#"connector="items-cache",state="PAUSED""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        state(r#"connector="items-cache",state="RUNNING""#),
+        Some(0.0)
+    );
+    runtime.shutdown().await;
+    broker.stop().await;
+}

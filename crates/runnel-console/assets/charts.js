@@ -38,6 +38,13 @@ class LineChart {
     this.draw();
   }
 
+  // Sets a series' past points ([time, value], oldest first), such as a history the
+  // server kept from before the page was opened.
+  seed(name, points) {
+    this.series.set(name, points.slice(-this.maxPoints));
+    this.draw();
+  }
+
   draw() {
     const width = 600, height = 200, pad = 4;
     const all = [...this.series.values()].flat();

@@ -4,7 +4,7 @@
 
 const REFRESH_MS = 2000;
 const view = document.getElementById("view");
-let settings = { admin_actions: false, max_page_records: 500 };
+let settings = { admin_actions: false, max_page_records: 500, connect: false };
 // The current page's timer; cleared when another page is drawn.
 let timer = null;
 
@@ -73,7 +73,7 @@ function el(tag, attributes = {}, ...children) {
 
 function table(headings, rows, id) {
   return el("table", { id },
-    el("thead", {}, el("tr", {}, headings.map(h => el("th", { class: /^(#|Offset|Log|Lag|Committed|Size|Records|Partition|Members|Leader)/.test(h) ? "num" : undefined }, h)))),
+    el("thead", {}, el("tr", {}, headings.map(h => el("th", { class: /^(#|Offset|Log|Lag|Committed|Size|Records|Partition|Members|Leader|Epoch|Start offset|In flight|Acquired|Available|Deliveries|Dead-lettered|Producer|Task)/.test(h) ? "num" : undefined }, h)))),
     el("tbody", {}, rows));
 }
 
@@ -287,7 +287,7 @@ async function groupsPage() {
   const [groups, lag] = await Promise.all([api("/groups"), lagReport()]);
   const status = id => lag?.groups.find(g => g.group === id);
   const rows = groups.map(g => el("tr", {},
-    el("td", {}, el("a", { href: `#/groups/${encodeURIComponent(g.group)}` }, g.group)),
+    el("td", {}, el("a", { href: `#/${g.kind === "share" ? "share-groups" : "groups"}/${encodeURIComponent(g.group)}` }, g.group)),
     cell(g.kind), cell(g.state), cell(g.members, true),
     el("td", {}, status(g.group) ? el("span", { class: `status status-${status(g.group).status}` }, status(g.group).status) : "-"),
     cell(status(g.group)?.total_lag, true)));
@@ -302,7 +302,8 @@ async function groupPage(id) {
   const reset = el("section");
   view.append(el("h1", {}, `Group ${id}`), header, members, offsets, chartBox, reset);
   const chart = new LineChart(chartBox, { title: "Lag (records behind the log end)" });
-  let drawnReset = false;
+  // The first refresh also draws the past and the reset form.
+  let drawn = false;
   const refresh = async () => {
     const [group, lag] = await Promise.all([api(`/groups/${encodeURIComponent(id)}`), lagReport(id)]);
     const evaluated = partition => lag?.partitions.find(p => p.topic === partition.topic && p.partition === partition.partition);
@@ -316,9 +317,16 @@ async function groupPage(id) {
       group.offsets.map(o => el("tr", {}, cell(o.topic), cell(o.partition, true), cell(o.committed, true),
         cell(o.log_end, true), cell(o.lag, true), cell(o.member),
         el("td", {}, evaluated(o) ? el("span", { class: `status status-${evaluated(o).status}` }, evaluated(o).status) : "-"))), "offsets"));
+    if (!drawn) {
+      // The lag at each commit the server kept (the lag evaluation's window): the chart
+      // starts with the recent past.
+      for (const p of lag?.partitions ?? []) {
+        chart.seed(`${p.topic}-${p.partition}`, (p.history ?? []).map(c => [c.time_ms, c.lag]));
+      }
+    }
     chart.add(Date.now(), Object.fromEntries(group.offsets.map(o => [`${o.topic}-${o.partition}`, o.lag ?? 0])));
-    if (!drawnReset) {
-      drawnReset = true;
+    if (!drawn) {
+      drawn = true;
       reset.append(el("h2", {}, "Reset offsets"), ...adminOnly(resetForm(id, [...new Set(group.offsets.map(o => o.topic))])));
     }
   };
@@ -344,6 +352,92 @@ function resetForm(id, topics) {
   el("button", { type: "submit" }, "Reset (group must have no members)"));
 }
 
+async function shareGroupPage(id) {
+  const header = el("div");
+  const members = el("section");
+  const partitions = el("section");
+  const chartBox = el("section", { id: "in-flight-chart" });
+  view.append(el("h1", {}, `Share group ${id}`), header, members, partitions, chartBox);
+  const chart = new LineChart(chartBox, { title: "In-flight records (acquired or waiting for redelivery)" });
+  const number = value => value ?? "-";
+  const refresh = async () => {
+    const [group, samples] = await Promise.all([api(`/share-groups/${encodeURIComponent(id)}`), scrape()]);
+    const ofGroup = labels => labels.group === id;
+    header.replaceChildren(el("p", { id: "share-group-fields" },
+      `State ${group.state} · epoch ${group.epoch} · assignor ${group.assignor || "-"} · ${group.members.length} members · `,
+      el("span", { id: "share-in-flight" }, sum(samples, "runnel_share_group_in_flight_records", ofGroup)), " in flight · ",
+      el("span", { id: "share-dead-lettered" }, sum(samples, "runnel_share_group_dead_lettered_records_total", ofGroup)), " dead-lettered"));
+    members.replaceChildren(el("h2", {}, "Members"), table(["Member", "Client", "Host", "Epoch", "Assignment"],
+      group.members.map(m => el("tr", {}, cell(m.id), cell(m.client_id), cell(m.host), cell(m.epoch, true),
+        cell(m.assignment.map(([t, ps]) => `${t}:${ps.join(",")}`).join(" ") || "-"))), "share-members"));
+    partitions.replaceChildren(el("h2", {}, "Partitions"),
+      table(["Topic", "Partition", "Start offset", "In flight", "Acquired", "Available", "Deliveries (max)", "Dead-lettered"],
+        group.partitions.map(p => el("tr", {}, cell(p.topic), cell(p.partition, true), cell(p.start_offset, true),
+          cell(number(p.in_flight), true), cell(number(p.acquired), true), cell(number(p.available), true),
+          cell(number(p.max_deliveries), true), cell(number(p.dead_lettered), true))), "share-partitions"));
+    chart.add(Date.now(), Object.fromEntries(group.partitions.map(p => [`${p.topic}-${p.partition}`, p.in_flight ?? 0])));
+  };
+  await refresh();
+  return refresh;
+}
+
+async function transactionsPage() {
+  const [listed, samples] = await Promise.all([api("/transactions"), scrape()]);
+  const rows = listed.map(t => el("tr", {},
+    el("td", {}, el("a", { href: `#/transactions/${encodeURIComponent(t.transactional_id)}` }, t.transactional_id)),
+    cell(t.producer_id, true), cell(t.state)));
+  view.append(el("h1", {}, "Transactions"),
+    el("p", { id: "transactions-open" }, `${sum(samples, "runnel_transactions_open")} open transactions.`),
+    el("section", {}, table(["Transactional id", "Producer id", "State"], rows, "transactions")));
+}
+
+async function transactionPage(id) {
+  const described = await api(`/transactions/${encodeURIComponent(id)}`);
+  const fields = [
+    ["State", described.state],
+    ["Producer id", described.producer_id],
+    ["Producer epoch", described.producer_epoch],
+    ["Timeout", `${described.timeout_ms} ms`],
+    ["Started", described.start_time_ms < 0 ? "-" : new Date(described.start_time_ms).toISOString()],
+    ["Coordinator", `node ${described.coordinator}`],
+  ];
+  view.append(el("h1", {}, `Transaction ${id}`),
+    el("section", {}, table(["Field", "Value"], fields.map(([name, value]) => el("tr", {}, cell(name), cell(value))), "transaction-fields")),
+    el("section", {}, el("h2", {}, "Partitions in the transaction"),
+      table(["Topic", "Partition"], described.partitions.map(([topic, partition]) => el("tr", {}, cell(topic), cell(partition, true))), "transaction-partitions")));
+}
+
+async function connectorsPage() {
+  view.append(el("h1", {}, "Connectors"));
+  if (!settings.connect) {
+    view.append(el("p", { class: "muted", id: "no-connect" }, "No Connect worker: start runnel serve with --connectors, or give a worker's URL with --console-connect-url."));
+    return null;
+  }
+  const list = el("section");
+  const details = el("div");
+  view.append(list, details);
+  const refresh = async () => {
+    const connectors = Object.values(await api("/connectors")).map(c => c.status).sort((a, b) => a.name.localeCompare(b.name));
+    list.replaceChildren(table(["Connector", "Type", "State", "Tasks", "Worker", ""], connectors.map(c => el("tr", { "data-connector": c.name },
+      cell(c.name), cell(c.type), el("td", {}, el("span", { class: `status status-${c.connector.state}` }, c.connector.state)),
+      cell(c.tasks.length, true), cell(c.connector.worker_id),
+      el("td", {}, settings.admin_actions ? ["pause", "resume", "restart"].map(action => el("button", {
+        "data-action": action,
+        onclick: () => act(() => api(`/connectors/${encodeURIComponent(c.name)}/${action}`, { method: "POST" }), o => o.done),
+      }, action)) : ""))), "connectors"));
+    details.replaceChildren(...connectors.map(c => el("section", { "data-tasks": c.name },
+      el("h2", {}, `${c.name}: tasks`),
+      c.connector.trace ? el("p", { class: "error-text" }, c.connector.trace) : "",
+      table(["Task", "State", "Records polled", "Records written", "Records failed", "Records dead-lettered", "Error"],
+        c.tasks.map(t => el("tr", {}, cell(t.id, true),
+          el("td", {}, el("span", { class: `status status-${t.state}` }, t.state)),
+          cell(t.records_polled, true), cell(t.records_written, true), cell(t.records_failed, true), cell(t.records_dead_lettered, true),
+          cell(t.trace ?? (t.retrying ? `retrying (attempt ${t.retrying.attempts}): ${t.retrying.last_error}` : "-"))))))));
+  };
+  await refresh();
+  return refresh;
+}
+
 // --- Routing ----------------------------------------------------------------------------
 
 async function route() {
@@ -361,6 +455,10 @@ async function route() {
     else if (page === "topics") await topicsPage();
     else if (page === "groups" && argument) refresh = await groupPage(argument);
     else if (page === "groups") await groupsPage();
+    else if (page === "share-groups" && argument) refresh = await shareGroupPage(argument);
+    else if (page === "transactions" && argument) await transactionPage(argument);
+    else if (page === "transactions") await transactionsPage();
+    else if (page === "connectors") refresh = await connectorsPage();
     else refresh = await overview();
     if (refresh) {
       timer = setInterval(() => refresh().catch(error => showError(error.message)), REFRESH_MS);

@@ -11,9 +11,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use runnel_cli::browse::{self, PageRequest, Start};
-use runnel_cli::group::{self, ResetTo};
-use runnel_cli::{produce, topic, CliError, Connection};
+use runnel_cli::browse::{self, PageRequest};
+use runnel_cli::group::{self, Apply, ResetTo};
+use runnel_cli::position::Position;
+use runnel_cli::share_group::{self, ShareGroupDescription};
+use runnel_cli::{produce, topic, transactions, CliError, Connection};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
@@ -34,6 +36,8 @@ const MAX_PARTITIONS: i32 = 10_000;
 pub(crate) struct Console {
     pub(crate) settings: Arc<ConsoleSettings>,
     pub(crate) calls: Arc<Semaphore>,
+    /// For the Connect worker's REST API.
+    pub(crate) http: reqwest::Client,
 }
 
 impl Console {
@@ -44,7 +48,7 @@ impl Console {
         connection
     }
 
-    fn allow_writes(&self) -> Result<(), ApiError> {
+    pub(crate) fn allow_writes(&self) -> Result<(), ApiError> {
         if self.settings.admin_actions {
             Ok(())
         } else {
@@ -105,6 +109,12 @@ impl Console {
 #[derive(Debug)]
 pub(crate) struct ApiError(StatusCode, String);
 
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError(status, message.into())
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody {
     error: String,
@@ -119,7 +129,9 @@ impl IntoResponse for ApiError {
 impl From<CliError> for ApiError {
     fn from(error: CliError) -> Self {
         let status = match &error {
-            CliError::UnknownTopic(_) | CliError::UnknownGroup(_) => StatusCode::NOT_FOUND,
+            CliError::UnknownTopic(_)
+            | CliError::UnknownGroup(_)
+            | CliError::UnknownTransactionalId(_) => StatusCode::NOT_FOUND,
             CliError::UnknownSetting(_)
             | CliError::BadArguments(_)
             | CliError::BadKeyValue { .. } => StatusCode::BAD_REQUEST,
@@ -145,10 +157,10 @@ impl From<QueryRejection> for ApiError {
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, message.into())
+    ApiError::new(StatusCode::BAD_REQUEST, message)
 }
 
-type Answer<T> = Result<Json<T>, ApiError>;
+pub(crate) type Answer<T> = Result<Json<T>, ApiError>;
 
 pub(crate) async fn unknown_route() -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "no such console API".to_owned())
@@ -158,12 +170,15 @@ pub(crate) async fn unknown_route() -> ApiError {
 pub(crate) struct SettingsView {
     admin_actions: bool,
     max_page_records: usize,
+    /// Whether the console knows a Connect worker (the connectors page).
+    connect: bool,
 }
 
 pub(crate) async fn settings(State(console): State<Console>) -> Json<SettingsView> {
     Json(SettingsView {
         admin_actions: console.settings.admin_actions,
         max_page_records: MAX_PAGE_RECORDS,
+        connect: console.settings.connect_url.is_some(),
     })
 }
 
@@ -201,7 +216,7 @@ pub(crate) struct NewTopic {
 
 #[derive(Serialize)]
 pub(crate) struct Done {
-    done: String,
+    pub(crate) done: String,
 }
 
 pub(crate) async fn create_topic(
@@ -305,9 +320,9 @@ pub(crate) async fn read_records(
     let Query(query) = query?;
     let start = match (query.offset, query.timestamp) {
         (Some(_), Some(_)) => return Err(bad_request("give an offset or a timestamp, not both")),
-        (Some(offset), None) if offset >= 0 => Start::Offset(offset),
-        (None, Some(ms)) if ms >= 0 => Start::Timestamp(ms),
-        (None, None) => Start::Offset(0),
+        (Some(offset), None) if offset >= 0 => Position::Offset(offset),
+        (None, Some(ms)) if ms >= 0 => Position::Timestamp(ms),
+        (None, None) => Position::Offset(0),
         _ => return Err(bad_request("offsets and timestamps are not negative")),
     };
     let max_records = query.limit.unwrap_or(DEFAULT_PAGE_RECORDS);
@@ -417,10 +432,10 @@ pub(crate) async fn reset_offsets(
     let Json(reset) = body?;
     valid_topic_name(&reset.topic)?;
     let to = match (reset.to.as_str(), reset.value) {
-        ("earliest", None) => ResetTo::Earliest,
-        ("latest", None) => ResetTo::Latest,
-        ("timestamp", Some(ms)) if ms >= 0 => ResetTo::Timestamp(ms),
-        ("offset", Some(offset)) if offset >= 0 => ResetTo::Offset(offset),
+        ("earliest", None) => Position::Earliest,
+        ("latest", None) => Position::Latest,
+        ("timestamp", Some(ms)) if ms >= 0 => Position::Timestamp(ms),
+        ("offset", Some(offset)) if offset >= 0 => Position::Offset(offset),
         _ => {
             return Err(bad_request(
                 "reset to earliest or latest (no value), or to a timestamp or an offset \
@@ -429,9 +444,43 @@ pub(crate) async fn reset_offsets(
         }
     };
     let offsets = console
-        .call(move |c| async move { group::reset_offsets(&c, &id, &reset.topic, to) })
+        .call(move |c| async move {
+            group::reset_offsets(&c, &id, &reset.topic, ResetTo::Position(to), Apply::Execute)
+        })
         .await?;
     Ok(Json(ResetDone {
         offsets: offsets.into_iter().collect(),
     }))
+}
+
+pub(crate) async fn describe_share_group(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+) -> Answer<ShareGroupDescription> {
+    let group = id.clone();
+    console
+        .call(move |c| async move { share_group::describe(&c, &group) })
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("unknown share group {id}")))
+}
+
+/// Every transactional id, ordered by id.
+pub(crate) async fn transactions(
+    State(console): State<Console>,
+) -> Answer<Vec<transactions::Listed>> {
+    console
+        .call(|c| async move { transactions::list(&c, &[], &[]) })
+        .await
+        .map(Json)
+}
+
+pub(crate) async fn describe_transaction(
+    State(console): State<Console>,
+    Path(id): Path<String>,
+) -> Answer<transactions::Described> {
+    console
+        .call(move |c| async move { transactions::describe(&c, &id) })
+        .await
+        .map(Json)
 }

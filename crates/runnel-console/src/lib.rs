@@ -8,11 +8,16 @@
 //! same origin; the pages read request rates, throughput, partition sizes and lag
 //! statuses from there.
 //!
-//! Writes (create, alter or delete a topic, produce a record, reset a group's offsets) are
-//! refused with 403 unless [`ConsoleSettings::admin_actions`] is set.
+//! The connectors page asks the Kafka Connect worker's REST API
+//! ([`ConsoleSettings::connect_url`]) in the same way.
+//!
+//! Writes (create, alter or delete a topic, produce a record, reset a group's offsets,
+//! pause, resume or restart a connector) are refused with 403 unless
+//! [`ConsoleSettings::admin_actions`] is set.
 
 mod api;
 mod assets;
+mod connect;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +28,9 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use tokio::sync::Semaphore;
 
+/// The type of [`ConsoleSettings::connect_url`].
+pub use reqwest::Url;
+
 /// What the console connects to and what it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleSettings {
@@ -30,8 +38,11 @@ pub struct ConsoleSettings {
     pub bootstrap_server: String,
     /// Whether the pages may change the cluster; read-only when false.
     pub admin_actions: bool,
-    /// How long one call to the cluster may take.
+    /// How long one call to the cluster (or to the Connect worker) may take.
     pub request_timeout: Duration,
+    /// The REST API of the Kafka Connect worker whose connectors the console shows; no
+    /// connectors page without.
+    pub connect_url: Option<Url>,
 }
 
 /// Calls to the cluster in flight at once; more wait their turn.
@@ -46,6 +57,7 @@ pub fn router(settings: ConsoleSettings) -> Router {
     let state = api::Console {
         settings: Arc::new(settings),
         calls: Arc::new(Semaphore::new(CONCURRENT_CALLS)),
+        http: reqwest::Client::new(),
     };
     let api = Router::new()
         .route("/settings", get(api::settings))
@@ -62,6 +74,11 @@ pub fn router(settings: ConsoleSettings) -> Router {
         .route("/groups", get(api::groups))
         .route("/groups/{group}", get(api::describe_group))
         .route("/groups/{group}/offsets", post(api::reset_offsets))
+        .route("/share-groups/{group}", get(api::describe_share_group))
+        .route("/transactions", get(api::transactions))
+        .route("/transactions/{id}", get(api::describe_transaction))
+        .route("/connectors", get(connect::connectors))
+        .route("/connectors/{name}/{action}", post(connect::act))
         .fallback(api::unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state);

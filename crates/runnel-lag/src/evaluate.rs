@@ -67,6 +67,21 @@ pub struct PartitionLag {
     pub last_commit_ms: i64,
     /// Commits within the window the status was decided on.
     pub commits_in_window: usize,
+    /// The commits kept (within the window, the latest always), oldest first, each with
+    /// the lag seen when it was made: only in a single group's report
+    /// ([`crate::LagEvaluator::group_report`]), for a chart of the recent past.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<LagPoint>,
+}
+
+/// One commit of a partition's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LagPoint {
+    /// When the group committed, in milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    pub offset: i64,
+    /// Records between the offset and the log end when the commit was first seen.
+    pub lag: i64,
 }
 
 /// A group, evaluated: the worst status of its partitions.
@@ -95,11 +110,19 @@ impl LagReport {
     }
 }
 
+/// Whether a group's evaluation carries each partition's commit history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WithHistory {
+    Yes,
+    No,
+}
+
 pub(crate) fn evaluate_group(
     group: &str,
     partitions: &BTreeMap<PartitionKey, History>,
     now_ms: i64,
     limits: &Limits,
+    with_history: WithHistory,
 ) -> GroupLag {
     let partitions: Vec<PartitionLag> = partitions
         .iter()
@@ -115,6 +138,18 @@ pub(crate) fn evaluate_group(
                 lag: current_lag(history, last),
                 last_commit_ms: last.time_ms,
                 commits_in_window,
+                history: match with_history {
+                    WithHistory::Yes => history
+                        .commits
+                        .iter()
+                        .map(|c| LagPoint {
+                            time_ms: c.time_ms,
+                            offset: c.offset,
+                            lag: c.lag(),
+                        })
+                        .collect(),
+                    WithHistory::No => Vec::new(),
+                },
             })
         })
         .collect();

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::evaluate::{evaluate_group, LagReport};
+use crate::evaluate::{evaluate_group, GroupLag, LagReport, WithHistory};
 
 /// A partition's committed offset as seen at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,8 +169,23 @@ impl LagEvaluator {
             groups: self
                 .groups
                 .iter()
-                .map(|(group, partitions)| evaluate_group(group, partitions, now_ms, &self.limits))
+                .map(|(group, partitions)| {
+                    evaluate_group(group, partitions, now_ms, &self.limits, WithHistory::No)
+                })
                 .collect(),
         }
+    }
+
+    /// One group's status at `now_ms`, each partition with the commits kept of it; `None`
+    /// for a group with no committed offsets.
+    pub fn group_report(&self, now_ms: i64, group: &str) -> Option<GroupLag> {
+        let partitions = self.groups.get(group)?;
+        Some(evaluate_group(
+            group,
+            partitions,
+            now_ms,
+            &self.limits,
+            WithHistory::Yes,
+        ))
     }
 }

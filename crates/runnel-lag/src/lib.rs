@@ -10,5 +10,5 @@
 mod evaluate;
 mod history;
 
-pub use evaluate::{GroupLag, LagReport, PartitionLag, Status};
+pub use evaluate::{GroupLag, LagPoint, LagReport, PartitionLag, Status};
 pub use history::{LagEvaluator, Limits, Observation};

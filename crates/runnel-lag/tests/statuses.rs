@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use runnel_lag::{LagEvaluator, Limits, Observation, Status};
+use runnel_lag::{LagEvaluator, LagPoint, Limits, Observation, Status};
 
 const WINDOW_MS: i64 = 60_000;
 
@@ -177,6 +177,36 @@ fn partitions_beyond_the_limit_are_counted_not_tracked() {
     assert_eq!(report.untracked_observations, 3);
 }
 
+#[test]
+fn a_groups_own_report_carries_the_commits_kept_with_their_lag() {
+    let mut lag = evaluator();
+    // A commit every 10 s for 5 minutes: the window (60 s) keeps the last six or seven.
+    for step in 0..30 {
+        let now = step * 10_000;
+        lag.observe(now, [seen(0, step * 10, now, step * 10 + step)]);
+    }
+    let now = 29 * 10_000;
+    let group = lag.group_report(now, "g").unwrap();
+    let history = &group.partitions[0].history;
+    assert_eq!(history.len(), 7, "{history:?}");
+    assert!(history.iter().all(|p| p.time_ms >= now - WINDOW_MS));
+    assert_eq!(
+        history.last().unwrap(),
+        &LagPoint {
+            time_ms: now,
+            offset: 290,
+            lag: 29
+        }
+    );
+    assert!(history.windows(2).all(|w| w[0].time_ms < w[1].time_ms));
+    // The same statuses as the report of every group, which leaves the history out.
+    let report = lag.report(now);
+    let everyone = report.group("g").unwrap();
+    assert!(everyone.partitions[0].history.is_empty());
+    assert_eq!(everyone.status, group.status);
+    assert!(lag.group_report(now, "nobody").is_none());
+}
+
 proptest! {
     /// Whatever the looks, the evaluator keeps to its bounds, and every group's status is the
     /// worst of its partitions'.
@@ -206,8 +236,11 @@ proptest! {
             for group in &report.groups {
                 let worst = group.partitions.iter().map(|p| p.status).max().unwrap();
                 prop_assert_eq!(group.status, worst);
-                for p in &group.partitions {
+                let own = lag.group_report(now, &group.group).unwrap();
+                for (p, with_history) in group.partitions.iter().zip(&own.partitions) {
                     prop_assert!(p.commits_in_window <= limits.max_commits);
+                    prop_assert!(!with_history.history.is_empty());
+                    prop_assert!(with_history.history.len() <= limits.max_commits);
                     prop_assert_eq!(p.lag, (p.log_end - p.committed_offset).max(0));
                     if p.lag == 0 {
                         prop_assert_eq!(p.status, Status::Ok);

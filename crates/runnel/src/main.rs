@@ -23,7 +23,7 @@ use runnel_cli::transactions::TransactionsArgs;
 use runnel_connect::cli::ConnectorArgs;
 use runnel_connect::source::SourceClasses;
 use runnel_connect::{ConnectRuntime, KafkaSettings, WorkerConfig};
-use runnel_console::ConsoleSettings;
+use runnel_console::{ConsoleSettings, Url};
 use runnel_lag::Limits;
 
 #[derive(Debug, Parser)]
@@ -67,6 +67,10 @@ enum Command {
         /// delete topics, produce records and reset group offsets; it is read-only without.
         #[arg(long)]
         console_admin: bool,
+        /// The REST API of the Kafka Connect worker whose connectors the web console shows
+        /// (default: the connectors this process runs with --connectors).
+        #[arg(long, value_name = "URL")]
+        console_connect_url: Option<Url>,
         /// Whether /metrics has series per partition (log offsets and size, group offsets and
         /// lag); per-topic and per-group totals are always there.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -168,6 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             admin_listen,
             console_admin,
+            console_connect_url,
             metrics_partition_series,
             lag_window_ms,
             lag_interval_ms,
@@ -199,6 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ..LagSettings::default()
                 },
                 console_admin,
+                console_connect_url,
             });
             let connect = connectors.map(|dir| (dir, connect_listen));
             runtime()?.block_on(serve(settings, admin, connect))
@@ -267,6 +273,8 @@ struct Admin {
     lag: LagSettings,
     /// Whether the web console may change the cluster.
     console_admin: bool,
+    /// The Connect worker the console shows, when it is not this process's.
+    console_connect_url: Option<Url>,
 }
 
 /// The broker as the admin server sees it.
@@ -290,8 +298,8 @@ impl runnel_admin::Source for BrokerSource {
     }
 }
 
-/// Runs the broker, its admin server when one is asked for, and the connectors of a directory
-/// against it when one is given.
+/// Runs the broker, the connectors of a directory against it when one is given, and its
+/// admin server when one is asked for.
 async fn serve(
     settings: BrokerConfig,
     admin: Option<Admin>,
@@ -302,40 +310,46 @@ async fn serve(
     let signal = signals()?;
     let broker = Broker::start(settings).await?;
     tracing::info!(address = %broker.local_addr(), "listening");
-    let admin = match admin {
-        Some(admin) => {
-            let source = Arc::new(BrokerSource {
-                state: Arc::clone(broker.state()),
-                detail: admin.detail,
-            });
-            // The console is a Kafka client of this broker, like any other.
-            let console = runnel_console::router(ConsoleSettings {
-                bootstrap_server: broker.local_addr().to_string(),
-                admin_actions: admin.console_admin,
-                request_timeout: Duration::from_secs(10),
-            });
-            let started =
-                AdminServer::start_with_routes(&admin.listen, source, admin.lag, console).await;
-            let server = match started {
-                Ok(server) => server,
-                Err(error) => {
-                    broker.shutdown().await?;
-                    return Err(error.into());
-                }
-            };
-            tracing::info!(address = %server.local_addr(), "admin server listening");
-            Some(server)
-        }
-        None => None,
-    };
     let connectors = match connect {
         Some((dir, listen)) => {
             let config = worker_config(&broker.local_addr().to_string(), dir, &listen);
             match ConnectRuntime::start(config, &listen).await {
                 Ok(runtime) => Some(runtime),
                 Err(error) => {
-                    if let Some(admin) = admin {
-                        admin.shutdown().await?;
+                    broker.shutdown().await?;
+                    return Err(error.into());
+                }
+            }
+        }
+        None => None,
+    };
+    let admin = match admin {
+        Some(admin) => {
+            let source = Arc::new(BrokerSource {
+                state: Arc::clone(broker.state()),
+                detail: admin.detail,
+            });
+            // The console is a Kafka client of this broker, like any other, and a REST
+            // client of the connectors, those of this process unless told otherwise.
+            let connect_url = admin.console_connect_url.or_else(|| {
+                connectors
+                    .as_ref()
+                    .and_then(|c| Url::parse(&format!("http://{}", c.rest_address())).ok())
+            });
+            let console = runnel_console::router(ConsoleSettings {
+                bootstrap_server: broker.local_addr().to_string(),
+                admin_actions: admin.console_admin,
+                request_timeout: Duration::from_secs(10),
+                connect_url,
+            });
+            match AdminServer::start_with_routes(&admin.listen, source, admin.lag, console).await {
+                Ok(server) => {
+                    tracing::info!(address = %server.local_addr(), "admin server listening");
+                    Some(server)
+                }
+                Err(error) => {
+                    if let Some(connectors) = connectors {
+                        connectors.shutdown().await;
                     }
                     broker.shutdown().await?;
                     return Err(error.into());

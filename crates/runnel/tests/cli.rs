@@ -610,6 +610,110 @@ fn group_consumers_commit_and_describe_shows_lag() {
 }
 
 #[test]
+fn group_offsets_are_reset_to_a_position_or_shifted_and_only_printed_on_a_dry_run() {
+    let cluster = Cluster::start();
+    cluster.ok(&["topic", "create", "ledger", "--partitions", "2"]);
+    cluster
+        .run(
+            &["produce", "ledger", "--partition", "0"],
+            "a\nb\nc\nd\ne\n",
+        )
+        .ok();
+    cluster
+        .run(&["produce", "ledger", "--partition", "1"], "f\ng\nh\n")
+        .ok();
+    // The group reads everything and leaves, committed at the log ends.
+    cluster.ok(&[
+        "consume",
+        "ledger",
+        "-g",
+        "auditors",
+        "--from-beginning",
+        "--max",
+        "8",
+    ]);
+    let committed = || {
+        let described = cluster.ok(&["group", "describe", "auditors"]);
+        [0, 1].map(|p| row(&described, &["ledger", &p.to_string()])[2].clone())
+    };
+    assert_eq!(committed(), ["5", "3"]);
+    let reset = |args: &[&str]| {
+        let mut all = vec!["group", "reset-offsets", "auditors", "--topic", "ledger"];
+        all.extend(args);
+        cluster.run(&all, "")
+    };
+    let new_offsets = |printed: &str| {
+        assert_eq!(
+            row(printed, &["GROUP"]),
+            ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"]
+        );
+        [0, 1].map(|p| row(printed, &["auditors", "ledger", &p.to_string()])[3].clone())
+    };
+
+    // A dry run, asked for or by default, prints the new offsets and commits nothing.
+    let planned = reset(&["--to-earliest", "--dry-run"]).ok();
+    assert_eq!(new_offsets(&planned), ["0", "0"]);
+    assert_eq!(reset(&["--to-earliest"]).ok(), planned);
+    assert_eq!(committed(), ["5", "3"]);
+
+    // Executed, each kind of target lands where Kafka's tool puts it: shifts and offsets
+    // are clamped to the retained range, a time takes the first record at or after it.
+    let cases: [(&[&str], [&str; 2]); 6] = [
+        (&["--shift-by", "-2"], ["3", "1"]),
+        (&["--to-offset", "4"], ["4", "3"]),
+        (&["--shift-by", "-10"], ["0", "0"]),
+        (&["--to-datetime", "2100-01-01T00:00:00Z"], ["5", "3"]),
+        (&["--to-datetime", "1970-01-01T00:00:00+01:00"], ["0", "0"]),
+        (&["--to-latest"], ["5", "3"]),
+    ];
+    for (target, expected) in cases {
+        let mut args = target.to_vec();
+        args.push("--execute");
+        let printed = reset(&args).ok();
+        assert_eq!(new_offsets(&printed), expected, "{target:?}");
+        assert_eq!(committed(), expected, "{target:?}");
+    }
+
+    // Bad input: one clear refusal, nothing changed.
+    for (args, message) in [
+        (&["--to-datetime", "yesterday"][..], "RFC 3339"),
+        (&["--to-earliest", "--to-latest"][..], "cannot be used with"),
+        (&[][..], "required"),
+        (
+            &["--to-earliest", "--execute", "--dry-run"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let refused = reset(args);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            refused.stderr.contains(message),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    let unshiftable = cluster
+        .run(
+            &[
+                "group",
+                "reset-offsets",
+                "newcomers",
+                "--topic",
+                "ledger",
+                "--shift-by",
+                "1",
+            ],
+            "",
+        )
+        .failed();
+    assert!(
+        unshiftable.contains("no committed offset in ledger-0 to shift"),
+        "{unshiftable}"
+    );
+    assert_eq!(committed(), ["5", "3"]);
+}
+
+#[test]
 fn a_live_member_shows_its_assignment() {
     let cluster = Cluster::start();
     cluster.ok(&["topic", "create", "live", "--partitions", "2"]);

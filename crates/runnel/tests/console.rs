@@ -15,11 +15,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::share_fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{
+    ApiKey, GroupId, MetadataRequest, MetadataResponse, ShareFetchRequest, ShareFetchResponse,
+    ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse, TopicName,
+};
+use kafka_protocol::protocol::{StrBytes, VersionRange};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use runnel_cli::wire::BrokerConnection;
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -174,6 +183,11 @@ async fn a_read_only_console_shows_the_cluster_and_refuses_every_change() {
             "/console/api/groups/g/offsets",
             json!({"topic": "shown", "to": "earliest"}),
         ),
+        (
+            reqwest::Method::POST,
+            "/console/api/connectors/any/pause",
+            Value::Null,
+        ),
     ];
     for (method, path, body) in writes {
         let body = (!body.is_null()).then_some(body);
@@ -192,6 +206,10 @@ async fn a_read_only_console_shows_the_cluster_and_refuses_every_change() {
         .call(reqwest::Method::GET, "/console/api/topics", None)
         .await;
     assert_eq!(topics, json!(["shown"]));
+    let (status, transactions) = server
+        .call(reqwest::Method::GET, "/console/api/transactions", None)
+        .await;
+    assert_eq!((status, transactions), (200, json!([])));
     let (_, described) = server
         .call(reqwest::Method::GET, "/console/api/topics/shown", None)
         .await;
@@ -322,6 +340,34 @@ async fn the_json_api_answers_bad_input_with_a_clear_error() {
             Some(json!({"topic": "missing", "to": "latest"})),
             404,
             "unknown topic missing",
+        ),
+        (
+            Method::GET,
+            "/console/api/share-groups/nobody",
+            None,
+            404,
+            "unknown share group nobody",
+        ),
+        (
+            Method::GET,
+            "/console/api/transactions/nobody",
+            None,
+            404,
+            "transactional id 'nobody' not found",
+        ),
+        (
+            Method::GET,
+            "/console/api/connectors",
+            None,
+            404,
+            "no Connect worker",
+        ),
+        (
+            Method::POST,
+            "/console/api/connectors/hook/pause",
+            None,
+            404,
+            "no Connect worker",
         ),
         (
             Method::GET,
@@ -518,5 +564,347 @@ async fn the_console_in_a_browser_shows_the_cluster_and_its_admin_actions_take_e
         server.committed("readers", "metered"),
         vec![Offset::Offset(0), Offset::Offset(0)]
     );
+    browser.quit().await;
+}
+
+/// A share-group member speaking the Kafka protocol itself (librdkafka's Rust binding has
+/// no share consumer): it joins `group`, opens its share session and acquires records.
+struct ShareMember {
+    connection: BrokerConnection,
+    group: String,
+    topic_id: Uuid,
+    epoch: i32,
+}
+
+impl ShareMember {
+    const ID: &'static str = "console-share-member";
+
+    /// Joins `group` subscribed to `topic` and opens the share session: records produced
+    /// from now on are delivered to it.
+    fn join(bootstrap: &str, group: &str, topic: &str) -> ShareMember {
+        let mut connection = BrokerConnection::open(bootstrap, WAIT).unwrap();
+        // Topic ids are in Metadata from version 10.
+        let version = connection
+            .version(ApiKey::Metadata, VersionRange { min: 10, max: 12 })
+            .unwrap();
+        let metadata: MetadataResponse = connection
+            .call(
+                ApiKey::Metadata,
+                version,
+                &MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default(
+                )
+                .with_name(Some(TopicName(StrBytes::from_string(topic.to_owned()))))])),
+            )
+            .unwrap();
+        let topic_id = metadata.topics[0].topic_id;
+        let heartbeat: ShareGroupHeartbeatResponse = connection
+            .call(
+                ApiKey::ShareGroupHeartbeat,
+                1,
+                &ShareGroupHeartbeatRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
+                    .with_member_id(StrBytes::from_static_str(Self::ID))
+                    .with_member_epoch(0)
+                    .with_subscribed_topic_names(Some(vec![TopicName(StrBytes::from_string(
+                        topic.to_owned(),
+                    ))])),
+            )
+            .unwrap();
+        assert_eq!(heartbeat.error_code, 0, "{heartbeat:?}");
+        let mut member = ShareMember {
+            connection,
+            group: group.to_owned(),
+            topic_id,
+            epoch: 0,
+        };
+        member.fetch(0);
+        member
+    }
+
+    /// A ShareFetch of partition 0 waiting up to `wait_ms`; the records it acquires stay
+    /// in flight, as nothing acknowledges them. Returns how many it acquired.
+    fn fetch(&mut self, wait_ms: i32) -> i64 {
+        let request = ShareFetchRequest::default()
+            .with_group_id(Some(GroupId(StrBytes::from_string(self.group.clone()))))
+            .with_member_id(Some(StrBytes::from_static_str(Self::ID)))
+            .with_share_session_epoch(self.epoch)
+            .with_max_wait_ms(wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 20)
+            .with_max_records(100)
+            .with_batch_size(100)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic_id(self.topic_id)
+                .with_partitions(vec![FetchPartition::default()])]);
+        let response: ShareFetchResponse = self
+            .connection
+            .call(ApiKey::ShareFetch, 1, &request)
+            .unwrap();
+        assert_eq!(response.error_code, 0, "{response:?}");
+        self.epoch += 1;
+        response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .flat_map(|p| &p.acquired_records)
+            .map(|r| r.last_offset - r.first_offset + 1)
+            .sum()
+    }
+}
+
+#[tokio::test]
+async fn the_share_group_transaction_and_connector_pages_show_what_the_broker_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    // A connector run by the broker's process, reading records whose keys are not the JSON
+    // its converter expects: its task fails, with the reason.
+    let connectors = dir.path().join("connectors");
+    std::fs::create_dir_all(&connectors).unwrap();
+    let closed = format!("http://127.0.0.1:{}/hook", serve::free_port());
+    std::fs::write(
+        connectors.join("hook.toml"),
+        format!(
+            "name = \"hook\"\n\"connector.class\" = \"http\"\ntopics = \"orders\"\n\
+             http.url = \"{closed}\"\n[errors.retry]\n\"delay.max.ms\" = 100\n"
+        ),
+    )
+    .unwrap();
+    let connect = format!("127.0.0.1:{}", serve::free_port());
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--console-admin",
+            "--connectors",
+            connectors.to_str().unwrap(),
+            "--connect-listen",
+            &connect,
+        ],
+    )
+    .await;
+    server.produce("orders", 1, r#"{"n": 1}"#);
+    server.produce("jobs", 1, "before the group");
+    let producer: BaseProducer = server.client().create().unwrap();
+
+    // A share group with one member holding three records in flight (acquired, never
+    // acknowledged).
+    let mut member = ShareMember::join(&server.bootstrap, "workers", "jobs");
+    for i in 0..3 {
+        producer
+            .send(
+                BaseRecord::to("jobs")
+                    .partition(0)
+                    .key("k")
+                    .payload(&format!("job-{i}")),
+            )
+            .unwrap();
+    }
+    producer.flush(WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut acquired = 0;
+    while acquired < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the member acquired {acquired} records"
+        );
+        acquired += member.fetch(1_000);
+    }
+
+    // A transaction left open over two partitions of `ledger`.
+    server.produce("ledger", 1, "created");
+    let transactional: BaseProducer = server
+        .client()
+        .set("transactional.id", "console-tx")
+        .create()
+        .unwrap();
+    transactional.init_transactions(WAIT).unwrap();
+    transactional.begin_transaction().unwrap();
+    for partition in [0, 1] {
+        transactional
+            .send(
+                BaseRecord::to("ledger")
+                    .partition(partition)
+                    .key("k")
+                    .payload("entry"),
+            )
+            .unwrap();
+    }
+    transactional.flush(WAIT).unwrap();
+
+    use reqwest::Method;
+    let (status, share) = server
+        .call(Method::GET, "/console/api/share-groups/workers", None)
+        .await;
+    assert_eq!(status, 200, "{share}");
+    assert_eq!(share["members"][0]["id"], ShareMember::ID);
+    let partition_0 = share["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["topic"] == "jobs" && p["partition"] == 0)
+        .unwrap();
+    assert_eq!(partition_0["in_flight"], 3, "{share}");
+    assert_eq!(partition_0["dead_lettered"], 0, "{share}");
+    let (status, listed) = server
+        .call(Method::GET, "/console/api/transactions", None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["transactional_id"] == "console-tx" && t["state"] == "Ongoing"),
+        "{listed}"
+    );
+    let (status, described) = server
+        .call(Method::GET, "/console/api/transactions/console-tx", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        described["partitions"],
+        json!([["ledger", 0], ["ledger", 1]])
+    );
+    // The worker's refusals come through with their status.
+    for (path, status, message) in [
+        (
+            "/console/api/connectors/hook/explode",
+            400,
+            "unknown connector action",
+        ),
+        (
+            "/console/api/connectors/nobody/pause",
+            404,
+            "connector nobody not found",
+        ),
+    ] {
+        let (got, answer) = server.call(Method::POST, path, None).await;
+        assert_eq!(got, status, "{path}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(message),
+            "{path}: {answer}"
+        );
+    }
+
+    let driver = webdriver::Driver::start(serve::free_port()).await;
+    let browser = driver.session(&dir.path().join("chromium-profile")).await;
+    let console = format!("{}/console/", server.admin);
+
+    // The group list leads to the share group's page: its member, and per partition the
+    // records in flight, also from the broker's metrics.
+    browser.goto(&format!("{console}#/groups")).await;
+    browser
+        .wait_for(
+            "the share group in the group list",
+            "return [...document.querySelectorAll('#groups a')].some(a => a.textContent === 'workers' \
+             && a.getAttribute('href') === '#/share-groups/workers');",
+        )
+        .await;
+    browser
+        .goto(&format!("{console}#/share-groups/workers"))
+        .await;
+    browser
+        .wait_for(
+            "the member",
+            &format!(
+                "return document.querySelector('#share-members tbody td')?.textContent === '{}';",
+                ShareMember::ID
+            ),
+        )
+        .await;
+    let in_flight = browser
+        .wait_for(
+            "three records in flight on partition 0",
+            "const row = [...document.querySelectorAll('#share-partitions tbody tr')] \
+               .find(r => r.cells[0].textContent === 'jobs' && r.cells[1].textContent === '0'); \
+             return row && row.cells[3].textContent === '3' ? \
+               document.getElementById('share-in-flight').textContent : null;",
+        )
+        .await;
+    assert_eq!(in_flight, json!("3"));
+    browser
+        .wait_for(
+            "the in-flight chart",
+            "return !!document.querySelector('#in-flight-chart polyline[data-series=\"jobs-0\"]');",
+        )
+        .await;
+
+    // The transactions page lists the open transaction; its page shows its partitions.
+    browser.goto(&format!("{console}#/transactions")).await;
+    browser
+        .wait_for(
+            "the open transaction",
+            "return [...document.querySelectorAll('#transactions tbody tr')].some(r => \
+               r.cells[0].textContent === 'console-tx' && r.cells[2].textContent === 'Ongoing');",
+        )
+        .await;
+    browser.click("#transactions a").await;
+    browser
+        .wait_for(
+            "the transaction's partitions",
+            "return [...document.querySelectorAll('#transaction-partitions tbody tr')] \
+               .map(r => r.cells[0].textContent + ':' + r.cells[1].textContent).join(' ') \
+               === 'ledger:0 ledger:1';",
+        )
+        .await;
+
+    // Once committed, the page says so (drawn again: away and back).
+    transactional.commit_transaction(WAIT).unwrap();
+    browser.goto(&format!("{console}#/transactions")).await;
+    browser
+        .goto(&format!("{console}#/transactions/console-tx"))
+        .await;
+    browser
+        .wait_for(
+            "the committed state",
+            "return [...document.querySelectorAll('#transaction-fields tbody tr')].some(r => \
+               r.cells[0].textContent === 'State' && r.cells[1].textContent === 'CompleteCommit');",
+        )
+        .await;
+
+    // The connectors page shows the connector and its failed task, and pauses it.
+    browser.goto(&format!("{console}#/connectors")).await;
+    browser
+        .wait_for(
+            "the running connector",
+            "return document.querySelector('#connectors tr[data-connector=hook] .status')?.textContent \
+             === 'RUNNING';",
+        )
+        .await;
+    let error = browser
+        .wait_for(
+            "the failed task and its reason",
+            "const row = document.querySelector('[data-tasks=hook] tbody tr'); \
+             return row && row.cells[1].textContent === 'FAILED' ? row.cells[6].textContent : null;",
+        )
+        .await;
+    assert!(
+        error
+            .as_str()
+            .unwrap()
+            .contains("KEY_CONVERTER failed on orders-"),
+        "{error}"
+    );
+    browser
+        .click("#connectors tr[data-connector=hook] button[data-action=pause]")
+        .await;
+    browser
+        .wait_for(
+            "the pause notice",
+            "return document.getElementById('notice').textContent === 'paused connector hook';",
+        )
+        .await;
+    let status: Value = reqwest::get(format!("http://{connect}/connectors/hook/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["connector"]["state"], "PAUSED", "{status}");
+    browser
+        .wait_for(
+            "the paused connector",
+            "return document.querySelector('#connectors tr[data-connector=hook] .status')?.textContent \
+             === 'PAUSED';",
+        )
+        .await;
     browser.quit().await;
 }

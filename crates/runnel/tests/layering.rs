@@ -118,7 +118,12 @@ fn the_web_console_is_a_kafka_client_the_admin_server_does_not_know() {
     assert_layered(
         "runnel-console",
         "runnel-cli",
-        &["runnel-broker", "runnel-log", "runnel-admin"],
+        &[
+            "runnel-broker",
+            "runnel-log",
+            "runnel-admin",
+            "runnel-connect",
+        ],
     );
     assert_layered("runnel-admin", "axum", &["runnel-console", "runnel-cli"]);
 }

@@ -125,13 +125,17 @@ impl SourceTaskRunner {
         let mut created = BTreeSet::new();
         let mut transaction = Transaction::default();
         while !*stop.borrow() {
+            let started = Instant::now();
             let records = source
                 .poll()
                 .await
                 .map_err(|e| format!("the source failed: {e}"))?;
+            let elapsed = started.elapsed();
             let polled = records.len() as u64;
-            self.status
-                .update(|s| s.records_polled = Some(s.records_polled.unwrap_or(0) + polled));
+            self.status.update(|s| {
+                s.records_polled = Some(s.records_polled.unwrap_or(0) + polled);
+                s.batch_times.record(elapsed);
+            });
             if !records.is_empty() && transaction.started.is_none() {
                 let beginning = Arc::clone(producer);
                 blocking(move || beginning.begin_transaction())
@@ -340,11 +344,16 @@ impl SourceTaskRunner {
             acknowledged(Some(delivery)).await?;
         }
         let committing = Arc::clone(producer);
-        blocking(move || committing.commit_transaction(REQUEST_TIMEOUT))
-            .await
-            .map_err(|e| format!("cannot commit a transaction: {e}"))?;
+        let committed = blocking(move || committing.commit_transaction(REQUEST_TIMEOUT)).await;
+        if let Err(e) = committed {
+            self.status.update(|s| s.offset_commit_failures += 1);
+            return Err(format!("cannot commit a transaction: {e}"));
+        }
         let written = finished.records;
-        self.status.update(|s| s.records_written += written);
+        self.status.update(|s| {
+            s.records_written += written;
+            s.offset_commits += 1;
+        });
         let committed: Vec<(SourceMap, SourceMap)> = finished.offsets.into_values().collect();
         source
             .commit(&committed)
