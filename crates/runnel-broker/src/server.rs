@@ -12,14 +12,12 @@
 //! A client over one of its quotas gets its response at once, and then nothing more is read
 //! from its connection for the throttle time (see `quotas`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -29,8 +27,9 @@ use crate::codec;
 use crate::connections::{Activity, Mute, Slot};
 use crate::error::RequestError;
 use crate::handlers;
-use crate::quotas::ANONYMOUS;
+use crate::listeners::ListenerInfo;
 use crate::response::Response;
+use crate::session::{Principal, Session};
 
 /// How long shutdown waits for in-flight requests before dropping their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,8 +39,9 @@ type Pending = (
     OwnedSemaphorePermit,
 );
 
-/// Accepts connections until shutdown, then waits for every connection to finish.
-pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
+/// Accepts the connections of one listener until shutdown, then waits for every one of them
+/// to finish.
+pub(crate) async fn serve(listener: TcpListener, info: Arc<ListenerInfo>, state: Arc<BrokerState>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -50,7 +50,9 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
                 Ok((stream, peer)) => match state.connections.admit(peer.ip()) {
                     Ok(slot) => {
                         let _ = stream.set_nodelay(true);
-                        connections.spawn(connection(stream, peer, Arc::clone(&state), slot));
+                        let session = Session::new(peer, Arc::clone(&info), Principal::anonymous());
+                        let (reader, writer) = stream.into_split();
+                        connections.spawn(connection(reader, writer, session, Arc::clone(&state), slot));
                     }
                     // Debug level: a flood of refusals must not flood the log as well.
                     Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
@@ -77,16 +79,24 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
     }
 }
 
-/// Serves one connection; `_slot` holds its place among the open connections until it ends.
-async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>, _slot: Slot) {
-    tracing::debug!(%peer, "connection opened");
+/// Serves one connection, from the halves of its stream; `_slot` holds its place among the
+/// open connections until it ends.
+async fn connection<R, W>(
+    read_half: R,
+    mut write_half: W,
+    session: Session,
+    state: Arc<BrokerState>,
+    _slot: Slot,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = session.peer;
+    tracing::debug!(%peer, listener = %session.listener.name, "connection opened");
     let activity = Arc::new(Activity::new(Instant::now()));
     let mute = Arc::new(Mute::new(Instant::now()));
-    // Without authentication every connection is Kafka's anonymous principal; SASL will
-    // set the authenticated one here.
-    let principal: Arc<str> = Arc::from(ANONYMOUS);
+    let session = Arc::new(session);
     let max_idle = Duration::from_millis(state.config.connections_max_idle_ms);
-    let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::new(read_half);
     let limit = Arc::new(Semaphore::new(
         state.config.max_in_flight_per_connection.max(1),
@@ -187,7 +197,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
         activity.request_received(Instant::now());
         let task_state = Arc::clone(&state);
         let task_mute = Arc::clone(&mute);
-        let task_principal = Arc::clone(&principal);
+        let task_session = Arc::clone(&session);
         let order = keeps_order(api).then(|| {
             let (done, next) = oneshot::channel::<()>();
             (previous_change.replace(next), done)
@@ -202,8 +212,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
                 }
                 None => None,
             };
-            let handled =
-                handlers::handle(&task_state, peer, &task_principal, api, header, body).await;
+            let handled = handlers::handle(&task_state, &task_session, api, header, body).await;
             task_mute.hold(Instant::now(), handled.throttle_ms);
             handled.outcome
         });
@@ -218,7 +227,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
 }
 
 /// Writes a response's parts in order.
-async fn write_response(socket: &mut OwnedWriteHalf, response: &Response) -> std::io::Result<()> {
+async fn write_response<W: AsyncWrite + Unpin>(
+    socket: &mut W,
+    response: &Response,
+) -> std::io::Result<()> {
     for part in response.parts() {
         socket.write_all(part).await?;
     }
