@@ -21,6 +21,7 @@ use crate::metrics::BrokerMetrics;
 use crate::quotas::Quotas;
 use crate::server;
 use crate::share::ShareCoordinator;
+use crate::tls::TlsContext;
 use crate::topics::{self, Topics};
 use crate::txn::producer_ids::ProducerIds;
 use crate::txn::TransactionCoordinator;
@@ -30,6 +31,8 @@ use crate::txn::TransactionCoordinator;
 pub struct BrokerState {
     pub config: BrokerConfig,
     pub cluster_id: String,
+    /// The SSL listeners' certificates, when there are SSL listeners.
+    pub tls: Option<Arc<TlsContext>>,
     pub topics: Topics,
     pub groups: GroupCoordinator,
     pub transactions: TransactionCoordinator,
@@ -113,6 +116,15 @@ impl Broker {
             config.advertise.as_deref(),
             &config.protocol_map,
         )?;
+        // One TLS configuration for every SSL listener, loaded before anything is bound so
+        // that a bad certificate stops the start.
+        let tls = match specs.iter().any(|s| s.protocol.uses_tls()) {
+            true => Some(Arc::new(TlsContext::load(
+                config.tls.clone(),
+                tokio::time::Instant::now(),
+            )?)),
+            false => None,
+        };
         let mut bound = Vec::with_capacity(specs.len());
         for spec in &specs {
             bound.push(bind(spec).await?);
@@ -150,6 +162,7 @@ impl Broker {
         let state = Arc::new(BrokerState {
             config,
             cluster_id,
+            tls,
             topics,
             groups,
             transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
@@ -182,9 +195,15 @@ impl Broker {
                 advertised = %format!("{}:{}", info.advertised_host, info.advertised_port),
                 "listener started"
             );
+            let tls = info
+                .protocol
+                .uses_tls()
+                .then(|| state.tls.clone())
+                .flatten();
             servers.push(tokio::spawn(server::serve(
                 listener,
                 Arc::clone(&info),
+                tls,
                 Arc::clone(&state),
             )));
             listeners.push(info);
@@ -260,9 +279,6 @@ impl Drop for Broker {
 async fn bind(spec: &ListenerSpec) -> Result<(TcpListener, Arc<ListenerInfo>), BrokerError> {
     if spec.protocol.uses_sasl() {
         return Err(ListenerError::SaslUnsupported(spec.name.clone(), spec.protocol).into());
-    }
-    if spec.protocol.uses_tls() {
-        return Err(ListenerError::TlsUnsupported(spec.name.clone(), spec.protocol).into());
     }
     let bind_error = |source| BrokerError::Bind {
         address: format!("{} ({})", spec.bind, spec.name),

@@ -11,6 +11,7 @@ use runnel_log::LogConfig;
 
 use crate::groups::consumer::Assignor;
 use crate::listeners::{self, SecurityProtocol};
+use crate::tls::TlsSettings;
 
 /// Why a setting or a config file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,8 @@ pub struct BrokerConfig {
     pub advertise: Option<String>,
     /// `listener.security.protocol.map`: each listener name's security protocol.
     pub protocol_map: BTreeMap<String, SecurityProtocol>,
+    /// `ssl.*`: the certificates and protocols of SSL listeners.
+    pub tls: TlsSettings,
     /// `node.id` (alias `broker.id`).
     pub node_id: i32,
     /// `num.partitions`: partitions of an auto-created topic, and of a created one that asks
@@ -164,6 +167,7 @@ impl Default for BrokerConfig {
             listen: "127.0.0.1:9092".to_owned(),
             advertise: None,
             protocol_map: listeners::default_protocol_map(),
+            tls: TlsSettings::default(),
             node_id: 0,
             num_partitions: 1,
             auto_create_topics: true,
@@ -334,6 +338,11 @@ impl BrokerConfig {
             }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_cleanup_interval_ms = positive()? as u64
+            }
+            ssl if ssl.starts_with("ssl.") => {
+                if !self.tls.set(ssl, value).map_err(|_| bad())? {
+                    return Err(ConfigError::Unknown(name.to_owned()));
+                }
             }
             share if share.starts_with("group.share.") => {
                 if !self.share.set(share, value).map_err(|_| bad())? {

@@ -6,6 +6,7 @@ use runnel_log::{BatchError, LogError, RecordFault};
 use crate::codec::{EncodeError, FrameError};
 use crate::config::ConfigError;
 use crate::listeners::ListenerError;
+use crate::tls::TlsError;
 use crate::topics::TopicError;
 
 /// Errors of starting, running or stopping the broker.
@@ -19,6 +20,8 @@ pub enum BrokerError {
     },
     #[error(transparent)]
     Listener(#[from] ListenerError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]

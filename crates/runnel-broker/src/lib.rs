@@ -21,6 +21,7 @@ mod server;
 pub mod session;
 pub mod shape;
 pub mod share;
+pub mod tls;
 pub mod topic_settings;
 pub mod topics;
 pub mod txn;

@@ -96,8 +96,6 @@ pub enum ListenerError {
     IncompleteAdvertised(String),
     #[error("listener {0} is {1}: SASL listeners need sasl.enabled.mechanisms, which this broker does not support yet")]
     SaslUnsupported(String, SecurityProtocol),
-    #[error("listener {0} is {1}: SSL listeners need ssl.keystore.location, which this broker does not support yet")]
-    TlsUnsupported(String, SecurityProtocol),
 }
 
 /// One `NAME://HOST:PORT` entry; an empty host means every interface when bound.

@@ -12,15 +12,17 @@
 //! A client over one of its quotas gets its response at once, and then nothing more is read
 //! from its connection for the throttle time (see `quotas`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use crate::broker::BrokerState;
 use crate::codec;
@@ -30,6 +32,11 @@ use crate::handlers;
 use crate::listeners::ListenerInfo;
 use crate::response::Response;
 use crate::session::{Principal, Session};
+use crate::tls::principal::principal_of_certificate;
+use crate::tls::TlsContext;
+
+/// How long a client of an SSL listener has to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for in-flight requests before dropping their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,7 +48,12 @@ type Pending = (
 
 /// Accepts the connections of one listener until shutdown, then waits for every one of them
 /// to finish.
-pub(crate) async fn serve(listener: TcpListener, info: Arc<ListenerInfo>, state: Arc<BrokerState>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    info: Arc<ListenerInfo>,
+    tls: Option<Arc<TlsContext>>,
+    state: Arc<BrokerState>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -50,9 +62,8 @@ pub(crate) async fn serve(listener: TcpListener, info: Arc<ListenerInfo>, state:
                 Ok((stream, peer)) => match state.connections.admit(peer.ip()) {
                     Ok(slot) => {
                         let _ = stream.set_nodelay(true);
-                        let session = Session::new(peer, Arc::clone(&info), Principal::anonymous());
-                        let (reader, writer) = stream.into_split();
-                        connections.spawn(connection(reader, writer, session, Arc::clone(&state), slot));
+                        let opening = open(stream, peer, Arc::clone(&info), tls.clone(), Arc::clone(&state), slot);
+                        connections.spawn(opening);
                     }
                     // Debug level: a flood of refusals must not flood the log as well.
                     Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
@@ -77,6 +88,54 @@ pub(crate) async fn serve(listener: TcpListener, info: Arc<ListenerInfo>, state:
         );
         connections.shutdown().await;
     }
+}
+
+/// Completes the TLS handshake of a connection to an SSL listener, then serves it: nothing is
+/// read as a request before the handshake completes. The handshake runs in the connection's
+/// own task (the accept loop goes on) and is bounded by [`TLS_HANDSHAKE_TIMEOUT`] and
+/// `connections.max.idle.ms`; a client that fails it (no or an untrusted certificate when
+/// one is required, plaintext, garbage) is closed.
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    info: Arc<ListenerInfo>,
+    tls: Option<Arc<TlsContext>>,
+    state: Arc<BrokerState>,
+    slot: Slot,
+) {
+    let Some(tls) = tls else {
+        let session = Session::new(peer, info, Principal::anonymous());
+        let (reader, writer) = stream.into_split();
+        return connection(reader, writer, session, state, slot).await;
+    };
+    let acceptor = TlsAcceptor::from(tls.config(Instant::now()));
+    let limit =
+        TLS_HANDSHAKE_TIMEOUT.min(Duration::from_millis(state.config.connections_max_idle_ms));
+    let stream = tokio::select! {
+        _ = state.shutting_down() => return,
+        accepted = tokio::time::timeout(limit, acceptor.accept(stream)) => match accepted {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "TLS handshake failed; connection closed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, ?limit, "TLS handshake not completed in time; connection closed");
+                return;
+            }
+        },
+    };
+    // Kafka's default mapping: a client certificate's subject is the principal.
+    let principal = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| principal_of_certificate(leaf))
+        .unwrap_or_else(Principal::anonymous);
+    let session = Session::new(peer, info, principal);
+    let (reader, writer) = tokio::io::split(stream);
+    connection(reader, writer, session, state, slot).await
 }
 
 /// Serves one connection, from the halves of its stream; `_slot` holds its place among the
