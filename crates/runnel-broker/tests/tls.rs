@@ -1,7 +1,8 @@
 //! SSL listeners with real clients: librdkafka and kcat produce and consume over TLS, mutual
 //! TLS refuses clients without a trusted certificate, a plaintext client or garbage on the
 //! TLS port is closed without harm to others, a replaced certificate is served without a
-//! restart, and the PLAINTEXT and SSL listeners each advertise their own endpoint. Every
+//! restart, and the PLAINTEXT and SSL listeners each advertise their own endpoint;
+//! confluent-kafka (Python) produces and consumes with a client certificate. Every
 //! certificate is made by the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -462,4 +463,77 @@ async fn a_replaced_certificate_is_served_without_restart_and_a_broken_one_ignor
     assert_eq!(served_common_name(&connector, address).await, "broker-2");
     assert_eq!(tls.reloads(), 1);
     broker.shutdown().await.unwrap();
+}
+
+/// confluent-kafka (Python, its own bundled librdkafka) with a client certificate.
+const CONFLUENT_KAFKA_ROUND_TRIP: &str = r#"
+import sys
+from confluent_kafka import Consumer, Producer
+bootstrap, ca, certificate, key = sys.argv[1:5]
+tls = {"bootstrap.servers": bootstrap, "security.protocol": "SSL", "ssl.ca.location": ca,
+       "ssl.certificate.location": certificate, "ssl.key.location": key,
+       "broker.address.family": "v4"}
+producer = Producer(tls)
+for value in ("first", "second"):
+    producer.produce("python-ssl", value=value.encode())
+assert producer.flush(20) == 0, "undelivered records"
+consumer = Consumer({**tls, "group.id": "python-ssl", "auto.offset.reset": "earliest"})
+consumer.subscribe(["python-ssl"])
+seen = []
+while len(seen) < 2:
+    message = consumer.poll(20)
+    assert message is not None, "no record within 20 s"
+    assert message.error() is None, message.error()
+    seen.append(message.value().decode())
+consumer.close()
+print(",".join(seen))
+"#;
+
+#[tokio::test]
+async fn confluent_kafka_produces_and_consumes_over_mutual_tls() {
+    let (data, files) = (tempfile::tempdir().unwrap(), Files::new());
+    let broker = broker(data.path(), &files, &[("ssl.client.auth", "required")]).await;
+    let (certificate, key) = files.client(&files.authority, "python");
+    let args = [
+        ssl_address(&broker).to_string(),
+        files.path("ca.pem"),
+        certificate,
+        key,
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(CONFLUENT_KAFKA_ROUND_TRIP)
+            .args(&args)
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), "first,second\n");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_ssl_listener_without_a_usable_keystore_stops_the_start() {
+    let (data, files) = (tempfile::tempdir().unwrap(), Files::new());
+    std::fs::write(files.root.join("empty.pem"), "").unwrap();
+    for (keystore, expected) in [
+        (None, "SSL listeners need ssl.keystore.location"),
+        (Some(files.path("missing.pem")), "cannot read"),
+        (
+            Some(files.path("empty.pem")),
+            "no CERTIFICATE in the keystore",
+        ),
+    ] {
+        let mut config = runnel_broker::BrokerConfig::new(data.path(), "127.0.0.1:0");
+        config.set("listeners", "SSL://127.0.0.1:0").unwrap();
+        if let Some(keystore) = keystore {
+            config.set("ssl.keystore.location", &keystore).unwrap();
+        }
+        let error = Broker::start(config).await.unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
 }
