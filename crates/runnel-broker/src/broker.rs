@@ -16,10 +16,12 @@ use crate::connections::Admission;
 use crate::error::BrokerError;
 use crate::fetch_sessions::FetchSessions;
 use crate::groups::GroupCoordinator;
+use crate::listeners::{self, ListenerError, ListenerInfo, ListenerSpec};
 use crate::metrics::BrokerMetrics;
 use crate::quotas::Quotas;
 use crate::server;
 use crate::share::ShareCoordinator;
+use crate::tls::TlsContext;
 use crate::topics::{self, Topics};
 use crate::txn::producer_ids::ProducerIds;
 use crate::txn::TransactionCoordinator;
@@ -29,8 +31,8 @@ use crate::txn::TransactionCoordinator;
 pub struct BrokerState {
     pub config: BrokerConfig,
     pub cluster_id: String,
-    pub advertised_host: String,
-    pub advertised_port: i32,
+    /// The SSL listeners' certificates, when there are SSL listeners.
+    pub tls: Option<Arc<TlsContext>>,
     pub topics: Topics,
     pub groups: GroupCoordinator,
     pub transactions: TransactionCoordinator,
@@ -100,32 +102,33 @@ impl Drop for ParkedFetch<'_> {
 #[derive(Debug)]
 pub struct Broker {
     state: Arc<BrokerState>,
-    local_addr: SocketAddr,
+    listeners: Vec<Arc<ListenerInfo>>,
     stop: watch::Sender<bool>,
-    server: Option<JoinHandle<()>>,
+    servers: Vec<JoinHandle<()>>,
     maintenance: Option<JoinHandle<()>>,
 }
 
 impl Broker {
-    /// Opens the data directory, binds the listener and starts serving.
+    /// Opens the data directory, binds the listeners and starts serving.
     pub async fn start(config: BrokerConfig) -> Result<Broker, BrokerError> {
-        let listener =
-            TcpListener::bind(&config.listen)
-                .await
-                .map_err(|source| BrokerError::Bind {
-                    address: config.listen.clone(),
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| BrokerError::Bind {
-            address: config.listen.clone(),
-            source,
-        })?;
-        let (advertised_host, advertised_port) = match &config.advertise {
-            Some(address) => {
-                parse_host_port(address).ok_or_else(|| BrokerError::Advertise(address.clone()))?
-            }
-            None => (local_addr.ip().to_string(), i32::from(local_addr.port())),
+        let specs = listeners::resolve(
+            &config.listen,
+            config.advertise.as_deref(),
+            &config.protocol_map,
+        )?;
+        // One TLS configuration for every SSL listener, loaded before anything is bound so
+        // that a bad certificate stops the start.
+        let tls = match specs.iter().any(|s| s.protocol.uses_tls()) {
+            true => Some(Arc::new(TlsContext::load(
+                config.tls.clone(),
+                tokio::time::Instant::now(),
+            )?)),
+            false => None,
         };
+        let mut bound = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            bound.push(bind(spec).await?);
+        }
 
         let opening = config.clone();
         let (topics, cluster_id, producer_ids, quotas) =
@@ -159,8 +162,7 @@ impl Broker {
         let state = Arc::new(BrokerState {
             config,
             cluster_id,
-            advertised_host,
-            advertised_port,
+            tls,
             topics,
             groups,
             transactions: TransactionCoordinator::new(producer_ids, Arc::new(SystemClock)),
@@ -183,27 +185,60 @@ impl Broker {
         if transactional_ids > 0 {
             tracing::info!(transactional_ids, "loaded transaction state");
         }
-        let server = tokio::spawn(server::serve(listener, Arc::clone(&state)));
+        let mut servers = Vec::with_capacity(bound.len());
+        let mut listeners = Vec::with_capacity(bound.len());
+        for (listener, info) in bound {
+            tracing::info!(
+                listener = %info.name,
+                protocol = %info.protocol,
+                listen = %info.local_addr,
+                advertised = %format!("{}:{}", info.advertised_host, info.advertised_port),
+                "listener started"
+            );
+            let tls = info
+                .protocol
+                .uses_tls()
+                .then(|| state.tls.clone())
+                .flatten();
+            servers.push(tokio::spawn(server::serve(
+                listener,
+                Arc::clone(&info),
+                tls,
+                Arc::clone(&state),
+            )));
+            listeners.push(info);
+        }
         let maintenance = tokio::spawn(maintain(Arc::clone(&state)));
         tracing::info!(
-            listen = %local_addr,
-            advertised = %format!("{}:{}", state.advertised_host, state.advertised_port),
             data_dir = %state.config.data_dir.display(),
             cluster_id = %state.cluster_id,
             "broker started"
         );
         Ok(Broker {
             state,
-            local_addr,
+            listeners,
             stop,
-            server: Some(server),
+            servers,
             maintenance: Some(maintenance),
         })
     }
 
-    /// The address the listener is bound to (useful with port 0).
+    /// The address the first listener is bound to (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listeners[0].local_addr
+    }
+
+    /// Every listener, in the order configured.
+    pub fn listeners(&self) -> &[Arc<ListenerInfo>] {
+        &self.listeners
+    }
+
+    /// The address of the listener named `name` (as configured, upper-cased).
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+            .map(|l| l.local_addr)
     }
 
     pub fn state(&self) -> &Arc<BrokerState> {
@@ -215,7 +250,7 @@ impl Broker {
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         tracing::info!("broker shutting down");
         let _ = self.stop.send(true);
-        if let Some(server) = self.server.take() {
+        for server in std::mem::take(&mut self.servers) {
             server.await.map_err(|e| BrokerError::Task(e.to_string()))?;
         }
         if let Some(maintenance) = self.maintenance.take() {
@@ -238,6 +273,20 @@ impl Drop for Broker {
         // but the tasks must still stop.
         let _ = self.stop.send(true);
     }
+}
+
+/// Binds one listener, refusing the security protocols this broker cannot serve yet.
+async fn bind(spec: &ListenerSpec) -> Result<(TcpListener, Arc<ListenerInfo>), BrokerError> {
+    if spec.protocol.uses_sasl() {
+        return Err(ListenerError::SaslUnsupported(spec.name.clone(), spec.protocol).into());
+    }
+    let bind_error = |source| BrokerError::Bind {
+        address: format!("{} ({})", spec.bind, spec.name),
+        source,
+    };
+    let listener = TcpListener::bind(&spec.bind).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, Arc::new(ListenerInfo::new(spec, local_addr))))
 }
 
 /// Retention and time-based flushing, until shutdown.

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use runnel_log::LogConfig;
 
 use crate::groups::consumer::Assignor;
+use crate::listeners::{self, SecurityProtocol};
+use crate::tls::TlsSettings;
 
 /// Why a setting or a config file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -82,10 +84,16 @@ pub fn broker_name_for_topic_setting(name: &str) -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     pub data_dir: PathBuf,
-    /// Address to bind, `HOST:PORT`; port 0 picks a free one.
+    /// Address to bind, `HOST:PORT` (one PLAINTEXT listener), or `listeners`: a list of
+    /// `NAME://HOST:PORT` (see [`crate::listeners`]); port 0 picks a free one.
     pub listen: String,
-    /// `HOST:PORT` given to clients in metadata; defaults to the bound address.
+    /// `HOST:PORT` given to clients in metadata, or `advertised.listeners` (`NAME://HOST:PORT`
+    /// for some of the listeners); a listener without one advertises its bound address.
     pub advertise: Option<String>,
+    /// `listener.security.protocol.map`: each listener name's security protocol.
+    pub protocol_map: BTreeMap<String, SecurityProtocol>,
+    /// `ssl.*`: the certificates and protocols of SSL listeners.
+    pub tls: TlsSettings,
     /// `node.id` (alias `broker.id`).
     pub node_id: i32,
     /// `num.partitions`: partitions of an auto-created topic, and of a created one that asks
@@ -158,6 +166,8 @@ impl Default for BrokerConfig {
             data_dir: PathBuf::from("./runnel-data"),
             listen: "127.0.0.1:9092".to_owned(),
             advertise: None,
+            protocol_map: listeners::default_protocol_map(),
+            tls: TlsSettings::default(),
             node_id: 0,
             num_partitions: 1,
             auto_create_topics: true,
@@ -238,6 +248,17 @@ impl BrokerConfig {
                 self.node_id =
                     small(int()?).and_then(|v| if v >= 0 { Ok(v) } else { Err(bad()) })?
             }
+            "listeners" => {
+                listeners::parse_endpoints(value).map_err(|_| bad())?;
+                self.listen = value.trim().to_owned();
+            }
+            "advertised.listeners" => {
+                listeners::parse_endpoints(value).map_err(|_| bad())?;
+                self.advertise = Some(value.trim().to_owned());
+            }
+            "listener.security.protocol.map" => {
+                self.protocol_map = listeners::parse_protocol_map(value).map_err(|_| bad())?
+            }
             "num.partitions" => self.num_partitions = small(positive()?)?,
             "auto.create.topics.enable" => {
                 self.auto_create_topics = match value.trim() {
@@ -317,6 +338,11 @@ impl BrokerConfig {
             }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_cleanup_interval_ms = positive()? as u64
+            }
+            ssl if ssl.starts_with("ssl.") => {
+                if !self.tls.set(ssl, value).map_err(|_| bad())? {
+                    return Err(ConfigError::Unknown(name.to_owned()));
+                }
             }
             share if share.starts_with("group.share.") => {
                 if !self.share.set(share, value).map_err(|_| bad())? {
@@ -439,6 +465,41 @@ mod tests {
         );
         assert!(config.set("max.connections", "-1").is_err());
         assert!(config.set("connections.max.idle.ms", "0").is_err());
+    }
+
+    #[test]
+    fn listeners_take_kafka_names() {
+        let mut config = BrokerConfig::default();
+        config
+            .set("listeners", "PLAINTEXT://127.0.0.1:9092,CLIENT://:9093")
+            .unwrap();
+        config
+            .set("advertised.listeners", "CLIENT://kafka.example:9093")
+            .unwrap();
+        config
+            .set(
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,CLIENT:SSL",
+            )
+            .unwrap();
+        assert_eq!(config.listen, "PLAINTEXT://127.0.0.1:9092,CLIENT://:9093");
+        assert_eq!(
+            config.advertise.as_deref(),
+            Some("CLIENT://kafka.example:9093")
+        );
+        assert_eq!(config.protocol_map["CLIENT"], SecurityProtocol::Ssl);
+        assert!(
+            !config.protocol_map.contains_key("SSL"),
+            "the map replaces the default"
+        );
+        for (name, value) in [
+            ("listeners", "127.0.0.1:9092"),
+            ("advertised.listeners", "CLIENT:9093"),
+            ("listener.security.protocol.map", "CLIENT:TLS"),
+        ] {
+            let err = config.set(name, value).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 
     #[test]

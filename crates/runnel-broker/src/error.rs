@@ -5,6 +5,8 @@ use runnel_log::{BatchError, LogError, RecordFault};
 
 use crate::codec::{EncodeError, FrameError};
 use crate::config::ConfigError;
+use crate::listeners::ListenerError;
+use crate::tls::TlsError;
 use crate::topics::TopicError;
 
 /// Errors of starting, running or stopping the broker.
@@ -16,8 +18,10 @@ pub enum BrokerError {
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid advertised address {0:?} (expected HOST:PORT)")]
-    Advertise(String),
+    #[error(transparent)]
+    Listener(#[from] ListenerError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]

@@ -17,20 +17,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 
 use crate::broker::BrokerState;
 use crate::codec;
 use crate::connections::{Activity, Mute, Slot};
 use crate::error::RequestError;
 use crate::handlers;
-use crate::quotas::ANONYMOUS;
+use crate::listeners::ListenerInfo;
 use crate::response::Response;
+use crate::session::{Principal, Session};
+use crate::tls::principal::principal_of_certificate;
+use crate::tls::TlsContext;
+
+/// How long a client of an SSL listener has to complete its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for in-flight requests before dropping their connections.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,8 +46,14 @@ type Pending = (
     OwnedSemaphorePermit,
 );
 
-/// Accepts connections until shutdown, then waits for every connection to finish.
-pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
+/// Accepts the connections of one listener until shutdown, then waits for every one of them
+/// to finish.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    info: Arc<ListenerInfo>,
+    tls: Option<Arc<TlsContext>>,
+    state: Arc<BrokerState>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -50,7 +62,8 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
                 Ok((stream, peer)) => match state.connections.admit(peer.ip()) {
                     Ok(slot) => {
                         let _ = stream.set_nodelay(true);
-                        connections.spawn(connection(stream, peer, Arc::clone(&state), slot));
+                        let opening = open(stream, peer, Arc::clone(&info), tls.clone(), Arc::clone(&state), slot);
+                        connections.spawn(opening);
                     }
                     // Debug level: a flood of refusals must not flood the log as well.
                     Err(refusal) => tracing::debug!(%peer, %refusal, "connection refused"),
@@ -77,16 +90,72 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<BrokerState>) {
     }
 }
 
-/// Serves one connection; `_slot` holds its place among the open connections until it ends.
-async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>, _slot: Slot) {
-    tracing::debug!(%peer, "connection opened");
+/// Completes the TLS handshake of a connection to an SSL listener, then serves it: nothing is
+/// read as a request before the handshake completes. The handshake runs in the connection's
+/// own task (the accept loop goes on) and is bounded by [`TLS_HANDSHAKE_TIMEOUT`] and
+/// `connections.max.idle.ms`; a client that fails it (no or an untrusted certificate when
+/// one is required, plaintext, garbage) is closed.
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    info: Arc<ListenerInfo>,
+    tls: Option<Arc<TlsContext>>,
+    state: Arc<BrokerState>,
+    slot: Slot,
+) {
+    let Some(tls) = tls else {
+        let session = Session::new(peer, info, Principal::anonymous());
+        let (reader, writer) = stream.into_split();
+        return connection(reader, writer, session, state, slot).await;
+    };
+    let acceptor = TlsAcceptor::from(tls.config(Instant::now()));
+    let limit =
+        TLS_HANDSHAKE_TIMEOUT.min(Duration::from_millis(state.config.connections_max_idle_ms));
+    let stream = tokio::select! {
+        _ = state.shutting_down() => return,
+        accepted = tokio::time::timeout(limit, acceptor.accept(stream)) => match accepted {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "TLS handshake failed; connection closed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, ?limit, "TLS handshake not completed in time; connection closed");
+                return;
+            }
+        },
+    };
+    // Kafka's default mapping: a client certificate's subject is the principal.
+    let principal = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| principal_of_certificate(leaf))
+        .unwrap_or_else(Principal::anonymous);
+    let session = Session::new(peer, info, principal);
+    let (reader, writer) = tokio::io::split(stream);
+    connection(reader, writer, session, state, slot).await
+}
+
+/// Serves one connection, from the halves of its stream; `_slot` holds its place among the
+/// open connections until it ends.
+async fn connection<R, W>(
+    read_half: R,
+    mut write_half: W,
+    session: Session,
+    state: Arc<BrokerState>,
+    _slot: Slot,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = session.peer;
+    tracing::debug!(%peer, listener = %session.listener.name, "connection opened");
     let activity = Arc::new(Activity::new(Instant::now()));
     let mute = Arc::new(Mute::new(Instant::now()));
-    // Without authentication every connection is Kafka's anonymous principal; SASL will
-    // set the authenticated one here.
-    let principal: Arc<str> = Arc::from(ANONYMOUS);
+    let session = Arc::new(session);
     let max_idle = Duration::from_millis(state.config.connections_max_idle_ms);
-    let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::new(read_half);
     let limit = Arc::new(Semaphore::new(
         state.config.max_in_flight_per_connection.max(1),
@@ -187,7 +256,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
         activity.request_received(Instant::now());
         let task_state = Arc::clone(&state);
         let task_mute = Arc::clone(&mute);
-        let task_principal = Arc::clone(&principal);
+        let task_session = Arc::clone(&session);
         let order = keeps_order(api).then(|| {
             let (done, next) = oneshot::channel::<()>();
             (previous_change.replace(next), done)
@@ -202,8 +271,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
                 }
                 None => None,
             };
-            let handled =
-                handlers::handle(&task_state, peer, &task_principal, api, header, body).await;
+            let handled = handlers::handle(&task_state, &task_session, api, header, body).await;
             task_mute.hold(Instant::now(), handled.throttle_ms);
             handled.outcome
         });
@@ -218,7 +286,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<BrokerState>
 }
 
 /// Writes a response's parts in order.
-async fn write_response(socket: &mut OwnedWriteHalf, response: &Response) -> std::io::Result<()> {
+async fn write_response<W: AsyncWrite + Unpin>(
+    socket: &mut W,
+    response: &Response,
+) -> std::io::Result<()> {
     for part in response.parts() {
         socket.write_all(part).await?;
     }

@@ -50,10 +50,13 @@ enum Command {
         /// Directory holding topics and their logs.
         #[arg(long, default_value = "./runnel-data")]
         data_dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:9092")]
-        listen: String,
-        /// HOST:PORT clients are told to connect to (default: the listen address).
+        /// Address to listen on, HOST:PORT (one PLAINTEXT listener), or listeners as Kafka's
+        /// `listeners` setting, NAME://HOST:PORT,... [default: the config file's `listeners`,
+        /// else 127.0.0.1:9092].
+        #[arg(long)]
+        listen: Option<String>,
+        /// HOST:PORT clients are told to connect to, or NAME://HOST:PORT,... as Kafka's
+        /// `advertised.listeners` (default: each listener's bound address).
         #[arg(long)]
         advertise: Option<String>,
         /// TOML file of Kafka-named broker settings (e.g. num.partitions, log.retention.ms).
@@ -163,6 +166,9 @@ fn one_line(error: &anyhow::Error) -> String {
     line
 }
 
+/// The broker's address without `--listen` or `listeners`: one PLAINTEXT listener, local.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9092";
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
@@ -180,11 +186,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             connectors,
             connect_listen,
         } => {
-            let mut settings = BrokerConfig::new(data_dir, listen);
+            let mut settings = BrokerConfig::new(data_dir, DEFAULT_LISTEN);
             if let Some(path) = config {
                 settings.load_file(&path)?;
             }
-            settings.advertise = advertise;
+            // Flags win over the config file.
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            if let Some(advertise) = advertise {
+                settings.advertise = Some(advertise);
+            }
             // Metrics nobody can scrape are not worth counting on the request path.
             settings.count_requests = !admin_listen.is_empty();
             let admin = (!admin_listen.is_empty()).then_some(Admin {

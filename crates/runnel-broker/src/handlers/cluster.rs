@@ -17,12 +17,14 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::BrokerState;
+use crate::listeners::ListenerInfo;
 
 /// Every batch is stamped with this leader epoch: a single node never changes leader.
 const LEADER_EPOCH: i32 = 0;
 
 pub(crate) fn describe_cluster(
     state: &Arc<BrokerState>,
+    listener: &ListenerInfo,
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default();
@@ -35,8 +37,8 @@ pub(crate) fn describe_cluster(
     response.controller_id = BrokerId(state.config.node_id);
     response.brokers = vec![DescribeClusterBroker::default()
         .with_broker_id(BrokerId(state.config.node_id))
-        .with_host(StrBytes::from_string(state.advertised_host.clone()))
-        .with_port(state.advertised_port)];
+        .with_host(StrBytes::from_string(listener.advertised_host.clone()))
+        .with_port(listener.advertised_port)];
     response.cluster_authorized_operations = super::authorized::if_requested(
         request.include_cluster_authorized_operations,
         super::authorized::CLUSTER,

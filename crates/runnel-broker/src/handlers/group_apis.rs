@@ -42,6 +42,7 @@ use crate::groups::consumer::{
 };
 use crate::groups::store::{self, Committed, MAX_METADATA_BYTES};
 use crate::groups::{GroupState, JoinOutcome, JoinRequest, Reply, SyncOutcome, SyncRequest};
+use crate::listeners::ListenerInfo;
 use crate::topics::Topic;
 
 const KEY_TYPE_GROUP: i8 = 0;
@@ -68,12 +69,13 @@ async fn wait<T>(state: &BrokerState, reply: Reply<T>, on_error: impl FnOnce(i16
 
 pub(crate) fn find_coordinator(
     state: &Arc<BrokerState>,
+    listener: &ListenerInfo,
     request: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
     let node = BrokerId(state.config.node_id);
-    let host = text(state.advertised_host.clone());
-    let port = state.advertised_port;
+    let host = text(listener.advertised_host.clone());
+    let port = listener.advertised_port;
     // This node coordinates every group and every transactional id.
     let supported = matches!(request.key_type, KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION);
     let mut response = FindCoordinatorResponse::default();

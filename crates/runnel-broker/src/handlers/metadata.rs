@@ -14,10 +14,12 @@ use uuid::Uuid;
 use super::authorized;
 use crate::broker::BrokerState;
 use crate::error::topic_error_code;
+use crate::listeners::ListenerInfo;
 use crate::topics::{valid_topic_name, Topic, TopicError};
 
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
+    listener: &ListenerInfo,
     request: MetadataRequest,
     version: i16,
 ) -> MetadataResponse {
@@ -25,8 +27,8 @@ pub(crate) async fn handle(
     let mut response = MetadataResponse::default();
     response.brokers = vec![MetadataResponseBroker::default()
         .with_node_id(node)
-        .with_host(StrBytes::from_string(state.advertised_host.clone()))
-        .with_port(state.advertised_port)];
+        .with_host(StrBytes::from_string(listener.advertised_host.clone()))
+        .with_port(listener.advertised_port)];
     response.cluster_id = Some(StrBytes::from_string(state.cluster_id.clone()));
     response.controller_id = node;
     // Asked for in v8 to v10 (later versions dropped the cluster's).

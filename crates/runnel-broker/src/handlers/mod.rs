@@ -1,6 +1,5 @@
 //! Request dispatch: version checks, guarded decoding, one handler per API.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,6 +11,7 @@ use crate::codec;
 use crate::error::RequestError;
 use crate::quotas::{Client, QuotaKey};
 use crate::response::{self, Response};
+use crate::session::Session;
 use crate::shape;
 
 mod admin;
@@ -95,12 +95,11 @@ pub(crate) struct Handled {
     pub(crate) throttle_ms: u64,
 }
 
-/// Answers one request from a connection authenticated as `user`, records what it cost
-/// against the client's quotas, and counts it in the metrics.
+/// Answers one request of a connection, records what it cost against the client's quotas,
+/// and counts it in the metrics.
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
-    peer: SocketAddr,
-    user: &str,
+    session: &Session,
     api: ApiKey,
     header: RequestHeader,
     body: Bytes,
@@ -109,11 +108,11 @@ pub(crate) async fn handle(
     let version = header.request_api_version;
     let client_id = header.client_id.as_deref().unwrap_or_default().to_owned();
     let client = Client {
-        user,
+        user: session.principal.name(),
         client_id: &client_id,
     };
     let mut throttle_ms = 0;
-    let outcome = dispatch(state, peer, client, api, header, body, &mut throttle_ms).await;
+    let outcome = dispatch(state, session, client, api, header, body, &mut throttle_ms).await;
     let took = started.elapsed();
     // Long polls wait for data, and JoinGroup and SyncGroup for the group's other members:
     // that time is not work done for the client, so not its share of the broker.
@@ -139,13 +138,15 @@ pub(crate) async fn handle(
 
 async fn dispatch(
     state: &Arc<BrokerState>,
-    peer: SocketAddr,
+    session: &Session,
     client: Client<'_>,
     api: ApiKey,
     header: RequestHeader,
     mut body: Bytes,
     throttle_ms: &mut u64,
 ) -> Result<Option<Response>, RequestError> {
+    let peer = session.peer;
+    let listener = &*session.listener;
     let version = header.request_api_version;
     if api == ApiKey::ApiVersions {
         return api_versions::handle(&header, body).map(|bytes| Some(bytes.into()));
@@ -210,7 +211,13 @@ async fn dispatch(
             api,
             version,
             id,
-            &metadata::handle(state, decode(api, body, version, walked)?, version).await,
+            &metadata::handle(
+                state,
+                listener,
+                decode(api, body, version, walked)?,
+                version,
+            )
+            .await,
         ),
         ApiKey::CreateTopics => respond(
             api,
@@ -258,7 +265,7 @@ async fn dispatch(
             api,
             version,
             id,
-            &cluster::describe_cluster(state, decode(api, body, version, walked)?),
+            &cluster::describe_cluster(state, listener, decode(api, body, version, walked)?),
         ),
         ApiKey::DescribeLogDirs => respond(
             api,
@@ -276,7 +283,12 @@ async fn dispatch(
             api,
             version,
             id,
-            &group_apis::find_coordinator(state, decode(api, body, version, walked)?, version),
+            &group_apis::find_coordinator(
+                state,
+                listener,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         ApiKey::JoinGroup => respond(
             api,
@@ -417,7 +429,7 @@ async fn dispatch(
             api,
             version,
             id,
-            &share_apis::share_fetch(state, decode(api, body, version, walked)?).await,
+            &share_apis::share_fetch(state, listener, decode(api, body, version, walked)?).await,
         ),
         ApiKey::ShareAcknowledge => {
             // v2 is v1 plus one flag byte; kafka-protocol 0.18 codes v1 only.

@@ -14,6 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
 use crate::broker::BrokerState;
+use crate::listeners::ListenerInfo;
 use crate::share::fetch::{self, Budget, PartitionAcks};
 use crate::share::store::{self, Change, ShareKey};
 use crate::share::{self as shares, Heartbeat, Settled};
@@ -183,6 +184,7 @@ fn leader(state: &BrokerState) -> (i32, i32) {
 
 pub(crate) async fn share_fetch(
     state: &Arc<BrokerState>,
+    listener: &ListenerInfo,
     request: ShareFetchRequest,
 ) -> ShareFetchResponse {
     let mut response = ShareFetchResponse::default();
@@ -192,8 +194,8 @@ pub(crate) async fn share_fetch(
         i32::try_from(settings.limits.lock_ms).unwrap_or(i32::MAX);
     response.node_endpoints = vec![share_fetch_response::NodeEndpoint::default()
         .with_node_id(BrokerId(state.config.node_id))
-        .with_host(text(state.advertised_host.clone()))
-        .with_port(state.advertised_port)];
+        .with_host(text(listener.advertised_host.clone()))
+        .with_port(listener.advertised_port)];
     if request.share_session_epoch != -1 && !state.shares.is_member(&group, &member) {
         response.error_code = ResponseError::UnknownMemberId.code();
         return response;

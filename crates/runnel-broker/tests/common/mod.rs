@@ -92,10 +92,12 @@ pub struct Raw {
 
 impl Raw {
     pub async fn connect(broker: &runnel_broker::Broker) -> Raw {
+        Raw::connect_to(broker.local_addr()).await
+    }
+
+    pub async fn connect_to(address: std::net::SocketAddr) -> Raw {
         Raw {
-            stream: tokio::net::TcpStream::connect(broker.local_addr())
-                .await
-                .unwrap(),
+            stream: tokio::net::TcpStream::connect(address).await.unwrap(),
             next: 0,
         }
     }
