@@ -16,6 +16,7 @@ mod handlers;
 pub mod metrics;
 pub mod quotas;
 mod response;
+pub mod scram_credentials;
 mod server;
 pub mod shape;
 pub mod share;

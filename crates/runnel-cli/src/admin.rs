@@ -138,6 +138,17 @@ pub(crate) fn call<R: Decodable>(
 }
 
 /// A response's error code as a result.
+/// An error code with the broker's message when it gave one.
+pub(crate) fn refused(action: &str, code: i16, message: Option<&str>) -> Result<(), CliError> {
+    match message {
+        Some(reason) if code != 0 => Err(CliError::Failed {
+            action: action.to_owned(),
+            reason: reason.to_owned(),
+        }),
+        _ => check(action, code),
+    }
+}
+
 pub(crate) fn check(action: &str, code: i16) -> Result<(), CliError> {
     match code {
         0 => Ok(()),

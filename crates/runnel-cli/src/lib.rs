@@ -22,6 +22,7 @@ pub mod quota;
 mod share_group;
 pub mod topic;
 pub mod transactions;
+pub mod user;
 pub mod wire;
 
 use std::time::Duration;
