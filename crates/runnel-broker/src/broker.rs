@@ -19,6 +19,7 @@ use crate::groups::GroupCoordinator;
 use crate::listeners::{self, ListenerError, ListenerInfo, ListenerSpec};
 use crate::metrics::BrokerMetrics;
 use crate::quotas::Quotas;
+use crate::scram_credentials::ScramCredentials;
 use crate::server;
 use crate::share::ShareCoordinator;
 use crate::tls::TlsContext;
@@ -40,6 +41,8 @@ pub struct BrokerState {
     pub fetch_sessions: FetchSessions,
     /// Client quotas and the rates measured against them.
     pub quotas: Quotas,
+    /// The users' SCRAM credentials (also checked by SASL/PLAIN).
+    pub scram_credentials: ScramCredentials,
     /// Series counted as requests are served (see `metrics`).
     pub metrics: BrokerMetrics,
     /// Open connections against `max.connections` and `max.connections.per.ip`.
@@ -131,7 +134,7 @@ impl Broker {
         }
 
         let opening = config.clone();
-        let (topics, cluster_id, producer_ids, quotas) =
+        let (topics, cluster_id, producer_ids, quotas, scram_credentials) =
             tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
                 let cluster_id = meta_properties(&opening.data_dir, opening.node_id)?;
                 let topics = Topics::open(
@@ -146,7 +149,8 @@ impl Broker {
                     opening.quota_windows,
                     Arc::new(SystemClock),
                 )?;
-                Ok((topics, cluster_id, producer_ids, quotas))
+                let scram_credentials = ScramCredentials::open(&opening.data_dir)?;
+                Ok((topics, cluster_id, producer_ids, quotas, scram_credentials))
             })
             .await
             .map_err(|e| BrokerError::Task(e.to_string()))??;
@@ -169,6 +173,7 @@ impl Broker {
             shares,
             fetch_sessions: FetchSessions::default(),
             quotas,
+            scram_credentials,
             metrics,
             connections,
             shutdown,

@@ -28,6 +28,8 @@ pub enum BrokerError {
     Topic(#[from] TopicError),
     #[error(transparent)]
     Quotas(#[from] crate::quotas::QuotaError),
+    #[error(transparent)]
+    ScramCredentials(#[from] crate::scram_credentials::CredentialStoreError),
     #[error("broker task failed: {0}")]
     Task(String),
 }

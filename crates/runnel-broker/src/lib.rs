@@ -17,6 +17,7 @@ pub mod listeners;
 pub mod metrics;
 pub mod quotas;
 mod response;
+pub mod scram_credentials;
 mod server;
 pub mod session;
 pub mod shape;

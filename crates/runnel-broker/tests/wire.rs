@@ -443,6 +443,22 @@ fn request_body(api: ApiKey, version: i16, topic_id: uuid::Uuid) -> Vec<u8> {
                     .with_value(1e9)])])
             .with_validate_only(true)
             .encode(&mut buf, version),
+        ApiKey::SaslHandshake => SaslHandshakeRequest::default()
+            .with_mechanism(StrBytes::from_static_str("SCRAM-SHA-512"))
+            .encode(&mut buf, version),
+        ApiKey::SaslAuthenticate => SaslAuthenticateRequest::default()
+            .with_auth_bytes(Bytes::from_static(b"n,,n=alice,r=nonce"))
+            .encode(&mut buf, version),
+        ApiKey::DescribeUserScramCredentials => DescribeUserScramCredentialsRequest::default()
+            .with_users(None)
+            .encode(&mut buf, version),
+        ApiKey::AlterUserScramCredentials => AlterUserScramCredentialsRequest::default()
+            .with_deletions(vec![
+                alter_user_scram_credentials_request::ScramCredentialDeletion::default()
+                    .with_name(StrBytes::from_static_str("nobody"))
+                    .with_mechanism(1),
+            ])
+            .encode(&mut buf, version),
         other => panic!("no test request for {other:?}"),
     };
     result.unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));

@@ -23,6 +23,7 @@ pub mod quota;
 pub mod share_group;
 pub mod topic;
 pub mod transactions;
+pub mod user;
 pub mod wire;
 
 use std::time::Duration;

@@ -20,6 +20,7 @@ use runnel_cli::produce::ProduceArgs;
 use runnel_cli::quota::QuotaArgs;
 use runnel_cli::topic::TopicArgs;
 use runnel_cli::transactions::TransactionsArgs;
+use runnel_cli::user::UserArgs;
 use runnel_connect::cli::ConnectorArgs;
 use runnel_connect::source::SourceClasses;
 use runnel_connect::{ConnectRuntime, KafkaSettings, WorkerConfig};
@@ -121,6 +122,8 @@ enum Command {
     Transactions(TransactionsArgs),
     /// Show and change client quotas (byte rates and request time) per user and client id.
     Quota(QuotaArgs),
+    /// List SASL/SCRAM users, set their passwords, delete them.
+    User(UserArgs),
     /// Measure produce or consume throughput and latency against a broker.
     #[command(subcommand)]
     Bench(runnel_bench::BenchCommand),
@@ -268,6 +271,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Quota(args) => {
             runnel_cli::quota::run(&args, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Command::User(args) => {
+            let mut input = std::io::stdin().lock();
+            runnel_cli::user::run(&args, &mut input, &mut std::io::stdout().lock())?;
             Ok(())
         }
     }

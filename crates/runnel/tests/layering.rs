@@ -127,3 +127,20 @@ fn the_web_console_is_a_kafka_client_the_admin_server_does_not_know() {
     );
     assert_layered("runnel-admin", "axum", &["runnel-console", "runnel-cli"]);
 }
+
+#[test]
+fn the_authentication_crate_depends_on_no_runtime_network_or_broker_crate() {
+    assert_layered(
+        "runnel-auth",
+        "sha2",
+        &[
+            "tokio",
+            "mio",
+            "socket2",
+            "futures",
+            "rdkafka",
+            "runnel-broker",
+            "runnel-log",
+        ],
+    );
+}

@@ -3,7 +3,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{
+    ApiKey, RequestHeader, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+    SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::BrokerState;
@@ -25,6 +30,7 @@ mod list_offsets;
 mod metadata;
 mod produce;
 mod quotas;
+mod scram_credentials;
 mod share_apis;
 mod txn_apis;
 
@@ -76,6 +82,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ConsumerGroupDescribe, 0, 1),
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::AlterClientQuotas, 0, 1),
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -502,6 +512,43 @@ async fn dispatch(
             version,
             id,
             &quotas::describe(state, decode(api, body, version, walked)?),
+        ),
+        // On a SASL listener the server answers these before they reach dispatch; here the
+        // connection does not use SASL, and Kafka answers ILLEGAL_SASL_STATE.
+        ApiKey::SaslHandshake => {
+            let _: SaslHandshakeRequest = decode(api, body, version, walked)?;
+            respond(
+                api,
+                version,
+                id,
+                &SaslHandshakeResponse::default()
+                    .with_error_code(ResponseError::IllegalSaslState.code()),
+            )
+        }
+        ApiKey::SaslAuthenticate => {
+            let _: SaslAuthenticateRequest = decode(api, body, version, walked)?;
+            respond(
+                api,
+                version,
+                id,
+                &SaslAuthenticateResponse::default()
+                    .with_error_code(ResponseError::IllegalSaslState.code())
+                    .with_error_message(Some(StrBytes::from_static_str(
+                        "SaslAuthenticate on a connection that does not use SASL",
+                    ))),
+            )
+        }
+        ApiKey::DescribeUserScramCredentials => respond(
+            api,
+            version,
+            id,
+            &scram_credentials::describe(state, decode(api, body, version, walked)?),
+        ),
+        ApiKey::AlterUserScramCredentials => respond(
+            api,
+            version,
+            id,
+            &scram_credentials::alter(state, decode(api, body, version, walked)?).await,
         ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }

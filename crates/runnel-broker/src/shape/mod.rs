@@ -16,6 +16,7 @@
 mod quota_requests;
 mod reference;
 mod requests;
+mod scram_requests;
 mod share_requests;
 
 use kafka_protocol::messages::ApiKey;
@@ -253,6 +254,14 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError
         }
         ApiKey::AlterClientQuotas => quota_requests::alter_client_quotas(w, version),
         ApiKey::DescribeClientQuotas => quota_requests::describe_client_quotas(w, version),
+        ApiKey::SaslHandshake => scram_requests::sasl_handshake(w, version),
+        ApiKey::SaslAuthenticate => scram_requests::sasl_authenticate(w, version),
+        ApiKey::DescribeUserScramCredentials => {
+            scram_requests::describe_user_scram_credentials(w, version)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            scram_requests::alter_user_scram_credentials(w, version)
+        }
         other => Err(ShapeError::NoShape(other)),
     }?;
     Ok(w.consumed())

@@ -59,6 +59,12 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
         ApiKey::DescribeShareGroupOffsets => len::<DescribeShareGroupOffsetsRequest>(body, version),
         ApiKey::AlterClientQuotas => len::<AlterClientQuotasRequest>(body, version),
         ApiKey::DescribeClientQuotas => len::<DescribeClientQuotasRequest>(body, version),
+        ApiKey::SaslHandshake => len::<SaslHandshakeRequest>(body, version),
+        ApiKey::SaslAuthenticate => len::<SaslAuthenticateRequest>(body, version),
+        ApiKey::DescribeUserScramCredentials => {
+            len::<DescribeUserScramCredentialsRequest>(body, version)
+        }
+        ApiKey::AlterUserScramCredentials => len::<AlterUserScramCredentialsRequest>(body, version),
         ApiKey::AlterShareGroupOffsets => len::<AlterShareGroupOffsetsRequest>(body, version),
         ApiKey::DeleteShareGroupOffsets => len::<DeleteShareGroupOffsetsRequest>(body, version),
         ApiKey::ConsumerGroupHeartbeat => len::<ConsumerGroupHeartbeatRequest>(body, version),

@@ -427,6 +427,35 @@ fn samples(api: ApiKey) -> Vec<Sample> {
                 .with_components(vec![component.clone(), component.with_match_type(2)])
                 .with_strict(true)
         })),
+        ApiKey::SaslHandshake => out.push(enc(|| {
+            SaslHandshakeRequest::default().with_mechanism(s("SCRAM-SHA-512"))
+        })),
+        ApiKey::SaslAuthenticate => out.push(enc(|| {
+            SaslAuthenticateRequest::default()
+                .with_auth_bytes(Bytes::from_static(b"n,,n=user,r=nonce"))
+        })),
+        ApiKey::DescribeUserScramCredentials => out.push(enc(|| {
+            use describe_user_scram_credentials_request::UserName;
+            DescribeUserScramCredentialsRequest::default().with_users(Some(vec![
+                UserName::default().with_name(s("alice")),
+                UserName::default().with_name(s("bob")),
+            ]))
+        })),
+        ApiKey::AlterUserScramCredentials => out.push(enc(|| {
+            use alter_user_scram_credentials_request::{
+                ScramCredentialDeletion, ScramCredentialUpsertion,
+            };
+            AlterUserScramCredentialsRequest::default()
+                .with_deletions(vec![ScramCredentialDeletion::default()
+                    .with_name(s("bob"))
+                    .with_mechanism(1)])
+                .with_upsertions(vec![ScramCredentialUpsertion::default()
+                    .with_name(s("alice"))
+                    .with_mechanism(2)
+                    .with_iterations(4096)
+                    .with_salt(Bytes::from_static(b"salt"))
+                    .with_salted_password(Bytes::from_static(b"salted"))])
+        })),
         ApiKey::ConsumerGroupDescribe => out.push(enc(|| {
             ConsumerGroupDescribeRequest::default()
                 .with_group_ids(vec![GroupId(s("a")), GroupId(s("bb"))])
@@ -524,6 +553,14 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                 ApiKey::DescribeClientQuotas => {
                     default_encoding::<DescribeClientQuotasRequest>(version)
                 }
+                ApiKey::SaslHandshake => default_encoding::<SaslHandshakeRequest>(version),
+                ApiKey::SaslAuthenticate => default_encoding::<SaslAuthenticateRequest>(version),
+                ApiKey::DescribeUserScramCredentials => {
+                    default_encoding::<DescribeUserScramCredentialsRequest>(version)
+                }
+                ApiKey::AlterUserScramCredentials => {
+                    default_encoding::<AlterUserScramCredentialsRequest>(version)
+                }
                 ApiKey::ApiVersions => continue, // no arrays; decoded directly
                 other => panic!("{other:?} is supported but has no test encoding"),
             };
@@ -602,8 +639,8 @@ fn counts_without_bytes_behind_them_are_refused() {
 #[test]
 fn unsupported_apis_have_no_shape() {
     assert_eq!(
-        check(ApiKey::SaslHandshake, 1, &[]),
-        Err(ShapeError::NoShape(ApiKey::SaslHandshake))
+        check(ApiKey::RenewDelegationToken, 1, &[]),
+        Err(ShapeError::NoShape(ApiKey::RenewDelegationToken))
     );
     assert_eq!(check(ApiKey::Produce, 2, &[]), Err(ShapeError::Version(2)));
 }
