@@ -48,10 +48,12 @@ macro_rules! coded {
                 match self { $($name::$variant => $text),* }
             }
 
-            /// The value named `text`, in any case, with `-` or `_` between words.
+            /// The value named `text`, in any case, words joined or separated by `-` or
+            /// `_` (`DescribeConfigs`, `describe-configs`, `DESCRIBE_CONFIGS`).
             pub fn parse(text: &str) -> Option<$name> {
-                let wanted = text.to_ascii_uppercase().replace('-', "_");
-                $name::ALL.iter().copied().find(|v| v.name() == wanted)
+                let squeezed = |s: &str| s.replace(['-', '_'], "").to_ascii_uppercase();
+                let wanted = squeezed(text);
+                $name::ALL.iter().copied().find(|v| squeezed(v.name()) == wanted)
             }
         }
 

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::acls::Acls;
 use crate::config::BrokerConfig;
 use crate::connections::Admission;
 use crate::error::BrokerError;
@@ -38,6 +39,8 @@ pub struct BrokerState {
     pub fetch_sessions: FetchSessions,
     /// Client quotas and the rates measured against them.
     pub quotas: Quotas,
+    /// Whether requests are authorized, and the ACLs they are authorized against.
+    pub acls: Acls,
     /// Series counted as requests are served (see `metrics`).
     pub metrics: BrokerMetrics,
     /// Open connections against `max.connections` and `max.connections.per.ip`.
@@ -128,7 +131,7 @@ impl Broker {
         };
 
         let opening = config.clone();
-        let (topics, cluster_id, producer_ids, quotas) =
+        let (topics, cluster_id, producer_ids, quotas, acls) =
             tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
                 let cluster_id = meta_properties(&opening.data_dir, opening.node_id)?;
                 let topics = Topics::open(
@@ -143,7 +146,8 @@ impl Broker {
                     opening.quota_windows,
                     Arc::new(SystemClock),
                 )?;
-                Ok((topics, cluster_id, producer_ids, quotas))
+                let acls = Acls::open(&opening.data_dir, &opening.authorization)?;
+                Ok((topics, cluster_id, producer_ids, quotas, acls))
             })
             .await
             .map_err(|e| BrokerError::Task(e.to_string()))??;
@@ -167,6 +171,7 @@ impl Broker {
             shares,
             fetch_sessions: FetchSessions::default(),
             quotas,
+            acls,
             metrics,
             connections,
             shutdown,

@@ -150,6 +150,9 @@ pub struct BrokerConfig {
     /// How client quotas sample rates: `quota.window.num` windows of
     /// `quota.window.size.seconds` each.
     pub quota_windows: crate::quotas::Windows,
+    /// Authorization (`authorizer.class.name`, `super.users`,
+    /// `allow.everyone.if.no.acl.found`); off by default.
+    pub authorization: crate::acls::AuthorizationConfig,
 }
 
 impl Default for BrokerConfig {
@@ -186,6 +189,7 @@ impl Default for BrokerConfig {
             share: crate::share::config::ShareDefaults::default(),
             count_requests: true,
             quota_windows: crate::quotas::Windows::default(),
+            authorization: crate::acls::AuthorizationConfig::default(),
         }
     }
 }
@@ -317,6 +321,9 @@ impl BrokerConfig {
             }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_cleanup_interval_ms = positive()? as u64
+            }
+            "authorizer.class.name" | "super.users" | "allow.everyone.if.no.acl.found" => {
+                self.authorization.set(name, value).map_err(|_| bad())?
             }
             share if share.starts_with("group.share.") => {
                 if !self.share.set(share, value).map_err(|_| bad())? {

@@ -24,6 +24,8 @@ pub enum BrokerError {
     Topic(#[from] TopicError),
     #[error(transparent)]
     Quotas(#[from] crate::quotas::QuotaError),
+    #[error(transparent)]
+    Acls(#[from] crate::acls::AclStoreError),
     #[error("broker task failed: {0}")]
     Task(String),
 }

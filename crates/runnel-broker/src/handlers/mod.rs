@@ -14,9 +14,10 @@ use crate::quotas::{Client, QuotaKey};
 use crate::response::{self, Response};
 use crate::shape;
 
+mod access;
+mod acl_apis;
 mod admin;
 pub(crate) mod api_versions;
-mod authorized;
 mod cluster;
 mod configs;
 mod fetch;
@@ -76,6 +77,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::ConsumerGroupDescribe, 0, 1),
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::AlterClientQuotas, 0, 1),
+    (ApiKey::CreateAcls, 2, 3),
+    (ApiKey::DescribeAcls, 2, 3),
+    (ApiKey::DeleteAcls, 2, 3),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -113,7 +117,18 @@ pub(crate) async fn handle(
         client_id: &client_id,
     };
     let mut throttle_ms = 0;
-    let outcome = dispatch(state, peer, client, api, header, body, &mut throttle_ms).await;
+    let access = access::Access::new(&state.acls, user, peer.ip());
+    let outcome = dispatch(
+        state,
+        peer,
+        client,
+        &access,
+        api,
+        header,
+        body,
+        &mut throttle_ms,
+    )
+    .await;
     let took = started.elapsed();
     // Long polls spend their time waiting for data, not working: their time is not the
     // client's share of the broker.
@@ -138,6 +153,7 @@ async fn dispatch(
     state: &Arc<BrokerState>,
     peer: SocketAddr,
     client: Client<'_>,
+    access: &access::Access<'_>,
     api: ApiKey,
     header: RequestHeader,
     mut body: Bytes,
@@ -169,7 +185,7 @@ async fn dispatch(
             *throttle_ms = state
                 .quotas
                 .record(client, QuotaKey::ProducerByteRate, size);
-            let response = produce::handle(state, request, version).await;
+            let response = produce::handle(state, access, request, version).await;
             match response {
                 Some(response) => respond(
                     api,
@@ -182,7 +198,7 @@ async fn dispatch(
         }
         ApiKey::Fetch => {
             let (mut response, by_reference) =
-                fetch::handle(state, decode(api, body, version, walked)?, version).await;
+                fetch::handle(state, access, decode(api, body, version, walked)?, version).await;
             *throttle_ms = state.quotas.record(
                 client,
                 QuotaKey::ConsumerByteRate,
@@ -201,79 +217,92 @@ async fn dispatch(
             api,
             version,
             id,
-            &list_offsets::handle(state, decode(api, body, version, walked)?, version).await,
+            &list_offsets::handle(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::Metadata => respond(
             api,
             version,
             id,
-            &metadata::handle(state, decode(api, body, version, walked)?, version).await,
+            &metadata::handle(state, access, decode(api, body, version, walked)?, version).await,
         ),
         ApiKey::CreateTopics => respond(
             api,
             version,
             id,
-            &admin::create_topics(state, decode(api, body, version, walked)?, version).await,
+            &admin::create_topics(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::DeleteTopics => respond(
             api,
             version,
             id,
-            &admin::delete_topics(state, decode(api, body, version, walked)?, version).await,
+            &admin::delete_topics(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::CreatePartitions => respond(
             api,
             version,
             id,
-            &admin::create_partitions(state, decode(api, body, version, walked)?).await,
+            &admin::create_partitions(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DeleteRecords => respond(
             api,
             version,
             id,
-            &admin::delete_records(state, decode(api, body, version, walked)?).await,
+            &admin::delete_records(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeConfigs => respond(
             api,
             version,
             id,
-            &configs::describe(state, decode(api, body, version, walked)?, version),
+            &configs::describe(state, access, decode(api, body, version, walked)?, version),
         ),
         ApiKey::AlterConfigs => respond(
             api,
             version,
             id,
-            &configs::alter(state, decode(api, body, version, walked)?).await,
+            &configs::alter(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::IncrementalAlterConfigs => respond(
             api,
             version,
             id,
-            &configs::incremental_alter(state, decode(api, body, version, walked)?).await,
+            &configs::incremental_alter(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeCluster => respond(
             api,
             version,
             id,
-            &cluster::describe_cluster(state, decode(api, body, version, walked)?),
+            &cluster::describe_cluster(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::DescribeLogDirs => respond(
             api,
             version,
             id,
-            &cluster::describe_log_dirs(state, decode(api, body, version, walked)?),
+            &cluster::describe_log_dirs(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::OffsetForLeaderEpoch => respond(
             api,
             version,
             id,
-            &cluster::offset_for_leader_epoch(state, decode(api, body, version, walked)?, version),
+            &cluster::offset_for_leader_epoch(
+                state,
+                access,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         ApiKey::FindCoordinator => respond(
             api,
             version,
             id,
-            &group_apis::find_coordinator(state, decode(api, body, version, walked)?, version),
+            &group_apis::find_coordinator(
+                state,
+                access,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         ApiKey::JoinGroup => respond(
             api,
@@ -281,6 +310,7 @@ async fn dispatch(
             id,
             &group_apis::join_group(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 version,
                 group_apis::Client {
@@ -294,103 +324,111 @@ async fn dispatch(
             api,
             version,
             id,
-            &group_apis::sync_group(state, decode(api, body, version, walked)?).await,
+            &group_apis::sync_group(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::Heartbeat => respond(
             api,
             version,
             id,
-            &group_apis::heartbeat(state, decode(api, body, version, walked)?),
+            &group_apis::heartbeat(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::LeaveGroup => respond(
             api,
             version,
             id,
-            &group_apis::leave_group(state, decode(api, body, version, walked)?, version),
+            &group_apis::leave_group(state, access, decode(api, body, version, walked)?, version),
         ),
         ApiKey::OffsetCommit => respond(
             api,
             version,
             id,
-            &group_apis::offset_commit(state, decode(api, body, version, walked)?, version).await,
+            &group_apis::offset_commit(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::OffsetFetch => respond(
             api,
             version,
             id,
-            &group_apis::offset_fetch(state, decode(api, body, version, walked)?, version),
+            &group_apis::offset_fetch(state, access, decode(api, body, version, walked)?, version),
         ),
         ApiKey::ListGroups => respond(
             api,
             version,
             id,
-            &group_apis::list_groups(state, decode(api, body, version, walked)?),
+            &group_apis::list_groups(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::DescribeGroups => respond(
             api,
             version,
             id,
-            &group_apis::describe_groups(state, decode(api, body, version, walked)?, version),
+            &group_apis::describe_groups(
+                state,
+                access,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         ApiKey::DeleteGroups => respond(
             api,
             version,
             id,
-            &group_apis::delete_groups(state, decode(api, body, version, walked)?).await,
+            &group_apis::delete_groups(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::OffsetDelete => respond(
             api,
             version,
             id,
-            &group_apis::offset_delete(state, decode(api, body, version, walked)?).await,
+            &group_apis::offset_delete(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::InitProducerId => respond(
             api,
             version,
             id,
-            &txn_apis::init_producer_id(state, decode(api, body, version, walked)?).await,
+            &txn_apis::init_producer_id(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::AddPartitionsToTxn => respond(
             api,
             version,
             id,
-            &txn_apis::add_partitions_to_txn(state, decode(api, body, version, walked)?).await,
+            &txn_apis::add_partitions_to_txn(state, access, decode(api, body, version, walked)?)
+                .await,
         ),
         ApiKey::AddOffsetsToTxn => respond(
             api,
             version,
             id,
-            &txn_apis::add_offsets_to_txn(state, decode(api, body, version, walked)?).await,
+            &txn_apis::add_offsets_to_txn(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::EndTxn => respond(
             api,
             version,
             id,
-            &txn_apis::end_txn(state, decode(api, body, version, walked)?).await,
+            &txn_apis::end_txn(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::TxnOffsetCommit => respond(
             api,
             version,
             id,
-            &txn_apis::txn_offset_commit(state, decode(api, body, version, walked)?).await,
+            &txn_apis::txn_offset_commit(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeTransactions => respond(
             api,
             version,
             id,
-            &txn_apis::describe_transactions(state, decode(api, body, version, walked)?).await,
+            &txn_apis::describe_transactions(state, access, decode(api, body, version, walked)?)
+                .await,
         ),
         ApiKey::ListTransactions => respond(
             api,
             version,
             id,
-            &txn_apis::list_transactions(state, decode(api, body, version, walked)?).await,
+            &txn_apis::list_transactions(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeProducers => respond(
             api,
             version,
             id,
-            &txn_apis::describe_producers(state, decode(api, body, version, walked)?),
+            &txn_apis::describe_producers(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::ShareGroupHeartbeat => respond(
             api,
@@ -398,6 +436,7 @@ async fn dispatch(
             id,
             &share_apis::heartbeat(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 header.client_id.as_deref().unwrap_or_default(),
                 peer,
@@ -408,13 +447,13 @@ async fn dispatch(
             api,
             version,
             id,
-            &share_apis::describe(state, decode(api, body, version, walked)?),
+            &share_apis::describe(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::ShareFetch => respond(
             api,
             version,
             id,
-            &share_apis::share_fetch(state, decode(api, body, version, walked)?).await,
+            &share_apis::share_fetch(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::ShareAcknowledge => {
             // v2 is v1 plus one flag byte; kafka-protocol 0.18 codes v1 only.
@@ -429,7 +468,7 @@ async fn dispatch(
             } else {
                 (decode(api, body, version, walked)?, false)
             };
-            let response = share_apis::share_acknowledge(state, request, renew).await;
+            let response = share_apis::share_acknowledge(state, access, request, renew).await;
             let frame = codec::encode_response(api, 1, id, &response.body)?;
             let frame = share_apis::with_lock_timeout(frame, version, response.lock_ms);
             Ok(Some(frame.into()))
@@ -438,19 +477,19 @@ async fn dispatch(
             api,
             version,
             id,
-            &share_apis::describe_offsets(state, decode(api, body, version, walked)?),
+            &share_apis::describe_offsets(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::AlterShareGroupOffsets => respond(
             api,
             version,
             id,
-            &share_apis::alter_offsets(state, decode(api, body, version, walked)?).await,
+            &share_apis::alter_offsets(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DeleteShareGroupOffsets => respond(
             api,
             version,
             id,
-            &share_apis::delete_offsets(state, decode(api, body, version, walked)?).await,
+            &share_apis::delete_offsets(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::ConsumerGroupHeartbeat => respond(
             api,
@@ -458,6 +497,7 @@ async fn dispatch(
             id,
             &group_apis::consumer_group_heartbeat(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 version,
                 group_apis::Client {
@@ -472,6 +512,7 @@ async fn dispatch(
             id,
             &group_apis::consumer_group_describe(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 version,
             ),
@@ -480,13 +521,31 @@ async fn dispatch(
             api,
             version,
             id,
-            &quotas::alter(state, decode(api, body, version, walked)?).await,
+            &quotas::alter(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeClientQuotas => respond(
             api,
             version,
             id,
-            &quotas::describe(state, decode(api, body, version, walked)?),
+            &quotas::describe(state, access, decode(api, body, version, walked)?),
+        ),
+        ApiKey::CreateAcls => respond(
+            api,
+            version,
+            id,
+            &acl_apis::create(state, access, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeAcls => respond(
+            api,
+            version,
+            id,
+            &acl_apis::describe(state, access, decode(api, body, version, walked)?),
+        ),
+        ApiKey::DeleteAcls => respond(
+            api,
+            version,
+            id,
+            &acl_apis::delete(state, access, decode(api, body, version, walked)?).await,
         ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }
