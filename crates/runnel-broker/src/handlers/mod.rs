@@ -117,18 +117,12 @@ pub(crate) async fn handle(
         client_id: &client_id,
     };
     let mut throttle_ms = 0;
-    let access = access::Access::new(&state.acls, user, peer.ip());
-    let outcome = dispatch(
-        state,
+    let origin = Origin {
         peer,
         client,
-        &access,
-        api,
-        header,
-        body,
-        &mut throttle_ms,
-    )
-    .await;
+        access: access::Access::new(&state.acls, user, peer.ip()),
+    };
+    let outcome = dispatch(state, &origin, api, header, body, &mut throttle_ms).await;
     let took = started.elapsed();
     // Long polls spend their time waiting for data, not working: their time is not the
     // client's share of the broker.
@@ -149,16 +143,28 @@ pub(crate) async fn handle(
     }
 }
 
+/// Where a request comes from: the peer, the client its quotas count against, and the
+/// principal its rights are checked for.
+#[derive(Debug)]
+struct Origin<'a> {
+    peer: SocketAddr,
+    client: Client<'a>,
+    access: access::Access<'a>,
+}
+
 async fn dispatch(
     state: &Arc<BrokerState>,
-    peer: SocketAddr,
-    client: Client<'_>,
-    access: &access::Access<'_>,
+    origin: &Origin<'_>,
     api: ApiKey,
     header: RequestHeader,
     mut body: Bytes,
     throttle_ms: &mut u64,
 ) -> Result<Option<Response>, RequestError> {
+    let Origin {
+        peer,
+        client,
+        ref access,
+    } = *origin;
     let version = header.request_api_version;
     if api == ApiKey::ApiVersions {
         return api_versions::handle(&header, body).map(|bytes| Some(bytes.into()));
