@@ -137,6 +137,17 @@ pub(crate) fn call<R: Decodable>(
         .map_err(|error| CliError::wire(action, broker.address(), error))
 }
 
+/// An error code with the broker's message when it gave one.
+pub(crate) fn refused(action: &str, code: i16, message: Option<&str>) -> Result<(), CliError> {
+    match message {
+        Some(reason) if code != 0 => Err(CliError::Failed {
+            action: action.to_owned(),
+            reason: reason.to_owned(),
+        }),
+        _ => check(action, code),
+    }
+}
+
 /// A response's error code as a result.
 pub(crate) fn check(action: &str, code: i16) -> Result<(), CliError> {
     match code {

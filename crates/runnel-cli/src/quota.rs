@@ -11,7 +11,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
 
-use crate::admin::{call, check, open, version};
+use crate::admin::{call, open, refused, version};
 use crate::format::Table;
 use crate::{parse_key_value, CliError, Connection};
 
@@ -233,15 +233,4 @@ fn describe_entity(components: &[Component]) -> String {
         .map(|(kind, name)| format!("{kind} {}", name.as_deref().unwrap_or("<default>")))
         .collect();
     parts.join(", ")
-}
-
-/// An error code with the broker's message when it gave one.
-fn refused(action: &str, code: i16, message: Option<&str>) -> Result<(), CliError> {
-    match message {
-        Some(reason) if code != 0 => Err(CliError::Failed {
-            action: action.to_owned(),
-            reason: reason.to_owned(),
-        }),
-        _ => check(action, code),
-    }
 }

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use runnel_admin::{AdminServer, LagReport, LagSettings, Observation};
 use runnel_broker::metrics::Detail;
 use runnel_broker::{Broker, BrokerConfig, BrokerState};
+use runnel_cli::acl::AclArgs;
 use runnel_cli::consume::ConsumeArgs;
 use runnel_cli::group::GroupArgs;
 use runnel_cli::produce::ProduceArgs;
@@ -114,6 +115,8 @@ enum Command {
     Transactions(TransactionsArgs),
     /// Show and change client quotas (byte rates and request time) per user and client id.
     Quota(QuotaArgs),
+    /// List, add and remove ACLs (with an authorizer configured), as kafka-acls does.
+    Acl(AclArgs),
     /// Measure produce or consume throughput and latency against a broker.
     #[command(subcommand)]
     Bench(runnel_bench::BenchCommand),
@@ -250,6 +253,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Quota(args) => {
             runnel_cli::quota::run(&args, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Command::Acl(args) => {
+            runnel_cli::acl::run(&args, &mut std::io::stdout().lock())?;
             Ok(())
         }
     }
