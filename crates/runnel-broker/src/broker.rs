@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::acls::Acls;
 use crate::config::BrokerConfig;
 use crate::connections::Admission;
 use crate::error::BrokerError;
@@ -43,6 +44,8 @@ pub struct BrokerState {
     pub quotas: Quotas,
     /// The users' SCRAM credentials (also checked by SASL/PLAIN).
     pub scram_credentials: ScramCredentials,
+    /// Whether requests are authorized, and the ACLs they are authorized against.
+    pub acls: Acls,
     /// Series counted as requests are served (see `metrics`).
     pub metrics: BrokerMetrics,
     /// Open connections against `max.connections` and `max.connections.per.ip`.
@@ -134,7 +137,7 @@ impl Broker {
         }
 
         let opening = config.clone();
-        let (topics, cluster_id, producer_ids, quotas, scram_credentials) =
+        let (topics, cluster_id, producer_ids, quotas, scram_credentials, acls) =
             tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
                 let cluster_id = meta_properties(&opening.data_dir, opening.node_id)?;
                 let topics = Topics::open(
@@ -150,7 +153,8 @@ impl Broker {
                     Arc::new(SystemClock),
                 )?;
                 let scram_credentials = ScramCredentials::open(&opening.data_dir)?;
-                Ok((topics, cluster_id, producer_ids, quotas, scram_credentials))
+                let acls = Acls::open(&opening.data_dir, &opening.authorization)?;
+                Ok((topics, cluster_id, producer_ids, quotas, scram_credentials, acls))
             })
             .await
             .map_err(|e| BrokerError::Task(e.to_string()))??;
@@ -174,6 +178,7 @@ impl Broker {
             fetch_sessions: FetchSessions::default(),
             quotas,
             scram_credentials,
+            acls,
             metrics,
             connections,
             shutdown,

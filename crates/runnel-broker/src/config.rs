@@ -158,6 +158,9 @@ pub struct BrokerConfig {
     /// How client quotas sample rates: `quota.window.num` windows of
     /// `quota.window.size.seconds` each.
     pub quota_windows: crate::quotas::Windows,
+    /// Authorization (`authorizer.class.name`, `super.users`,
+    /// `allow.everyone.if.no.acl.found`); off by default.
+    pub authorization: crate::acls::AuthorizationConfig,
 }
 
 impl Default for BrokerConfig {
@@ -196,6 +199,7 @@ impl Default for BrokerConfig {
             share: crate::share::config::ShareDefaults::default(),
             count_requests: true,
             quota_windows: crate::quotas::Windows::default(),
+            authorization: crate::acls::AuthorizationConfig::default(),
         }
     }
 }
@@ -343,6 +347,9 @@ impl BrokerConfig {
                 if !self.tls.set(ssl, value).map_err(|_| bad())? {
                     return Err(ConfigError::Unknown(name.to_owned()));
                 }
+            }
+            "authorizer.class.name" | "super.users" | "allow.everyone.if.no.acl.found" => {
+                self.authorization.set(name, value).map_err(|_| bad())?
             }
             share if share.starts_with("group.share.") => {
                 if !self.share.set(share, value).map_err(|_| bad())? {

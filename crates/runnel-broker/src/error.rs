@@ -30,6 +30,8 @@ pub enum BrokerError {
     Quotas(#[from] crate::quotas::QuotaError),
     #[error(transparent)]
     ScramCredentials(#[from] crate::scram_credentials::CredentialStoreError),
+    #[error(transparent)]
+    Acls(#[from] crate::acls::AclStoreError),
     #[error("broker task failed: {0}")]
     Task(String),
 }

@@ -5,6 +5,7 @@
 //! directory layout and the configuration are described in the crate README and in
 //! [`topics`].
 
+pub mod acls;
 mod broker;
 pub mod codec;
 pub mod config;

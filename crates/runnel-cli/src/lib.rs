@@ -1,6 +1,6 @@
 //! The `runnel` subcommands that talk to a running broker over the Kafka protocol: topic
 //! administration, producing lines of standard input, consuming to standard output,
-//! consumer group state with lag, transactions, and client quotas.
+//! consumer group state with lag, transactions, client quotas and ACLs.
 //!
 //! Each command module defines its `clap` arguments and a `run` function writing to the
 //! output it is given; the `runnel` binary only parses and dispatches. The work itself is
@@ -10,6 +10,7 @@
 //! other Kafka clients do. Transactions and consumer groups of the KIP-848 protocol have no
 //! librdkafka API; their requests go over [`wire`], a small client of the protocol itself.
 
+pub mod acl;
 mod admin;
 pub mod browse;
 mod client;

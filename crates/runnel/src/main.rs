@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use runnel_admin::{AdminServer, LagReport, LagSettings, Observation};
 use runnel_broker::metrics::Detail;
 use runnel_broker::{Broker, BrokerConfig, BrokerState};
+use runnel_cli::acl::AclArgs;
 use runnel_cli::consume::ConsumeArgs;
 use runnel_cli::group::GroupArgs;
 use runnel_cli::produce::ProduceArgs;
@@ -124,6 +125,8 @@ enum Command {
     Quota(QuotaArgs),
     /// List SASL/SCRAM users, set their passwords, delete them.
     User(UserArgs),
+    /// List, add and remove ACLs (with an authorizer configured), as kafka-acls does.
+    Acl(AclArgs),
     /// Measure produce or consume throughput and latency against a broker.
     #[command(subcommand)]
     Bench(runnel_bench::BenchCommand),
@@ -276,6 +279,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(args) => {
             let mut input = std::io::stdin().lock();
             runnel_cli::user::run(&args, &mut input, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Command::Acl(args) => {
+            runnel_cli::acl::run(&args, &mut std::io::stdout().lock())?;
             Ok(())
         }
     }

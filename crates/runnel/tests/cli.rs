@@ -102,10 +102,16 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::start_with(|_| {})
+    }
+
+    /// A broker whose settings the test adjusts.
+    fn start_with(tweak: impl FnOnce(&mut BrokerConfig)) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let mut config = BrokerConfig::new(dir.path(), "127.0.0.1:0");
         config.group_initial_rebalance_delay_ms = 0;
+        tweak(&mut config);
         let broker = runtime
             .block_on(Broker::start(config))
             .expect("broker starts");
@@ -1133,4 +1139,109 @@ fn quotas_are_set_described_and_removed_like_kafka_configs() {
         )
         .failed();
     assert!(nobody.contains("name an entity"), "{nobody}");
+}
+
+#[test]
+fn acls_are_added_listed_and_removed_like_kafka_acls() {
+    let open = Cluster::start();
+    assert_eq!(
+        open.run(&["acl", "list"], "").failed(),
+        "runnel: cannot describe ACLs: No Authorizer is configured."
+    );
+    drop(open);
+
+    // The command line's connection is User:ANONYMOUS, made a super user to manage ACLs.
+    let cluster = Cluster::start_with(|c| {
+        c.set(
+            "authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        )
+        .unwrap();
+        c.set("super.users", "User:ANONYMOUS").unwrap();
+    });
+    assert_eq!(
+        cluster.ok(&[
+            "acl",
+            "add",
+            "--allow-principal",
+            "User:alice",
+            "--operation",
+            "Read",
+            "--operation",
+            "Describe",
+            "--topic",
+            "orders-",
+            "--resource-pattern-type",
+            "prefixed",
+        ]),
+        "Added 2 ACL(s).\n"
+    );
+    cluster.ok(&[
+        "acl",
+        "add",
+        "--deny-principal",
+        "User:bob",
+        "--operation",
+        "Write",
+        "--topic",
+        "payments",
+    ]);
+    let all = cluster.ok(&["acl", "list"]);
+    assert_eq!(
+        row(
+            &all,
+            &["TOPIC", "orders-", "PREFIXED", "User:alice", "*", "READ"]
+        ),
+        [
+            "TOPIC",
+            "orders-",
+            "PREFIXED",
+            "User:alice",
+            "*",
+            "READ",
+            "ALLOW"
+        ]
+    );
+    assert_eq!(
+        row(&all, &["TOPIC", "payments"]),
+        ["TOPIC", "payments", "LITERAL", "User:bob", "*", "WRITE", "DENY"]
+    );
+    // What applies to one topic: the prefixed ACLs it starts with.
+    let applying = cluster.ok(&[
+        "acl",
+        "list",
+        "--topic",
+        "orders-eu",
+        "--resource-pattern-type",
+        "match",
+    ]);
+    assert_eq!(applying.lines().count(), 3, "{applying}");
+    assert!(!applying.contains("payments"), "{applying}");
+    assert_eq!(
+        cluster.ok(&["acl", "remove", "--topic", "payments"]),
+        "Removed 1 ACL(s).\n"
+    );
+    assert!(!cluster.ok(&["acl", "list"]).contains("payments"));
+    assert_eq!(
+        cluster.run(&["acl", "add", "--topic", "t"], "").failed(),
+        "runnel: bad arguments: add needs a resource (--topic, --group, --transactional-id or \
+         --cluster), a principal (--allow-principal or --deny-principal) and an --operation"
+    );
+    assert_eq!(
+        cluster
+            .run(
+                &[
+                    "acl",
+                    "add",
+                    "--allow-principal",
+                    "User:a",
+                    "--operation",
+                    "Reed",
+                    "--cluster"
+                ],
+                ""
+            )
+            .failed(),
+        "runnel: bad arguments: --operation Reed: not an ACL operation"
+    );
 }

@@ -112,6 +112,21 @@ fn the_lag_evaluator_is_pure() {
     );
 }
 
+#[test]
+fn the_authorizer_is_pure() {
+    assert_layered(
+        "runnel-acl",
+        "serde_json",
+        &[
+            "tokio",
+            "rdkafka",
+            "kafka-protocol",
+            "runnel-broker",
+            "runnel-log",
+        ],
+    );
+}
+
 /// The console is a Kafka client; the admin server serves its routes without knowing them.
 #[test]
 fn the_web_console_is_a_kafka_client_the_admin_server_does_not_know() {

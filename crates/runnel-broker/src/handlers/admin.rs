@@ -20,6 +20,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use runnel_acl::Operation;
+
+use super::access::Access;
 use super::configs::describe_topic_configs;
 use crate::broker::BrokerState;
 use crate::error::{log_error_code, topic_error_code};
@@ -47,11 +50,24 @@ fn message(text: String) -> Option<StrBytes> {
 
 pub(crate) async fn create_topics(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
     let mut response = CreateTopicsResponse::default();
     for topic in request.topics {
+        // As Kafka: CREATE on the cluster or on the topic.
+        if !access.may_create_topic(&topic.name) {
+            response.topics.push(
+                CreatableTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    .with_error_message(message(
+                        "CREATE on the cluster or the topic is needed".to_owned(),
+                    )),
+            );
+            continue;
+        }
         response
             .topics
             .push(create_one(state, topic, request.validate_only, version).await);
@@ -169,6 +185,7 @@ async fn create_one(
 
 pub(crate) async fn delete_topics(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DeleteTopicsRequest,
     version: i16,
 ) -> DeleteTopicsResponse {
@@ -195,6 +212,16 @@ pub(crate) async fn delete_topics(
         let mut result = DeletableTopicResult::default()
             .with_name(name.clone())
             .with_topic_id(id);
+        // As Kafka: DELETE on the topic, checked before its existence when named.
+        let refused = match (&name, &topic) {
+            (Some(name), _) => access.topic_code(Operation::Delete, name),
+            (None, Some(topic)) => access.topic_code(Operation::Delete, &topic.name),
+            (None, None) => 0,
+        };
+        if refused != 0 {
+            response.responses.push(result.with_error_code(refused));
+            continue;
+        }
         let Some(topic) = topic else {
             let code = if name.is_some() {
                 ResponseError::UnknownTopicOrPartition.code()
@@ -240,12 +267,18 @@ pub(crate) async fn delete_topics(
 
 pub(crate) async fn create_partitions(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let mut response = CreatePartitionsResponse::default();
     let validate_only = request.validate_only;
     for topic in request.topics {
         let result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+        let refused = access.topic_code(Operation::Alter, &topic.name);
+        if refused != 0 {
+            response.results.push(result.with_error_code(refused));
+            continue;
+        }
         let node = state.config.node_id;
         if let Some(assignments) = &topic.assignments {
             if !assignments
@@ -280,15 +313,23 @@ pub(crate) async fn create_partitions(
 
 pub(crate) async fn delete_records(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let mut response = DeleteRecordsResponse::default();
     for topic in request.topics {
         let found = state.topics.get(topic.name.0.as_str());
+        let refused = access.topic_code(Operation::Delete, &topic.name);
         let mut result = DeleteRecordsTopicResult::default().with_name(topic.name);
         for wanted in topic.partitions {
             let base = DeleteRecordsPartitionResult::default()
                 .with_partition_index(wanted.partition_index);
+            if refused != 0 {
+                result
+                    .partitions
+                    .push(base.with_error_code(refused).with_low_watermark(-1));
+                continue;
+            }
             let Some(partition) = found
                 .as_ref()
                 .and_then(|t| t.partition(wanted.partition_index))

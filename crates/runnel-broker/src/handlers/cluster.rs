@@ -16,6 +16,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use runnel_acl::{Operation, ResourceType, CLUSTER_NAME};
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::listeners::ListenerInfo;
 
@@ -25,6 +28,7 @@ const LEADER_EPOCH: i32 = 0;
 pub(crate) fn describe_cluster(
     state: &Arc<BrokerState>,
     listener: &ListenerInfo,
+    access: &Access<'_>,
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default();
@@ -39,17 +43,24 @@ pub(crate) fn describe_cluster(
         .with_broker_id(BrokerId(state.config.node_id))
         .with_host(StrBytes::from_string(listener.advertised_host.clone()))
         .with_port(listener.advertised_port)];
-    response.cluster_authorized_operations = super::authorized::if_requested(
+    response.cluster_authorized_operations = access.operations(
         request.include_cluster_authorized_operations,
-        super::authorized::CLUSTER,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
     );
     response
 }
 
 pub(crate) fn describe_log_dirs(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DescribeLogDirsRequest,
 ) -> DescribeLogDirsResponse {
+    // As Kafka: DESCRIBE on the cluster, else no directories and the error (from v3).
+    let refused = access.cluster_code(Operation::Describe);
+    if refused != 0 {
+        return DescribeLogDirsResponse::default().with_error_code(refused);
+    }
     let topics = match request.topics {
         None => state
             .topics
@@ -103,17 +114,22 @@ pub(crate) fn describe_log_dirs(
 
 pub(crate) fn offset_for_leader_epoch(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: OffsetForLeaderEpochRequest,
     _version: i16,
 ) -> OffsetForLeaderEpochResponse {
     let mut response = OffsetForLeaderEpochResponse::default();
     for topic in request.topics {
         let found = state.topics.get(topic.topic.0.as_str());
+        let refused = access.topic_code(Operation::Describe, &topic.topic);
         let partitions = topic
             .partitions
             .into_iter()
             .map(|wanted| {
                 let base = EpochEndOffset::default().with_partition(wanted.partition);
+                if refused != 0 {
+                    return base.with_error_code(refused);
+                }
                 let Some(partition) = found.as_ref().and_then(|t| t.partition(wanted.partition))
                 else {
                     return base.with_error_code(ResponseError::UnknownTopicOrPartition.code());

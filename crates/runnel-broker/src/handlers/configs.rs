@@ -18,6 +18,9 @@ use runnel_log::CONFIG_NAMES;
 
 use crate::topic_settings::{self, Kind};
 
+use runnel_acl::Operation;
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::config::broker_name_for_topic_setting;
 use crate::error::topic_error_code;
@@ -25,6 +28,19 @@ use crate::error::topic_error_code;
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
 const RESOURCE_GROUP: i8 = 32;
+/// The broker's loggers, which Kafka authorizes as the cluster.
+const RESOURCE_BROKER_LOGGER: i8 = 8;
+
+/// The code refusing `operation` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config resource,
+/// or 0: as Kafka, on the topic or group itself, or on the cluster for a broker.
+fn refusal(access: &Access<'_>, operation: Operation, resource_type: i8, name: &str) -> i16 {
+    match resource_type {
+        RESOURCE_TOPIC => access.topic_code(operation, name),
+        RESOURCE_GROUP => access.group_code(operation, name),
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => access.cluster_code(operation),
+        _ => 0,
+    }
+}
 
 // Kafka's ConfigSource values.
 const SOURCE_TOPIC: i8 = 1;
@@ -191,6 +207,7 @@ fn describe_broker_configs(
 
 pub(crate) fn describe(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -200,7 +217,14 @@ pub(crate) fn describe(
             .with_resource_type(resource.resource_type)
             .with_resource_name(resource.resource_name.clone());
         let keys = resource.configuration_keys.as_deref();
+        let refused = refusal(
+            access,
+            Operation::DescribeConfigs,
+            resource.resource_type,
+            &resource.resource_name,
+        );
         match resource.resource_type {
+            _ if refused != 0 => result.error_code = refused,
             RESOURCE_TOPIC => match state.topics.get(resource.resource_name.as_str()) {
                 Some(topic) => {
                     result.configs = describe_topic_configs(state, &topic.overrides(), keys)
@@ -344,10 +368,26 @@ async fn apply_group(
 
 pub(crate) async fn alter(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
     let mut response = AlterConfigsResponse::default();
     for resource in request.resources {
+        let refused = refusal(
+            access,
+            Operation::AlterConfigs,
+            resource.resource_type,
+            &resource.resource_name,
+        );
+        if refused != 0 {
+            response.responses.push(
+                alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name)
+                    .with_error_code(refused),
+            );
+            continue;
+        }
         // AlterConfigs replaces the whole set of overrides.
         let configs: Vec<(String, Option<String>)> = resource
             .configs
@@ -384,10 +424,26 @@ pub(crate) async fn alter(
 
 pub(crate) async fn incremental_alter(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut response = IncrementalAlterConfigsResponse::default();
     for resource in request.resources {
+        let refused = refusal(
+            access,
+            Operation::AlterConfigs,
+            resource.resource_type,
+            &resource.resource_name,
+        );
+        if refused != 0 {
+            response.responses.push(
+                incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name)
+                    .with_error_code(refused),
+            );
+            continue;
+        }
         let ops: Vec<(String, i8, Option<String>)> = resource
             .configs
             .iter()

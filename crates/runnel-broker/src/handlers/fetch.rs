@@ -18,6 +18,9 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicNam
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use runnel_acl::Operation;
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
 use crate::fetch_sessions::{self, Plan, SessionPartition};
@@ -48,6 +51,7 @@ struct WantedTopic {
 
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: FetchRequest,
     version: i16,
 ) -> (FetchResponse, ByReference) {
@@ -64,7 +68,7 @@ pub(crate) async fn handle(
         } => (session_id, true, partitions),
     };
     response.session_id = session_id;
-    let topics = resolve(state, &entries, version);
+    let topics = resolve(state, access, &entries, version);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));
@@ -138,7 +142,12 @@ fn count_fetched(state: &BrokerState, responses: &[FetchableTopicResponse], vers
 
 /// Finds each partition's log, grouping consecutive partitions of a topic as the response
 /// lists them.
-fn resolve(state: &BrokerState, entries: &[SessionPartition], version: i16) -> Vec<WantedTopic> {
+fn resolve(
+    state: &BrokerState,
+    access: &Access<'_>,
+    entries: &[SessionPartition],
+    version: i16,
+) -> Vec<WantedTopic> {
     let by_id = version >= TOPIC_ID_VERSION;
     let mut topics: Vec<WantedTopic> = Vec::new();
     let mut found = None;
@@ -168,7 +177,14 @@ fn resolve(state: &BrokerState, entries: &[SessionPartition], version: i16) -> V
         } else {
             ResponseError::UnknownTopicOrPartition.code()
         };
+        // As Kafka: READ on the topic is checked before its existence (by name; an id
+        // names nothing until found).
+        let name = found
+            .as_ref()
+            .map_or(entry.topic.0.as_str(), |t| t.name.as_str());
+        let allowed = (by_id && found.is_none()) || access.topic(Operation::Read, name);
         let target = match &found {
+            _ if !allowed => Err(ResponseError::TopicAuthorizationFailed.code()),
             None => Err(missing),
             Some(t) => t
                 .partition(entry.partition)

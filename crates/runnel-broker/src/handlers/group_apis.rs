@@ -35,6 +35,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use runnel_acl::{Operation, ResourceType};
+
+use super::access::{Access, NOT_REQUESTED};
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
 use crate::groups::consumer::{
@@ -70,6 +73,7 @@ async fn wait<T>(state: &BrokerState, reply: Reply<T>, on_error: impl FnOnce(i16
 pub(crate) fn find_coordinator(
     state: &Arc<BrokerState>,
     listener: &ListenerInfo,
+    access: &Access<'_>,
     request: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
@@ -78,14 +82,23 @@ pub(crate) fn find_coordinator(
     let port = listener.advertised_port;
     // This node coordinates every group and every transactional id.
     let supported = matches!(request.key_type, KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION);
+    // As Kafka: DESCRIBE on the group or transactional id the key names.
+    let refused = |key: &str| match request.key_type {
+        KEY_TYPE_GROUP => access.group_code(Operation::Describe, key),
+        KEY_TYPE_TRANSACTION => access.transactional_id_code(Operation::Describe, key),
+        _ => 0,
+    };
     let mut response = FindCoordinatorResponse::default();
     if version >= 4 {
         response.coordinators = request
             .coordinator_keys
-            .into_iter()
+            .iter()
             .map(|key| {
-                let c = Coordinator::default().with_key(key);
-                if supported {
+                let c = Coordinator::default().with_key(key.clone());
+                let code = refused(key);
+                if code != 0 {
+                    c.with_node_id(BrokerId(-1)).with_error_code(code)
+                } else if supported {
                     c.with_node_id(node).with_host(host.clone()).with_port(port)
                 } else {
                     c.with_node_id(BrokerId(-1))
@@ -93,6 +106,9 @@ pub(crate) fn find_coordinator(
                 }
             })
             .collect();
+    } else if let code @ 1.. = refused(&request.key) {
+        response.error_code = code;
+        response.node_id = BrokerId(-1);
     } else if supported {
         response.node_id = node;
         response.host = host;
@@ -113,10 +129,19 @@ pub(crate) struct Client<'a> {
 
 pub(crate) async fn join_group(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: JoinGroupRequest,
     version: i16,
     client: Client<'_>,
 ) -> JoinGroupResponse {
+    let refused = access.group_code(Operation::Read, &request.group_id);
+    if refused != 0 {
+        return JoinGroupResponse::default()
+            .with_error_code(refused)
+            .with_generation_id(-1)
+            .with_member_id(request.member_id)
+            .with_protocol_name((version < 7).then(StrBytes::new));
+    }
     if state.shares.is_share_group(request.group_id.0.as_str()) {
         return JoinGroupResponse::default()
             .with_error_code(ResponseError::InconsistentGroupProtocol.code())
@@ -189,8 +214,13 @@ pub(crate) async fn join_group(
 
 pub(crate) async fn sync_group(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: SyncGroupRequest,
 ) -> SyncGroupResponse {
+    let refused = access.group_code(Operation::Read, &request.group_id);
+    if refused != 0 {
+        return SyncGroupResponse::default().with_error_code(refused);
+    }
     let reply = state.groups.sync(SyncRequest {
         group_id: request.group_id.0.to_string(),
         generation: request.generation_id,
@@ -217,7 +247,15 @@ pub(crate) async fn sync_group(
     response
 }
 
-pub(crate) fn heartbeat(state: &Arc<BrokerState>, request: HeartbeatRequest) -> HeartbeatResponse {
+pub(crate) fn heartbeat(
+    state: &Arc<BrokerState>,
+    access: &Access<'_>,
+    request: HeartbeatRequest,
+) -> HeartbeatResponse {
+    let refused = access.group_code(Operation::Read, &request.group_id);
+    if refused != 0 {
+        return HeartbeatResponse::default().with_error_code(refused);
+    }
     let code = state.groups.heartbeat(
         request.group_id.0.as_str(),
         request.generation_id,
@@ -229,9 +267,14 @@ pub(crate) fn heartbeat(state: &Arc<BrokerState>, request: HeartbeatRequest) -> 
 
 pub(crate) fn leave_group(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: LeaveGroupRequest,
     version: i16,
 ) -> LeaveGroupResponse {
+    let refused = access.group_code(Operation::Read, &request.group_id);
+    if refused != 0 {
+        return LeaveGroupResponse::default().with_error_code(refused);
+    }
     let leaving: Vec<(String, Option<String>)> = if version >= 3 {
         request
             .members
@@ -269,23 +312,33 @@ pub(crate) fn leave_group(
 
 pub(crate) async fn offset_commit(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {
     let group_id = request.group_id.0.to_string();
-    let membership = state.groups.check_commit(
-        &group_id,
-        request.generation_id_or_member_epoch,
-        request.member_id.as_str(),
-        request.group_instance_id.as_deref(),
-        CommitKind::OffsetCommit { version },
-    );
+    // As Kafka: READ on the group, checked before membership; then READ on each topic.
+    let membership = match access.group_code(Operation::Read, &group_id) {
+        0 => state.groups.check_commit(
+            &group_id,
+            request.generation_id_or_member_epoch,
+            request.member_id.as_str(),
+            request.group_instance_id.as_deref(),
+            CommitKind::OffsetCommit { version },
+        ),
+        refused => Err(refused),
+    };
     let now = runnel_log::Clock::now_ms(&runnel_log::SystemClock);
     // (topic index, partition index within topic) → error, or a commit to store.
     let mut commits = Vec::new();
     let mut results: Vec<OffsetCommitResponseTopic> = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let found = state.topics.get(topic.name.0.as_str());
+        let allowed =
+            membership.and_then(|()| match access.topic_code(Operation::Read, &topic.name) {
+                0 => Ok(()),
+                refused => Err(refused),
+            });
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let wanted = WantedCommit {
@@ -295,7 +348,7 @@ pub(crate) async fn offset_commit(
                 leader_epoch: p.committed_leader_epoch,
                 metadata: p.committed_metadata.as_ref(),
             };
-            let code = match membership.and_then(|()| wanted.check(found.as_deref(), now)) {
+            let code = match allowed.and_then(|()| wanted.check(found.as_deref(), now)) {
                 Err(code) => code,
                 Ok(commit) => {
                     commits.push(commit);
@@ -366,13 +419,17 @@ impl WantedCommit<'_> {
 /// Per topic: (partition, its commit if any).
 type TopicCommits = Vec<(TopicName, Vec<(i32, Option<Committed>)>)>;
 
-/// Committed offsets of one group for the wanted topics (None: every committed topic).
+/// Committed offsets of one group for the wanted topics (None: every committed topic). As
+/// Kafka: topics the requester may not describe are left out of "every topic", and named
+/// ones show no offset (their partitions answer TOPIC_AUTHORIZATION_FAILED).
 fn committed_for(
     state: &BrokerState,
+    access: &Access<'_>,
     group: &str,
     topics: Option<Vec<(TopicName, Vec<i32>)>>,
 ) -> TopicCommits {
-    let offsets = state.groups.committed(group);
+    let mut offsets = state.groups.committed(group);
+    offsets.retain(|(topic, _), _| access.topic(Operation::Describe, topic));
     match topics {
         Some(topics) => topics
             .into_iter()
@@ -402,6 +459,7 @@ fn committed_for(
 
 pub(crate) fn offset_fetch(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
@@ -419,7 +477,9 @@ pub(crate) fn offset_fetch(
     // KIP-447: a read_committed consumer asks not to be given an offset an open transaction
     // is about to replace, and retries on UNSTABLE_OFFSET_COMMIT.
     let unstable = |group: &str, topic: &TopicName, partition: i32| {
-        if request.require_stable
+        if !access.topic(Operation::Describe, topic) {
+            ResponseError::TopicAuthorizationFailed.code()
+        } else if request.require_stable
             && state
                 .groups
                 .has_transactional(group, &(topic.0.to_string(), partition))
@@ -436,10 +496,13 @@ pub(crate) fn offset_fetch(
             let member = (version >= 9)
                 .then_some(group.member_id.as_deref())
                 .flatten();
-            if let Err(code) = state
-                .groups
-                .check_fetch(group_id, member, group.member_epoch)
-            {
+            let allowed = match access.group_code(Operation::Describe, group_id) {
+                0 => state
+                    .groups
+                    .check_fetch(group_id, member, group.member_epoch),
+                refused => Err(refused),
+            };
+            if let Err(code) = allowed {
                 response.groups.push(
                     OffsetFetchResponseGroup::default()
                         .with_group_id(group.group_id.clone())
@@ -452,7 +515,7 @@ pub(crate) fn offset_fetch(
                     .map(|t| (t.name.clone(), t.partition_indexes.clone()))
                     .collect()
             });
-            let topics = committed_for(state, group_id, wanted)
+            let topics = committed_for(state, access, group_id, wanted)
                 .into_iter()
                 .map(|(name, partitions)| {
                     OffsetFetchResponseTopics::default()
@@ -481,12 +544,16 @@ pub(crate) fn offset_fetch(
         return response;
     }
     let group_id = request.group_id.0.as_str();
+    let refused = access.group_code(Operation::Describe, group_id);
+    if refused != 0 {
+        return response.with_error_code(refused);
+    }
     let wanted = request.topics.as_ref().map(|ts| {
         ts.iter()
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    response.topics = committed_for(state, group_id, wanted)
+    response.topics = committed_for(state, access, group_id, wanted)
         .into_iter()
         .map(|(name, partitions)| {
             OffsetFetchResponseTopic::default()
@@ -514,8 +581,13 @@ pub(crate) fn offset_fetch(
 
 pub(crate) fn list_groups(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ListGroupsRequest,
 ) -> ListGroupsResponse {
+    // As Kafka: DESCRIBE on the cluster lists every group, else those the requester may
+    // describe.
+    let every_group = access.cluster(Operation::Describe);
+    let visible = |id: &str| every_group || access.group(Operation::Describe, id);
     let groups = state.groups.lock();
     // Kafka compares both filters without regard to case.
     let wanted = |filter: &[StrBytes], value: &str| {
@@ -524,6 +596,7 @@ pub(crate) fn list_groups(
     let listed = groups
         .values()
         .filter(|g| g.has_members() || !g.offsets.is_empty() || g.consumer.is_some())
+        .filter(|g| visible(&g.id))
         .map(|g| {
             let (state_name, protocol_type) = match &g.consumer {
                 Some(c) => (c.state().name(), "consumer".to_owned()),
@@ -545,7 +618,11 @@ pub(crate) fn list_groups(
         .collect::<Vec<_>>();
     drop(groups);
     let mut listed = listed;
-    listed.extend(list_share_groups(state, &request));
+    listed.extend(
+        list_share_groups(state, &request)
+            .into_iter()
+            .filter(|g| visible(&g.group_id)),
+    );
     ListGroupsResponse::default().with_groups(listed)
 }
 
@@ -579,21 +656,28 @@ fn list_share_groups(state: &BrokerState, request: &ListGroupsRequest) -> Vec<Li
 
 pub(crate) fn describe_groups(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
     let groups = state.groups.lock();
-    let operations = super::authorized::if_requested(
-        request.include_authorized_operations,
-        super::authorized::GROUP,
-    );
+    let with_operations = request.include_authorized_operations;
     let described = request
         .groups
         .into_iter()
         .map(|id| {
-            let base = DescribedGroup::default()
-                .with_group_id(id.clone())
-                .with_authorized_operations(operations);
+            let base = DescribedGroup::default().with_group_id(id.clone());
+            let refused = access.group_code(Operation::Describe, &id);
+            if refused != 0 {
+                return base
+                    .with_error_code(refused)
+                    .with_authorized_operations(NOT_REQUESTED);
+            }
+            let base = base.with_authorized_operations(access.operations(
+                with_operations,
+                ResourceType::Group,
+                &id,
+            ));
             // As in Kafka, DescribeGroups knows classic groups only: a consumer group is
             // described by ConsumerGroupDescribe.
             let Some(group) = groups.get(id.0.as_str()).filter(|g| g.consumer.is_none()) else {
@@ -633,14 +717,17 @@ pub(crate) fn describe_groups(
 
 pub(crate) async fn delete_groups(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
     let mut response = DeleteGroupsResponse::default();
     for id in request.groups_names {
         let name = id.0.to_string();
+        let refused = access.group_code(Operation::Delete, &name);
         let doomed: Result<Vec<(String, i32)>, i16> = {
             let groups = state.groups.lock();
             match groups.get(&name) {
+                _ if refused != 0 => Err(refused),
                 None if state.shares.is_share_group(&name) => Err(0),
                 None => Err(ResponseError::GroupIdNotFound.code()),
                 Some(g) if g.has_members() => Err(ResponseError::NonEmptyGroup.code()),
@@ -699,9 +786,14 @@ fn subscribed_topics(mut metadata: &[u8]) -> Vec<String> {
 
 pub(crate) async fn offset_delete(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
     let group_id = request.group_id.0.to_string();
+    let refused = access.group_code(Operation::Delete, &group_id);
+    if refused != 0 {
+        return OffsetDeleteResponse::default().with_error_code(refused);
+    }
     let subscribed: Option<Vec<String>> = {
         let groups = state.groups.lock();
         groups.get(&group_id).map(|g| {
@@ -727,11 +819,14 @@ pub(crate) async fn offset_delete(
     for topic in request.topics {
         let name = topic.name.0.to_string();
         let busy = subscribed.contains(&name);
+        let refused = access.topic_code(Operation::Read, &name);
         let partitions = topic
             .partitions
             .into_iter()
             .map(|p| {
-                let code = if busy {
+                let code = if refused != 0 {
+                    refused
+                } else if busy {
                     ResponseError::GroupSubscribedToTopic.code()
                 } else {
                     tombstones.push(((name.clone(), p.partition_index), None));
@@ -769,10 +864,17 @@ fn topic_image(state: &BrokerState) -> TopicImage {
 
 pub(crate) fn consumer_group_heartbeat(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ConsumerGroupHeartbeatRequest,
     version: i16,
     client: Client<'_>,
 ) -> ConsumerGroupHeartbeatResponse {
+    let refused = access.group_code(Operation::Read, &request.group_id);
+    if refused != 0 {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(refused)
+            .with_error_message(Some(text("READ on the group is needed to join it")));
+    }
     if state.shares.is_share_group(request.group_id.0.as_str()) {
         // As Kafka: the id names a group of another type.
         return ConsumerGroupHeartbeatResponse::default()
@@ -844,22 +946,25 @@ fn by_topic(assignment: &Assignment) -> BTreeMap<uuid::Uuid, Vec<i32>> {
 
 pub(crate) fn consumer_group_describe(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ConsumerGroupDescribeRequest,
     version: i16,
 ) -> ConsumerGroupDescribeResponse {
     let image = topic_image(state);
     let config = state.groups.consumer_config().clone();
     let groups = state.groups.lock();
-    let operations = super::authorized::if_requested(
-        request.include_authorized_operations,
-        super::authorized::GROUP,
-    );
+    let with_operations = request.include_authorized_operations;
     let described = request
         .group_ids
         .into_iter()
         .map(|id| {
             let base = consumer_group_describe_response::DescribedGroup::default()
                 .with_group_id(id.clone());
+            let refused = access.group_code(Operation::Describe, &id);
+            if refused != 0 {
+                return base.with_error_code(refused);
+            }
+            let operations = access.operations(with_operations, ResourceType::Group, &id);
             match groups.get(id.0.as_str()) {
                 Some(group) => match &group.consumer {
                     Some(consumer) => describe_consumer_group(consumer, &config, &image, version)

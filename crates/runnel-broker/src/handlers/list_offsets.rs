@@ -9,6 +9,9 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use runnel_log::{Log, LogError};
 
+use runnel_acl::Operation;
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
 
@@ -22,6 +25,7 @@ const LEADER_EPOCH_VERSION: i16 = 4;
 
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
@@ -29,10 +33,15 @@ pub(crate) async fn handle(
     let committed = request.isolation_level == 1;
     for topic in request.topics {
         let found = state.topics.get(topic.name.0.as_str());
+        let refused = access.topic_code(Operation::Describe, &topic.name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for wanted in topic.partitions {
             let base = ListOffsetsPartitionResponse::default()
                 .with_partition_index(wanted.partition_index);
+            if refused != 0 {
+                partitions.push(base.with_error_code(refused));
+                continue;
+            }
             let Some(partition) = found
                 .as_ref()
                 .and_then(|t| t.partition(wanted.partition_index))

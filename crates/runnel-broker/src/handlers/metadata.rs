@@ -11,7 +11,9 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, Topi
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use super::authorized;
+use runnel_acl::{Operation, ResourceType, CLUSTER_NAME};
+
+use super::access::{Access, NOT_REQUESTED};
 use crate::broker::BrokerState;
 use crate::error::topic_error_code;
 use crate::listeners::ListenerInfo;
@@ -20,6 +22,7 @@ use crate::topics::{valid_topic_name, Topic, TopicError};
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
     listener: &ListenerInfo,
+    access: &Access<'_>,
     request: MetadataRequest,
     version: i16,
 ) -> MetadataResponse {
@@ -32,14 +35,13 @@ pub(crate) async fn handle(
     response.cluster_id = Some(StrBytes::from_string(state.cluster_id.clone()));
     response.controller_id = node;
     // Asked for in v8 to v10 (later versions dropped the cluster's).
-    response.cluster_authorized_operations = authorized::if_requested(
+    response.cluster_authorized_operations = access.operations(
         request.include_cluster_authorized_operations,
-        authorized::CLUSTER,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
     );
-    let topic_operations = authorized::if_requested(
-        request.include_topic_authorized_operations,
-        authorized::TOPIC,
-    );
+    let with_operations = request.include_topic_authorized_operations;
+    let operations = |name: &str| access.operations(with_operations, ResourceType::Topic, name);
 
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     let all = match &request.topics {
@@ -47,11 +49,13 @@ pub(crate) async fn handle(
         Some(list) => list.is_empty() && version == 0,
     };
     if all {
+        // As Kafka: the topics the requester may not describe are left out.
         response.topics = state
             .topics
             .all()
             .iter()
-            .map(|t| describe(t, node).with_topic_authorized_operations(topic_operations))
+            .filter(|t| access.topic(Operation::Describe, &t.name))
+            .map(|t| describe(t, node).with_topic_authorized_operations(operations(&t.name)))
             .collect();
         return response;
     }
@@ -60,21 +64,42 @@ pub(crate) async fn handle(
         state.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
     for wanted in request.topics.unwrap_or_default() {
         let entry = match wanted.name {
+            Some(name) if !access.topic(Operation::Describe, &name) => failed(
+                Some(name),
+                Uuid::nil(),
+                ResponseError::TopicAuthorizationFailed.code(),
+            ),
+            // As Kafka: a topic that auto-creation would create needs CREATE on the cluster
+            // or on the topic.
+            Some(name)
+                if may_create
+                    && state.topics.get(name.0.as_str()).is_none()
+                    && !access.may_create_topic(&name) =>
+            {
+                failed(
+                    Some(name),
+                    Uuid::nil(),
+                    ResponseError::TopicAuthorizationFailed.code(),
+                )
+            }
             Some(name) => by_name(state, name, may_create, node).await,
+            // An id the requester may not describe is answered as unknown, as Kafka does,
+            // so ids do not reveal topics.
             None => match state.topics.by_id(wanted.topic_id) {
-                Some(topic) => describe(&topic, node),
-                None => failed(None, wanted.topic_id, ResponseError::UnknownTopicId.code()),
+                Some(topic) if access.topic(Operation::Describe, &topic.name) => {
+                    describe(&topic, node)
+                }
+                _ => failed(None, wanted.topic_id, ResponseError::UnknownTopicId.code()),
             },
         };
         // As in Kafka, only topics described without error carry their operations.
-        let operations = if entry.error_code == 0 {
-            topic_operations
-        } else {
-            authorized::NOT_REQUESTED
+        let topic_operations = match (&entry.name, entry.error_code) {
+            (Some(name), 0) => operations(name),
+            _ => NOT_REQUESTED,
         };
         response
             .topics
-            .push(entry.with_topic_authorized_operations(operations));
+            .push(entry.with_topic_authorized_operations(topic_operations));
     }
     response
 }

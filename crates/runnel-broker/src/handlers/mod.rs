@@ -19,9 +19,10 @@ use crate::response::{self, Response};
 use crate::session::Session;
 use crate::shape;
 
+mod access;
+mod acl_apis;
 mod admin;
 pub(crate) mod api_versions;
-mod authorized;
 mod cluster;
 mod configs;
 mod fetch;
@@ -86,6 +87,9 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
+    (ApiKey::CreateAcls, 2, 3),
+    (ApiKey::DescribeAcls, 2, 3),
+    (ApiKey::DeleteAcls, 2, 3),
 ];
 
 /// The supported version range of `api`, if it is supported at all.
@@ -122,7 +126,12 @@ pub(crate) async fn handle(
         client_id: &client_id,
     };
     let mut throttle_ms = 0;
-    let outcome = dispatch(state, session, client, api, header, body, &mut throttle_ms).await;
+    let origin = Origin {
+        session,
+        client,
+        access: access::Access::new(&state.acls, session.principal.name(), session.peer.ip()),
+    };
+    let outcome = dispatch(state, &origin, api, header, body, &mut throttle_ms).await;
     let took = started.elapsed();
     // Long polls wait for data, and JoinGroup and SyncGroup for the group's other members:
     // that time is not work done for the client, so not its share of the broker.
@@ -146,15 +155,28 @@ pub(crate) async fn handle(
     }
 }
 
+/// Where a request comes from: its connection's session, the client its quotas count
+/// against, and the principal's rights.
+#[derive(Debug)]
+struct Origin<'a> {
+    session: &'a Session,
+    client: Client<'a>,
+    access: access::Access<'a>,
+}
+
 async fn dispatch(
     state: &Arc<BrokerState>,
-    session: &Session,
-    client: Client<'_>,
+    origin: &Origin<'_>,
     api: ApiKey,
     header: RequestHeader,
     mut body: Bytes,
     throttle_ms: &mut u64,
 ) -> Result<Option<Response>, RequestError> {
+    let Origin {
+        session,
+        client,
+        ref access,
+    } = *origin;
     let peer = session.peer;
     let listener = &*session.listener;
     let version = header.request_api_version;
@@ -183,7 +205,7 @@ async fn dispatch(
             *throttle_ms = state
                 .quotas
                 .record(client, QuotaKey::ProducerByteRate, size);
-            let response = produce::handle(state, request, version).await;
+            let response = produce::handle(state, access, request, version).await;
             match response {
                 Some(response) => respond(
                     api,
@@ -196,7 +218,7 @@ async fn dispatch(
         }
         ApiKey::Fetch => {
             let (mut response, by_reference) =
-                fetch::handle(state, decode(api, body, version, walked)?, version).await;
+                fetch::handle(state, access, decode(api, body, version, walked)?, version).await;
             *throttle_ms = state.quotas.record(
                 client,
                 QuotaKey::ConsumerByteRate,
@@ -215,7 +237,8 @@ async fn dispatch(
             api,
             version,
             id,
-            &list_offsets::handle(state, decode(api, body, version, walked)?, version).await,
+            &list_offsets::handle(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::Metadata => respond(
             api,
@@ -224,6 +247,7 @@ async fn dispatch(
             &metadata::handle(
                 state,
                 listener,
+                access,
                 decode(api, body, version, walked)?,
                 version,
             )
@@ -233,61 +257,68 @@ async fn dispatch(
             api,
             version,
             id,
-            &admin::create_topics(state, decode(api, body, version, walked)?, version).await,
+            &admin::create_topics(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::DeleteTopics => respond(
             api,
             version,
             id,
-            &admin::delete_topics(state, decode(api, body, version, walked)?, version).await,
+            &admin::delete_topics(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::CreatePartitions => respond(
             api,
             version,
             id,
-            &admin::create_partitions(state, decode(api, body, version, walked)?).await,
+            &admin::create_partitions(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DeleteRecords => respond(
             api,
             version,
             id,
-            &admin::delete_records(state, decode(api, body, version, walked)?).await,
+            &admin::delete_records(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeConfigs => respond(
             api,
             version,
             id,
-            &configs::describe(state, decode(api, body, version, walked)?, version),
+            &configs::describe(state, access, decode(api, body, version, walked)?, version),
         ),
         ApiKey::AlterConfigs => respond(
             api,
             version,
             id,
-            &configs::alter(state, decode(api, body, version, walked)?).await,
+            &configs::alter(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::IncrementalAlterConfigs => respond(
             api,
             version,
             id,
-            &configs::incremental_alter(state, decode(api, body, version, walked)?).await,
+            &configs::incremental_alter(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeCluster => respond(
             api,
             version,
             id,
-            &cluster::describe_cluster(state, listener, decode(api, body, version, walked)?),
+            &cluster::describe_cluster(state, listener, access, decode(api, body, version, walked)?),
         ),
         ApiKey::DescribeLogDirs => respond(
             api,
             version,
             id,
-            &cluster::describe_log_dirs(state, decode(api, body, version, walked)?),
+            &cluster::describe_log_dirs(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::OffsetForLeaderEpoch => respond(
             api,
             version,
             id,
-            &cluster::offset_for_leader_epoch(state, decode(api, body, version, walked)?, version),
+            &cluster::offset_for_leader_epoch(
+                state,
+                access,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         ApiKey::FindCoordinator => respond(
             api,
@@ -296,6 +327,7 @@ async fn dispatch(
             &group_apis::find_coordinator(
                 state,
                 listener,
+                access,
                 decode(api, body, version, walked)?,
                 version,
             ),
@@ -306,6 +338,7 @@ async fn dispatch(
             id,
             &group_apis::join_group(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 version,
                 group_apis::Client {
@@ -319,103 +352,111 @@ async fn dispatch(
             api,
             version,
             id,
-            &group_apis::sync_group(state, decode(api, body, version, walked)?).await,
+            &group_apis::sync_group(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::Heartbeat => respond(
             api,
             version,
             id,
-            &group_apis::heartbeat(state, decode(api, body, version, walked)?),
+            &group_apis::heartbeat(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::LeaveGroup => respond(
             api,
             version,
             id,
-            &group_apis::leave_group(state, decode(api, body, version, walked)?, version),
+            &group_apis::leave_group(state, access, decode(api, body, version, walked)?, version),
         ),
         ApiKey::OffsetCommit => respond(
             api,
             version,
             id,
-            &group_apis::offset_commit(state, decode(api, body, version, walked)?, version).await,
+            &group_apis::offset_commit(state, access, decode(api, body, version, walked)?, version)
+                .await,
         ),
         ApiKey::OffsetFetch => respond(
             api,
             version,
             id,
-            &group_apis::offset_fetch(state, decode(api, body, version, walked)?, version),
+            &group_apis::offset_fetch(state, access, decode(api, body, version, walked)?, version),
         ),
         ApiKey::ListGroups => respond(
             api,
             version,
             id,
-            &group_apis::list_groups(state, decode(api, body, version, walked)?),
+            &group_apis::list_groups(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::DescribeGroups => respond(
             api,
             version,
             id,
-            &group_apis::describe_groups(state, decode(api, body, version, walked)?, version),
+            &group_apis::describe_groups(
+                state,
+                access,
+                decode(api, body, version, walked)?,
+                version,
+            ),
         ),
         ApiKey::DeleteGroups => respond(
             api,
             version,
             id,
-            &group_apis::delete_groups(state, decode(api, body, version, walked)?).await,
+            &group_apis::delete_groups(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::OffsetDelete => respond(
             api,
             version,
             id,
-            &group_apis::offset_delete(state, decode(api, body, version, walked)?).await,
+            &group_apis::offset_delete(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::InitProducerId => respond(
             api,
             version,
             id,
-            &txn_apis::init_producer_id(state, decode(api, body, version, walked)?).await,
+            &txn_apis::init_producer_id(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::AddPartitionsToTxn => respond(
             api,
             version,
             id,
-            &txn_apis::add_partitions_to_txn(state, decode(api, body, version, walked)?).await,
+            &txn_apis::add_partitions_to_txn(state, access, decode(api, body, version, walked)?)
+                .await,
         ),
         ApiKey::AddOffsetsToTxn => respond(
             api,
             version,
             id,
-            &txn_apis::add_offsets_to_txn(state, decode(api, body, version, walked)?).await,
+            &txn_apis::add_offsets_to_txn(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::EndTxn => respond(
             api,
             version,
             id,
-            &txn_apis::end_txn(state, decode(api, body, version, walked)?).await,
+            &txn_apis::end_txn(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::TxnOffsetCommit => respond(
             api,
             version,
             id,
-            &txn_apis::txn_offset_commit(state, decode(api, body, version, walked)?).await,
+            &txn_apis::txn_offset_commit(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeTransactions => respond(
             api,
             version,
             id,
-            &txn_apis::describe_transactions(state, decode(api, body, version, walked)?).await,
+            &txn_apis::describe_transactions(state, access, decode(api, body, version, walked)?)
+                .await,
         ),
         ApiKey::ListTransactions => respond(
             api,
             version,
             id,
-            &txn_apis::list_transactions(state, decode(api, body, version, walked)?).await,
+            &txn_apis::list_transactions(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeProducers => respond(
             api,
             version,
             id,
-            &txn_apis::describe_producers(state, decode(api, body, version, walked)?),
+            &txn_apis::describe_producers(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::ShareGroupHeartbeat => respond(
             api,
@@ -423,6 +464,7 @@ async fn dispatch(
             id,
             &share_apis::heartbeat(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 header.client_id.as_deref().unwrap_or_default(),
                 peer,
@@ -433,13 +475,13 @@ async fn dispatch(
             api,
             version,
             id,
-            &share_apis::describe(state, decode(api, body, version, walked)?),
+            &share_apis::describe(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::ShareFetch => respond(
             api,
             version,
             id,
-            &share_apis::share_fetch(state, listener, decode(api, body, version, walked)?).await,
+            &share_apis::share_fetch(state, listener, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::ShareAcknowledge => {
             // v2 is v1 plus one flag byte; kafka-protocol 0.18 codes v1 only.
@@ -454,7 +496,7 @@ async fn dispatch(
             } else {
                 (decode(api, body, version, walked)?, false)
             };
-            let response = share_apis::share_acknowledge(state, request, renew).await;
+            let response = share_apis::share_acknowledge(state, access, request, renew).await;
             let frame = codec::encode_response(api, 1, id, &response.body)?;
             let frame = share_apis::with_lock_timeout(frame, version, response.lock_ms);
             Ok(Some(frame.into()))
@@ -463,19 +505,19 @@ async fn dispatch(
             api,
             version,
             id,
-            &share_apis::describe_offsets(state, decode(api, body, version, walked)?),
+            &share_apis::describe_offsets(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::AlterShareGroupOffsets => respond(
             api,
             version,
             id,
-            &share_apis::alter_offsets(state, decode(api, body, version, walked)?).await,
+            &share_apis::alter_offsets(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DeleteShareGroupOffsets => respond(
             api,
             version,
             id,
-            &share_apis::delete_offsets(state, decode(api, body, version, walked)?).await,
+            &share_apis::delete_offsets(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::ConsumerGroupHeartbeat => respond(
             api,
@@ -483,6 +525,7 @@ async fn dispatch(
             id,
             &group_apis::consumer_group_heartbeat(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 version,
                 group_apis::Client {
@@ -497,6 +540,7 @@ async fn dispatch(
             id,
             &group_apis::consumer_group_describe(
                 state,
+                access,
                 decode(api, body, version, walked)?,
                 version,
             ),
@@ -505,13 +549,31 @@ async fn dispatch(
             api,
             version,
             id,
-            &quotas::alter(state, decode(api, body, version, walked)?).await,
+            &quotas::alter(state, access, decode(api, body, version, walked)?).await,
         ),
         ApiKey::DescribeClientQuotas => respond(
             api,
             version,
             id,
-            &quotas::describe(state, decode(api, body, version, walked)?),
+            &quotas::describe(state, access, decode(api, body, version, walked)?),
+        ),
+        ApiKey::CreateAcls => respond(
+            api,
+            version,
+            id,
+            &acl_apis::create(state, access, decode(api, body, version, walked)?).await,
+        ),
+        ApiKey::DescribeAcls => respond(
+            api,
+            version,
+            id,
+            &acl_apis::describe(state, access, decode(api, body, version, walked)?),
+        ),
+        ApiKey::DeleteAcls => respond(
+            api,
+            version,
+            id,
+            &acl_apis::delete(state, access, decode(api, body, version, walked)?).await,
         ),
         // On a SASL listener the server answers these before they reach dispatch; here the
         // connection does not use SASL, and Kafka answers ILLEGAL_SASL_STATE.

@@ -11,6 +11,9 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use runnel_log::{AppendInfo, BatchError, BatchHeader, LogError};
 
+use runnel_acl::Operation;
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
 
@@ -112,22 +115,32 @@ fn record_error(batch_index: i32, message: String) -> BatchIndexAndErrorMessage 
 /// Answers a produce request; `None` for acks=0, which gets no response at all.
 pub(crate) async fn handle(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ProduceRequest,
     _version: i16,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
+    let transactional_id = request.transactional_id.as_ref().map(|id| id.0.to_string());
     // Refusals that apply to every partition of the request.
-    let refusal = if !matches!(acks, -1..=1) {
+    let refusal = if let Some(code @ 1..) = transactional_id
+        .as_deref()
+        .map(|id| access.transactional_id_code(Operation::Write, id))
+    {
+        Some(code)
+    } else if !matches!(acks, -1..=1) {
         Some(ResponseError::InvalidRequiredAcks.code())
     } else {
         None
     };
-    let transactional_id = request.transactional_id.as_ref().map(|id| id.0.to_string());
     let mut response = ProduceResponse::default();
     // Appends to different partitions run concurrently (each waits for its own fsync).
     let mut pending = Vec::new();
     for topic in request.topic_data {
         let found = state.topics.get(topic.name.0.as_str());
+        let refusal = refusal.or(match access.topic_code(Operation::Write, &topic.name) {
+            0 => None,
+            refused => Some(refused),
+        });
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
             let index = data.index;

@@ -12,6 +12,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use runnel_acl::Operation;
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::quotas::entity::{CLIENT_ID, USER};
 use crate::quotas::{Change, Entity, Name, QuotaError, QuotaKey};
@@ -27,10 +30,24 @@ fn invalid(message: String) -> (i16, String) {
 
 pub(super) async fn alter(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: AlterClientQuotasRequest,
 ) -> AlterClientQuotasResponse {
+    // As Kafka: ALTER_CONFIGS on the cluster, else every entry is refused.
     let checked: Vec<Result<Vec<Change>, (i16, String)>> =
-        request.entries.iter().map(changes_of).collect();
+        match access.cluster_code(Operation::AlterConfigs) {
+            0 => request.entries.iter().map(changes_of).collect(),
+            refused => request
+                .entries
+                .iter()
+                .map(|_| {
+                    Err((
+                        refused,
+                        "ALTER_CONFIGS on the cluster is needed to alter quotas".to_owned(),
+                    ))
+                })
+                .collect(),
+        };
     let mut outcome: Vec<Option<(i16, String)>> =
         checked.iter().map(|c| c.as_ref().err().cloned()).collect();
     if !request.validate_only {
@@ -223,9 +240,19 @@ fn filter_of(components: &[ComponentData], strict: bool) -> Result<Filter, (i16,
 
 pub(super) fn describe(
     state: &BrokerState,
+    access: &Access<'_>,
     request: DescribeClientQuotasRequest,
 ) -> DescribeClientQuotasResponse {
+    let refused = access.cluster_code(Operation::DescribeConfigs);
     let filter = match filter_of(&request.components, request.strict) {
+        _ if refused != 0 => {
+            return DescribeClientQuotasResponse::default()
+                .with_error_code(refused)
+                .with_error_message(Some(StrBytes::from_static_str(
+                    "DESCRIBE_CONFIGS on the cluster is needed to describe quotas",
+                )))
+                .with_entries(None)
+        }
         Ok(filter) => filter,
         Err((code, message)) => {
             return DescribeClientQuotasResponse::default()

@@ -13,6 +13,9 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
+use runnel_acl::{Operation, ResourceType};
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::listeners::ListenerInfo;
 use crate::share::fetch::{self, Budget, PartitionAcks};
@@ -46,12 +49,17 @@ async fn finish(state: &Arc<BrokerState>, settled: Settled) -> Result<(), i16> {
 
 pub(crate) async fn heartbeat(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ShareGroupHeartbeatRequest,
     client_id: &str,
     peer: SocketAddr,
 ) -> ShareGroupHeartbeatResponse {
     let group = request.group_id.0.to_string();
     let mut response = ShareGroupHeartbeatResponse::default();
+    let refused = access.group_code(Operation::Read, &group);
+    if refused != 0 {
+        return response.with_error_code(refused);
+    }
     if state.groups.lock().contains_key(&group) {
         response.error_code = ResponseError::InconsistentGroupProtocol.code();
         response.error_message = Some(text("the group id belongs to a consumer group"));
@@ -102,6 +110,7 @@ pub(crate) async fn heartbeat(
 
 pub(crate) fn describe(
     state: &BrokerState,
+    access: &Access<'_>,
     request: ShareGroupDescribeRequest,
 ) -> ShareGroupDescribeResponse {
     let mut response = ShareGroupDescribeResponse::default();
@@ -109,7 +118,20 @@ pub(crate) fn describe(
         let id = group_id.0.to_string();
         let mut described = share_group_describe_response::DescribedGroup::default()
             .with_group_id(group_id)
-            .with_authorized_operations(i32::MIN);
+            .with_authorized_operations(access.operations(
+                request.include_authorized_operations,
+                ResourceType::Group,
+                &id,
+            ));
+        let refused = access.group_code(Operation::Describe, &id);
+        if refused != 0 {
+            response.groups.push(
+                described
+                    .with_error_code(refused)
+                    .with_authorized_operations(super::access::NOT_REQUESTED),
+            );
+            continue;
+        }
         match state.shares.describe(&id) {
             None => {
                 described.error_code = ResponseError::GroupIdNotFound.code();
@@ -182,13 +204,41 @@ fn leader(state: &BrokerState) -> (i32, i32) {
     (state.config.node_id, 0)
 }
 
+/// The code refusing a share fetch or acknowledgement: READ on the group, then on every
+/// topic named (by id; an unknown id is answered as unknown later).
+fn share_read_refusal(
+    state: &BrokerState,
+    access: &Access<'_>,
+    group: &str,
+    topic_ids: impl Iterator<Item = Uuid>,
+) -> i16 {
+    match access.group_code(Operation::Read, group) {
+        0 => topic_ids
+            .filter_map(|id| topic_name(state, id))
+            .map(|name| access.topic_code(Operation::Read, &name))
+            .find(|code| *code != 0)
+            .unwrap_or(0),
+        refused => refused,
+    }
+}
+
 pub(crate) async fn share_fetch(
     state: &Arc<BrokerState>,
     listener: &ListenerInfo,
+    access: &Access<'_>,
     request: ShareFetchRequest,
 ) -> ShareFetchResponse {
     let mut response = ShareFetchResponse::default();
     let (group, member) = identity(&request.group_id, &request.member_id);
+    let refused = share_read_refusal(
+        state,
+        access,
+        &group,
+        request.topics.iter().map(|t| t.topic_id),
+    );
+    if refused != 0 {
+        return response.with_error_code(refused);
+    }
     let settings = state.shares.settings(&group);
     response.acquisition_lock_timeout_ms =
         i32::try_from(settings.limits.lock_ms).unwrap_or(i32::MAX);
@@ -372,11 +422,24 @@ pub(crate) struct Acknowledged {
 /// the member's locks by the group's lock duration from now.
 pub(crate) async fn share_acknowledge(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ShareAcknowledgeRequest,
     renew: bool,
 ) -> Acknowledged {
     let (group, _) = identity(&request.group_id, &request.member_id);
     let lock_ms = state.shares.settings(&group).limits.lock_ms;
+    let refused = share_read_refusal(
+        state,
+        access,
+        &group,
+        request.topics.iter().map(|t| t.topic_id),
+    );
+    if refused != 0 {
+        return Acknowledged {
+            body: ShareAcknowledgeResponse::default().with_error_code(refused),
+            lock_ms: i32::try_from(lock_ms).unwrap_or(i32::MAX),
+        };
+    }
     let renew_until = renew.then(|| state.shares.now_ms() + lock_ms);
     Acknowledged {
         body: acknowledge(state, request, renew_until).await,
@@ -503,6 +566,7 @@ fn be(value: i64) -> Bytes {
 
 pub(crate) fn describe_offsets(
     state: &BrokerState,
+    access: &Access<'_>,
     request: DescribeShareGroupOffsetsRequest,
 ) -> DescribeShareGroupOffsetsResponse {
     let mut response = DescribeShareGroupOffsetsResponse::default();
@@ -512,6 +576,11 @@ pub(crate) fn describe_offsets(
             describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseGroup::default(
             )
             .with_group_id(wanted.group_id);
+        let refused = access.group_code(Operation::Describe, &id);
+        if refused != 0 {
+            response.groups.push(group.with_error_code(refused));
+            continue;
+        }
         let known = state.shares.partitions_of(&id);
         // Null topics: every share-partition the group has state for.
         let topics: Vec<(String, Vec<i32>)> = match wanted.topics {
@@ -575,10 +644,23 @@ fn without_members(state: &BrokerState, group: &str) -> Result<(), i16> {
 
 pub(crate) async fn alter_offsets(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: AlterShareGroupOffsetsRequest,
 ) -> AlterShareGroupOffsetsResponse {
     let mut response = AlterShareGroupOffsetsResponse::default();
     let group = request.group_id.0.to_string();
+    let refused = match access.group_code(Operation::Read, &group) {
+        0 => request
+            .topics
+            .iter()
+            .map(|t| access.topic_code(Operation::Read, &t.topic_name))
+            .find(|code| *code != 0)
+            .unwrap_or(0),
+        refused => refused,
+    };
+    if refused != 0 {
+        return response.with_error_code(refused);
+    }
     if let Err(code) = without_members(state, &group) {
         response.error_code = code;
         return response;
@@ -641,10 +723,23 @@ pub(crate) async fn alter_offsets(
 
 pub(crate) async fn delete_offsets(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DeleteShareGroupOffsetsRequest,
 ) -> DeleteShareGroupOffsetsResponse {
     let mut response = DeleteShareGroupOffsetsResponse::default();
     let group = request.group_id.0.to_string();
+    let refused = match access.group_code(Operation::Delete, &group) {
+        0 => request
+            .topics
+            .iter()
+            .map(|t| access.topic_code(Operation::Read, &t.topic_name))
+            .find(|code| *code != 0)
+            .unwrap_or(0),
+        refused => refused,
+    };
+    if refused != 0 {
+        return response.with_error_code(refused);
+    }
     if let Err(code) = without_members(state, &group) {
         response.error_code = code;
         return response;

@@ -27,6 +27,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use runnel_acl::Operation;
+
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::error::log_error_code;
 use crate::groups::store::{self, PendingCommit};
@@ -39,19 +42,31 @@ fn text(s: impl Into<String>) -> StrBytes {
 
 pub(crate) async fn init_producer_id(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
     let current =
         (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
-    let outcome = state
-        .transactions
-        .init_producer_id(
-            state,
-            request.transactional_id.as_ref().map(|id| id.0.as_str()),
-            request.transaction_timeout_ms,
-            current,
-        )
-        .await;
+    let transactional_id = request.transactional_id.as_ref().map(|id| id.0.as_str());
+    // As Kafka: WRITE on the transactional id; without one, idempotent writing.
+    let refused = match transactional_id {
+        Some(id) => access.transactional_id_code(Operation::Write, id),
+        None if access.may_write_idempotently() => 0,
+        None => ResponseError::ClusterAuthorizationFailed.code(),
+    };
+    let outcome = if refused != 0 {
+        Err(refused)
+    } else {
+        state
+            .transactions
+            .init_producer_id(
+                state,
+                transactional_id,
+                request.transaction_timeout_ms,
+                current,
+            )
+            .await
+    };
     match outcome {
         Ok((producer_id, epoch)) => InitProducerIdResponse::default()
             .with_producer_id(ProducerId(producer_id))
@@ -66,26 +81,35 @@ pub(crate) async fn init_producer_id(
 /// Clients send versions 0–3 (one transaction per request); 4 and up are broker-to-broker.
 pub(crate) async fn add_partitions_to_txn(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
-    let mut unknown = Vec::new();
+    let transactional_id = request.v3_and_below_transactional_id.0.as_str();
+    let id_refused = access.transactional_id_code(Operation::Write, transactional_id);
+    // Partitions refused outright (the code for each), and those to add.
+    let mut refused = Vec::new();
     let mut wanted = Vec::new();
     for topic in &request.v3_and_below_topics {
         let found = state.topics.get(topic.name.0.as_str());
+        let topic_refused = access.topic_code(Operation::Write, &topic.name);
         for &index in &topic.partitions {
             let key = (topic.name.0.to_string(), index);
             let valid = found
                 .as_ref()
                 .is_some_and(|t| !t.internal && t.partition(index).is_some());
-            if valid {
+            if id_refused != 0 {
+                refused.push((key, id_refused));
+            } else if topic_refused != 0 {
+                refused.push((key, topic_refused));
+            } else if valid {
                 wanted.push(key);
             } else {
-                unknown.push(key);
+                refused.push((key, ResponseError::UnknownTopicOrPartition.code()));
             }
         }
     }
     // Like Kafka: one bad partition fails the request, and the others are not attempted.
-    let outcome = if unknown.is_empty() {
+    let outcome = if refused.is_empty() {
         state
             .transactions
             .add(
@@ -108,14 +132,11 @@ pub(crate) async fn add_partitions_to_txn(
             .or_default()
             .push(partition_result(*index, code));
     }
-    for (topic, index) in &unknown {
+    for ((topic, index), code) in &refused {
         by_topic
             .entry(topic.clone())
             .or_default()
-            .push(partition_result(
-                *index,
-                ResponseError::UnknownTopicOrPartition.code(),
-            ));
+            .push(partition_result(*index, *code));
     }
     let results = by_topic
         .into_iter()
@@ -136,10 +157,17 @@ fn partition_result(index: i32, code: i16) -> AddPartitionsToTxnPartitionResult 
 
 pub(crate) async fn add_offsets_to_txn(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: AddOffsetsToTxnRequest,
 ) -> AddOffsetsToTxnResponse {
     let group = request.group_id.0.to_string();
-    let outcome = if group.is_empty() {
+    let refused = match access.transactional_id_code(Operation::Write, &request.transactional_id) {
+        0 => access.group_code(Operation::Read, &group),
+        refused => refused,
+    };
+    let outcome = if refused != 0 {
+        Err(refused)
+    } else if group.is_empty() {
         Err(ResponseError::InvalidGroupId.code())
     } else {
         state
@@ -157,17 +185,26 @@ pub(crate) async fn add_offsets_to_txn(
     AddOffsetsToTxnResponse::default().with_error_code(outcome.err().unwrap_or(0))
 }
 
-pub(crate) async fn end_txn(state: &Arc<BrokerState>, request: EndTxnRequest) -> EndTxnResponse {
-    let outcome = state
-        .transactions
-        .end_txn(
-            state,
-            request.transactional_id.0.as_str(),
-            request.producer_id.0,
-            request.producer_epoch,
-            request.committed,
-        )
-        .await;
+pub(crate) async fn end_txn(
+    state: &Arc<BrokerState>,
+    access: &Access<'_>,
+    request: EndTxnRequest,
+) -> EndTxnResponse {
+    let outcome = match access.transactional_id_code(Operation::Write, &request.transactional_id) {
+        0 => {
+            state
+                .transactions
+                .end_txn(
+                    state,
+                    request.transactional_id.0.as_str(),
+                    request.producer_id.0,
+                    request.producer_epoch,
+                    request.committed,
+                )
+                .await
+        }
+        refused => Err(refused),
+    };
     EndTxnResponse::default()
         .with_error_code(outcome.err().unwrap_or(0))
         .with_producer_id(ProducerId(-1))
@@ -178,20 +215,30 @@ pub(crate) async fn end_txn(state: &Arc<BrokerState>, request: EndTxnRequest) ->
 /// of the producer's transaction, visible once its commit marker is written.
 pub(crate) async fn txn_offset_commit(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
     let group = request.group_id.0.to_string();
     let (producer_id, epoch) = (request.producer_id.0, request.producer_epoch);
-    let mut refusal = state
-        .transactions
-        .verify_group(
-            request.transactional_id.0.as_str(),
-            producer_id,
-            epoch,
-            &group,
-        )
-        .await
-        .err();
+    // As Kafka: WRITE on the transactional id, READ on the group, then READ on each topic.
+    let refused = match access.transactional_id_code(Operation::Write, &request.transactional_id) {
+        0 => access.group_code(Operation::Read, &group),
+        refused => refused,
+    };
+    let mut refusal = if refused != 0 {
+        Some(refused)
+    } else {
+        state
+            .transactions
+            .verify_group(
+                request.transactional_id.0.as_str(),
+                producer_id,
+                epoch,
+                &group,
+            )
+            .await
+            .err()
+    };
     // From v3 the consumer's group membership is checked too (KIP-447), as OffsetCommit does.
     if refusal.is_none() && !request.member_id.is_empty() {
         refusal = state
@@ -210,6 +257,7 @@ pub(crate) async fn txn_offset_commit(
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let found = state.topics.get(topic.name.0.as_str());
+        let topic_refused = access.topic_code(Operation::Read, &topic.name);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let wanted = WantedCommit {
@@ -221,6 +269,7 @@ pub(crate) async fn txn_offset_commit(
             };
             let checked = match refusal {
                 Some(code) => Err(code),
+                None if topic_refused != 0 => Err(topic_refused),
                 None => wanted.check(found.as_deref(), now),
             };
             let code = match checked {
@@ -269,6 +318,7 @@ pub(crate) async fn txn_offset_commit(
 
 pub(crate) async fn describe_transactions(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
     let ids: Vec<String> = request
@@ -280,7 +330,19 @@ pub(crate) async fn describe_transactions(
     let states = described
         .into_iter()
         .map(|(id, meta)| match meta {
-            Some(meta) => described_state(meta),
+            // As Kafka: DESCRIBE on the id, and only the topics the requester may describe.
+            _ if !access.transactional_id(Operation::Describe, &id) => {
+                describe_transactions_response::TransactionState::default()
+                    .with_transactional_id(TransactionalId(text(id)))
+                    .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code())
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+            }
+            Some(mut meta) => {
+                meta.partitions
+                    .retain(|(topic, _)| access.topic(Operation::Describe, topic));
+                described_state(meta)
+            }
             None => describe_transactions_response::TransactionState::default()
                 .with_transactional_id(TransactionalId(text(id)))
                 .with_error_code(ResponseError::TransactionalIdNotFound.code())
@@ -317,6 +379,7 @@ fn described_state(meta: TxnMetadata) -> describe_transactions_response::Transac
 
 pub(crate) async fn list_transactions(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ListTransactionsRequest,
 ) -> ListTransactionsResponse {
     let known = |name: &str| TxnState::ALL.iter().any(|s| s.name() == name);
@@ -333,6 +396,7 @@ pub(crate) async fn list_transactions(
         .await
         .into_iter()
         .filter_map(|(_, meta)| meta)
+        .filter(|m| access.transactional_id(Operation::Describe, &m.transactional_id))
         .filter(|m| {
             request.state_filters.is_empty()
                 || request
@@ -367,6 +431,7 @@ pub(crate) async fn list_transactions(
 /// The producers each partition remembers (for `kafka-transactions.sh describe-producers`).
 pub(crate) fn describe_producers(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
     let topics = request
@@ -374,11 +439,15 @@ pub(crate) fn describe_producers(
         .into_iter()
         .map(|topic| {
             let found = state.topics.get(topic.name.0.as_str());
+            let refused = access.topic_code(Operation::Read, &topic.name);
             let partitions = topic
                 .partition_indexes
                 .iter()
                 .map(|&index| {
                     let response = PartitionResponse::default().with_partition_index(index);
+                    if refused != 0 {
+                        return response.with_error_code(refused);
+                    }
                     let Some(partition) = found.as_ref().and_then(|t| t.partition(index)) else {
                         return response
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code());

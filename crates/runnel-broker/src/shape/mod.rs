@@ -13,6 +13,7 @@
 //! are decoded as known fields; in debug builds the dispatcher also checks that walker and
 //! decoder consumed the same number of bytes.
 
+mod acl_requests;
 mod quota_requests;
 mod reference;
 mod requests;
@@ -262,6 +263,9 @@ pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError
         ApiKey::AlterUserScramCredentials => {
             scram_requests::alter_user_scram_credentials(w, version)
         }
+        ApiKey::CreateAcls => acl_requests::create_acls(w, version),
+        ApiKey::DescribeAcls => acl_requests::describe_acls(w, version),
+        ApiKey::DeleteAcls => acl_requests::delete_acls(w, version),
         other => Err(ShapeError::NoShape(other)),
     }?;
     Ok(w.consumed())

@@ -65,6 +65,9 @@ pub fn decoded_len(api: ApiKey, version: i16, body: &[u8]) -> Option<usize> {
             len::<DescribeUserScramCredentialsRequest>(body, version)
         }
         ApiKey::AlterUserScramCredentials => len::<AlterUserScramCredentialsRequest>(body, version),
+        ApiKey::CreateAcls => len::<CreateAclsRequest>(body, version),
+        ApiKey::DescribeAcls => len::<DescribeAclsRequest>(body, version),
+        ApiKey::DeleteAcls => len::<DeleteAclsRequest>(body, version),
         ApiKey::AlterShareGroupOffsets => len::<AlterShareGroupOffsetsRequest>(body, version),
         ApiKey::DeleteShareGroupOffsets => len::<DeleteShareGroupOffsetsRequest>(body, version),
         ApiKey::ConsumerGroupHeartbeat => len::<ConsumerGroupHeartbeatRequest>(body, version),

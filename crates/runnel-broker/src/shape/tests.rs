@@ -456,6 +456,39 @@ fn samples(api: ApiKey) -> Vec<Sample> {
                     .with_salt(Bytes::from_static(b"salt"))
                     .with_salted_password(Bytes::from_static(b"salted"))])
         })),
+        ApiKey::CreateAcls => out.push(enc(|| {
+            let creation = create_acls_request::AclCreation::default()
+                .with_resource_type(2)
+                .with_resource_name(s("orders"))
+                .with_resource_pattern_type(3)
+                .with_principal(s("User:alice"))
+                .with_host(s("*"))
+                .with_operation(3)
+                .with_permission_type(3);
+            CreateAclsRequest::default().with_creations(vec![
+                creation.clone(),
+                creation.with_unknown_tagged_field(7, Bytes::from_static(b"tag")),
+            ])
+        })),
+        ApiKey::DescribeAcls => out.push(enc(|| {
+            DescribeAclsRequest::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(Some(s("orders")))
+                .with_pattern_type_filter(2)
+                .with_principal_filter(Some(s("User:alice")))
+                .with_host_filter(None)
+                .with_operation(1)
+                .with_permission_type(1)
+        })),
+        ApiKey::DeleteAcls => out.push(enc(|| {
+            let filter = delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(1)
+                .with_resource_name_filter(Some(s("orders")))
+                .with_pattern_type_filter(1)
+                .with_operation(1)
+                .with_permission_type(1);
+            DeleteAclsRequest::default().with_filters(vec![filter.clone(), filter])
+        })),
         ApiKey::ConsumerGroupDescribe => out.push(enc(|| {
             ConsumerGroupDescribeRequest::default()
                 .with_group_ids(vec![GroupId(s("a")), GroupId(s("bb"))])
@@ -561,6 +594,9 @@ fn encodings() -> Vec<(ApiKey, i16, Vec<u8>)> {
                 ApiKey::AlterUserScramCredentials => {
                     default_encoding::<AlterUserScramCredentialsRequest>(version)
                 }
+                ApiKey::CreateAcls => default_encoding::<CreateAclsRequest>(version),
+                ApiKey::DescribeAcls => default_encoding::<DescribeAclsRequest>(version),
+                ApiKey::DeleteAcls => default_encoding::<DeleteAclsRequest>(version),
                 ApiKey::ApiVersions => continue, // no arrays; decoded directly
                 other => panic!("{other:?} is supported but has no test encoding"),
             };
