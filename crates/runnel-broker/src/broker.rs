@@ -154,7 +154,14 @@ impl Broker {
                 )?;
                 let scram_credentials = ScramCredentials::open(&opening.data_dir)?;
                 let acls = Acls::open(&opening.data_dir, &opening.authorization)?;
-                Ok((topics, cluster_id, producer_ids, quotas, scram_credentials, acls))
+                Ok((
+                    topics,
+                    cluster_id,
+                    producer_ids,
+                    quotas,
+                    scram_credentials,
+                    acls,
+                ))
             })
             .await
             .map_err(|e| BrokerError::Task(e.to_string()))??;

@@ -301,7 +301,12 @@ async fn dispatch(
             api,
             version,
             id,
-            &cluster::describe_cluster(state, listener, access, decode(api, body, version, walked)?),
+            &cluster::describe_cluster(
+                state,
+                listener,
+                access,
+                decode(api, body, version, walked)?,
+            ),
         ),
         ApiKey::DescribeLogDirs => respond(
             api,
@@ -481,7 +486,8 @@ async fn dispatch(
             api,
             version,
             id,
-            &share_apis::share_fetch(state, listener, access, decode(api, body, version, walked)?).await,
+            &share_apis::share_fetch(state, listener, access, decode(api, body, version, walked)?)
+                .await,
         ),
         ApiKey::ShareAcknowledge => {
             // v2 is v1 plus one flag byte; kafka-protocol 0.18 codes v1 only.
