@@ -178,28 +178,28 @@ impl Authorizer {
         resource_type: ResourceType,
         name: &'a str,
     ) -> impl Iterator<Item = &'a AclBinding> {
-        let literal = |name: &str| ResourcePattern {
+        let pattern = |pattern_type, name: &str| ResourcePattern {
             resource_type,
-            pattern_type: PatternType::Literal,
+            pattern_type,
             name: name.to_owned(),
         };
-        let mut patterns = vec![literal(name)];
+        let mut literals = vec![pattern(PatternType::Literal, name)];
         if name != WILDCARD {
-            patterns.push(literal(WILDCARD));
+            literals.push(pattern(PatternType::Literal, WILDCARD));
         }
-        patterns.extend(
-            name.char_indices()
-                .map(|(i, c)| &name[..i + c.len_utf8()])
-                .map(|prefix| ResourcePattern {
-                    resource_type,
-                    pattern_type: PatternType::Prefixed,
-                    name: prefix.to_owned(),
-                }),
-        );
-        patterns
+        let literal = literals
             .into_iter()
             .filter_map(|pattern| self.by_pattern.get(&pattern))
-            .flatten()
+            .flatten();
+        // Every prefix of `name` sorts between the empty prefix and `name` itself: one range
+        // walk over the prefixed patterns, with no pattern built per prefix (names come from
+        // the network, and one per prefix would cost the square of a name's length).
+        let prefixed = self
+            .by_pattern
+            .range(pattern(PatternType::Prefixed, "")..=pattern(PatternType::Prefixed, name))
+            .filter(move |(pattern, _)| name.starts_with(pattern.name.as_str()))
+            .flat_map(|(_, bindings)| bindings);
+        literal.chain(prefixed)
     }
 }
 

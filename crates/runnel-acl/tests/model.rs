@@ -272,3 +272,38 @@ fn deny_wins_over_allow_and_super_users_over_deny() {
     assert!(authorizer.authorize(who("User:bob"), Operation::Describe, t, "orders"));
     assert!(authorizer.authorize(who("User:root"), Operation::Delete, t, "anything"));
 }
+
+/// Names come from the network unchecked: a name of a mebibyte is decided by walking the
+/// prefixed patterns, not by building one pattern per prefix (which would need about half a
+/// tebibyte for this name).
+#[test]
+fn a_huge_name_is_decided_without_a_pattern_per_prefix() {
+    let mut authorizer = Authorizer::new(Vec::new(), false);
+    for (name, permission) in [
+        ("orders-", Permission::Allow),
+        ("orders-eu", Permission::Deny),
+    ] {
+        authorizer
+            .add(AclBinding {
+                pattern: ResourcePattern {
+                    resource_type: ResourceType::Topic,
+                    pattern_type: PatternType::Prefixed,
+                    name: name.to_owned(),
+                },
+                principal: "User:alice".to_owned(),
+                host: "*".to_owned(),
+                operation: Operation::Read,
+                permission,
+            })
+            .unwrap();
+    }
+    let alice = Requester {
+        principal: "User:alice",
+        host: "10.0.0.1",
+    };
+    let huge = |prefix: &str| format!("{prefix}{}", "x".repeat(1 << 20));
+    let read = |name: &str| authorizer.authorize(alice, Operation::Read, ResourceType::Topic, name);
+    assert!(read(&huge("orders-us-")));
+    assert!(!read(&huge("orders-eu-")), "a DENY wins");
+    assert!(!read(&huge("payments-")));
+}

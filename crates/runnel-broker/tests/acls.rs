@@ -721,3 +721,63 @@ async fn cluster_and_transaction_apis_answer_kafkas_errors_and_super_users_pass(
     );
     broker.shutdown().await.unwrap();
 }
+
+/// SCRAM credentials are the cluster's: DESCRIBE on it to list them, ALTER to change them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_credentials_need_cluster_rights() {
+    use kafka_protocol::messages::alter_user_scram_credentials_request::ScramCredentialUpsertion;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_authorized(dir.path()).await;
+    let mut raw = Raw::connect(&broker).await;
+    let describe = DescribeUserScramCredentialsRequest::default().with_users(None);
+    let alter = AlterUserScramCredentialsRequest::default().with_upsertions(vec![
+        ScramCredentialUpsertion::default()
+            .with_name(s("alice"))
+            .with_mechanism(2)
+            .with_iterations(4096)
+            .with_salt(Bytes::from_static(b"salt"))
+            .with_salted_password(Bytes::from(vec![7u8; 64])),
+    ]);
+
+    let d: DescribeUserScramCredentialsResponse = raw
+        .call(ApiKey::DescribeUserScramCredentials, 0, &describe)
+        .await;
+    assert_eq!(
+        d.error_code,
+        code(ResponseError::ClusterAuthorizationFailed)
+    );
+    let a: AlterUserScramCredentialsResponse =
+        raw.call(ApiKey::AlterUserScramCredentials, 0, &alter).await;
+    assert_eq!(a.results.len(), 1);
+    assert_eq!(
+        a.results[0].error_code,
+        code(ResponseError::ClusterAuthorizationFailed)
+    );
+    assert!(broker
+        .state()
+        .scram_credentials
+        .table()
+        .describe("alice")
+        .is_none());
+
+    // ALTER on the cluster changes them, and implies DESCRIBE.
+    set(
+        &broker,
+        &allow(ResourceType::Cluster, "kafka-cluster", Operation::Alter),
+        true,
+    );
+    let a: AlterUserScramCredentialsResponse =
+        raw.call(ApiKey::AlterUserScramCredentials, 0, &alter).await;
+    assert_eq!(
+        a.results[0].error_code, 0,
+        "{:?}",
+        a.results[0].error_message
+    );
+    let d: DescribeUserScramCredentialsResponse = raw
+        .call(ApiKey::DescribeUserScramCredentials, 0, &describe)
+        .await;
+    assert_eq!(d.error_code, 0);
+    let users: Vec<String> = d.results.iter().map(|r| r.user.to_string()).collect();
+    assert_eq!(users, ["alice"]);
+    broker.shutdown().await.unwrap();
+}

@@ -610,13 +610,13 @@ async fn dispatch(
             api,
             version,
             id,
-            &scram_credentials::describe(state, decode(api, body, version, walked)?),
+            &scram_credentials::describe(state, access, decode(api, body, version, walked)?),
         ),
         ApiKey::AlterUserScramCredentials => respond(
             api,
             version,
             id,
-            &scram_credentials::alter(state, decode(api, body, version, walked)?).await,
+            &scram_credentials::alter(state, access, decode(api, body, version, walked)?).await,
         ),
         _ => Err(RequestError::UnsupportedVersion { api, version }),
     }

@@ -14,9 +14,11 @@ use kafka_protocol::messages::{
     DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use runnel_acl::Operation;
 use runnel_auth::credentials::MAX_USER_BYTES;
 use runnel_auth::{CredentialTable, ScramCredential, ScramMechanism};
 
+use super::access::Access;
 use crate::broker::BrokerState;
 use crate::scram_credentials::CredentialStoreError;
 
@@ -24,8 +26,16 @@ type Refusal = (ResponseError, String);
 
 pub(super) fn describe(
     state: &BrokerState,
+    access: &Access<'_>,
     request: DescribeUserScramCredentialsRequest,
 ) -> DescribeUserScramCredentialsResponse {
+    if !access.cluster(Operation::Describe) {
+        return DescribeUserScramCredentialsResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+            .with_error_message(Some(StrBytes::from_static_str(
+                "describing SCRAM credentials needs DESCRIBE on the cluster",
+            )));
+    }
     let table = state.scram_credentials.table();
     let users: Vec<String> = match request.users {
         // Null or empty: every user.
@@ -79,6 +89,7 @@ enum Change {
 
 pub(super) async fn alter(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: AlterUserScramCredentialsRequest,
 ) -> AlterUserScramCredentialsResponse {
     // Per user, in the order users first appear: its changes, or why none applies. As in
@@ -125,6 +136,19 @@ pub(super) async fn alter(
                 .map(|c| Change::Set(m, c))
             });
         add(&upsertion.name, change);
+    }
+    if !access.cluster(Operation::Alter) {
+        // As Kafka: every user of the request refused, nothing changed.
+        planned = users
+            .iter()
+            .map(|user| {
+                let refusal = (
+                    ResponseError::ClusterAuthorizationFailed,
+                    "changing SCRAM credentials needs ALTER on the cluster".to_owned(),
+                );
+                (user.clone(), Err(refusal))
+            })
+            .collect();
     }
     let s = Arc::clone(state);
     let saved = tokio::task::spawn_blocking(move || {
