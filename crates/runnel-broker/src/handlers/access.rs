@@ -26,7 +26,9 @@ impl<'a> Access<'a> {
         Access {
             acls,
             principal: format!("User:{user}"),
-            host: peer.to_string(),
+            // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d; ACLs name
+            // it a.b.c.d, as Kafka sees it.
+            host: peer.to_canonical().to_string(),
         }
     }
 
@@ -176,5 +178,21 @@ mod tests {
         assert_eq!(every_operation(ResourceType::Topic), 3576);
         assert_eq!(every_operation(ResourceType::Group), 3400);
         assert_eq!(every_operation(ResourceType::Cluster), 8096);
+    }
+
+    #[test]
+    fn an_ipv4_client_of_a_dual_stack_listener_is_its_ipv4_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let acls = Acls::open(dir.path(), &crate::acls::AuthorizationConfig::default()).unwrap();
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        assert_eq!(
+            Access::new(&acls, "alice", mapped).requester().host,
+            "10.0.0.7"
+        );
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(
+            Access::new(&acls, "alice", v6).requester().host,
+            "2001:db8::1"
+        );
     }
 }
