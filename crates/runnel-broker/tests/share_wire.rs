@@ -734,3 +734,112 @@ async fn in_flight_and_dead_lettered_records_show_in_the_metrics() {
     );
     assert!(!totals.contains("runnel_share_partition_"), "{totals}");
 }
+
+/// With an authorizer, DescribeShareGroupOffsets shows only the topics the requester may
+/// describe: left out of an all-topics answer, TOPIC_AUTHORIZATION_FAILED when named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_group_offsets_show_only_describable_topics() {
+    use runnel_acl::{AclBinding, AclFilter, Operation, PatternType, Permission, ResourcePattern};
+    use runnel_acl::{ResourceType, CLUSTER_NAME};
+    const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    let all_on = |resource_type, name: &str| AclBinding {
+        pattern: ResourcePattern {
+            resource_type,
+            pattern_type: PatternType::Literal,
+            name: name.to_owned(),
+        },
+        principal: "User:ANONYMOUS".to_owned(),
+        host: "*".to_owned(),
+        operation: Operation::All,
+        permission: Permission::Allow,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |c| {
+        c.set(
+            "authorizer.class.name",
+            runnel_broker::acls::STANDARD_AUTHORIZER,
+        )
+        .unwrap();
+    })
+    .await;
+    let acls = &broker.state().acls;
+    for (resource_type, name) in [
+        (ResourceType::Cluster, CLUSTER_NAME),
+        (ResourceType::Topic, "jobs"),
+        (ResourceType::Group, "workers"),
+    ] {
+        acls.change(|a| a.add(all_on(resource_type, name)))
+            .unwrap()
+            .unwrap();
+    }
+    let topic = create_jobs(&broker, 1).await;
+    let mut a = Raw::connect(&broker).await;
+    open_session(&mut a, "a", topic).await;
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    produce_jobs(&producer, 0, 2).await;
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &fetch("a", 1, topic, vec![]))
+        .await;
+    assert_eq!(acquired(&response), vec![(0, 1, 1)]);
+
+    let describe = |topics: Option<Vec<&str>>| {
+        DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+            describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestGroup::default()
+                .with_group_id(GroupId(s("workers")))
+                .with_topics(topics.map(|names| {
+                    names
+                        .into_iter()
+                        .map(|name| {
+                            describe_share_group_offsets_request::DescribeShareGroupOffsetsRequestTopic::default()
+                                .with_topic_name(TopicName(s(name)))
+                                .with_partitions(vec![0])
+                        })
+                        .collect()
+                })),
+        ])
+    };
+    let topics_of = |response: &DescribeShareGroupOffsetsResponse| -> Vec<(String, i16)> {
+        response.groups[0]
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(|p| (t.topic_name.0.to_string(), p.error_code))
+            })
+            .collect()
+    };
+    let r: DescribeShareGroupOffsetsResponse = a
+        .call(ApiKey::DescribeShareGroupOffsets, 0, &describe(None))
+        .await;
+    assert_eq!(topics_of(&r), [("jobs".to_owned(), 0)]);
+
+    let topic_acls = AclFilter {
+        resource_type: Some(ResourceType::Topic),
+        name: None,
+        pattern: runnel_acl::filter::PatternFilter::Any,
+        principal: None,
+        host: None,
+        operation: None,
+        permission: None,
+    };
+    acls.change(|a| a.remove_matching(&topic_acls)).unwrap();
+    let r: DescribeShareGroupOffsetsResponse = a
+        .call(ApiKey::DescribeShareGroupOffsets, 0, &describe(None))
+        .await;
+    assert_eq!(r.groups[0].error_code, 0);
+    assert_eq!(topics_of(&r), []);
+    let r: DescribeShareGroupOffsetsResponse = a
+        .call(
+            ApiKey::DescribeShareGroupOffsets,
+            0,
+            &describe(Some(vec!["jobs"])),
+        )
+        .await;
+    assert_eq!(
+        topics_of(&r),
+        [("jobs".to_owned(), TOPIC_AUTHORIZATION_FAILED)]
+    );
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}

@@ -582,15 +582,18 @@ pub(crate) fn describe_offsets(
             continue;
         }
         let known = state.shares.partitions_of(&id);
-        // Null topics: every share-partition the group has state for.
         let topics: Vec<(String, Vec<i32>)> = match wanted.topics {
             Some(topics) => topics
                 .into_iter()
                 .map(|t| (t.topic_name.0.to_string(), t.partitions))
                 .collect(),
+            // Null topics: those the requester may describe, as Kafka filters them.
             None => {
                 let mut all: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-                for p in &known {
+                let visible = known
+                    .iter()
+                    .filter(|p| access.topic(Operation::Describe, &p.key.topic));
+                for p in visible {
                     all.entry(p.key.topic.clone())
                         .or_default()
                         .push(p.key.partition);
@@ -603,11 +606,16 @@ pub(crate) fn describe_offsets(
             let mut out = describe_share_group_offsets_response::DescribeShareGroupOffsetsResponseTopic::default()
                 .with_topic_name(TopicName(text(topic.clone())))
                 .with_topic_id(id_of);
+            let denied = access.topic_code(Operation::Describe, &topic);
             for index in partitions {
                 let mut p = describe_share_group_offsets_response::DescribeShareGroupOffsetsResponsePartition::default()
                     .with_partition_index(index)
                     .with_start_offset(-1)
                     .with_leader_epoch(-1);
+                if denied != 0 {
+                    out.partitions.push(p.with_error_code(denied));
+                    continue;
+                }
                 let found = known
                     .iter()
                     .find(|s| s.key.topic_id == id_of && s.key.partition == index);
