@@ -484,6 +484,29 @@ async fn topic_apis_answer_kafkas_errors_without_the_right_and_succeed_with_it()
         .call(ApiKey::CreateTopics, 5, &create_topic("orders-2"))
         .await;
     assert_eq!(c.topics[0].error_code, 0, "the prefixed CREATE covers it");
+    // Its settings are shown only with DESCRIBE_CONFIGS on it.
+    assert_eq!(c.topics[0].topic_config_error_code, denied);
+    assert_eq!(
+        (c.topics[0].num_partitions, c.topics[0].configs.is_none()),
+        (-1, true)
+    );
+    set(
+        &broker,
+        &binding(
+            ResourceType::Topic,
+            "orders-",
+            PatternType::Prefixed,
+            Operation::DescribeConfigs,
+            Permission::Allow,
+        ),
+        true,
+    );
+    let c: CreateTopicsResponse = raw
+        .call(ApiKey::CreateTopics, 5, &create_topic("orders-3"))
+        .await;
+    assert_eq!(c.topics[0].topic_config_error_code, 0);
+    assert_eq!(c.topics[0].num_partitions, 1);
+    assert!(c.topics[0].configs.as_ref().is_some_and(|c| !c.is_empty()));
     broker.shutdown().await.unwrap();
 }
 

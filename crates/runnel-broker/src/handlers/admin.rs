@@ -68,9 +68,19 @@ pub(crate) async fn create_topics(
             );
             continue;
         }
-        response
-            .topics
-            .push(create_one(state, topic, request.validate_only, version).await);
+        let name = topic.name.0.to_string();
+        let mut result = create_one(state, topic, request.validate_only, version).await;
+        // As Kafka: the new topic's settings are shown only with DESCRIBE_CONFIGS on it.
+        if result.error_code == 0
+            && version >= CREATE_TOPICS_DETAILS_VERSION
+            && !access.topic(Operation::DescribeConfigs, &name)
+        {
+            result.num_partitions = -1;
+            result.replication_factor = -1;
+            result.configs = None;
+            result.topic_config_error_code = ResponseError::TopicAuthorizationFailed.code();
+        }
+        response.topics.push(result);
     }
     response
 }
