@@ -804,3 +804,48 @@ async fn scram_credentials_need_cluster_rights() {
     assert_eq!(users, ["alice"]);
     broker.shutdown().await.unwrap();
 }
+
+/// A consumer-group or share-group member may subscribe only to topics it may describe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_need_describe_on_every_subscribed_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_authorized(dir.path()).await;
+    let mut raw = Raw::connect(&broker).await;
+    let denied = code(ResponseError::TopicAuthorizationFailed);
+    for group in ["next", "share"] {
+        set(
+            &broker,
+            &allow(ResourceType::Group, group, Operation::Read),
+            true,
+        );
+    }
+    let consumer = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("next")))
+        .with_member_id(s("m"))
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_names(Some(vec![TopicName(s("secret"))]))
+        .with_topic_partitions(Some(vec![]));
+    let share = ShareGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("share")))
+        .with_member_id(s("m"))
+        .with_subscribed_topic_names(Some(vec![TopicName(s("secret"))]));
+
+    let c: ConsumerGroupHeartbeatResponse =
+        raw.call(ApiKey::ConsumerGroupHeartbeat, 0, &consumer).await;
+    assert_eq!(c.error_code, denied);
+    assert!(c.error_message.unwrap().contains("secret"));
+    let h: ShareGroupHeartbeatResponse = raw.call(ApiKey::ShareGroupHeartbeat, 1, &share).await;
+    assert_eq!(h.error_code, denied);
+
+    set(
+        &broker,
+        &allow(ResourceType::Topic, "secret", Operation::Describe),
+        true,
+    );
+    let c: ConsumerGroupHeartbeatResponse =
+        raw.call(ApiKey::ConsumerGroupHeartbeat, 0, &consumer).await;
+    assert_eq!(c.error_code, 0, "{:?}", c.error_message);
+    let h: ShareGroupHeartbeatResponse = raw.call(ApiKey::ShareGroupHeartbeat, 1, &share).await;
+    assert_eq!(h.error_code, 0, "{:?}", h.error_message);
+    broker.shutdown().await.unwrap();
+}

@@ -95,6 +95,24 @@ impl<'a> Access<'a> {
             )
     }
 
+    /// Why a subscription may not name `topics`, if it may not: Kafka's group and share-group
+    /// heartbeats need DESCRIBE on every topic named.
+    pub(crate) fn undescribable_topics<'n>(
+        &self,
+        topics: impl IntoIterator<Item = &'n str>,
+    ) -> Option<String> {
+        let hidden: Vec<&str> = topics
+            .into_iter()
+            .filter(|name| !self.topic(Operation::Describe, name))
+            .collect();
+        (!hidden.is_empty()).then(|| {
+            format!(
+                "the client is not authorized to describe topics: {}",
+                hidden.join(", ")
+            )
+        })
+    }
+
     /// The error code for a refused `operation` on a topic: TOPIC_AUTHORIZATION_FAILED, 0
     /// when allowed.
     pub(crate) fn topic_code(&self, operation: Operation, name: &str) -> i16 {

@@ -875,6 +875,12 @@ pub(crate) fn consumer_group_heartbeat(
             .with_error_code(refused)
             .with_error_message(Some(text("READ on the group is needed to join it")));
     }
+    let subscribed = request.subscribed_topic_names.iter().flatten();
+    if let Some(message) = access.undescribable_topics(subscribed.map(|n| n.0.as_str())) {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            .with_error_message(Some(text(message)));
+    }
     if state.shares.is_share_group(request.group_id.0.as_str()) {
         // As Kafka: the id names a group of another type.
         return ConsumerGroupHeartbeatResponse::default()

@@ -60,6 +60,12 @@ pub(crate) async fn heartbeat(
     if refused != 0 {
         return response.with_error_code(refused);
     }
+    let subscribed = request.subscribed_topic_names.iter().flatten();
+    if let Some(message) = access.undescribable_topics(subscribed.map(|n| n.0.as_str())) {
+        return response
+            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            .with_error_message(Some(text(message)));
+    }
     if state.groups.lock().contains_key(&group) {
         response.error_code = ResponseError::InconsistentGroupProtocol.code();
         response.error_message = Some(text("the group id belongs to a consumer group"));
