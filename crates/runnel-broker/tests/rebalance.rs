@@ -136,14 +136,26 @@ async fn a_member_that_leaves_hands_its_partitions_over_from_the_committed_offse
         .await
         .unwrap();
     let survivors = members.clone();
-    // Well within the 30 s session timeout: only a LeaveGroup explains the hand-over.
+    let since = events_before.clone();
+    // Well within the 30 s session timeout: only a LeaveGroup explains the hand-over. The
+    // rebalance callbacks run on the consumers' own threads: wait until both recorded theirs.
     eventually(
         "the two remaining members to own all six partitions",
         Duration::from_secs(20),
         move || {
             let a = assignment_of(&survivors[0]);
             let b = assignment_of(&survivors[1]);
-            a.len() == 3 && b.len() == 3 && a.union(&b).count() == 6
+            let recorded = |i: usize, owned: &BTreeSet<i32>| {
+                survivors[i]
+                    .context()
+                    .assigned_since(since[i])
+                    .is_superset(owned)
+            };
+            a.len() == 3
+                && b.len() == 3
+                && a.union(&b).count() == 6
+                && recorded(0, &a)
+                && recorded(1, &b)
         },
     )
     .await;
