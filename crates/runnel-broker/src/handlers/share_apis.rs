@@ -648,6 +648,24 @@ pub(crate) fn describe_offsets(
     response
 }
 
+/// Why a change to a share group's offsets is refused, if it is: `operation` on the group,
+/// then READ on each topic named (0 when allowed).
+fn offsets_refusal<'t>(
+    access: &Access<'_>,
+    operation: Operation,
+    group: &str,
+    topics: impl IntoIterator<Item = &'t str>,
+) -> i16 {
+    match access.group_code(operation, group) {
+        0 => topics
+            .into_iter()
+            .map(|topic| access.topic_code(Operation::Read, topic))
+            .find(|code| *code != 0)
+            .unwrap_or(0),
+        refused => refused,
+    }
+}
+
 /// Offsets of a share group change only while it has no members (NON_EMPTY_GROUP otherwise).
 fn without_members(state: &BrokerState, group: &str) -> Result<(), i16> {
     if state.shares.has_members(group) {
@@ -663,15 +681,8 @@ pub(crate) async fn alter_offsets(
 ) -> AlterShareGroupOffsetsResponse {
     let mut response = AlterShareGroupOffsetsResponse::default();
     let group = request.group_id.0.to_string();
-    let refused = match access.group_code(Operation::Read, &group) {
-        0 => request
-            .topics
-            .iter()
-            .map(|t| access.topic_code(Operation::Read, &t.topic_name))
-            .find(|code| *code != 0)
-            .unwrap_or(0),
-        refused => refused,
-    };
+    let topics = request.topics.iter().map(|t| t.topic_name.0.as_str());
+    let refused = offsets_refusal(access, Operation::Read, &group, topics);
     if refused != 0 {
         return response.with_error_code(refused);
     }
@@ -742,15 +753,8 @@ pub(crate) async fn delete_offsets(
 ) -> DeleteShareGroupOffsetsResponse {
     let mut response = DeleteShareGroupOffsetsResponse::default();
     let group = request.group_id.0.to_string();
-    let refused = match access.group_code(Operation::Delete, &group) {
-        0 => request
-            .topics
-            .iter()
-            .map(|t| access.topic_code(Operation::Read, &t.topic_name))
-            .find(|code| *code != 0)
-            .unwrap_or(0),
-        refused => refused,
-    };
+    let topics = request.topics.iter().map(|t| t.topic_name.0.as_str());
+    let refused = offsets_refusal(access, Operation::Delete, &group, topics);
     if refused != 0 {
         return response.with_error_code(refused);
     }
