@@ -159,3 +159,17 @@ fn the_authentication_crate_depends_on_no_runtime_network_or_broker_crate() {
         ],
     );
 }
+
+#[test]
+fn the_walker_generator_is_a_build_tool_no_runnel_crate_depends_on() {
+    assert_layered(
+        "runnel-shapegen",
+        "syn",
+        &["runnel-broker", "runnel-log", "kafka-protocol", "tokio"],
+    );
+    assert_layered(
+        "runnel-broker",
+        "kafka-protocol",
+        &["runnel-shapegen", "syn"],
+    );
+}

@@ -10,20 +10,19 @@
 //! frame size.
 //!
 //! The walkers in [`requests`] mirror the decoders exactly, including which tagged fields
-//! are decoded as known fields; in debug builds the dispatcher also checks that walker and
-//! decoder consumed the same number of bytes.
+//! are decoded as known fields: they are generated from kafka-protocol's decoders by
+//! `runnel-shapegen` (`cargo run -p runnel-shapegen` after a kafka-protocol upgrade; a test
+//! fails until it is run). In debug builds the dispatcher also checks that walker and decoder
+//! consumed the same number of bytes.
 
-mod acl_requests;
-mod quota_requests;
 mod reference;
 mod requests;
-mod scram_requests;
-mod share_requests;
+mod share_acknowledge;
 
 use kafka_protocol::messages::ApiKey;
 
 pub use reference::decoded_len;
-pub use share_requests::acknowledge_v2_as_v1;
+pub use share_acknowledge::acknowledge_v2_as_v1;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
@@ -43,8 +42,6 @@ pub enum ShapeError {
     Version(i16),
     #[error("tagged field {0} is not valid for this version")]
     BadTag(u32),
-    #[error("no request shape for {0:?}")]
-    NoShape(ApiKey),
 }
 
 /// A cursor over a request body that reads lengths and skips contents.
@@ -181,93 +178,33 @@ impl<'a> Walker<'a> {
             n => self.elements((n - 1) as usize, element),
         }
     }
+
+    /// A nullable struct: a presence byte, 1 when the struct follows.
+    pub fn option_struct(
+        &mut self,
+        inner: impl FnOnce(&mut Self) -> Result<(), ShapeError>,
+    ) -> Result<(), ShapeError> {
+        match self.take(1)?[0] {
+            1 => inner(self),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Walks a request body of `api` at `version`; returns the bytes the decoder will read.
 pub fn check(api: ApiKey, version: i16, body: &[u8]) -> Result<usize, ShapeError> {
-    use requests::*;
+    if api == ApiKey::ShareAcknowledge && version == 2 {
+        // kafka-protocol 0.18 decodes ShareAcknowledge v1 only; v2 is v1 plus one flag byte,
+        // and the broker decodes it as that v1 body.
+        let (v1, _) = acknowledge_v2_as_v1(body).ok_or(ShapeError::Truncated {
+            at: 0,
+            needed: body.len() + 1,
+            available: body.len(),
+        })?;
+        return check(api, 1, &v1).map(|walked| walked + 1);
+    }
     let mut w = Walker::new(body);
-    let w = &mut w;
-    match api {
-        ApiKey::Produce => produce_request::produce_request(w, version),
-        ApiKey::Fetch => fetch_request::fetch_request(w, version),
-        ApiKey::ListOffsets => list_offsets_request::list_offsets_request(w, version),
-        ApiKey::Metadata => metadata_request::metadata_request(w, version),
-        ApiKey::OffsetCommit => offset_commit_request::offset_commit_request(w, version),
-        ApiKey::OffsetFetch => offset_fetch_request::offset_fetch_request(w, version),
-        ApiKey::FindCoordinator => find_coordinator_request::find_coordinator_request(w, version),
-        ApiKey::JoinGroup => join_group_request::join_group_request(w, version),
-        ApiKey::Heartbeat => heartbeat_request::heartbeat_request(w, version),
-        ApiKey::LeaveGroup => leave_group_request::leave_group_request(w, version),
-        ApiKey::SyncGroup => sync_group_request::sync_group_request(w, version),
-        ApiKey::DescribeGroups => describe_groups_request::describe_groups_request(w, version),
-        ApiKey::ListGroups => list_groups_request::list_groups_request(w, version),
-        ApiKey::CreateTopics => create_topics_request::create_topics_request(w, version),
-        ApiKey::DeleteTopics => delete_topics_request::delete_topics_request(w, version),
-        ApiKey::DeleteRecords => delete_records_request::delete_records_request(w, version),
-        ApiKey::InitProducerId => init_producer_id_request::init_producer_id_request(w, version),
-        ApiKey::OffsetForLeaderEpoch => {
-            offset_for_leader_epoch_request::offset_for_leader_epoch_request(w, version)
-        }
-        ApiKey::AddPartitionsToTxn => {
-            add_partitions_to_txn_request::add_partitions_to_txn_request(w, version)
-        }
-        ApiKey::AddOffsetsToTxn => {
-            add_offsets_to_txn_request::add_offsets_to_txn_request(w, version)
-        }
-        ApiKey::EndTxn => end_txn_request::end_txn_request(w, version),
-        ApiKey::TxnOffsetCommit => txn_offset_commit_request::txn_offset_commit_request(w, version),
-        ApiKey::DescribeConfigs => describe_configs_request::describe_configs_request(w, version),
-        ApiKey::AlterConfigs => alter_configs_request::alter_configs_request(w, version),
-        ApiKey::DescribeLogDirs => describe_log_dirs_request::describe_log_dirs_request(w, version),
-        ApiKey::CreatePartitions => {
-            create_partitions_request::create_partitions_request(w, version)
-        }
-        ApiKey::DeleteGroups => delete_groups_request::delete_groups_request(w, version),
-        ApiKey::IncrementalAlterConfigs => {
-            incremental_alter_configs_request::incremental_alter_configs_request(w, version)
-        }
-        ApiKey::OffsetDelete => offset_delete_request::offset_delete_request(w, version),
-        ApiKey::DescribeCluster => describe_cluster_request::describe_cluster_request(w, version),
-        ApiKey::DescribeProducers => {
-            describe_producers_request::describe_producers_request(w, version)
-        }
-        ApiKey::DescribeTransactions => {
-            describe_transactions_request::describe_transactions_request(w, version)
-        }
-        ApiKey::ListTransactions => {
-            list_transactions_request::list_transactions_request(w, version)
-        }
-        ApiKey::ShareGroupHeartbeat => share_requests::share_group_heartbeat(w, version),
-        ApiKey::ShareGroupDescribe => share_requests::share_group_describe(w, version),
-        ApiKey::ShareFetch => share_requests::share_fetch(w, version),
-        ApiKey::ShareAcknowledge => share_requests::share_acknowledge(w, version),
-        ApiKey::DescribeShareGroupOffsets => {
-            share_requests::describe_share_group_offsets(w, version)
-        }
-        ApiKey::AlterShareGroupOffsets => share_requests::alter_share_group_offsets(w, version),
-        ApiKey::DeleteShareGroupOffsets => share_requests::delete_share_group_offsets(w, version),
-        ApiKey::ConsumerGroupHeartbeat => {
-            consumer_group_heartbeat_request::consumer_group_heartbeat_request(w, version)
-        }
-        ApiKey::ConsumerGroupDescribe => {
-            consumer_group_describe_request::consumer_group_describe_request(w, version)
-        }
-        ApiKey::AlterClientQuotas => quota_requests::alter_client_quotas(w, version),
-        ApiKey::DescribeClientQuotas => quota_requests::describe_client_quotas(w, version),
-        ApiKey::SaslHandshake => scram_requests::sasl_handshake(w, version),
-        ApiKey::SaslAuthenticate => scram_requests::sasl_authenticate(w, version),
-        ApiKey::DescribeUserScramCredentials => {
-            scram_requests::describe_user_scram_credentials(w, version)
-        }
-        ApiKey::AlterUserScramCredentials => {
-            scram_requests::alter_user_scram_credentials(w, version)
-        }
-        ApiKey::CreateAcls => acl_requests::create_acls(w, version),
-        ApiKey::DescribeAcls => acl_requests::describe_acls(w, version),
-        ApiKey::DeleteAcls => acl_requests::delete_acls(w, version),
-        other => Err(ShapeError::NoShape(other)),
-    }?;
+    requests::walk(api, version, &mut w)?;
     Ok(w.consumed())
 }
 
