@@ -163,10 +163,13 @@ async fn types_map_as_debezium_maps_them_in_the_snapshot_and_the_stream() {
     let columns = "id BIGINT UNSIGNED PRIMARY KEY, t TINYINT, s SMALLINT UNSIGNED,
          m MEDIUMINT, i INT, iu INT UNSIGNED, f FLOAT, d DOUBLE, n DECIMAL(10,3),
          dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(6), y YEAR,
-         c CHAR(3), v VARCHAR(20), tx TEXT, b VARBINARY(4), bl BLOB, j JSON, nul INT";
+         c CHAR(3), v VARCHAR(20), tx TEXT, b VARBINARY(4), bl BLOB, j JSON, nul INT,
+         e ENUM('small', 'médium', 'large'), e0 ENUM('x', 'y'),
+         st SET('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'), st0 SET('p', 'q')";
     let row = "(18446744073709551615, -7, 65535, -8388608, -2147483648, 4294967295, 1.5,
          2.25, -12.345, '2024-03-01', '2024-03-01 12:00:00.250000', '2024-03-01 12:00:00.250',
-         '-26:00:00.000005', 2024, 'abc', 'héllo', 'long text', x'00ff', x'0102', '{\"a\": 1}', NULL)";
+         '-26:00:00.000005', 2024, 'abc', 'héllo', 'long text', x'00ff', x'0102', '{\"a\": 1}', NULL,
+         'médium', 'y', 'i,a,c', '')";
     db.execute(&format!(
         "CREATE DATABASE shop; CREATE TABLE shop.kinds ({columns});
          CREATE TABLE shop.streamed ({columns}); INSERT INTO shop.kinds VALUES {row};"
@@ -191,6 +194,7 @@ async fn types_map_as_debezium_maps_them_in_the_snapshot_and_the_stream() {
         "dt": 19_783, "dtm": 1_709_294_400_250_000i64, "ts": "2024-03-01T12:00:00.25Z",
         "tm": -93_600_000_005i64, "y": 2024, "c": "abc", "v": "héllo", "tx": "long text",
         "b": "AP8=", "bl": "AQI=", "j": "{\"a\": 1}", "nul": null,
+        "e": "médium", "e0": "y", "st": "a,c,i", "st0": "",
     });
     let snapshot = json(&received[0].value);
     let streamed = json(&received[1].value);
@@ -234,6 +238,10 @@ async fn types_map_as_debezium_maps_them_in_the_snapshot_and_the_stream() {
         ("bl", "bytes", None),
         ("j", "string", None),
         ("nul", "int32", None),
+        ("e", "string", Some("io.debezium.data.Enum")),
+        ("e0", "string", Some("io.debezium.data.Enum")),
+        ("st", "string", Some("io.debezium.data.EnumSet")),
+        ("st0", "string", Some("io.debezium.data.EnumSet")),
     ];
     let expected_types: Vec<(String, Value, Value)> = expected_types
         .iter()

@@ -20,7 +20,7 @@ use crate::error::CdcError;
 use crate::mariadb::config::MariaDbConfig;
 use crate::mariadb::gtid::{decode_gtid, GTID_EVENT};
 use crate::mariadb::offsets::{snapshot_offset, BinlogCoordinates, Committed, StreamOffset};
-use crate::mariadb::values::{table_schema, Kind};
+use crate::mariadb::values::{binlog_json, labels, table_schema, Kind};
 use crate::offsets::{latest, server_partition, OffsetMap};
 use crate::source::Clock;
 use crate::ChangeRecord;
@@ -474,6 +474,7 @@ impl Reader {
         if !self.config.captures(&database, &table) {
             return Ok(Vec::new());
         }
+        let labels = labels(map).map_err(CdcError::Binlog)?;
         let op = match rows {
             RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => Op::Create,
             RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => Op::Delete,
@@ -496,8 +497,10 @@ impl Reader {
                     self.config.decimal_handling,
                 )
             });
-            let before = before.map(|row| convert(&row, kinds)).transpose()?;
-            let after = after.map(|row| convert(&row, kinds)).transpose()?;
+            let before = before
+                .map(|row| convert(&row, kinds, &labels))
+                .transpose()?;
+            let after = after.map(|row| convert(&row, kinds, &labels)).transpose()?;
             let position = BinlogPosition {
                 ts_ms: transaction.ts_ms,
                 snapshot: SnapshotMarker::False,
@@ -560,11 +563,14 @@ impl Reader {
     }
 }
 
-fn convert(row: &BinlogRow, kinds: &[Kind]) -> Result<Row, CdcError> {
+fn convert(row: &BinlogRow, kinds: &[Kind], labels: &[Vec<String>]) -> Result<Row, CdcError> {
     (0..row.len())
         .zip(kinds)
         .map(|(index, kind)| match row.as_ref(index) {
-            Some(BinlogValue::Value(value)) => Ok(kind.json(value)?),
+            Some(BinlogValue::Value(value)) => {
+                let labels = labels.get(index).map_or(&[][..], Vec::as_slice);
+                Ok(binlog_json(*kind, value, labels)?)
+            }
             None => Ok(Value::Null),
             Some(BinlogValue::Jsonb(_) | BinlogValue::JsonDiff(_)) => Err(CdcError::Binlog(
                 std::io::Error::other("MySQL's binary JSON columns are not supported"),
