@@ -203,6 +203,19 @@ pub fn binlog_json(kind: Kind, value: &MyValue, labels: &[String]) -> Result<Val
 /// (empty for other columns). The metadata lists one label list per ENUM column, in column
 /// order, and one per SET column likewise.
 pub fn labels(map: &TableMapEvent<'_>) -> std::io::Result<Vec<Vec<String>>> {
+    let columns = map.columns_count() as usize;
+    let labelled = |index| {
+        matches!(
+            map.get_column_type(index),
+            Ok(Some(
+                ColumnType::MYSQL_TYPE_ENUM | ColumnType::MYSQL_TYPE_SET
+            ))
+        )
+    };
+    // Most tables have neither: skip parsing the metadata for every rows event of theirs.
+    if !(0..columns).any(labelled) {
+        return Ok(Vec::new());
+    }
     let (mut enums, mut sets) = (Vec::new(), Vec::new());
     for field in map.iter_optional_meta() {
         match field? {
@@ -232,7 +245,7 @@ pub fn labels(map: &TableMapEvent<'_>) -> std::io::Result<Vec<Vec<String>>> {
         }
     }
     let (mut enums, mut sets) = (enums.into_iter(), sets.into_iter());
-    (0..map.columns_count() as usize)
+    (0..columns)
         .map(|index| {
             let column_type = map
                 .get_column_type(index)
