@@ -313,3 +313,84 @@ async fn a_server_without_full_row_metadata_is_refused_with_the_setting_named() 
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_carry_the_position_past_changes_of_other_tables_and_idle_time() {
+    let db = TestMariaDb::start();
+    db.execute(
+        "CREATE DATABASE shop;
+         CREATE TABLE shop.items (id INT PRIMARY KEY);
+         CREATE TABLE shop.audit (id INT PRIMARY KEY);",
+    )
+    .await;
+    // Each reading of the clock is a second later, so every chance to send one is taken.
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(NOW_MS));
+    let settings = [
+        ("table.exclude.list", "shop\\.audit"),
+        ("heartbeat.interval.ms", "1000"),
+        ("value.converter.schemas.enable", "false"),
+        ("key.converter.schemas.enable", "false"),
+    ];
+    let start = |clock: Arc<std::sync::atomic::AtomicI64>| {
+        MariaDbSource::with_clock(
+            db.config(&settings),
+            Arc::new(move || clock.fetch_add(1000, std::sync::atomic::Ordering::Relaxed)),
+        )
+    };
+    let is_heartbeat = |r: &ChangeRecord| r.topic == "__debezium-heartbeat.shop";
+    let mut source = start(clock.clone());
+    source.start(&[]).await.unwrap();
+    db.execute("INSERT INTO shop.audit VALUES (1); INSERT INTO shop.audit VALUES (2);")
+        .await;
+    let mut received = Vec::new();
+    poll_until(
+        &mut source,
+        &mut received,
+        "a heartbeat after the audit rows",
+        |r| r.iter().filter(|r| is_heartbeat(r)).count() >= 2,
+    )
+    .await;
+    assert!(
+        received.iter().all(is_heartbeat),
+        "only heartbeats: {received:?}"
+    );
+    let heartbeat = &received[1];
+    assert_eq!(json(&heartbeat.key), json!({"serverName": "shop"}));
+    assert!(json(&heartbeat.value)["ts_ms"].as_i64().unwrap() > NOW_MS);
+    assert_eq!(heartbeat.source_offset.get("event"), None);
+    let pos = |r: &ChangeRecord| r.source_offset["pos"].as_u64().unwrap();
+    assert!(pos(&received[1]) > pos(&received[0]), "{received:?}");
+
+    // Idle: the server's own heartbeat events keep them coming, at the same position.
+    let before_idle = received.len();
+    poll_until(&mut source, &mut received, "a heartbeat while idle", |r| {
+        r.len() > before_idle + 1
+    })
+    .await;
+    let last = received.last().unwrap().clone();
+    assert!(is_heartbeat(&last));
+    assert_eq!(pos(&last), pos(&received[before_idle - 1]));
+    source.stop().await.unwrap();
+
+    // Resumed from the last heartbeat: nothing is read again, the next change comes first.
+    let mut source = start(clock);
+    source
+        .start(&[(last.source_partition.clone(), last.source_offset.clone())])
+        .await
+        .unwrap();
+    db.execute("INSERT INTO shop.items VALUES (7)").await;
+    let mut resumed = Vec::new();
+    poll_until(&mut source, &mut resumed, "the new row", |r| {
+        r.iter().any(|r| !is_heartbeat(r))
+    })
+    .await;
+    let changes: Vec<Value> = resumed
+        .iter()
+        .filter(|r| !is_heartbeat(r))
+        .map(|r| json(&r.value))
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["op"], "c");
+    assert_eq!(changes[0]["after"], json!({"id": 7}));
+    source.stop().await.unwrap();
+}

@@ -407,6 +407,14 @@ impl Reader {
         delivered: Option<u64>,
     ) -> Result<(), CdcError> {
         conn.query_drop(SLAVE_CAPABILITY).await?;
+        if let Some(interval) = self.config.heartbeats.interval {
+            // The server then sends a heartbeat event whenever its binlog is idle that long,
+            // so an idle server's position still reaches the offsets.
+            let nanos = interval.as_nanos().max(1_000_000);
+            conn.query_drop(format!("SET @master_heartbeat_period = {nanos}"))
+                .await?;
+        }
+        let mut last_heartbeat_ms = (self.clock)();
         let request = BinlogStreamRequest::new(self.config.server_id)
             .with_filename(from.file.as_bytes())
             .with_pos(from.pos);
@@ -436,6 +444,30 @@ impl Reader {
                 // asked for anyway.
                 Some(EventData::RotateEvent(rotate)) if header.log_pos() != 0 => {
                     file = rotate.name().into_owned();
+                }
+                // Between transactions: a committed one ends, or the server is idle.
+                Some(EventData::XidEvent(_) | EventData::HeartbeatEvent) => {
+                    let now_ms = (self.clock)();
+                    if self.config.heartbeats.due(last_heartbeat_ms, now_ms) {
+                        last_heartbeat_ms = now_ms;
+                        let offset = StreamOffset {
+                            at: BinlogCoordinates {
+                                file: file.clone(),
+                                pos: u64::from(header.log_pos()),
+                            },
+                            event: None,
+                            gtid: transaction.as_ref().map(|t| t.gtid.clone()),
+                        };
+                        let heartbeat = self.builder.heartbeat(
+                            &self.config.heartbeats.topic(&self.config.topic_prefix),
+                            self.partition.clone(),
+                            offset.to_map(),
+                            now_ms,
+                        );
+                        if !self.send(heartbeat).await {
+                            return Ok(());
+                        }
+                    }
                 }
                 Some(EventData::RowsEvent(rows)) => {
                     let Some(transaction) = transaction.as_mut() else {
@@ -518,7 +550,7 @@ impl Reader {
                 }
                 let offset = StreamOffset {
                     at: transaction.start.clone(),
-                    event: number,
+                    event: Some(number),
                     gtid: Some(transaction.gtid.clone()),
                 };
                 records.push(ChangeRecord {
