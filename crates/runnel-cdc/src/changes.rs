@@ -81,34 +81,12 @@ impl ChangeDecoder {
             return None;
         }
         self.last_emitted = Some(offset.order());
-        let with_schema = |schemas: bool, name: &str, field: Value, payload: Value| {
-            let document = if schemas {
-                json!({"schema": {"type": "struct", "optional": false, "name": name,
-                                  "fields": [field]}, "payload": payload})
-            } else {
-                payload
-            };
-            document.to_string().into_bytes()
-        };
-        Some(ChangeRecord {
-            source_partition: partition(&self.config),
-            source_offset: offset.to_map(),
-            topic: self.config.heartbeat_topic(),
-            key: Some(with_schema(
-                self.config.key_schemas,
-                "io.debezium.connector.common.ServerNameKey",
-                json!({"type": "string", "optional": false, "field": "serverName"}),
-                json!({"serverName": self.config.topic_prefix}),
-            )),
-            value: Some(with_schema(
-                self.config.value_schemas,
-                "io.debezium.connector.common.Heartbeat",
-                json!({"type": "int64", "optional": false, "field": "ts_ms"}),
-                json!({"ts_ms": now_ms}),
-            )),
-            headers: Vec::new(),
-            timestamp_ms: Some(now_ms),
-        })
+        Some(self.builder.heartbeat(
+            &self.config.heartbeats.topic(&self.config.topic_prefix),
+            partition(&self.config),
+            offset.to_map(),
+            now_ms,
+        ))
     }
 
     pub fn commit(&mut self, commit_lsn: u64) {

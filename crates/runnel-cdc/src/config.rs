@@ -68,10 +68,7 @@ pub struct CdcConfig {
     pub poll_interval: Duration,
     /// Rows fetched per round trip while snapshotting.
     pub snapshot_fetch_size: usize,
-    /// How often, at most, an idle stream emits a heartbeat record (`None`: never).
-    pub heartbeat_interval: Option<Duration>,
-    /// The heartbeat topic is `<topic.heartbeat.prefix>.<topic.prefix>`.
-    pub heartbeat_topic_prefix: String,
+    pub heartbeats: Heartbeats,
     /// Drop the slot when the connector stops (for tests and short-lived captures).
     pub slot_drop_on_stop: bool,
     /// How many times, and how long apart, `start` checks for a slot another session holds.
@@ -116,13 +113,7 @@ impl CdcConfig {
             max_queue_size: positive(settings, "max.queue.size", 8192)?,
             poll_interval: Duration::from_millis(positive(settings, "poll.interval.ms", 500)?),
             snapshot_fetch_size: positive(settings, "snapshot.fetch.size", 10_240)?,
-            heartbeat_interval: match parse(settings, "heartbeat.interval.ms", 0u64)? {
-                0 => None,
-                ms => Some(Duration::from_millis(ms)),
-            },
-            heartbeat_topic_prefix: get("topic.heartbeat.prefix")
-                .unwrap_or("__debezium-heartbeat")
-                .to_owned(),
+            heartbeats: Heartbeats::from_settings(settings)?,
             slot_drop_on_stop: parse(settings, "slot.drop.on.stop", false)?,
             slot_max_retries: parse(settings, "slot.max.retries", 6)?,
             slot_retry_delay: Duration::from_millis(positive(
@@ -138,12 +129,47 @@ impl CdcConfig {
         captured(&self.include, &self.exclude, schema, table)
     }
 
-    pub fn heartbeat_topic(&self) -> String {
-        format!("{}.{}", self.heartbeat_topic_prefix, self.topic_prefix)
-    }
-
     pub fn topic(&self, schema: &str, table: &str) -> String {
         format!("{}.{schema}.{table}", self.topic_prefix)
+    }
+}
+
+/// Heartbeat records, as Debezium's `heartbeat.interval.ms` and `topic.heartbeat.prefix`
+/// set them: a record now and then while the captured tables are idle, whose offset lets the
+/// source's position in the database move on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeats {
+    /// How often, at most, an idle stream emits one (`None`: never).
+    pub interval: Option<Duration>,
+    /// `topic.heartbeat.prefix`.
+    pub topic_prefix: String,
+}
+
+impl Heartbeats {
+    pub fn from_settings(settings: &BTreeMap<String, String>) -> Result<Heartbeats, ConfigError> {
+        Ok(Heartbeats {
+            interval: match parse(settings, "heartbeat.interval.ms", 0u64)? {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
+            topic_prefix: settings
+                .get("topic.heartbeat.prefix")
+                .map_or("__debezium-heartbeat", String::as_str)
+                .to_owned(),
+        })
+    }
+
+    /// The heartbeat topic of the logical server `server` (`topic.prefix`).
+    pub fn topic(&self, server: &str) -> String {
+        format!("{}.{server}", self.topic_prefix)
+    }
+
+    /// Whether a heartbeat is due at `now_ms`, the last one sent at `last_ms`.
+    pub fn due(&self, last_ms: i64, now_ms: i64) -> bool {
+        self.interval.is_some_and(|interval| {
+            let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+            now_ms.saturating_sub(last_ms) >= interval_ms
+        })
     }
 }
 

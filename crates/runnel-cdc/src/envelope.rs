@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::{json, Map, Value};
 
 use crate::config::CdcConfig;
+use crate::offsets::OffsetMap;
 use crate::types::ColumnKind;
+use crate::ChangeRecord;
 
 /// What Debezium writes for a TOASTed value an update did not change, which logical decoding
 /// does not send again.
@@ -171,6 +173,45 @@ impl EventBuilder {
             key_schemas,
             value_schemas,
             schemas: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A heartbeat record to `topic`: keyed by the server name, valued by the time, as
+    /// Debezium's; its offset says how far the source has read.
+    pub fn heartbeat(
+        &self,
+        topic: &str,
+        source_partition: OffsetMap,
+        source_offset: OffsetMap,
+        now_ms: i64,
+    ) -> ChangeRecord {
+        let with_schema = |schemas: bool, name: &str, field: Value, payload: Value| {
+            let document = if schemas {
+                json!({"schema": {"type": "struct", "optional": false, "name": name,
+                                  "fields": [field]}, "payload": payload})
+            } else {
+                payload
+            };
+            document.to_string().into_bytes()
+        };
+        ChangeRecord {
+            source_partition,
+            source_offset,
+            topic: topic.to_owned(),
+            key: Some(with_schema(
+                self.key_schemas,
+                "io.debezium.connector.common.ServerNameKey",
+                json!({"type": "string", "optional": false, "field": "serverName"}),
+                json!({"serverName": self.server}),
+            )),
+            value: Some(with_schema(
+                self.value_schemas,
+                "io.debezium.connector.common.Heartbeat",
+                json!({"type": "int64", "optional": false, "field": "ts_ms"}),
+                json!({"ts_ms": now_ms}),
+            )),
+            headers: Vec::new(),
+            timestamp_ms: Some(now_ms),
         }
     }
 

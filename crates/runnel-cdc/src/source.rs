@@ -398,15 +398,12 @@ impl PostgresSource {
     /// Emits a heartbeat at `lsn` (every transaction committed before it was sent) when
     /// `heartbeat.interval.ms` has passed since the last one and no transaction is open.
     fn heartbeat_if_due(&mut self, lsn: u64) {
-        let (Some(interval), State::Streaming(stream)) =
-            (self.config.heartbeat_interval, &mut self.state)
-        else {
+        let State::Streaming(stream) = &mut self.state else {
             return;
         };
         let now_ms = (self.clock)();
-        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
         if stream.decoder.in_transaction()
-            || now_ms.saturating_sub(stream.last_heartbeat_ms) < interval_ms
+            || !self.config.heartbeats.due(stream.last_heartbeat_ms, now_ms)
         {
             return;
         }

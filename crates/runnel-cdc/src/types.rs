@@ -36,6 +36,10 @@ pub enum ColumnKind {
     Json,
     Uuid,
     Bytes,
+    /// MariaDB/MySQL `ENUM`: the label as text (`io.debezium.data.Enum`).
+    Enum,
+    /// MariaDB/MySQL `SET`: the labels, comma-separated (`io.debezium.data.EnumSet`).
+    EnumSet,
     /// Every other type, as its text output.
     Text,
 }
@@ -77,6 +81,8 @@ impl ColumnKind {
             ColumnKind::Uuid => ("string", Some("io.debezium.data.Uuid")),
             ColumnKind::MicroTime => ("int64", Some("io.debezium.time.MicroTime")),
             ColumnKind::Bytes => ("bytes", None),
+            ColumnKind::Enum => ("string", Some("io.debezium.data.Enum")),
+            ColumnKind::EnumSet => ("string", Some("io.debezium.data.EnumSet")),
         };
         let mut schema = json!({"type": kind, "optional": optional, "field": field});
         if let Some(name) = name {
@@ -107,7 +113,9 @@ impl ColumnKind {
                 float(text).ok_or_else(|| bad("number"))?
             }
             ColumnKind::Numeric(DecimalHandling::String) | ColumnKind::Text => json!(text),
-            ColumnKind::Json | ColumnKind::Uuid => json!(text),
+            ColumnKind::Json | ColumnKind::Uuid | ColumnKind::Enum | ColumnKind::EnumSet => {
+                json!(text)
+            }
             ColumnKind::Timestamp => json!(timestamp_micros(text).ok_or_else(|| bad("timestamp"))?),
             ColumnKind::ZonedTimestamp => {
                 json!(zoned_timestamp(text).ok_or_else(|| bad("timestamptz"))?)

@@ -163,10 +163,13 @@ async fn types_map_as_debezium_maps_them_in_the_snapshot_and_the_stream() {
     let columns = "id BIGINT UNSIGNED PRIMARY KEY, t TINYINT, s SMALLINT UNSIGNED,
          m MEDIUMINT, i INT, iu INT UNSIGNED, f FLOAT, d DOUBLE, n DECIMAL(10,3),
          dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME(6), y YEAR,
-         c CHAR(3), v VARCHAR(20), tx TEXT, b VARBINARY(4), bl BLOB, j JSON, nul INT";
+         c CHAR(3), v VARCHAR(20), tx TEXT, b VARBINARY(4), bl BLOB, j JSON, nul INT,
+         e ENUM('small', 'médium', 'large'), e0 ENUM('x', 'y'),
+         st SET('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'), st0 SET('p', 'q')";
     let row = "(18446744073709551615, -7, 65535, -8388608, -2147483648, 4294967295, 1.5,
          2.25, -12.345, '2024-03-01', '2024-03-01 12:00:00.250000', '2024-03-01 12:00:00.250',
-         '-26:00:00.000005', 2024, 'abc', 'héllo', 'long text', x'00ff', x'0102', '{\"a\": 1}', NULL)";
+         '-26:00:00.000005', 2024, 'abc', 'héllo', 'long text', x'00ff', x'0102', '{\"a\": 1}', NULL,
+         'médium', 'y', 'i,a,c', '')";
     db.execute(&format!(
         "CREATE DATABASE shop; CREATE TABLE shop.kinds ({columns});
          CREATE TABLE shop.streamed ({columns}); INSERT INTO shop.kinds VALUES {row};"
@@ -191,6 +194,7 @@ async fn types_map_as_debezium_maps_them_in_the_snapshot_and_the_stream() {
         "dt": 19_783, "dtm": 1_709_294_400_250_000i64, "ts": "2024-03-01T12:00:00.25Z",
         "tm": -93_600_000_005i64, "y": 2024, "c": "abc", "v": "héllo", "tx": "long text",
         "b": "AP8=", "bl": "AQI=", "j": "{\"a\": 1}", "nul": null,
+        "e": "médium", "e0": "y", "st": "a,c,i", "st0": "",
     });
     let snapshot = json(&received[0].value);
     let streamed = json(&received[1].value);
@@ -234,6 +238,10 @@ async fn types_map_as_debezium_maps_them_in_the_snapshot_and_the_stream() {
         ("bl", "bytes", None),
         ("j", "string", None),
         ("nul", "int32", None),
+        ("e", "string", Some("io.debezium.data.Enum")),
+        ("e0", "string", Some("io.debezium.data.Enum")),
+        ("st", "string", Some("io.debezium.data.EnumSet")),
+        ("st0", "string", Some("io.debezium.data.EnumSet")),
     ];
     let expected_types: Vec<(String, Value, Value)> = expected_types
         .iter()
@@ -304,4 +312,85 @@ async fn a_server_without_full_row_metadata_is_refused_with_the_setting_named() 
         error.contains("binlog_row_metadata") && error.contains("FULL"),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_carry_the_position_past_changes_of_other_tables_and_idle_time() {
+    let db = TestMariaDb::start();
+    db.execute(
+        "CREATE DATABASE shop;
+         CREATE TABLE shop.items (id INT PRIMARY KEY);
+         CREATE TABLE shop.audit (id INT PRIMARY KEY);",
+    )
+    .await;
+    // Each reading of the clock is a second later, so every chance to send one is taken.
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(NOW_MS));
+    let settings = [
+        ("table.exclude.list", "shop\\.audit"),
+        ("heartbeat.interval.ms", "1000"),
+        ("value.converter.schemas.enable", "false"),
+        ("key.converter.schemas.enable", "false"),
+    ];
+    let start = |clock: Arc<std::sync::atomic::AtomicI64>| {
+        MariaDbSource::with_clock(
+            db.config(&settings),
+            Arc::new(move || clock.fetch_add(1000, std::sync::atomic::Ordering::Relaxed)),
+        )
+    };
+    let is_heartbeat = |r: &ChangeRecord| r.topic == "__debezium-heartbeat.shop";
+    let mut source = start(clock.clone());
+    source.start(&[]).await.unwrap();
+    db.execute("INSERT INTO shop.audit VALUES (1); INSERT INTO shop.audit VALUES (2);")
+        .await;
+    let mut received = Vec::new();
+    poll_until(
+        &mut source,
+        &mut received,
+        "a heartbeat after the audit rows",
+        |r| r.iter().filter(|r| is_heartbeat(r)).count() >= 2,
+    )
+    .await;
+    assert!(
+        received.iter().all(is_heartbeat),
+        "only heartbeats: {received:?}"
+    );
+    let heartbeat = &received[1];
+    assert_eq!(json(&heartbeat.key), json!({"serverName": "shop"}));
+    assert!(json(&heartbeat.value)["ts_ms"].as_i64().unwrap() > NOW_MS);
+    assert_eq!(heartbeat.source_offset.get("event"), None);
+    let pos = |r: &ChangeRecord| r.source_offset["pos"].as_u64().unwrap();
+    assert!(pos(&received[1]) > pos(&received[0]), "{received:?}");
+
+    // Idle: the server's own heartbeat events keep them coming, at the same position.
+    let before_idle = received.len();
+    poll_until(&mut source, &mut received, "a heartbeat while idle", |r| {
+        r.len() > before_idle + 1
+    })
+    .await;
+    let last = received.last().unwrap().clone();
+    assert!(is_heartbeat(&last));
+    assert_eq!(pos(&last), pos(&received[before_idle - 1]));
+    source.stop().await.unwrap();
+
+    // Resumed from the last heartbeat: nothing is read again, the next change comes first.
+    let mut source = start(clock);
+    source
+        .start(&[(last.source_partition.clone(), last.source_offset.clone())])
+        .await
+        .unwrap();
+    db.execute("INSERT INTO shop.items VALUES (7)").await;
+    let mut resumed = Vec::new();
+    poll_until(&mut source, &mut resumed, "the new row", |r| {
+        r.iter().any(|r| !is_heartbeat(r))
+    })
+    .await;
+    let changes: Vec<Value> = resumed
+        .iter()
+        .filter(|r| !is_heartbeat(r))
+        .map(|r| json(&r.value))
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["op"], "c");
+    assert_eq!(changes[0]["after"], json!({"id": 7}));
+    source.stop().await.unwrap();
 }

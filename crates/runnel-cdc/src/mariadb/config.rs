@@ -8,7 +8,7 @@ use regex::Regex;
 
 use crate::config::{
     captured, decimal_handling, parse, patterns, positive, snapshot_mode, topic_prefix,
-    ConfigError, DecimalHandling, SnapshotMode,
+    ConfigError, DecimalHandling, Heartbeats, SnapshotMode,
 };
 
 #[derive(Debug, Clone)]
@@ -37,6 +37,7 @@ pub struct MariaDbConfig {
     pub max_queue_size: usize,
     /// How long `poll` waits for a change before it returns an empty batch.
     pub poll_interval: Duration,
+    pub heartbeats: Heartbeats,
 }
 
 impl MariaDbConfig {
@@ -72,6 +73,7 @@ impl MariaDbConfig {
             max_batch_size: positive(settings, "max.batch.size", 2048)?,
             max_queue_size: positive(settings, "max.queue.size", 8192)?,
             poll_interval: Duration::from_millis(positive(settings, "poll.interval.ms", 500)?),
+            heartbeats: Heartbeats::from_settings(settings)?,
         })
     }
 

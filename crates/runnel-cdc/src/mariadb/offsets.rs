@@ -15,11 +15,12 @@ pub struct BinlogCoordinates {
 }
 
 /// A streamed record's place: its transaction's start, and its number among the records of
-/// that transaction, so a restart inside a transaction skips what was delivered.
+/// that transaction, so a restart inside a transaction skips what was delivered. A heartbeat
+/// has no number: its place is between transactions, and nothing at it was delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamOffset {
     pub at: BinlogCoordinates,
-    pub event: u64,
+    pub event: Option<u64>,
     pub gtid: Option<String>,
 }
 
@@ -28,7 +29,9 @@ impl StreamOffset {
         let mut map = Map::new();
         map.insert("file".to_owned(), json!(self.at.file));
         map.insert("pos".to_owned(), json!(self.at.pos));
-        map.insert("event".to_owned(), json!(self.event));
+        if let Some(event) = self.event {
+            map.insert("event".to_owned(), json!(event));
+        }
         map.insert("gtids".to_owned(), json!(self.gtid));
         map
     }
@@ -74,10 +77,10 @@ impl Committed {
         }
         Ok(Committed::Stream(StreamOffset {
             at,
-            event: offset
-                .get("event")
-                .and_then(Value::as_u64)
-                .ok_or_else(bad)?,
+            event: match offset.get("event") {
+                None => None,
+                Some(event) => Some(event.as_u64().ok_or_else(bad)?),
+            },
             gtid: offset
                 .get("gtids")
                 .and_then(Value::as_str)
@@ -95,7 +98,7 @@ impl Committed {
     pub fn resume(&self) -> (BinlogCoordinates, Option<u64>) {
         match self {
             Committed::Snapshot { at, .. } => (at.clone(), None),
-            Committed::Stream(offset) => (offset.at.clone(), Some(offset.event)),
+            Committed::Stream(offset) => (offset.at.clone(), offset.event),
         }
     }
 }
@@ -113,13 +116,20 @@ mod tests {
         };
         let stream = StreamOffset {
             at: at.clone(),
-            event: 3,
+            event: Some(3),
             gtid: Some("0-1-17".to_owned()),
         };
         assert_eq!(
             Committed::parse(&stream.to_map()).unwrap(),
             Committed::Stream(stream)
         );
+        let heartbeat = StreamOffset {
+            at: at.clone(),
+            event: None,
+            gtid: None,
+        };
+        let heartbeat = Committed::parse(&heartbeat.to_map()).unwrap();
+        assert_eq!(heartbeat.resume(), (at.clone(), None));
         let snapshot = Committed::parse(&snapshot_offset(&at, false)).unwrap();
         assert!(!snapshot.snapshot_done());
         assert_eq!(snapshot.resume(), (at, None));

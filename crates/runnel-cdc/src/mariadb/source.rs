@@ -20,7 +20,7 @@ use crate::error::CdcError;
 use crate::mariadb::config::MariaDbConfig;
 use crate::mariadb::gtid::{decode_gtid, GTID_EVENT};
 use crate::mariadb::offsets::{snapshot_offset, BinlogCoordinates, Committed, StreamOffset};
-use crate::mariadb::values::{table_schema, Kind};
+use crate::mariadb::values::{binlog_json, labels, table_schema, Kind};
 use crate::offsets::{latest, server_partition, OffsetMap};
 use crate::source::Clock;
 use crate::ChangeRecord;
@@ -407,6 +407,14 @@ impl Reader {
         delivered: Option<u64>,
     ) -> Result<(), CdcError> {
         conn.query_drop(SLAVE_CAPABILITY).await?;
+        if let Some(interval) = self.config.heartbeats.interval {
+            // The server then sends a heartbeat event whenever its binlog is idle that long,
+            // so an idle server's position still reaches the offsets.
+            let nanos = interval.as_nanos().max(1_000_000);
+            conn.query_drop(format!("SET @master_heartbeat_period = {nanos}"))
+                .await?;
+        }
+        let mut last_heartbeat_ms = (self.clock)();
         let request = BinlogStreamRequest::new(self.config.server_id)
             .with_filename(from.file.as_bytes())
             .with_pos(from.pos);
@@ -436,6 +444,30 @@ impl Reader {
                 // asked for anyway.
                 Some(EventData::RotateEvent(rotate)) if header.log_pos() != 0 => {
                     file = rotate.name().into_owned();
+                }
+                // Between transactions: a committed one ends, or the server is idle.
+                Some(EventData::XidEvent(_) | EventData::HeartbeatEvent) => {
+                    let now_ms = (self.clock)();
+                    if self.config.heartbeats.due(last_heartbeat_ms, now_ms) {
+                        last_heartbeat_ms = now_ms;
+                        let offset = StreamOffset {
+                            at: BinlogCoordinates {
+                                file: file.clone(),
+                                pos: u64::from(header.log_pos()),
+                            },
+                            event: None,
+                            gtid: transaction.as_ref().map(|t| t.gtid.clone()),
+                        };
+                        let heartbeat = self.builder.heartbeat(
+                            &self.config.heartbeats.topic(&self.config.topic_prefix),
+                            self.partition.clone(),
+                            offset.to_map(),
+                            now_ms,
+                        );
+                        if !self.send(heartbeat).await {
+                            return Ok(());
+                        }
+                    }
                 }
                 Some(EventData::RowsEvent(rows)) => {
                     let Some(transaction) = transaction.as_mut() else {
@@ -474,6 +506,7 @@ impl Reader {
         if !self.config.captures(&database, &table) {
             return Ok(Vec::new());
         }
+        let labels = labels(map).map_err(CdcError::Binlog)?;
         let op = match rows {
             RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => Op::Create,
             RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => Op::Delete,
@@ -496,8 +529,10 @@ impl Reader {
                     self.config.decimal_handling,
                 )
             });
-            let before = before.map(|row| convert(&row, kinds)).transpose()?;
-            let after = after.map(|row| convert(&row, kinds)).transpose()?;
+            let before = before
+                .map(|row| convert(&row, kinds, &labels))
+                .transpose()?;
+            let after = after.map(|row| convert(&row, kinds, &labels)).transpose()?;
             let position = BinlogPosition {
                 ts_ms: transaction.ts_ms,
                 snapshot: SnapshotMarker::False,
@@ -515,7 +550,7 @@ impl Reader {
                 }
                 let offset = StreamOffset {
                     at: transaction.start.clone(),
-                    event: number,
+                    event: Some(number),
                     gtid: Some(transaction.gtid.clone()),
                 };
                 records.push(ChangeRecord {
@@ -560,11 +595,14 @@ impl Reader {
     }
 }
 
-fn convert(row: &BinlogRow, kinds: &[Kind]) -> Result<Row, CdcError> {
+fn convert(row: &BinlogRow, kinds: &[Kind], labels: &[Vec<String>]) -> Result<Row, CdcError> {
     (0..row.len())
         .zip(kinds)
         .map(|(index, kind)| match row.as_ref(index) {
-            Some(BinlogValue::Value(value)) => Ok(kind.json(value)?),
+            Some(BinlogValue::Value(value)) => {
+                let labels = labels.get(index).map_or(&[][..], Vec::as_slice);
+                Ok(binlog_json(*kind, value, labels)?)
+            }
             None => Ok(Value::Null),
             Some(BinlogValue::Jsonb(_) | BinlogValue::JsonDiff(_)) => Err(CdcError::Binlog(
                 std::io::Error::other("MySQL's binary JSON columns are not supported"),

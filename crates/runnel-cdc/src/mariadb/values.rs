@@ -4,6 +4,7 @@
 //! serves both and a row looks the same whichever of them delivered it.
 
 use base64::Engine;
+use mysql_async::binlog::events::{OptionalMetadataField, TableMapEvent};
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::{Column as MyColumn, Value as MyValue};
 use serde_json::{json, Value};
@@ -36,6 +37,10 @@ pub enum Kind {
     /// `time`: microseconds (may be negative or past a day).
     Time,
     Year,
+    /// `ENUM`: its label; the binlog gives the label's number, 1-based.
+    Enum,
+    /// `SET`: its labels, comma-separated; the binlog gives a little-endian bit mask.
+    Set,
     Text,
     Bytes,
 }
@@ -44,8 +49,14 @@ impl Kind {
     /// The kind of a column as a result set or a table map describes it.
     pub fn of(column: &MyColumn, decimals: DecimalHandling) -> Kind {
         use ColumnType::*;
-        let unsigned = column.flags().contains(ColumnFlags::UNSIGNED_FLAG);
+        let flags = column.flags();
+        let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG);
         match column.column_type() {
+            // A result set reports ENUM and SET as strings flagged as such.
+            MYSQL_TYPE_ENUM => Kind::Enum,
+            MYSQL_TYPE_SET => Kind::Set,
+            MYSQL_TYPE_STRING if flags.contains(ColumnFlags::ENUM_FLAG) => Kind::Enum,
+            MYSQL_TYPE_STRING if flags.contains(ColumnFlags::SET_FLAG) => Kind::Set,
             MYSQL_TYPE_TINY => Kind::Int16,
             MYSQL_TYPE_SHORT if unsigned => Kind::Int32,
             MYSQL_TYPE_SHORT => Kind::Int16,
@@ -62,7 +73,6 @@ impl Kind {
             MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => Kind::Timestamp,
             MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => Kind::Time,
             MYSQL_TYPE_YEAR => Kind::Year,
-            MYSQL_TYPE_ENUM | MYSQL_TYPE_SET => Kind::Text,
             MYSQL_TYPE_VARCHAR
             | MYSQL_TYPE_VAR_STRING
             | MYSQL_TYPE_STRING
@@ -92,6 +102,8 @@ impl Kind {
             Kind::DateTime => ColumnKind::Timestamp,
             Kind::Timestamp => ColumnKind::ZonedTimestamp,
             Kind::Time => ColumnKind::MicroTime,
+            Kind::Enum => ColumnKind::Enum,
+            Kind::Set => ColumnKind::EnumSet,
             Kind::Text => ColumnKind::Text,
             Kind::Bytes => ColumnKind::Bytes,
         }
@@ -146,18 +158,105 @@ impl Kind {
                 let micros = i64::from(*days) * 86_400_000_000 + day_micros(*h, *mi, *s, *us);
                 json!(if *negative { -micros } else { micros })
             }
-            (Kind::Text, MyValue::Bytes(bytes)) => {
+            (Kind::Text | Kind::Enum | Kind::Set, MyValue::Bytes(bytes)) => {
                 json!(std::str::from_utf8(bytes).map_err(|_| bad("UTF-8 text"))?)
             }
             (Kind::Bytes, MyValue::Bytes(bytes)) => {
                 json!(base64::engine::general_purpose::STANDARD.encode(bytes))
             }
-            (Kind::Text, MyValue::Int(_) | MyValue::UInt(_)) => {
-                return Err(bad("ENUM or SET (not supported yet)"))
-            }
             _ => return Err(bad("value of this column type")),
         })
     }
+}
+
+/// The JSON value of a column value read from a row event, given the column's ENUM or SET
+/// labels from its table map (empty for other columns).
+pub fn binlog_json(kind: Kind, value: &MyValue, labels: &[String]) -> Result<Value, ValueError> {
+    let bad = |type_name| ValueError {
+        type_name,
+        text: format!("{value:?}"),
+    };
+    Ok(match (kind, value) {
+        // 0 is the empty string MariaDB stores for a value that was not a label.
+        (Kind::Enum, MyValue::Int(0)) => json!(""),
+        (Kind::Enum, MyValue::Int(number)) => {
+            let label = usize::try_from(*number - 1)
+                .ok()
+                .and_then(|index| labels.get(index));
+            json!(label.ok_or_else(|| bad("ENUM label number"))?)
+        }
+        (Kind::Set, MyValue::Bytes(mask)) => {
+            let mut chosen = Vec::new();
+            for (byte_index, byte) in mask.iter().enumerate() {
+                for bit in (0..8).filter(|bit| byte & (1 << bit) != 0) {
+                    let label = labels.get(byte_index * 8 + bit);
+                    chosen.push(label.ok_or_else(|| bad("SET bit"))?.as_str());
+                }
+            }
+            json!(chosen.join(","))
+        }
+        _ => kind.json(value)?,
+    })
+}
+
+/// Each column's ENUM or SET labels from a table map's full row metadata, by column index
+/// (empty for other columns). The metadata lists one label list per ENUM column, in column
+/// order, and one per SET column likewise.
+pub fn labels(map: &TableMapEvent<'_>) -> std::io::Result<Vec<Vec<String>>> {
+    let columns = map.columns_count() as usize;
+    let labelled = |index| {
+        matches!(
+            map.get_column_type(index),
+            Ok(Some(
+                ColumnType::MYSQL_TYPE_ENUM | ColumnType::MYSQL_TYPE_SET
+            ))
+        )
+    };
+    // Most tables have neither: skip parsing the metadata for every rows event of theirs.
+    if !(0..columns).any(labelled) {
+        return Ok(Vec::new());
+    }
+    let (mut enums, mut sets) = (Vec::new(), Vec::new());
+    for field in map.iter_optional_meta() {
+        match field? {
+            OptionalMetadataField::EnumStrValue(lists) => {
+                for list in lists.iter_values() {
+                    let list = list?;
+                    enums.push(
+                        list.values()
+                            .iter()
+                            .map(|v| v.value().into_owned())
+                            .collect(),
+                    );
+                }
+            }
+            OptionalMetadataField::SetStrValue(lists) => {
+                for list in lists.iter_values() {
+                    let list = list?;
+                    sets.push(
+                        list.values()
+                            .iter()
+                            .map(|v| v.value().into_owned())
+                            .collect(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let (mut enums, mut sets) = (enums.into_iter(), sets.into_iter());
+    (0..columns)
+        .map(|index| {
+            let column_type = map
+                .get_column_type(index)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(match column_type {
+                Some(ColumnType::MYSQL_TYPE_ENUM) => enums.next().unwrap_or_default(),
+                Some(ColumnType::MYSQL_TYPE_SET) => sets.next().unwrap_or_default(),
+                _ => Vec::new(),
+            })
+        })
+        .collect()
 }
 
 /// A table's schema and each column's kind, from the columns a result set or row event
@@ -326,10 +425,32 @@ mod tests {
             json!(12.5),
         );
         assert!(Kind::Text.json(&MyValue::Bytes(vec![0xff])).is_err());
-        assert!(Kind::Text
-            .json(&MyValue::Int(2))
-            .unwrap_err()
-            .to_string()
-            .contains("ENUM"));
+        assert!(Kind::Text.json(&MyValue::Int(2)).is_err());
+    }
+
+    #[test]
+    fn enum_numbers_and_set_masks_become_their_labels() {
+        let labels: Vec<String> = ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            .map(str::to_owned)
+            .to_vec();
+        let binlog = |kind, value| binlog_json(kind, &value, &labels);
+        assert_eq!(binlog(Kind::Enum, MyValue::Int(2)).unwrap(), json!("b"));
+        assert_eq!(binlog(Kind::Enum, MyValue::Int(0)).unwrap(), json!(""));
+        assert!(binlog(Kind::Enum, MyValue::Int(10)).is_err());
+        assert!(binlog(Kind::Enum, MyValue::Int(-1)).is_err());
+        assert_eq!(
+            binlog(Kind::Set, MyValue::Bytes(vec![0b101, 0b1])).unwrap(),
+            json!("a,c,i")
+        );
+        assert_eq!(
+            binlog(Kind::Set, MyValue::Bytes(vec![0, 0])).unwrap(),
+            json!("")
+        );
+        assert!(binlog(Kind::Set, MyValue::Bytes(vec![0, 0b10])).is_err());
+        // The snapshot gives the text itself.
+        assert_eq!(
+            Kind::Set.json(&MyValue::Bytes(b"a,c".to_vec())).unwrap(),
+            json!("a,c")
+        );
     }
 }
