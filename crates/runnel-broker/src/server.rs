@@ -11,6 +11,10 @@
 //! they are accepted, and idle ones after `connections.max.idle.ms` (see `connections`).
 //! A client over one of its quotas gets its response at once, and then nothing more is read
 //! from its connection for the throttle time (see `quotas`).
+//! On a SASL listener every request is first put to the connection's `SaslConnection`:
+//! SaslHandshake and SaslAuthenticate are answered in the reader itself, one after the other,
+//! since they change who the connection is; requests it does not admit (anything before
+//! authentication but ApiVersions) end the connection unanswered (see `sasl`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
