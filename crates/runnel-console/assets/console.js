@@ -294,6 +294,32 @@ async function groupsPage() {
   view.append(el("h1", {}, "Consumer groups"), el("section", {}, table(["Group", "Type", "State", "Members", "Status", "Lag"], rows, "groups")));
 }
 
+// A stream job (of runnel-streams-kafka, or Kafka Streams) is a consumer group named after
+// its application id, which also prefixes its internal topics: <id>-<name>-changelog for its
+// state stores and <id>-<name>-repartition. A job with neither shows as a plain group only.
+function internalTopics(topics, id) {
+  return topics.filter(name => name.startsWith(`${id}-`) && /-(changelog|repartition)$/.test(name)).sort();
+}
+
+async function streamJobsPage() {
+  const [groups, topics, lag] = await Promise.all([api("/groups"), api("/topics"), lagReport()]);
+  const jobs = groups.filter(g => g.kind !== "share" && internalTopics(topics, g.group).length > 0);
+  const rows = jobs.map(g => {
+    const status = lag?.groups.find(l => l.group === g.group);
+    const links = internalTopics(topics, g.group)
+      .map(name => el("a", { href: `#/topics/${encodeURIComponent(name)}`, class: "internal-topic" }, name));
+    return el("tr", { "data-job": g.group },
+      el("td", {}, el("a", { href: `#/groups/${encodeURIComponent(g.group)}` }, g.group)),
+      cell(g.state), cell(g.members, true),
+      el("td", {}, status ? el("span", { class: `status status-${status.status}` }, status.status) : "-"),
+      cell(status?.total_lag, true),
+      el("td", {}, links.flatMap((link, i) => (i ? [" ", link] : [link]))));
+  });
+  view.append(el("h1", {}, "Stream jobs"),
+    el("p", {}, "Consumer groups with changelog or repartition topics named after them. A job serves its own metrics (StreamsConfig::metrics_listen)."),
+    el("section", {}, table(["Application", "State", "Members", "Status", "Lag", "Changelog and repartition topics"], rows, "stream-jobs")));
+}
+
 async function groupPage(id) {
   const header = el("div");
   const members = el("section");
@@ -459,6 +485,7 @@ async function route() {
     else if (page === "transactions" && argument) await transactionPage(argument);
     else if (page === "transactions") await transactionsPage();
     else if (page === "connectors") refresh = await connectorsPage();
+    else if (page === "stream-jobs") await streamJobsPage();
     else refresh = await overview();
     if (refresh) {
       timer = setInterval(() => refresh().catch(error => showError(error.message)), REFRESH_MS);

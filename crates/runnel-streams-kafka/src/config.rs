@@ -59,6 +59,9 @@ pub struct StreamsConfig {
     pub internal_topic_partitions: i32,
     /// More librdkafka settings for every client (security settings, for example).
     pub client_properties: Vec<(String, String)>,
+    /// HOST:PORT on which the application serves `/metrics` (Prometheus) and `/health`;
+    /// none by default. Port 0 takes any free port (`RunningApp::metrics_address`).
+    pub metrics_listen: Option<String>,
 }
 
 impl StreamsConfig {
@@ -76,6 +79,7 @@ impl StreamsConfig {
             bad_records: BadRecords::Fail,
             internal_topic_partitions: 1,
             client_properties: Vec::new(),
+            metrics_listen: None,
         }
     }
 
@@ -114,6 +118,12 @@ impl StreamsConfig {
     pub fn client_property(mut self, key: &str, value: &str) -> Self {
         self.client_properties
             .push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Serves `/metrics` and `/health` on `address` (HOST:PORT) while the application runs.
+    pub fn metrics_listen(mut self, address: &str) -> Self {
+        self.metrics_listen = Some(address.to_owned());
         self
     }
 

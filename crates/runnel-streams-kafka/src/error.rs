@@ -23,6 +23,13 @@ pub enum RunnerError {
     /// Records could not be delivered to a topic.
     #[error("delivery: {0}")]
     Delivery(String),
+    /// The metrics endpoint could not listen on its address.
+    #[error("cannot listen on {address} for the metrics endpoint: {source}")]
+    MetricsListen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The processing thread ended without saying why (it panicked).
     #[error("the processing thread died")]
     ThreadDied,

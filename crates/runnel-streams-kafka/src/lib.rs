@@ -38,8 +38,10 @@ mod global;
 mod local;
 mod metrics;
 mod runner;
+mod serve;
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -49,7 +51,7 @@ use runnel_streams::{StreamsError, TopologyBuilder};
 pub use clock::{Clock, SystemClock};
 pub use config::{BadRecords, Guarantee, StreamsConfig};
 pub use error::RunnerError;
-pub use metrics::Metrics;
+pub use metrics::{CommitLatency, Metrics, Punctuations, StoreSize, COMMIT_LATENCY_BOUNDS};
 
 /// Builds the graph of one task; called once per task, and once to learn the topics.
 type BuildFn = Arc<dyn Fn(&mut TopologyBuilder) -> Result<(), StreamsError> + Send + Sync>;
@@ -92,17 +94,33 @@ impl StreamsApp {
 
     /// Connects, creates the internal topics, joins the group and starts processing on a
     /// thread of its own. Returns once started, or with the reason it could not start.
+    /// With `StreamsConfig::metrics_listen`, also serves `/metrics` and `/health` there.
     pub fn start(self) -> Result<RunningApp, RunnerError> {
         let metrics = Arc::new(Mutex::new(Metrics::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let processing = Arc::new(AtomicBool::new(true));
+        let server = match &self.config.metrics_listen {
+            Some(listen) => Some(serve::MetricsServer::start(
+                listen,
+                &self.config.application_id,
+                metrics.clone(),
+                processing.clone(),
+            )?),
+            None => None,
+        };
         let (started, outcome) = mpsc::channel();
         let thread = {
             let (metrics, stop) = (metrics.clone(), stop.clone());
             std::thread::Builder::new()
                 .name(format!("streams-{}", self.config.application_id))
                 .spawn(move || {
-                    match runner::Runner::start(self.config, self.build, self.clock, metrics, stop)
-                    {
+                    let ended = match runner::Runner::start(
+                        self.config,
+                        self.build,
+                        self.clock,
+                        metrics,
+                        stop,
+                    ) {
                         Ok(runner) => {
                             let _ = started.send(Ok(()));
                             runner.run()
@@ -111,7 +129,9 @@ impl StreamsApp {
                             let _ = started.send(Err(error));
                             Ok(())
                         }
-                    }
+                    };
+                    processing.store(false, Ordering::Release);
+                    ended
                 })?
         };
         match outcome.recv() {
@@ -119,8 +139,14 @@ impl StreamsApp {
                 metrics,
                 stop,
                 thread,
+                server,
             }),
-            Ok(Err(error)) => Err(error),
+            Ok(Err(error)) => {
+                if let Some(server) = server {
+                    server.stop();
+                }
+                Err(error)
+            }
             Err(_) => Err(RunnerError::ThreadDied),
         }
     }
@@ -132,11 +158,18 @@ pub struct RunningApp {
     metrics: Arc<Mutex<Metrics>>,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Result<(), RunnerError>>,
+    server: Option<serve::MetricsServer>,
 }
 
 impl RunningApp {
     pub fn metrics(&self) -> Metrics {
         self.metrics.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The address of the `/metrics` endpoint, if `StreamsConfig::metrics_listen` asked for
+    /// one (with port 0, the port it took).
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.server.as_ref().map(serve::MetricsServer::address)
     }
 
     /// Whether processing ended (after an error, which `stop` returns).
@@ -169,6 +202,10 @@ impl RunningApp {
     /// Commits what was processed, leaves the group and returns how processing ended.
     pub fn stop(self) -> Result<(), RunnerError> {
         self.stop.store(true, Ordering::Release);
-        self.thread.join().map_err(|_| RunnerError::ThreadDied)?
+        let ended = self.thread.join().map_err(|_| RunnerError::ThreadDied)?;
+        if let Some(server) = self.server {
+            server.stop();
+        }
+        ended
     }
 }

@@ -12,11 +12,13 @@
 //! as of some commit, with the checkpoint saying which: restoring replays the changelog from
 //! the checkpoint on.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::error::RunnerError;
+use crate::metrics::StoreSize;
 
 const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entries");
 const CHECKPOINTS: TableDefinition<&str, i64> = TableDefinition::new("checkpoints");
@@ -61,6 +63,11 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// What an entry counts for in a store's size: its key and value bytes.
+pub(crate) fn entry_bytes(key: &[u8], value_len: usize) -> u64 {
+    (key.len() + value_len) as u64
+}
+
 fn checkpoint_key(changelog: &str, partition: u32) -> String {
     format!("{changelog}/{partition}")
 }
@@ -100,11 +107,13 @@ impl LocalState {
         Ok(offset.map(|o| o.value()))
     }
 
-    /// Applies changes and moves checkpoints in one durable transaction.
+    /// Applies changes and moves checkpoints in one durable transaction. `sizes` (per store
+    /// and partition) follows the entries replaced, added and removed.
     pub fn apply(
         &self,
         changes: &[LocalChange],
         checkpoints: &[(String, u32, i64)],
+        sizes: &mut BTreeMap<(String, u32), StoreSize>,
     ) -> Result<(), RunnerError> {
         let txn = self.db.begin_write()?;
         {
@@ -112,13 +121,21 @@ impl LocalState {
             for change in changes {
                 let mut key = prefix(&change.store, change.partition);
                 key.extend_from_slice(&change.key);
-                match &change.value {
-                    Some(value) => {
-                        entries.insert(key.as_slice(), value.as_slice())?;
-                    }
-                    None => {
-                        entries.remove(key.as_slice())?;
-                    }
+                let previous = match &change.value {
+                    Some(value) => entries.insert(key.as_slice(), value.as_slice())?,
+                    None => entries.remove(key.as_slice())?,
+                };
+                let previous_len = previous.map(|old| old.value().len());
+                let size = sizes
+                    .entry((change.store.clone(), change.partition))
+                    .or_default();
+                if let Some(len) = previous_len {
+                    size.entries = size.entries.saturating_sub(1);
+                    size.bytes = size.bytes.saturating_sub(entry_bytes(&change.key, len));
+                }
+                if let Some(value) = &change.value {
+                    size.entries += 1;
+                    size.bytes += entry_bytes(&change.key, value.len());
                 }
             }
             let mut table = txn.open_table(CHECKPOINTS)?;
@@ -166,6 +183,7 @@ mod tests {
     #[test]
     fn entries_are_kept_per_store_and_partition_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
+        let mut sizes = BTreeMap::new();
         {
             let local = LocalState::open(dir.path()).unwrap();
             local
@@ -177,19 +195,36 @@ mod tests {
                         change("count", 0, b"sa", Some(b"x")),
                     ],
                     &[("app-counts-changelog".into(), 0, 3)],
+                    &mut sizes,
                 )
                 .unwrap();
             local
                 .apply(
-                    &[change("counts", 0, b"a", None)],
+                    &[
+                        change("counts", 0, b"a", None),
+                        change("counts", 0, b"b", Some(b"200")),
+                        change("counts", 1, b"gone", None),
+                    ],
                     &[("app-counts-changelog".into(), 0, 4)],
+                    &mut sizes,
                 )
                 .unwrap();
         }
+        // Replaced and removed entries no longer count; removing what was not there
+        // changes nothing.
+        let size = |entries, bytes| StoreSize { entries, bytes };
+        assert_eq!(
+            sizes,
+            BTreeMap::from([
+                (("count".to_owned(), 0), size(1, 3)),
+                (("counts".to_owned(), 0), size(1, 4)),
+                (("counts".to_owned(), 1), size(1, 2)),
+            ])
+        );
         let local = LocalState::open(dir.path()).unwrap();
         assert_eq!(
             local.entries("counts", 0).unwrap(),
-            vec![(b"b".to_vec(), b"2".to_vec())]
+            vec![(b"b".to_vec(), b"200".to_vec())]
         );
         assert_eq!(
             local.entries("counts", 1).unwrap(),

@@ -1,12 +1,64 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use runnel_streams::Timestamp;
+
+/// Upper bounds (seconds) of the commit latency buckets: a commit is a flush, a transaction
+/// commit and a local write, from about a millisecond to the transaction timeout.
+pub const COMMIT_LATENCY_BOUNDS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// A latency histogram: per bucket of `COMMIT_LATENCY_BOUNDS` (and a last one above them)
+/// how many commits took that long, and their total time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitLatency {
+    pub counts: [u64; COMMIT_LATENCY_BOUNDS.len() + 1],
+    pub sum: Duration,
+}
+
+impl CommitLatency {
+    pub fn observe(&mut self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = COMMIT_LATENCY_BOUNDS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(COMMIT_LATENCY_BOUNDS.len());
+        self.counts[bucket] += 1;
+        self.sum += took;
+    }
+
+    /// The commits observed.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+/// The size of one state store's partition as of the last commit: its entries, and the
+/// bytes of their keys and values as its changelog holds them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreSize {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// Punctuations, as Kafka Streams calls the calls that let time-driven operators act
+/// without a record for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Punctuations {
+    /// The watermark of a task moved forward, and its windows, joins and patterns were
+    /// told (they close and emit what it passed).
+    pub stream_time: u64,
+    /// A task was told that processing time passed (every 10 ms), so a silent partition
+    /// can become idle and stop holding its watermark back.
+    pub wall_clock: u64,
+}
 
 /// What a running application reports about itself, refreshed after every commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,12 +72,17 @@ pub struct Metrics {
     pub records_skipped: u64,
     /// Records written to output and repartition topics.
     pub records_out: u64,
-    /// Records dropped as too late by windowed aggregations.
+    /// Records dropped as too late by windowed aggregations, joins and patterns.
     pub late_records_dropped: u64,
     /// Commits completed (transactions, under exactly-once).
     pub commits: u64,
-    /// Time those commits took, from writing the stores' changes to the offsets committed.
-    pub commit_time: Duration,
+    /// The time each of those commits took, from writing the stores' changes to the
+    /// offsets committed.
+    pub commit_latency: CommitLatency,
+    /// Punctuations over this instance's tasks.
+    pub punctuations: Punctuations,
+    /// Per state store and partition of this instance's tasks: its size.
+    pub store_sizes: BTreeMap<(String, u32), StoreSize>,
     /// Changelog and local entries applied while restoring stores.
     pub records_restored: u64,
     /// The partitions (task ids) this instance processes.
@@ -39,6 +96,19 @@ pub struct Metrics {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct AppLabels {
     application: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PunctuationLabels {
+    application: String,
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StoreLabels {
+    application: String,
+    store: String,
+    partition: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -99,15 +169,53 @@ impl Metrics {
             family.get_or_create(&app).inc_by(value);
             registry.register(name, help, family);
         }
-        let commit_time: Family<AppLabels, Counter<f64>> = Family::default();
-        commit_time
-            .get_or_create(&app)
-            .inc_by(self.commit_time.as_secs_f64());
         registry.register_with_unit(
-            "commit_time",
-            "Time spent committing; divided by the commits, the mean commit latency",
+            "commit_latency",
+            "Time a commit took, from writing the stores' changes to the offsets committed",
             Unit::Seconds,
-            commit_time,
+            LatencyByApp(app.clone(), self.commit_latency.clone()),
+        );
+        let punctuations: Family<PunctuationLabels, Counter> = Family::default();
+        for (kind, count) in [
+            ("stream_time", self.punctuations.stream_time),
+            ("wall_clock", self.punctuations.wall_clock),
+        ] {
+            let labels = PunctuationLabels {
+                application: application_id.to_owned(),
+                kind,
+            };
+            punctuations.get_or_create(&labels).inc_by(count);
+        }
+        registry.register(
+            "punctuations",
+            "Punctuations of the tasks: the watermark moved (stream_time), processing time passed (wall_clock)",
+            punctuations,
+        );
+        let store_entries: Family<StoreLabels, Gauge> = Family::default();
+        let store_bytes: Family<StoreLabels, Gauge> = Family::default();
+        for ((store, partition), size) in &self.store_sizes {
+            let labels = StoreLabels {
+                application: application_id.to_owned(),
+                store: store.clone(),
+                partition: *partition,
+            };
+            store_entries
+                .get_or_create(&labels)
+                .set(i64::try_from(size.entries).unwrap_or(i64::MAX));
+            store_bytes
+                .get_or_create(&labels)
+                .set(i64::try_from(size.bytes).unwrap_or(i64::MAX));
+        }
+        registry.register(
+            "state_store_entries",
+            "Entries of the state store's partition, as of the last commit",
+            store_entries,
+        );
+        registry.register_with_unit(
+            "state_store",
+            "Bytes of the keys and values of the state store's partition, as of the last commit",
+            Unit::Bytes,
+            store_bytes,
         );
         let assigned: Family<AppLabels, Gauge> = Family::default();
         assigned
@@ -151,19 +259,71 @@ impl Metrics {
     }
 }
 
+/// One application's commit latency as a Prometheus histogram.
+#[derive(Debug)]
+struct LatencyByApp(AppLabels, CommitLatency);
+
+impl EncodeMetric for LatencyByApp {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let LatencyByApp(labels, latency) = self;
+        // The last bucket is +Inf (an `f64::MAX` bound would be written as a bucket of its
+        // own before the +Inf the encoder adds).
+        let bounds = COMMIT_LATENCY_BOUNDS.iter().copied().chain([f64::INFINITY]);
+        let buckets: Vec<(f64, u64)> = bounds.zip(latency.counts).collect();
+        encoder
+            .encode_family(labels)?
+            .encode_histogram::<NoLabelSet>(
+                latency.sum.as_secs_f64(),
+                latency.count(),
+                &buckets,
+                None,
+            )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
+    fn commit_latencies_fall_in_the_first_bucket_whose_bound_they_do_not_exceed() {
+        let mut latency = CommitLatency::default();
+        for millis in [0, 1, 2, 30, 30, 60_000] {
+            latency.observe(Duration::from_millis(millis));
+        }
+        // <= 1 ms: 0 and 1; <= 2.5 ms: 2; <= 50 ms: both 30; above 10 s: the minute.
+        assert_eq!(latency.counts, [2, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(latency.count(), 6);
+        assert_eq!(latency.sum, Duration::from_millis(60_063));
+    }
+
+    #[test]
     fn every_figure_is_rendered_with_the_application_id() {
+        let mut commit_latency = CommitLatency::default();
+        commit_latency.observe(Duration::from_millis(4));
+        commit_latency.observe(Duration::from_millis(246));
         let metrics = Metrics {
             records_in: 7,
             records_committed: 5,
             records_out: 3,
             commits: 2,
-            commit_time: Duration::from_millis(250),
+            commit_latency,
+            punctuations: Punctuations {
+                stream_time: 6,
+                wall_clock: 40,
+            },
+            store_sizes: BTreeMap::from([(
+                ("counts".to_owned(), 1),
+                StoreSize {
+                    entries: 3,
+                    bytes: 42,
+                },
+            )]),
             assigned_partitions: vec![0, 1],
             watermarks: BTreeMap::from([(("clicks".to_owned(), 1), 1_500)]),
             lag: BTreeMap::from([(("clicks".to_owned(), 1), 4)]),
@@ -176,12 +336,24 @@ mod tests {
             "runnel_streams_records_out_total{application=\"counter\"} 3",
             "runnel_streams_records_skipped_total{application=\"counter\"} 0",
             "runnel_streams_commits_total{application=\"counter\"} 2",
-            "runnel_streams_commit_time_seconds_total{application=\"counter\"} 0.25",
+            "# TYPE runnel_streams_commit_latency_seconds histogram",
+            "runnel_streams_commit_latency_seconds_sum{application=\"counter\"} 0.25",
+            "runnel_streams_commit_latency_seconds_count{application=\"counter\"} 2",
+            "runnel_streams_commit_latency_seconds_bucket{application=\"counter\",le=\"0.001\"} 0",
+            "runnel_streams_commit_latency_seconds_bucket{application=\"counter\",le=\"0.005\"} 1",
+            "runnel_streams_commit_latency_seconds_bucket{application=\"counter\",le=\"0.25\"} 2",
+            "runnel_streams_commit_latency_seconds_bucket{application=\"counter\",le=\"+Inf\"} 2",
+            "runnel_streams_punctuations_total{application=\"counter\",kind=\"stream_time\"} 6",
+            "runnel_streams_punctuations_total{application=\"counter\",kind=\"wall_clock\"} 40",
+            "runnel_streams_state_store_entries{application=\"counter\",store=\"counts\",partition=\"1\"} 3",
+            "runnel_streams_state_store_bytes{application=\"counter\",store=\"counts\",partition=\"1\"} 42",
             "runnel_streams_assigned_partitions{application=\"counter\"} 2",
             "runnel_streams_lag_records{application=\"counter\",topic=\"clicks\",partition=\"1\"} 4",
             "runnel_streams_watermark_seconds{application=\"counter\",topic=\"clicks\",partition=\"1\"} 1.5",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
+        // Above the last bound is the +Inf bucket only.
+        assert_eq!(text.matches("commit_latency_seconds_bucket").count(), 13);
     }
 }

@@ -26,8 +26,8 @@ use crate::clock::Clock;
 use crate::config::{BadRecords, Guarantee, StreamsConfig};
 use crate::error::RunnerError;
 use crate::global::GlobalTables;
-use crate::local::{LocalChange, LocalState};
-use crate::metrics::Metrics;
+use crate::local::{entry_bytes, LocalChange, LocalState};
+use crate::metrics::{Metrics, StoreSize};
 use crate::BuildFn;
 
 /// How long one poll of the input waits for a record before the loop looks at the clock.
@@ -64,6 +64,11 @@ pub(crate) struct Runner {
     last_idle_check: Timestamp,
     /// Late records counted by tasks since dropped.
     retired_late_records: u64,
+    /// Stream-time punctuations counted by tasks since dropped.
+    retired_stream_time_punctuations: u64,
+    wall_clock_punctuations: u64,
+    /// Per store and partition of the current tasks: its committed size.
+    store_sizes: BTreeMap<(String, u32), StoreSize>,
     metrics: Arc<Mutex<Metrics>>,
     stop: Arc<AtomicBool>,
 }
@@ -139,6 +144,9 @@ impl Runner {
             last_commit: Instant::now(),
             last_idle_check: Timestamp::MIN,
             retired_late_records: 0,
+            retired_stream_time_punctuations: 0,
+            wall_clock_punctuations: 0,
+            store_sizes: BTreeMap::new(),
             metrics,
             stop,
         })
@@ -170,6 +178,7 @@ impl Runner {
                 for partition in self.tasks.keys().copied().collect::<Vec<_>>() {
                     if let Some(task) = self.tasks.get_mut(&partition) {
                         task.advance_processing_time(now)?;
+                        self.wall_clock_punctuations += 1;
                     }
                     self.send_outgoing(partition)?;
                 }
@@ -346,12 +355,13 @@ impl Runner {
                 Some((topic, u32::try_from(partition).ok()?, offset + 1))
             })
             .collect();
-        self.local.apply(&local_changes, &checkpoints)?;
+        self.local
+            .apply(&local_changes, &checkpoints, &mut self.store_sizes)?;
         self.positions.clear();
         let took = self.last_commit.elapsed();
         self.update_metrics(|m| {
             m.commits += 1;
-            m.commit_time += took;
+            m.commit_latency.observe(took);
             m.records_committed = records_in;
         });
         self.refresh_metrics();
@@ -443,7 +453,13 @@ impl Runner {
             .values()
             .map(Topology::late_records_dropped)
             .sum::<u64>();
+        self.retired_stream_time_punctuations += self
+            .tasks
+            .values()
+            .map(Topology::stream_time_punctuations)
+            .sum::<u64>();
         self.tasks.clear();
+        self.store_sizes.clear();
         self.positions.clear();
         let assignment = self.consumer.assignment()?;
         let mut partitions: Vec<u32> = assignment
@@ -462,6 +478,7 @@ impl Runner {
         }
         tracing::info!(?partitions, "tasks assigned");
         self.update_metrics(|m| m.assigned_partitions = partitions.clone());
+        self.refresh_metrics();
         Ok(())
     }
 
@@ -513,10 +530,17 @@ impl Runner {
                 self.local.wipe(&store.name, &store.changelog, partition)?;
                 checkpoint = None;
             }
+            let size = self
+                .store_sizes
+                .entry((store.name.clone(), partition))
+                .or_default();
+            *size = StoreSize::default();
             if checkpoint.is_some() {
                 for (key, value) in self.local.entries(&store.name, partition)? {
                     task.restore(&store.name, &key, Some(&value))?;
                     restored += 1;
+                    size.entries += 1;
+                    size.bytes += entry_bytes(&key, value.len());
                 }
             }
             let from = checkpoint.unwrap_or(low);
@@ -586,14 +610,17 @@ impl Runner {
 
     /// Writes restored entries to the local copy with the offset they are current to.
     fn save_restored(
-        &self,
+        &mut self,
         changes: &mut Vec<LocalChange>,
         store: &StoreInfo,
         partition: u32,
         next: i64,
     ) -> Result<u64, RunnerError> {
-        self.local
-            .apply(changes, &[(store.changelog.clone(), partition, next)])?;
+        self.local.apply(
+            changes,
+            &[(store.changelog.clone(), partition, next)],
+            &mut self.store_sizes,
+        )?;
         let saved = changes.len() as u64;
         changes.clear();
         Ok(saved)
@@ -605,7 +632,8 @@ impl Runner {
         }
     }
 
-    /// Watermarks and late records, after a commit.
+    /// Watermarks, late records, punctuations and store sizes, after a commit or a
+    /// rebalance.
     fn refresh_metrics(&mut self) {
         let mut watermarks = BTreeMap::new();
         for (&partition, task) in &self.tasks {
@@ -625,9 +653,20 @@ impl Runner {
                 .values()
                 .map(Topology::late_records_dropped)
                 .sum::<u64>();
+        let stream_time = self.retired_stream_time_punctuations
+            + self
+                .tasks
+                .values()
+                .map(Topology::stream_time_punctuations)
+                .sum::<u64>();
+        let wall_clock = self.wall_clock_punctuations;
+        let store_sizes = self.store_sizes.clone();
         self.update_metrics(|m| {
             m.watermarks = watermarks;
             m.late_records_dropped = late;
+            m.punctuations.stream_time = stream_time;
+            m.punctuations.wall_clock = wall_clock;
+            m.store_sizes = store_sizes;
         });
     }
 }

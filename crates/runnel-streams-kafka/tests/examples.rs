@@ -17,7 +17,7 @@ use runnel_streams::{
     EmitMode, JsonSerde, LatePolicy, StreamsError, StringSerde, TopologyBuilder, WindowSpec,
     WindowedConfig,
 };
-use runnel_streams_kafka::{Guarantee, RunningApp, StreamsApp, StreamsConfig};
+use runnel_streams_kafka::{Guarantee, RunningApp, StoreSize, StreamsApp, StreamsConfig};
 
 const WAIT: Duration = Duration::from_secs(90);
 const SECOND: i64 = 1_000;
@@ -388,7 +388,8 @@ fn the_metrics_report_late_records_and_the_watermark_of_every_partition() {
         StreamsConfig::new("clicks-app", bootstrap)
             .state_dir(dir.path().join("state"))
             .guarantee(Guarantee::ExactlyOnce)
-            .watermarks(100, 30_000),
+            .watermarks(100, 30_000)
+            .metrics_listen("127.0.0.1:0"),
         clicks_per_second,
     )
     .start()
@@ -427,21 +428,95 @@ fn the_metrics_report_late_records_and_the_watermark_of_every_partition() {
     assert_eq!(metrics.assigned_partitions, vec![0, 1]);
     assert_eq!(metrics.late_records_dropped, 2, "{metrics:?}");
     assert_eq!(metrics.watermarks, expected_watermarks, "{metrics:?}");
-    // The same figures as the application would serve them to Prometheus.
-    assert!(
-        metrics.commits >= 1 && metrics.commit_time > Duration::ZERO,
-        "{metrics:?}"
+    // Each commit is in the latency histogram.
+    assert!(metrics.commits >= 1, "{metrics:?}");
+    assert_eq!(metrics.commit_latency.count(), metrics.commits);
+    assert!(metrics.commit_latency.sum > Duration::ZERO, "{metrics:?}");
+    // The watermark moved twice on partition 0 (to 900, then 4900) and once on
+    // partition 1 (to 6900); late records move nothing.
+    assert_eq!(metrics.punctuations.stream_time, 3, "{metrics:?}");
+    assert!(metrics.punctuations.wall_clock > 0, "{metrics:?}");
+    // The open windows: [5000, 6000) of a (its [1000, 2000) closed at 4900 and was
+    // forgotten), [6000, 7000) and [7000, 8000) of b. An entry is 16 bytes of window and
+    // the key, then the sent flag and the count as JSON: 17 + 2 bytes.
+    let size = |entries, bytes| StoreSize { entries, bytes };
+    assert_eq!(
+        metrics.store_sizes,
+        BTreeMap::from([
+            (("clicks-per-second".to_owned(), 0), size(1, 19)),
+            (("clicks-per-second".to_owned(), 1), size(2, 38)),
+        ]),
     );
-    let text = metrics.render("clicks-app").unwrap();
+    // The same figures, scraped from the application's own endpoint.
+    let address = app.metrics_address().unwrap();
+    let (status, text) = http_get(address, "/metrics");
+    assert_eq!(status, 200, "{text}");
     let app_label = "{application=\"clicks-app\"}";
+    let store_label = |partition| {
+        format!(
+            "{{application=\"clicks-app\",store=\"clicks-per-second\",partition=\"{partition}\"}}"
+        )
+    };
     for line in [
         format!("runnel_streams_records_in_total{app_label} 6"),
         format!("runnel_streams_late_records_dropped_total{app_label} 2"),
         format!("runnel_streams_commits_total{app_label} {}", metrics.commits),
+        format!("runnel_streams_commit_latency_seconds_count{app_label} {}", metrics.commits),
+        format!(
+            "runnel_streams_commit_latency_seconds_bucket{{application=\"clicks-app\",le=\"+Inf\"}} {}",
+            metrics.commits
+        ),
+        "runnel_streams_punctuations_total{application=\"clicks-app\",kind=\"stream_time\"} 3".to_owned(),
+        format!("runnel_streams_state_store_entries{} 1", store_label(0)),
+        format!("runnel_streams_state_store_entries{} 2", store_label(1)),
+        format!("runnel_streams_state_store_bytes{} 38", store_label(1)),
         format!("runnel_streams_assigned_partitions{app_label} 2"),
         "runnel_streams_watermark_seconds{application=\"clicks-app\",topic=\"clicks\",partition=\"1\"} 6.9".to_owned(),
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }
+    assert_eq!(http_get(address, "/health"), (200, "ok\n".to_owned()));
     app.stop().unwrap();
+    // Stopped, the application serves nothing more.
+    assert!(std::net::TcpStream::connect(address).is_err());
+}
+
+#[test]
+fn a_metrics_address_that_is_taken_stops_the_start_with_the_address_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(&dir.path().join("broker"));
+    create_topic(&broker.bootstrap, "clicks", 1);
+    let error = StreamsApp::new(
+        StreamsConfig::new("clicks-app", &broker.bootstrap)
+            .state_dir(dir.path().join("state"))
+            .metrics_listen(&address),
+        clicks_per_second,
+    )
+    .start()
+    .unwrap_err();
+    assert!(
+        error.to_string().starts_with(&format!(
+            "cannot listen on {address} for the metrics endpoint"
+        )),
+        "{error}"
+    );
+}
+
+/// One HTTP/1.1 GET: the status code and the body.
+fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
 }

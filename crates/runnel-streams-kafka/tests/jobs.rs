@@ -13,7 +13,7 @@ use runnel_streams::{
     WindowedConfig,
 };
 use runnel_streams_kafka::{
-    BadRecords, Guarantee, RunnerError, RunningApp, StreamsApp, StreamsConfig,
+    BadRecords, Guarantee, RunnerError, RunningApp, StoreSize, StreamsApp, StreamsConfig,
 };
 
 const PARTITIONS: i32 = 4;
@@ -134,6 +134,8 @@ fn state_is_restored_from_the_changelog_after_the_local_state_directory_is_delet
     let app = start(&broker.bootstrap, &state, "a", Guarantee::ExactlyOnce);
     produce(&broker.bootstrap, "events", &events(0, 70));
     read_counts(&broker.bootstrap, 70);
+    // Seven users with 10 views each: seven entries of "user-N" (6 bytes) and "10" (2).
+    let sizes = committed_store_sizes(&app, (7, 56));
     app.stop().unwrap();
 
     std::fs::remove_dir_all(&state).unwrap();
@@ -142,10 +144,13 @@ fn state_is_restored_from_the_changelog_after_the_local_state_directory_is_delet
         app.metrics().assigned_partitions.len() == 4
     });
     assert!(app.metrics().records_restored >= 7, "{:?}", app.metrics());
+    // Restored from the changelog, the stores have the sizes they had.
+    assert_eq!(app.metrics().store_sizes, sizes);
     produce(&broker.bootstrap, "events", &events(70, 70));
     // Counts that go on from the first run's are only possible with its state restored.
     let read = read_counts(&broker.bootstrap, 140);
     assert_each_count_once(&read);
+    let sizes = committed_store_sizes(&app, (7, 56));
     app.stop().unwrap();
 
     // With the local copy kept, a restart restores from it, not from the changelog.
@@ -153,9 +158,30 @@ fn state_is_restored_from_the_changelog_after_the_local_state_directory_is_delet
     eventually("the restored tasks", WAIT, || {
         app.metrics().assigned_partitions.len() == 4
     });
+    assert_eq!(app.metrics().store_sizes, sizes);
     produce(&broker.bootstrap, "events", &events(140, 7));
     assert_each_count_once(&read_counts(&broker.bootstrap, 147));
     app.stop().unwrap();
+}
+
+/// Once every record processed is committed, the sizes of the `views` store, whose
+/// entries and bytes over all partitions must add up to `total`.
+fn committed_store_sizes(
+    app: &RunningApp,
+    total: (u64, u64),
+) -> BTreeMap<(String, u32), StoreSize> {
+    eventually("every record processed committed", WAIT, || {
+        let metrics = app.metrics();
+        metrics.records_in == metrics.records_committed
+            && metrics.store_sizes.values().map(|s| s.entries).sum::<u64>() == total.0
+    });
+    let sizes = app.metrics().store_sizes;
+    assert!(sizes.keys().all(|(store, _)| store == "views"), "{sizes:?}");
+    let summed = sizes
+        .values()
+        .fold((0, 0), |(e, b), s| (e + s.entries, b + s.bytes));
+    assert_eq!(summed, total, "{sizes:?}");
+    sizes
 }
 
 #[test]

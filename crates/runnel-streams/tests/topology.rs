@@ -355,3 +355,25 @@ fn a_topic_stream_takes_its_time_from_the_record_an_extractor_or_processing_time
     assert_eq!(counts.get(&ann, Window::new(50, 60)), Some(1));
     assert_eq!(counts.late_records_dropped(), 0);
 }
+
+#[test]
+fn a_stream_time_punctuation_is_counted_each_time_the_watermark_moves_forward() {
+    let mut builder = TopologyBuilder::new();
+    let (input, events) = builder.source::<(), ()>();
+    events.for_each(|_| {});
+    let mut topology = builder.build(0, 1_000).unwrap();
+    // Event times 10, 10 (no move), 5 (late: no move), 20, 30.
+    for timestamp in [10, 10, 5, 20, 30] {
+        topology
+            .push(&input, Record::new((), (), timestamp, 0), 0)
+            .unwrap();
+    }
+    assert_eq!(topology.stream_time_punctuations(), 3);
+    // Processing time passing moves no watermark of a single partition.
+    topology.advance_processing_time(5_000).unwrap();
+    assert_eq!(topology.stream_time_punctuations(), 3);
+    // The end of the input is the last move.
+    topology.finish().unwrap();
+    topology.finish().unwrap();
+    assert_eq!(topology.stream_time_punctuations(), 4);
+}

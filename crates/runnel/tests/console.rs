@@ -1,7 +1,8 @@
 //! The web console served by `runnel serve` on its admin port: its JSON API over plain HTTP
 //! (read-only refusal, input validation), and its pages in headless Chromium driven over
 //! WebDriver: they show the broker's real data, the throughput chart moves as records are
-//! produced, and the admin actions take effect on the broker, as a Kafka client sees it.
+//! produced, and the admin actions take effect on the broker, as a Kafka client sees it; a
+//! running stream job appears on the stream jobs page with its internal topics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/serve.rs"]
@@ -907,4 +908,84 @@ async fn the_share_group_transaction_and_connector_pages_show_what_the_broker_ho
         )
         .await;
     browser.quit().await;
+}
+
+#[tokio::test]
+async fn the_stream_jobs_page_shows_a_running_job_with_its_internal_topics() {
+    use runnel_streams::{DecimalSerde, StringSerde, TopologyBuilder};
+    use runnel_streams_kafka::{StreamsApp, StreamsConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]).await;
+    server.produce("events", 10, "ann");
+    // Counts per user, re-keyed through a repartition topic: a job with both kinds of
+    // internal topic. A plain consumer group beside it is no stream job.
+    let job = StreamsApp::new(
+        StreamsConfig::new("views-app", &server.bootstrap).state_dir(dir.path().join("state")),
+        |builder: &mut TopologyBuilder| {
+            builder
+                .stream("events", StringSerde, StringSerde)
+                .map(|_, user: String| (user.clone(), user))
+                .repartition("by-user", StringSerde, StringSerde)
+                .group_by_key()
+                .count()
+                .stored("views", StringSerde, DecimalSerde)
+                .changes()
+                .to_topic("views", StringSerde, DecimalSerde);
+            Ok(())
+        },
+    )
+    .start()
+    .unwrap();
+    let deadline = Instant::now() + WAIT;
+    while job.metrics().records_committed < 20 {
+        assert!(Instant::now() < deadline, "{:?}", job.metrics());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let plain: BaseConsumer = server.client().set("group.id", "plain").create().unwrap();
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset("events", 0, Offset::Offset(1))
+        .unwrap();
+    plain.commit(&offsets, CommitMode::Sync).unwrap();
+
+    let driver = webdriver::Driver::start(serve::free_port()).await;
+    let browser = driver.session(&dir.path().join("chromium-profile")).await;
+    browser
+        .goto(&format!("{}/console/#/stream-jobs", server.admin))
+        .await;
+    let shown = browser
+        .wait_for(
+            "the job and its internal topics",
+            "const row = document.querySelector('#stream-jobs tr[data-job=\"views-app\"]'); \
+             return row && row.cells[2].textContent === '1' ? \
+               [...row.querySelectorAll('a.internal-topic')].map(a => a.textContent).join(' ') : null;",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!("views-app-by-user-repartition views-app-views-changelog")
+    );
+    let jobs = browser
+        .wait_for(
+            "the list of jobs",
+            "return [...document.querySelectorAll('#stream-jobs tbody tr')].map(r => r.dataset.job).join(' ');",
+        )
+        .await;
+    assert_eq!(jobs, json!("views-app"));
+    // The application's name leads to its group page.
+    browser
+        .click("#stream-jobs tr[data-job=\"views-app\"] a")
+        .await;
+    browser
+        .wait_for(
+            "the group page",
+            "return location.hash === '#/groups/views-app';",
+        )
+        .await;
+    browser.quit().await;
+    tokio::task::spawn_blocking(move || job.stop())
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -145,6 +145,8 @@ impl TopologyBuilder {
             context: self.context,
             watermarks: WatermarkTracker::new(out_of_orderness, idle_timeout)?,
             records_in: 0,
+            told_watermark: Timestamp::MIN,
+            stream_time_punctuations: 0,
         })
     }
 }
@@ -169,6 +171,9 @@ pub struct Topology {
     context: Rc<Context>,
     watermarks: WatermarkTracker<(usize, u32)>,
     records_in: u64,
+    /// The newest watermark the time-driven operators were told.
+    told_watermark: Timestamp,
+    stream_time_punctuations: u64,
 }
 
 impl fmt::Debug for Topology {
@@ -237,6 +242,12 @@ impl Topology {
 
     pub fn records_in(&self) -> u64 {
         self.records_in
+    }
+
+    /// Stream-time punctuations: how many times the watermark moved forward, each time
+    /// letting every time-driven operator (windows, joins, patterns) close what it passed.
+    pub fn stream_time_punctuations(&self) -> u64 {
+        self.stream_time_punctuations
     }
 
     /// Records dropped as too late, over every windowed aggregation, join and pattern
@@ -365,6 +376,10 @@ impl Topology {
     }
 
     fn broadcast(&mut self, watermark: Timestamp) -> Result<(), StreamsError> {
+        if watermark > self.told_watermark {
+            self.told_watermark = watermark;
+            self.stream_time_punctuations += 1;
+        }
         for listener in self.context.watermark_listeners.borrow_mut().iter_mut() {
             listener(watermark);
         }
