@@ -1,6 +1,6 @@
 //! SASL authentication for Runnel, without I/O: each mechanism is a state machine that takes
-//! the client's messages and gives the server's answers, and the SCRAM credential store's
-//! file format.
+//! the client's messages and gives the server's answers, the client side of each mechanism
+//! (for Runnel's own clients), and the SCRAM credential store's file format.
 //!
 //! The broker moves the bytes (SaslHandshake, SaslAuthenticate) and keeps the credentials
 //! on disk; everything that decides whether a client is who it says lives here, where it is
@@ -10,9 +10,11 @@
 pub mod credentials;
 pub mod plain;
 pub mod scram;
+pub mod scram_client;
 
 pub use credentials::{CredentialTable, FormatError};
 pub use scram::{CredentialSource, ScramCredential, ScramMechanism, ScramServer};
+pub use scram_client::{ScramClient, ScramClientError};
 
 /// The longest client message any mechanism here accepts. SCRAM and PLAIN messages are a
 /// few hundred bytes; the bound keeps a client from making the server parse megabytes.

@@ -60,6 +60,12 @@ pub fn authenticate(
     }
 }
 
+/// The client's message for `user` and `password`, with no separate authorization id (as
+/// Kafka's and librdkafka's clients send it).
+pub fn client_message(user: &str, password: &str) -> Vec<u8> {
+    format!("\0{user}\0{password}").into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

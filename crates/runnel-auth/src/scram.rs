@@ -79,7 +79,7 @@ impl ScramMechanism {
         result
     }
 
-    fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+    pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         // HMAC takes keys of any length, so these constructors cannot fail.
         match self {
             ScramMechanism::Sha256 => match Hmac::<Sha256>::new_from_slice(key) {

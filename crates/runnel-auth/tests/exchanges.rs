@@ -1,13 +1,14 @@
 //! Properties of the SASL exchanges: any bytes are refused without a panic and never
 //! authenticate; a client that knows the password always gets in, with any user name, and
-//! one that does not never does.
+//! one that does not never does; the client state machines take any server bytes without a
+//! panic and never accept a server that does not prove it holds the credential.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use proptest::prelude::*;
-use runnel_auth::scram::encode_saslname;
-use runnel_auth::{CredentialTable, Exchange, Mechanism, ScramCredential, ScramMechanism, Step};
+use runnel_auth::{
+    plain, CredentialTable, Exchange, Mechanism, ScramClient, ScramClientError, ScramCredential,
+    ScramMechanism, Step,
+};
 
 fn table_with(user: &str, password: &str) -> CredentialTable {
     let mut table = CredentialTable::default();
@@ -19,64 +20,30 @@ fn table_with(user: &str, password: &str) -> CredentialTable {
     table
 }
 
-/// The client side of SCRAM as RFC 5802 describes it; its final answer is checked against
-/// the server's signature.
+/// A SCRAM login with the client state machine against the server's; the client checks the
+/// server's final signature, so success proves both sides.
 fn scram_login(
     mechanism: ScramMechanism,
     table: &CredentialTable,
     user: &str,
     password: &str,
-) -> Result<String, runnel_auth::AuthError> {
+) -> Result<String, String> {
     let mut server = Exchange::new(Mechanism::Scram(mechanism), "srvnonce".into(), b"key");
-    let bare = format!("n={},r=clinonce", encode_saslname(user));
-    let Step::Challenge(server_first) = server.step(format!("n,,{bare}").as_bytes(), table)? else {
+    let (mut client, first) =
+        ScramClient::new(mechanism, user, password.as_bytes(), "clinonce".into());
+    let Step::Challenge(server_first) = server.step(&first, table).map_err(|e| e.to_string())?
+    else {
         panic!("no challenge");
     };
-    let server_first = String::from_utf8(server_first).unwrap();
-    let fields: Vec<&str> = server_first.split(',').collect();
-    let nonce = fields[0].strip_prefix("r=").unwrap();
-    let salt = BASE64
-        .decode(fields[1].strip_prefix("s=").unwrap())
-        .unwrap();
-    let iterations: u32 = fields[2].strip_prefix("i=").unwrap().parse().unwrap();
-    let without_proof = format!("c=biws,r={nonce}");
-    let auth_message = format!("{bare},{server_first},{without_proof}");
-    let salted = mechanism.salted_password(password.as_bytes(), &salt, iterations);
-    let credential = ScramCredential::from_salted_password(mechanism, &salt, iterations, &salted);
-    let client_key = hmac(mechanism, &salted, b"Client Key");
-    let signature = hmac(mechanism, &credential.stored_key, auth_message.as_bytes());
-    let proof: Vec<u8> = client_key
-        .iter()
-        .zip(&signature)
-        .map(|(a, b)| a ^ b)
-        .collect();
-    let last = format!("{without_proof},p={}", BASE64.encode(proof));
-    match server.step(last.as_bytes(), table)? {
+    let last = client
+        .server_first(&server_first)
+        .map_err(|e| e.to_string())?;
+    match server.step(&last, table).map_err(|e| e.to_string())? {
         Step::Authenticated { user, response } => {
-            let expected = hmac(mechanism, &credential.server_key, auth_message.as_bytes());
-            assert_eq!(
-                response,
-                format!("v={}", BASE64.encode(expected)).into_bytes()
-            );
+            client.server_final(&response).map_err(|e| e.to_string())?;
             Ok(user)
         }
         Step::Challenge(_) => panic!("a third SCRAM message"),
-    }
-}
-
-fn hmac(mechanism: ScramMechanism, key: &[u8], data: &[u8]) -> Vec<u8> {
-    use hmac::{Hmac, KeyInit, Mac};
-    match mechanism {
-        ScramMechanism::Sha256 => {
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-            mac.update(data);
-            mac.finalize().into_bytes().to_vec()
-        }
-        ScramMechanism::Sha512 => {
-            let mut mac = Hmac::<sha2::Sha512>::new_from_slice(key).unwrap();
-            mac.update(data);
-            mac.finalize().into_bytes().to_vec()
-        }
     }
 }
 
@@ -130,12 +97,46 @@ proptest! {
         }
         let plain = |password: &str| {
             let mut exchange = Exchange::new(Mechanism::Plain, String::new(), b"k");
-            exchange.step(format!("\0{user}\0{password}").as_bytes(), &table)
+            exchange.step(&plain::client_message(&user, password), &table)
         };
         let plain_user = plain(&password).unwrap();
         prop_assert_eq!(plain_user, Step::Authenticated { user: user.clone(), response: Vec::new() });
         if wrong != password {
             prop_assert!(plain(&wrong).is_err());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_server_messages_never_panic_the_client_nor_verify_a_server(
+        first in proptest::collection::vec(any::<u8>(), 0..600),
+        last in proptest::collection::vec(any::<u8>(), 0..600),
+        mechanism in proptest::sample::select(ScramMechanism::ALL.to_vec()),
+    ) {
+        let (mut client, _) = ScramClient::new(mechanism, "alice", b"secret", "clinonce".into());
+        if client.server_first(&first).is_ok() {
+            prop_assert!(client.server_final(&last).is_err());
+        }
+        prop_assert!(client.server_final(&last).is_err());
+    }
+
+    #[test]
+    fn well_formed_server_firsts_with_any_fields_are_answered_or_refused(
+        suffix in "[ -+--~]{0,20}",
+        salt in proptest::collection::vec(any::<u8>(), 0..40),
+        iterations in prop_oneof![Just(4096u32), any::<u32>()],
+    ) {
+        use base64::Engine as _;
+        let salt = base64::engine::general_purpose::STANDARD.encode(salt);
+        let message = format!("r=clinonce{suffix},s={salt},i={iterations}");
+        let (mut client, _) = ScramClient::new(ScramMechanism::Sha256, "alice", b"secret", "clinonce".into());
+        match client.server_first(message.as_bytes()) {
+            Ok(last) => prop_assert!(last.starts_with(b"c=biws,r=clinonce")),
+            Err(ScramClientError::Malformed { .. } | ScramClientError::Iterations { .. }) => {}
+            Err(other) => prop_assert!(false, "unexpected {other}"),
         }
     }
 }

@@ -4,11 +4,13 @@
 //! offset lookups inside the timed part) with large fetches, and polls records one by one on
 //! the benchmark thread until it has the number asked for.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
+use runnel_cli::settings::ClientSettings;
 
 use crate::error::BenchError;
 use crate::report::ConsumeReport;
@@ -38,6 +40,10 @@ pub struct ConsumeArgs {
     /// (`queued.max.messages.kbytes`).
     #[arg(long, default_value_t = 1024 * 1024)]
     pub queued_max_messages_kbytes: u64,
+    /// Client settings with librdkafka's names (security.protocol, ssl.*, sasl.*, ...), one
+    /// KEY=VALUE a line, as kafka-topics --command-config; the options above and -X win.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<PathBuf>,
     /// Any other librdkafka consumer setting (KEY=VALUE, repeatable).
     #[arg(short = 'X', long = "consumer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub consumer_config: Vec<(String, String)>,
@@ -78,6 +84,7 @@ fn settings(args: &ConsumeArgs) -> Vec<(String, String)> {
 }
 
 fn consume(args: &ConsumeArgs) -> Result<ConsumeReport, BenchError> {
+    let client = ClientSettings::load(args.command_config.as_deref(), &[])?;
     let settings = settings(args);
     let mut config = ClientConfig::new();
     config
@@ -88,6 +95,7 @@ fn consume(args: &ConsumeArgs) -> Result<ConsumeReport, BenchError> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "false");
+    client.apply(&mut config);
     for (key, value) in &settings {
         config.set(key, value);
     }

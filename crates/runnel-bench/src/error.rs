@@ -1,4 +1,5 @@
 use rdkafka::error::KafkaError;
+use runnel_cli::settings::SettingsError;
 
 /// Why a benchmark could not run to the end.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum BenchError {
     },
     #[error("benchmark thread failed: {0}")]
     Thread(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 impl BenchError {

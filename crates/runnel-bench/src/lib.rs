@@ -175,4 +175,25 @@ mod tests {
         assert_eq!(args.records, Some(10));
         assert_eq!(args.fetch_max_bytes, 1000);
     }
+
+    #[test]
+    fn client_settings_come_from_a_command_config_file_and_x() {
+        for kind in ["produce", "consume"] {
+            let cli = Cli::try_parse_from([
+                "bench",
+                kind,
+                "--command-config",
+                "client.properties",
+                "-X",
+                "security.protocol=SSL",
+            ])
+            .unwrap();
+            let (file, x) = match cli.command {
+                BenchCommand::Produce(args) => (args.command_config, args.producer_config),
+                BenchCommand::Consume(args) => (args.command_config, args.consumer_config),
+            };
+            assert_eq!(file, Some("client.properties".into()));
+            assert_eq!(x, [("security.protocol".to_owned(), "SSL".to_owned())]);
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! The producer is plain, idempotent (`--idempotent`) or transactional
 //! (`--transaction-ms`, see [`crate::transactions`]).
 
+use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
+use runnel_cli::settings::ClientSettings;
 
 use crate::error::BenchError;
 use crate::report::{ProduceMode, ProduceReport};
@@ -110,6 +112,10 @@ pub struct ProduceArgs {
     /// Topic setting (KEY=VALUE, repeatable), e.g. flush.messages=1. The topic must not exist.
     #[arg(long = "topic-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub topic_config: Vec<(String, String)>,
+    /// Client settings with librdkafka's names (security.protocol, ssl.*, sasl.*, ...), one
+    /// KEY=VALUE a line, as kafka-topics --command-config; the options above and -X win.
+    #[arg(long, value_name = "FILE")]
+    pub command_config: Option<PathBuf>,
     /// Any other librdkafka producer setting (KEY=VALUE, repeatable).
     #[arg(short = 'X', long = "producer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub producer_config: Vec<(String, String)>,
@@ -160,14 +166,16 @@ impl ProduceArgs {
 
 pub(crate) async fn run(args: ProduceArgs) -> Result<ProduceReport, BenchError> {
     let mode = args.mode()?;
+    let client = ClientSettings::load(args.command_config.as_deref(), &args.producer_config)?;
     let created = topic::ensure(
         &args.bootstrap_server,
+        &client,
         &args.topic,
         args.partitions,
         &args.topic_config,
     )
     .await?;
-    tokio::task::spawn_blocking(move || produce(&args, mode, created))
+    tokio::task::spawn_blocking(move || produce(&args, &client, mode, created))
         .await
         .map_err(|e| BenchError::Thread(e.to_string()))?
 }
@@ -258,6 +266,7 @@ fn settings(args: &ProduceArgs, transactional_id: Option<String>) -> Vec<(String
 
 fn produce(
     args: &ProduceArgs,
+    client: &ClientSettings,
     mut mode: ProduceMode,
     created: bool,
 ) -> Result<ProduceReport, BenchError> {
@@ -271,6 +280,7 @@ fn produce(
         .set("bootstrap.servers", &args.bootstrap_server)
         .set("client.id", "runnel-bench")
         .set("message.timeout.ms", args.timeout_ms.to_string());
+    client.apply(&mut config);
     for (key, value) in &settings {
         config.set(key, value);
     }
@@ -436,6 +446,7 @@ mod tests {
             rate: 0,
             partitions: 1,
             topic_config: Vec::new(),
+            command_config: None,
             producer_config: vec![("queue.buffering.max.kbytes".into(), "1".into())],
             timeout_ms: 1,
             idempotent: false,

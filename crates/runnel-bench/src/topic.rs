@@ -6,6 +6,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{Client, ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
+use runnel_cli::settings::ClientSettings;
 
 use crate::error::BenchError;
 
@@ -16,6 +17,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
 /// is an error when `settings` were given, since they would not be applied).
 pub(crate) async fn ensure(
     bootstrap: &str,
+    client: &ClientSettings,
     topic: &str,
     partitions: i32,
     settings: &[(String, String)],
@@ -25,9 +27,12 @@ pub(crate) async fn ensure(
             "--partitions must be at least 1, got {partitions}"
         )));
     }
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
-        .set("client.id", "runnel-bench")
+        .set("client.id", "runnel-bench");
+    client.apply(&mut config);
+    let admin: AdminClient<DefaultClientContext> = config
         .create()
         .map_err(BenchError::kafka("cannot create the admin client"))?;
     let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));

@@ -97,13 +97,21 @@ pub(crate) fn find_coordinator(
     Ok((node, wire::address(&host, port)))
 }
 
-/// Connects to the broker at `address`; one that does not answer is reported as every
-/// command reports an unreachable broker.
+/// Connects to the broker at `address`, secured as the client settings say; one that does
+/// not answer is reported as every command reports an unreachable broker.
 pub(crate) fn open(connection: &Connection, address: &str) -> Result<BrokerConnection, CliError> {
-    BrokerConnection::open(address, connection.timeout()).map_err(|error| {
+    let security = connection.settings()?.wire_security()?;
+    BrokerConnection::open(address, connection.timeout(), &security).map_err(|error| {
         let detail = match error {
             WireError::Connect(source) => source.to_string(),
             WireError::TimedOut(_) => error.to_string(),
+            WireError::TlsSettings(_) => return CliError::wire("set up TLS", address, error),
+            WireError::TlsHandshake(_) => return CliError::wire("connect", address, error),
+            WireError::SaslMechanism { .. }
+            | WireError::SaslHandshake(_)
+            | WireError::Authentication { .. }
+            | WireError::Scram(_)
+            | WireError::Random(_) => return CliError::wire("authenticate", address, error),
             other => return CliError::wire("negotiate API versions", address, other),
         };
         CliError::Unreachable {

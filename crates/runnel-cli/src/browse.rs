@@ -63,7 +63,7 @@ pub fn read_page(connection: &Connection, request: &PageRequest) -> Result<Page,
         )));
     }
     // A group id only because librdkafka wants one to assign; nothing is committed.
-    let consumer: BaseConsumer<Observer> = client::config(connection)
+    let consumer: BaseConsumer<Observer> = client::config(connection)?
         .set("group.id", "runnel-browse")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")

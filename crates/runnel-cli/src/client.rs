@@ -60,8 +60,9 @@ impl ClientContext for Observer {
     }
 }
 
-/// Settings every client gets: where to connect, and timeouts bounded by the connection's.
-pub(crate) fn config(connection: &Connection) -> ClientConfig {
+/// Settings every client gets: where to connect, timeouts bounded by the connection's, then
+/// the client settings (security and anything else of librdkafka's), which win.
+pub(crate) fn config(connection: &Connection) -> Result<ClientConfig, CliError> {
     let timeout = connection.request_timeout_ms.to_string();
     let mut config = ClientConfig::new();
     config
@@ -73,11 +74,12 @@ pub(crate) fn config(connection: &Connection) -> ClientConfig {
             connection.request_timeout_ms.max(1000).to_string(),
         )
         .set("log.connection.close", "false");
-    config
+    connection.settings()?.apply(&mut config);
+    Ok(config)
 }
 
 pub(crate) fn admin(connection: &Connection) -> Result<AdminClient<Observer>, CliError> {
-    config(connection)
+    config(connection)?
         .create_with_context(Observer::default())
         .map_err(|e| CliError::kafka("create a client", e))
 }
@@ -96,7 +98,7 @@ pub(crate) fn admin_options(connection: &Connection) -> AdminOptions {
 pub(crate) fn probe(
     connection: &Connection,
 ) -> Result<(BaseProducer<Observer>, Metadata), CliError> {
-    let client: BaseProducer<Observer> = config(connection)
+    let client: BaseProducer<Observer> = config(connection)?
         .create_with_context(Observer::default())
         .map_err(|e| CliError::kafka("create a client", e))?;
     match client.client().fetch_metadata(None, connection.timeout()) {

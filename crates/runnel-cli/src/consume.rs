@@ -137,7 +137,7 @@ pub async fn run(
     let connection = &args.connection;
     let template = Template::parse(&args.format)?;
     let (_, metadata) = client::probe(connection)?;
-    let mut config = client::config(connection);
+    let mut config = client::config(connection)?;
     config
         .set("enable.partition.eof", "false")
         .set("enable.auto.offset.store", "false")

@@ -519,7 +519,7 @@ pub fn describe(connection: &Connection, group: &str) -> Result<GroupDescription
 
     // librdkafka offers no "all offsets of a group" call: ask about every partition of every
     // topic and keep those with a committed offset or an owner.
-    let reader: BaseConsumer<Observer> = client::config(connection)
+    let reader: BaseConsumer<Observer> = client::config(connection)?
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create_with_context(Observer::default())
@@ -625,7 +625,7 @@ pub fn reset_offsets(
             });
         }
     }
-    let committer: BaseConsumer<Observer> = client::config(connection)
+    let committer: BaseConsumer<Observer> = client::config(connection)?
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create_with_context(Observer::default())

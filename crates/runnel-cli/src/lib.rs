@@ -21,20 +21,24 @@ mod lag;
 pub mod position;
 pub mod produce;
 pub mod quota;
+pub mod settings;
 pub mod share_group;
 pub mod topic;
 pub mod transactions;
 pub mod user;
 pub mod wire;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+use crate::settings::{ClientSettings, SettingsError};
 use crate::wire::WireError;
 
-/// Where the broker is and how long to wait for it; shared by every command.
+/// Where the broker is, how to connect to it and how long to wait for it; shared by every
+/// command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Connection {
     /// Broker to contact first.
@@ -55,15 +59,38 @@ pub struct Connection {
         global = true
     )]
     pub request_timeout_ms: u64,
+    /// Client settings with librdkafka's names (security.protocol, ssl.*, sasl.*, ...), one
+    /// KEY=VALUE a line, as kafka-topics --command-config takes them.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub command_config: Option<PathBuf>,
+    /// A client setting with librdkafka's name (repeatable, as kcat -X); wins over
+    /// --command-config.
+    #[arg(short = 'X', value_name = "KEY=VALUE", global = true)]
+    pub client_settings: Vec<String>,
 }
 
 impl Connection {
-    /// A connection to `bootstrap_server` with the default timeout.
+    /// A connection to `bootstrap_server` with the default timeout and no client settings.
     pub fn new(bootstrap_server: impl Into<String>) -> Self {
         Connection {
             bootstrap_server: bootstrap_server.into(),
             request_timeout_ms: 10_000,
+            command_config: None,
+            client_settings: Vec::new(),
         }
+    }
+
+    /// The client settings: the --command-config file's, then the -X ones over them.
+    pub fn settings(&self) -> Result<ClientSettings, CliError> {
+        let overrides = self
+            .client_settings
+            .iter()
+            .map(|given| parse_key_value("-X", given))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ClientSettings::load(
+            self.command_config.as_deref(),
+            &overrides,
+        )?)
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -129,6 +156,8 @@ pub enum CliError {
     Input(#[source] std::io::Error),
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 impl CliError {

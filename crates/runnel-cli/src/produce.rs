@@ -135,7 +135,7 @@ pub fn run(args: &ProduceArgs, mut input: impl BufRead) -> Result<Produced, CliE
             value: Some(&value),
         }));
     }
-    let mut config = client::config(connection);
+    let mut config = client::config(connection)?;
     config
         .set(
             "acks",
@@ -287,7 +287,7 @@ pub async fn send_one(
             "topic {topic} has no partition {partition}"
         )));
     }
-    let producer: FutureProducer<Observer> = client::config(connection)
+    let producer: FutureProducer<Observer> = client::config(connection)?
         .set("acks", "all")
         .set(
             "message.timeout.ms",

@@ -45,6 +45,12 @@ impl Console {
         let mut connection = Connection::new(self.settings.bootstrap_server.clone());
         connection.request_timeout_ms =
             u64::try_from(self.settings.request_timeout.as_millis()).unwrap_or(u64::MAX);
+        connection.client_settings = self
+            .settings
+            .client_settings
+            .entries()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
         connection
     }
 

@@ -26,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
 use axum::routing::{get, post, put};
 use axum::Router;
+use runnel_cli::settings::ClientSettings;
 use tokio::sync::Semaphore;
 
 /// The type of [`ConsoleSettings::connect_url`].
@@ -36,6 +37,8 @@ pub use reqwest::Url;
 pub struct ConsoleSettings {
     /// The Kafka cluster to show (host:port).
     pub bootstrap_server: String,
+    /// How to connect to it (security.protocol, ssl.*, sasl.*, ... with librdkafka's names).
+    pub client_settings: ClientSettings,
     /// Whether the pages may change the cluster; read-only when false.
     pub admin_actions: bool,
     /// How long one call to the cluster (or to the Connect worker) may take.

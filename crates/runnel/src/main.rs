@@ -3,6 +3,8 @@
 //! `runnel-cli`, the web console in `runnel-console`, the connector runtime in
 //! `runnel-connect`.
 
+mod console_client;
+
 use std::io::{BufWriter, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,12 @@ enum Command {
         /// (default: the connectors this process runs with --connectors).
         #[arg(long, value_name = "URL")]
         console_connect_url: Option<Url>,
+        /// Client settings (librdkafka's names, one KEY=VALUE a line) the web console uses to
+        /// connect to this broker, through the first listener of their security.protocol
+        /// [default: a PLAINTEXT listener, else an SSL one with the broker's own truststore
+        /// and keystore].
+        #[arg(long, value_name = "FILE")]
+        console_command_config: Option<PathBuf>,
         /// Whether /metrics has series per partition (log offsets and size, group offsets and
         /// lag); per-topic and per-group totals are always there.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -185,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             admin_listen,
             console_admin,
             console_connect_url,
+            console_command_config,
             metrics_partition_series,
             lag_window_ms,
             lag_interval_ms,
@@ -223,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 console_admin,
                 console_connect_url,
+                console_command_config,
             });
             let connect = connectors.map(|dir| (dir, connect_listen));
             runtime()?.block_on(serve(settings, admin, connect))
@@ -302,6 +312,8 @@ struct Admin {
     console_admin: bool,
     /// The Connect worker the console shows, when it is not this process's.
     console_connect_url: Option<Url>,
+    /// The console's client settings, when the default listener choice does not do.
+    console_command_config: Option<PathBuf>,
 }
 
 /// The broker as the admin server sees it.
@@ -335,6 +347,7 @@ async fn serve(
     // Before anything is announced: a signal sent once the log says "listening" stops the
     // broker cleanly.
     let signal = signals()?;
+    let tls = settings.tls.clone();
     let broker = Broker::start(settings).await?;
     tracing::info!(address = %broker.local_addr(), "listening");
     let connectors = match connect {
@@ -363,8 +376,24 @@ async fn serve(
                     .as_ref()
                     .and_then(|c| Url::parse(&format!("http://{}", c.rest_address())).ok())
             });
+            let console_client = console_client::console_client(
+                broker.listeners(),
+                &tls,
+                admin.console_command_config.as_deref(),
+            );
+            let (bootstrap_server, client_settings) = match console_client {
+                Ok(client) => client,
+                Err(error) => {
+                    if let Some(connectors) = connectors {
+                        connectors.shutdown().await;
+                    }
+                    broker.shutdown().await?;
+                    return Err(error);
+                }
+            };
             let console = runnel_console::router(ConsoleSettings {
-                bootstrap_server: broker.local_addr().to_string(),
+                bootstrap_server,
+                client_settings,
                 admin_actions: admin.console_admin,
                 request_timeout: Duration::from_secs(10),
                 connect_url,

@@ -27,6 +27,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use runnel_cli::settings::WireSecurity;
 use runnel_cli::wire::BrokerConnection;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -583,7 +584,8 @@ impl ShareMember {
     /// Joins `group` subscribed to `topic` and opens the share session: records produced
     /// from now on are delivered to it.
     fn join(bootstrap: &str, group: &str, topic: &str) -> ShareMember {
-        let mut connection = BrokerConnection::open(bootstrap, WAIT).unwrap();
+        let mut connection =
+            BrokerConnection::open(bootstrap, WAIT, &WireSecurity::PLAINTEXT).unwrap();
         // Topic ids are in Metadata from version 10.
         let version = connection
             .version(ApiKey::Metadata, VersionRange { min: 10, max: 12 })

@@ -1,13 +1,18 @@
 //! The Kafka wire protocol, for requests librdkafka has no API for (transactions): a
 //! blocking TCP connection with one request in flight, the framing (a big-endian `i32` size
 //! before every request and response), and version negotiation through ApiVersions. Bodies
-//! and headers are encoded and decoded by `kafka-protocol`.
+//! and headers are encoded and decoded by `kafka-protocol`. A connection is secured as the
+//! client settings say ([`WireSecurity`]): TLS first ([`tls`]), then ApiVersions, then SASL
+//! ([`sasl`]), in the order Kafka's clients follow.
 //!
 //! A response is refused before it is read if its frame is over [`MAX_RESPONSE_BYTES`].
 //! Inside a frame, kafka-protocol's decoders reserve memory for the element counts they
 //! read, so a broker sending a corrupt count can make the process abort. The broker walks
 //! every request before decoding it for that reason; this client trusts the broker it was
 //! pointed at that far (ARCHITECTURE.md says why).
+
+mod sasl;
+mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -19,6 +24,10 @@ use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes, VersionRange};
+use runnel_auth::ScramClientError;
+
+use crate::settings::WireSecurity;
+use tls::Stream;
 
 /// The largest response frame read, about librdkafka's default limit
 /// (`receive.message.max.bytes`, 10^8 bytes); the responses asked for here are far smaller.
@@ -61,6 +70,23 @@ pub enum WireError {
     ApiVersions(i16),
     #[error("the broker does not support {api:?} (API key {key}) in versions {ours}", key = *api as i16)]
     Unsupported { api: ApiKey, ours: VersionRange },
+    #[error("{0}")]
+    TlsSettings(String),
+    #[error("TLS handshake failed: {0}")]
+    TlsHandshake(#[source] io::Error),
+    #[error("the broker does not offer SASL mechanism {mechanism} (it offers {offered})")]
+    SaslMechanism {
+        mechanism: &'static str,
+        offered: String,
+    },
+    #[error("SaslHandshake failed with error code {0}")]
+    SaslHandshake(i16),
+    #[error("SASL authentication failed: {message} (error code {code})")]
+    Authentication { code: i16, message: String },
+    #[error("SASL authentication failed: {0}")]
+    Scram(#[from] ScramClientError),
+    #[error("cannot draw a SCRAM nonce: {0}")]
+    Random(String),
 }
 
 /// Encodes one request frame: size, header (in the version `api` and `version` call for)
@@ -157,22 +183,33 @@ pub fn negotiate(ours: VersionRange, theirs: VersionRange) -> Option<i16> {
 #[derive(Debug)]
 pub struct BrokerConnection {
     address: String,
-    stream: TcpStream,
+    stream: Stream,
     timeout: Duration,
     correlation_id: i32,
     api_versions: Vec<ApiVersion>,
 }
 
 impl BrokerConnection {
-    /// Connects to `address` (`HOST:PORT`) and asks for the broker's API versions. Every
-    /// step, and every later request, waits at most `timeout`.
-    pub fn open(address: &str, timeout: Duration) -> Result<BrokerConnection, WireError> {
-        let stream = connect(address, timeout).map_err(WireError::Connect)?;
-        stream
-            .set_read_timeout(Some(timeout))
-            .and_then(|()| stream.set_write_timeout(Some(timeout)))
-            .and_then(|()| stream.set_nodelay(true))
+    /// Connects to `address` (`HOST:PORT`), secures the connection as `security` says
+    /// (the TLS handshake, then SASL after ApiVersions) and asks for the broker's API
+    /// versions. Every step, and every later request, waits at most `timeout`.
+    pub fn open(
+        address: &str,
+        timeout: Duration,
+        security: &WireSecurity,
+    ) -> Result<BrokerConnection, WireError> {
+        // The files are read before connecting: a bad setting is reported as such, even
+        // when no broker listens.
+        let tls_config = security.tls.as_ref().map(tls::client_config).transpose()?;
+        let tcp = connect(address, timeout).map_err(WireError::Connect)?;
+        tcp.set_read_timeout(Some(timeout))
+            .and_then(|()| tcp.set_write_timeout(Some(timeout)))
+            .and_then(|()| tcp.set_nodelay(true))
             .map_err(WireError::Connect)?;
+        let stream = match tls_config {
+            Some(config) => tls::handshake(config, host(address), tcp)?,
+            None => Stream::Plain(tcp),
+        };
         let mut connection = BrokerConnection {
             address: address.to_owned(),
             stream,
@@ -196,6 +233,9 @@ impl BrokerConnection {
         let response: ApiVersionsResponse =
             decode(body, ApiKey::ApiVersions, API_VERSIONS_VERSION)?;
         connection.api_versions = response.api_keys;
+        if let Some(settings) = &security.sasl {
+            sasl::authenticate(&mut connection, settings, scram_nonce()?)?;
+        }
         Ok(connection)
     }
 
@@ -279,6 +319,22 @@ fn connect(address: &str, timeout: Duration) -> io::Result<TcpStream> {
             format!("{address} resolves to no address"),
         )
     }))
+}
+
+/// The host of `HOST:PORT` (or `[IPV6]:PORT`), the name a broker's certificate must carry.
+fn host(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// A SCRAM client nonce: 24 random bytes in base64 (printable, no commas).
+fn scram_nonce() -> Result<String, WireError> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| WireError::Random(e.to_string()))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// `HOST:PORT` for a host and port a broker advertised, bracketing IPv6 literals.
@@ -376,8 +432,11 @@ mod tests {
     }
 
     #[test]
-    fn advertised_hosts_become_addresses() {
+    fn advertised_hosts_become_addresses_and_back() {
         assert_eq!(address("localhost", 9092), "localhost:9092");
         assert_eq!(address("::1", 9092), "[::1]:9092");
+        assert_eq!(host("localhost:9092"), "localhost");
+        assert_eq!(host("[::1]:9092"), "::1");
+        assert_eq!(host("127.0.0.1:9092"), "127.0.0.1");
     }
 }
