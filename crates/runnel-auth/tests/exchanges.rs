@@ -7,7 +7,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use proptest::prelude::*;
 use runnel_auth::scram::encode_saslname;
-use runnel_auth::{CredentialTable, Exchange, Mechanism, ScramCredential, ScramMechanism, Step};
+use runnel_auth::{
+    CredentialTable, Exchange, Mechanism, ScramCredential, ScramMechanism, Step, Verifiers,
+};
+use std::time::SystemTime;
 
 fn table_with(user: &str, password: &str) -> CredentialTable {
     let mut table = CredentialTable::default();
@@ -17,6 +20,15 @@ fn table_with(user: &str, password: &str) -> CredentialTable {
         table.set(user, mechanism, credential);
     }
     table
+}
+
+/// Passwords only: no token validator, as on a broker without OAUTHBEARER settings.
+fn passwords(table: &CredentialTable) -> Verifiers<'_> {
+    Verifiers {
+        credentials: table,
+        tokens: None,
+        now: SystemTime::UNIX_EPOCH,
+    }
 }
 
 /// The client side of SCRAM as RFC 5802 describes it; its final answer is checked against
@@ -29,7 +41,9 @@ fn scram_login(
 ) -> Result<String, runnel_auth::AuthError> {
     let mut server = Exchange::new(Mechanism::Scram(mechanism), "srvnonce".into(), b"key");
     let bare = format!("n={},r=clinonce", encode_saslname(user));
-    let Step::Challenge(server_first) = server.step(format!("n,,{bare}").as_bytes(), table)? else {
+    let Step::Challenge(server_first) =
+        server.step(format!("n,,{bare}").as_bytes(), &passwords(table))?
+    else {
         panic!("no challenge");
     };
     let server_first = String::from_utf8(server_first).unwrap();
@@ -51,8 +65,8 @@ fn scram_login(
         .map(|(a, b)| a ^ b)
         .collect();
     let last = format!("{without_proof},p={}", BASE64.encode(proof));
-    match server.step(last.as_bytes(), table)? {
-        Step::Authenticated { user, response } => {
+    match server.step(last.as_bytes(), &passwords(table))? {
+        Step::Authenticated { user, response, .. } => {
             let expected = hmac(mechanism, &credential.server_key, auth_message.as_bytes());
             assert_eq!(
                 response,
@@ -91,9 +105,9 @@ proptest! {
         let table = table_with("alice", "secret");
         for mechanism in Mechanism::ALL {
             let mut exchange = Exchange::new(mechanism, "nonce".into(), b"key");
-            let authenticated = match exchange.step(&first, &table) {
+            let authenticated = match exchange.step(&first, &passwords(&table)) {
                 Ok(Step::Challenge(_)) => matches!(
-                    exchange.step(&second, &table),
+                    exchange.step(&second, &passwords(&table)),
                     Ok(Step::Authenticated { .. })
                 ),
                 Ok(Step::Authenticated { .. }) => true,
@@ -107,7 +121,7 @@ proptest! {
     fn arbitrary_client_first_texts_are_refused_or_challenged(text in "[nya=,r0-9A-Z\\\\x00]{0,40}") {
         let table = table_with("alice", "secret");
         let mut exchange = Exchange::new(Mechanism::Scram(ScramMechanism::Sha256), "n".into(), b"k");
-        let _ = exchange.step(text.as_bytes(), &table);
+        let _ = exchange.step(text.as_bytes(), &passwords(&table));
     }
 }
 
@@ -130,10 +144,10 @@ proptest! {
         }
         let plain = |password: &str| {
             let mut exchange = Exchange::new(Mechanism::Plain, String::new(), b"k");
-            exchange.step(format!("\0{user}\0{password}").as_bytes(), &table)
+            exchange.step(format!("\0{user}\0{password}").as_bytes(), &passwords(&table))
         };
         let plain_user = plain(&password).unwrap();
-        prop_assert_eq!(plain_user, Step::Authenticated { user: user.clone(), response: Vec::new() });
+        prop_assert_eq!(plain_user, Step::Authenticated { user: user.clone(), response: Vec::new(), expires_at: None });
         if wrong != password {
             prop_assert!(plain(&wrong).is_err());
         }
