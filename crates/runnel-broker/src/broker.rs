@@ -20,6 +20,7 @@ use crate::groups::GroupCoordinator;
 use crate::listeners::{self, ListenerError, ListenerInfo, ListenerSpec};
 use crate::metrics::BrokerMetrics;
 use crate::quotas::Quotas;
+use crate::sasl::SaslShared;
 use crate::scram_credentials::ScramCredentials;
 use crate::server;
 use crate::share::ShareCoordinator;
@@ -46,6 +47,8 @@ pub struct BrokerState {
     pub scram_credentials: ScramCredentials,
     /// Whether requests are authorized, and the ACLs they are authorized against.
     pub acls: Acls,
+    /// What the connections of SASL listeners share.
+    pub sasl: SaslShared,
     /// Series counted as requests are served (see `metrics`).
     pub metrics: BrokerMetrics,
     /// Open connections against `max.connections` and `max.connections.per.ip`.
@@ -131,6 +134,17 @@ impl Broker {
             )?)),
             false => None,
         };
+        if let Some(spec) = specs
+            .iter()
+            .find(|s| s.protocol.uses_sasl() && config.sasl.mechanisms_of(&s.name).is_empty())
+        {
+            return Err(ListenerError::NoSaslMechanism(
+                spec.name.clone(),
+                spec.protocol,
+                spec.name.to_ascii_lowercase(),
+            )
+            .into());
+        }
         let mut bound = Vec::with_capacity(specs.len());
         for spec in &specs {
             bound.push(bind(spec).await?);
@@ -174,6 +188,11 @@ impl Broker {
             config.max_connections_per_ip,
         ));
         let metrics = BrokerMetrics::new(config.count_requests);
+        let mut decoy_key = vec![0u8; 32];
+        getrandom::fill(&mut decoy_key).map_err(|e| BrokerError::Random(e.to_string()))?;
+        // Half the cores at most hash passwords for logins; the others keep serving.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let sasl = SaslShared::new(decoy_key, cores / 2);
         let state = Arc::new(BrokerState {
             config,
             cluster_id,
@@ -186,6 +205,7 @@ impl Broker {
             quotas,
             scram_credentials,
             acls,
+            sasl,
             metrics,
             connections,
             shutdown,
@@ -292,11 +312,8 @@ impl Drop for Broker {
     }
 }
 
-/// Binds one listener, refusing the security protocols this broker cannot serve yet.
+/// Binds one listener.
 async fn bind(spec: &ListenerSpec) -> Result<(TcpListener, Arc<ListenerInfo>), BrokerError> {
-    if spec.protocol.uses_sasl() {
-        return Err(ListenerError::SaslUnsupported(spec.name.clone(), spec.protocol).into());
-    }
     let bind_error = |source| BrokerError::Bind {
         address: format!("{} ({})", spec.bind, spec.name),
         source,

@@ -11,6 +11,7 @@ use runnel_log::LogConfig;
 
 use crate::groups::consumer::Assignor;
 use crate::listeners::{self, SecurityProtocol};
+use crate::sasl::SaslSettings;
 use crate::tls::TlsSettings;
 
 /// Why a setting or a config file was refused.
@@ -94,6 +95,9 @@ pub struct BrokerConfig {
     pub protocol_map: BTreeMap<String, SecurityProtocol>,
     /// `ssl.*`: the certificates and protocols of SSL listeners.
     pub tls: TlsSettings,
+    /// `sasl.enabled.mechanisms`, re-authentication and the failed-authentication delay of
+    /// SASL listeners.
+    pub sasl: SaslSettings,
     /// `node.id` (alias `broker.id`).
     pub node_id: i32,
     /// `num.partitions`: partitions of an auto-created topic, and of a created one that asks
@@ -171,6 +175,7 @@ impl Default for BrokerConfig {
             advertise: None,
             protocol_map: listeners::default_protocol_map(),
             tls: TlsSettings::default(),
+            sasl: SaslSettings::default(),
             node_id: 0,
             num_partitions: 1,
             auto_create_topics: true,
@@ -345,6 +350,16 @@ impl BrokerConfig {
             }
             ssl if ssl.starts_with("ssl.") => {
                 if !self.tls.set(ssl, value).map_err(|_| bad())? {
+                    return Err(ConfigError::Unknown(name.to_owned()));
+                }
+            }
+            "sasl.enabled.mechanisms"
+            | "connections.max.reauth.ms"
+            | "connection.failed.authentication.delay.ms" => {
+                self.sasl.set(name, value).map_err(|_| bad())?;
+            }
+            listener if listener.starts_with("listener.name.") => {
+                if !self.sasl.set(listener, value).map_err(|_| bad())? {
                     return Err(ConfigError::Unknown(name.to_owned()));
                 }
             }

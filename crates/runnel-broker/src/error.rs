@@ -34,6 +34,8 @@ pub enum BrokerError {
     Acls(#[from] crate::acls::AclStoreError),
     #[error("broker task failed: {0}")]
     Task(String),
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
 }
 
 /// Why a request was not answered; the connection is closed after the responses before it.
@@ -54,6 +56,11 @@ pub enum RequestError {
     },
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    #[error("{api:?} v{version}: the connection's SASL state was lost")]
+    SaslStateLost {
+        api: kafka_protocol::messages::ApiKey,
+        version: i16,
+    },
 }
 
 /// The Kafka error code for a failed append.

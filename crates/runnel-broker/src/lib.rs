@@ -18,6 +18,7 @@ pub mod listeners;
 pub mod metrics;
 pub mod quotas;
 mod response;
+pub mod sasl;
 pub mod scram_credentials;
 mod server;
 pub mod session;

@@ -94,8 +94,8 @@ pub enum ListenerError {
     Advertise(String),
     #[error("advertised listener {0} needs a host and a non-zero port")]
     IncompleteAdvertised(String),
-    #[error("listener {0} is {1}: SASL listeners need sasl.enabled.mechanisms, which this broker does not support yet")]
-    SaslUnsupported(String, SecurityProtocol),
+    #[error("listener {0} is {1} but enables no SASL mechanism: set sasl.enabled.mechanisms or listener.name.{2}.sasl.enabled.mechanisms")]
+    NoSaslMechanism(String, SecurityProtocol, String),
 }
 
 /// One `NAME://HOST:PORT` entry; an empty host means every interface when bound.

@@ -95,6 +95,13 @@ struct GroupPartitionLabels {
     partition: i32,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SaslLabels {
+    listener: String,
+    /// An enabled mechanism's name, or `none` when the client named no enabled one.
+    mechanism: &'static str,
+}
+
 type DurationFamily = Family<ApiLabels, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -114,6 +121,8 @@ pub struct BrokerMetrics {
     fetched_bytes: Family<TopicLabels, Counter>,
     fetched_records: Family<TopicLabels, Counter>,
     throttle_time: DurationFamily,
+    sasl_authentications: Family<SaslLabels, Counter>,
+    sasl_authentication_failures: Family<SaslLabels, Counter>,
 }
 
 impl Default for BrokerMetrics {
@@ -135,6 +144,8 @@ impl BrokerMetrics {
             fetched_bytes: Family::default(),
             fetched_records: Family::default(),
             throttle_time: Family::new_with_constructor(duration_histogram),
+            sasl_authentications: Family::default(),
+            sasl_authentication_failures: Family::default(),
         }
     }
 
@@ -170,6 +181,24 @@ impl BrokerMetrics {
         self.throttle_time
             .get_or_create(&ApiLabels { api: ApiName(api) })
             .observe(Duration::from_millis(ms).as_secs_f64());
+    }
+
+    /// Counts a SASL authentication or re-authentication that succeeded, or one that failed
+    /// and closes its connection.
+    pub(crate) fn sasl_authenticated(&self, listener: &str, mechanism: &'static str, ok: bool) {
+        if !self.counting {
+            return;
+        }
+        let family = match ok {
+            true => &self.sasl_authentications,
+            false => &self.sasl_authentication_failures,
+        };
+        family
+            .get_or_create(&SaslLabels {
+                listener: listener.to_owned(),
+                mechanism,
+            })
+            .inc();
     }
 
     /// Counts records appended to `topic`: `bytes` as received, `records` as offsets taken.
@@ -242,6 +271,17 @@ impl BrokerMetrics {
              went over a client quota (the count is the number of throttled requests)",
             Unit::Seconds,
             self.throttle_time.clone(),
+        );
+        registry.register(
+            "sasl_authentications",
+            "SASL authentications and re-authentications that succeeded, by listener and \
+             mechanism",
+            self.sasl_authentications.clone(),
+        );
+        registry.register(
+            "sasl_authentication_failures",
+            "SASL authentications refused (their connection closed), by listener and mechanism",
+            self.sasl_authentication_failures.clone(),
         );
         registry.register_with_unit(
             "topic_produced",

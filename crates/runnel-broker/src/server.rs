@@ -11,6 +11,10 @@
 //! they are accepted, and idle ones after `connections.max.idle.ms` (see `connections`).
 //! A client over one of its quotas gets its response at once, and then nothing more is read
 //! from its connection for the throttle time (see `quotas`).
+//! On a SASL listener every request is first put to the connection's `SaslConnection`:
+//! SaslHandshake and SaslAuthenticate are answered in the reader itself, one after the other,
+//! since they change who the connection is; requests it does not admit (anything before
+//! authentication but ApiVersions) end the connection unanswered (see `sasl`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +35,7 @@ use crate::error::RequestError;
 use crate::handlers;
 use crate::listeners::ListenerInfo;
 use crate::response::Response;
+use crate::sasl::{Admission, SaslConnection};
 use crate::session::{Principal, Session};
 use crate::tls::principal::principal_of_certificate;
 use crate::tls::TlsContext;
@@ -154,7 +159,14 @@ async fn connection<R, W>(
     tracing::debug!(%peer, listener = %session.listener.name, "connection opened");
     let activity = Arc::new(Activity::new(Instant::now()));
     let mute = Arc::new(Mute::new(Instant::now()));
-    let session = Arc::new(session);
+    let mut sasl = session.listener.protocol.uses_sasl().then(|| {
+        let settings = &state.config.sasl;
+        SaslConnection::new(
+            settings.mechanisms_of(&session.listener.name).to_vec(),
+            Duration::from_millis(settings.max_reauth_ms),
+        )
+    });
+    let mut session = Arc::new(session);
     let max_idle = Duration::from_millis(state.config.connections_max_idle_ms);
     let mut reader = BufReader::new(read_half);
     let limit = Arc::new(Semaphore::new(
@@ -254,6 +266,51 @@ async fn connection<R, W>(
             }
         };
         activity.request_received(Instant::now());
+        let admission = match &sasl {
+            Some(current) => current.admit(api, Instant::now()),
+            None => Admission::Serve,
+        };
+        match admission {
+            Admission::Serve => {}
+            Admission::Close(reason) => {
+                tracing::debug!(%peer, ?api, reason, "closing connection");
+                break;
+            }
+            Admission::Exchange => {
+                let exchanging = handlers::sasl::exchange(
+                    &state,
+                    &mut sasl,
+                    &session.listener.name,
+                    api,
+                    header,
+                    body,
+                );
+                let exchanged = tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => break 'requests,
+                    exchanged = exchanging => exchanged,
+                };
+                if let Some(principal) = exchanged.principal {
+                    session = Arc::new(session.authenticated_as(principal));
+                }
+                let close = exchanged.close || sasl.is_none();
+                // As Kafka, a failed authentication is answered, and its connection closed,
+                // only after `connection.failed.authentication.delay.ms`: a client retrying
+                // at once is slowed down, other connections are not.
+                let delay = Duration::from_millis(match close {
+                    true => state.config.sasl.failed_authentication_delay_ms,
+                    false => 0,
+                });
+                let outcome = exchanged.outcome;
+                let answer = tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    outcome
+                });
+                if queue.send((answer, permit)).is_err() || close {
+                    break;
+                }
+                continue;
+            }
+        }
         let task_state = Arc::clone(&state);
         let task_mute = Arc::clone(&mute);
         let task_session = Arc::clone(&session);

@@ -42,15 +42,14 @@ impl fmt::Display for Principal {
     }
 }
 
-/// One connection's context, shared by its requests.
+/// One connection's context, shared by its requests. On a SASL listener no request but
+/// ApiVersions and the SASL exchange is served before the client authenticates (see
+/// `sasl`); the session then takes the authenticated principal.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub peer: SocketAddr,
     pub listener: Arc<ListenerInfo>,
     pub principal: Principal,
-    /// Whether requests other than ApiVersions and the SASL exchange must be refused until the
-    /// client authenticates: true on SASL_PLAINTEXT and SASL_SSL listeners until it has.
-    pub authentication_required: bool,
 }
 
 impl Session {
@@ -58,10 +57,17 @@ impl Session {
     /// anonymous, or `principal` when its client certificate identified it.
     pub fn new(peer: SocketAddr, listener: Arc<ListenerInfo>, principal: Principal) -> Self {
         Session {
-            authentication_required: listener.protocol.uses_sasl(),
             peer,
             listener,
             principal,
+        }
+    }
+
+    /// The same connection as `principal`, once it authenticated with SASL.
+    pub fn authenticated_as(&self, principal: Principal) -> Self {
+        Session {
+            principal,
+            ..self.clone()
         }
     }
 }

@@ -164,20 +164,12 @@ async fn connection_limits_count_across_listeners() {
 #[tokio::test]
 async fn listeners_the_broker_cannot_serve_are_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    for (listeners, expected) in [
-        (
-            "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
-            "listener SASL_PLAINTEXT is SASL_PLAINTEXT: SASL listeners need sasl.enabled.mechanisms",
-        ),
-        (
-            "CLIENTS://127.0.0.1:0",
-            "no security protocol for listener CLIENTS",
-        ),
-    ] {
-        let mut config = BrokerConfig::new(dir.path(), "127.0.0.1:0");
-        config.set("listeners", listeners).unwrap();
-        let error = Broker::start(config).await.unwrap_err().to_string();
-        assert!(error.starts_with(expected), "{error}");
-        assert!(!error.contains('\n'), "{error}");
-    }
+    let mut config = BrokerConfig::new(dir.path(), "127.0.0.1:0");
+    config.set("listeners", "CLIENTS://127.0.0.1:0").unwrap();
+    let error = Broker::start(config).await.unwrap_err().to_string();
+    assert!(
+        error.starts_with("no security protocol for listener CLIENTS"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "{error}");
 }

@@ -31,6 +31,7 @@ mod list_offsets;
 mod metadata;
 mod produce;
 mod quotas;
+pub(crate) mod sasl;
 mod scram_credentials;
 mod share_apis;
 mod txn_apis;
@@ -581,8 +582,8 @@ async fn dispatch(
             id,
             &acl_apis::delete(state, access, decode(api, body, version, walked)?).await,
         ),
-        // On a SASL listener the server answers these before they reach dispatch; here the
-        // connection does not use SASL, and Kafka answers ILLEGAL_SASL_STATE.
+        // On a SASL listener `sasl::exchange` answers these and they never reach dispatch;
+        // here the connection does not use SASL, and Kafka answers ILLEGAL_SASL_STATE.
         ApiKey::SaslHandshake => {
             let _: SaslHandshakeRequest = decode(api, body, version, walked)?;
             respond(

@@ -2,6 +2,8 @@
 //! rdkafka clients pointed at it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod certificates;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -110,6 +112,33 @@ impl Raw {
     ) -> R {
         self.next += 1;
         exchange(&mut self.stream, api, version, self.next, body).await
+    }
+
+    /// Sends a request without waiting for its response.
+    pub async fn send(
+        &mut self,
+        api: kafka_protocol::messages::ApiKey,
+        version: i16,
+        body: &impl kafka_protocol::protocol::Encodable,
+    ) {
+        use tokio::io::AsyncWriteExt;
+        self.next += 1;
+        let frame = frame(api, version, self.next, body);
+        self.stream.write_all(&frame).await.unwrap();
+    }
+
+    /// Whether the broker closes the connection (end of stream or a reset) within 10 s;
+    /// whatever it sends before is skipped.
+    pub async fn closed_by_broker(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 256];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
     }
 
     /// Sends a body given as bytes (for versions kafka-protocol does not code) and returns
