@@ -1,18 +1,25 @@
 //! SASL authentication for Runnel, without I/O: each mechanism is a state machine that takes
-//! the client's messages and gives the server's answers, the client side of each mechanism
-//! (for Runnel's own clients), and the SCRAM credential store's file format.
+//! the client's messages and gives the server's answers, the client side of PLAIN and SCRAM
+//! (for Runnel's own clients), the SCRAM credential store's file format, and the validation
+//! of OAUTHBEARER's JSON Web Tokens.
 //!
 //! The broker moves the bytes (SaslHandshake, SaslAuthenticate) and keeps the credentials
 //! on disk; everything that decides whether a client is who it says lives here, where it is
-//! tested byte for byte and fuzzed without a socket. Randomness (nonces, the decoy key) is
-//! the caller's, so exchanges are deterministic under test.
+//! tested byte for byte and fuzzed without a socket. Randomness (nonces, the decoy key) and
+//! the clock are the caller's, so exchanges are deterministic under test.
+
+use std::time::SystemTime;
 
 pub mod credentials;
+pub mod jwt;
+pub mod oauthbearer;
 pub mod plain;
 pub mod scram;
 pub mod scram_client;
 
 pub use credentials::{CredentialTable, FormatError};
+pub use jwt::{TokenError, TokenRules, TokenValidator};
+pub use oauthbearer::OAuthBearerServer;
 pub use scram::{CredentialSource, ScramCredential, ScramMechanism, ScramServer};
 pub use scram_client::{ScramClient, ScramClientError};
 
@@ -25,19 +32,22 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 pub enum Mechanism {
     Plain,
     Scram(ScramMechanism),
+    OAuthBearer,
 }
 
 impl Mechanism {
-    pub const ALL: [Mechanism; 3] = [
+    pub const ALL: [Mechanism; 4] = [
         Mechanism::Plain,
         Mechanism::Scram(ScramMechanism::Sha256),
         Mechanism::Scram(ScramMechanism::Sha512),
+        Mechanism::OAuthBearer,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             Mechanism::Plain => "PLAIN",
             Mechanism::Scram(scram) => scram.name(),
+            Mechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 
@@ -52,7 +62,13 @@ pub enum Step {
     /// Send these bytes and wait for the client's next message.
     Challenge(Vec<u8>),
     /// The client is `user`; send `response` (possibly empty) as the last message.
-    Authenticated { user: String, response: Vec<u8> },
+    /// `expires_at` is when the credential itself ends (an OAUTHBEARER token's `exp`): the
+    /// session must not outlive it (KIP-368). Passwords do not expire.
+    Authenticated {
+        user: String,
+        response: Vec<u8>,
+        expires_at: Option<SystemTime>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,6 +82,13 @@ pub enum AuthError {
     InvalidCredentials {
         mechanism: &'static str,
         user: String,
+    },
+    #[error("invalid OAUTHBEARER token: {reason}")]
+    InvalidToken { reason: TokenError },
+    #[error("the client asked for authorization id {requested:?} but the token's principal is {principal:?}")]
+    AuthorizationIdMismatch {
+        requested: String,
+        principal: String,
     },
     #[error("the exchange is over")]
     Finished,
@@ -90,6 +113,12 @@ impl AuthError {
             AuthError::Malformed { mechanism, reason } => {
                 format!("Authentication failed during {during}: invalid {mechanism} message: {reason}")
             }
+            // Kafka fails the exchange with the error document the client was sent, and
+            // says nothing more about the token.
+            AuthError::InvalidToken { .. } => oauthbearer::INVALID_TOKEN_RESPONSE.to_owned(),
+            AuthError::AuthorizationIdMismatch { requested, principal } => format!(
+                "Authentication failed: Client requested an authorization id ({requested}) that is different from the token's principal name ({principal})"
+            ),
             AuthError::Finished => format!("Authentication failed during {during}: unexpected message after the exchange"),
         }
     }
@@ -100,6 +129,26 @@ impl AuthError {
 pub enum Exchange {
     Plain { decoy_key: Vec<u8>, finished: bool },
     Scram(ScramServer),
+    OAuthBearer(OAuthBearerServer),
+}
+
+/// What an exchange checks a client against: the SCRAM credentials (PLAIN and SCRAM), the
+/// token validator (OAUTHBEARER; `None` when the broker has no OAUTHBEARER settings), and
+/// the time tokens are checked at.
+#[derive(Clone, Copy)]
+pub struct Verifiers<'a> {
+    pub credentials: &'a dyn CredentialSource,
+    pub tokens: Option<&'a TokenValidator>,
+    pub now: SystemTime,
+}
+
+impl std::fmt::Debug for Verifiers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifiers")
+            .field("tokens", &self.tokens)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Exchange {
@@ -114,15 +163,12 @@ impl Exchange {
             Mechanism::Scram(scram) => {
                 Exchange::Scram(ScramServer::new(scram, server_nonce, decoy_key))
             }
+            Mechanism::OAuthBearer => Exchange::OAuthBearer(OAuthBearerServer::default()),
         }
     }
 
     /// Takes the client's next message. After an error or success the exchange is over.
-    pub fn step(
-        &mut self,
-        message: &[u8],
-        credentials: &dyn CredentialSource,
-    ) -> Result<Step, AuthError> {
+    pub fn step(&mut self, message: &[u8], verifiers: &Verifiers<'_>) -> Result<Step, AuthError> {
         match self {
             Exchange::Plain { finished: true, .. } => Err(AuthError::Finished),
             Exchange::Plain {
@@ -130,13 +176,15 @@ impl Exchange {
                 finished,
             } => {
                 *finished = true;
-                let user = plain::authenticate(message, credentials, decoy_key)?;
+                let user = plain::authenticate(message, verifiers.credentials, decoy_key)?;
                 Ok(Step::Authenticated {
                     user,
                     response: Vec::new(),
+                    expires_at: None,
                 })
             }
-            Exchange::Scram(server) => server.step(message, credentials),
+            Exchange::Scram(server) => server.step(message, verifiers.credentials),
+            Exchange::OAuthBearer(server) => server.step(message, verifiers.tokens, verifiers.now),
         }
     }
 }

@@ -305,6 +305,7 @@ impl ScramServer {
                 Ok(Step::Authenticated {
                     user,
                     response: format!("v={}", BASE64.encode(server_signature)).into_bytes(),
+                    expires_at: None,
                 })
             }
             State::Finished => Err(AuthError::Finished),
@@ -412,7 +413,7 @@ fn parse_client_final(text: &str) -> Result<ClientFinal<'_>, &'static str> {
 
 /// A `saslname` of RFC 5802: `=2C` stands for `,` and `=3D` for `=`; any other `=` is an
 /// error.
-fn decode_saslname(name: &str) -> Result<String, &'static str> {
+pub(crate) fn decode_saslname(name: &str) -> Result<String, &'static str> {
     let mut decoded = String::with_capacity(name.len());
     let mut rest = name;
     while let Some(at) = rest.find('=') {
@@ -482,7 +483,7 @@ mod tests {
         let first = server.step(CLIENT_FIRST.as_bytes(), &users).unwrap();
         assert_eq!(challenge(first), SERVER_FIRST);
         match server.step(CLIENT_FINAL.as_bytes(), &users).unwrap() {
-            Step::Authenticated { user, response } => {
+            Step::Authenticated { user, response, .. } => {
                 assert_eq!(user, "user");
                 assert_eq!(String::from_utf8(response).unwrap(), SERVER_FINAL);
             }

@@ -7,8 +7,9 @@
 use proptest::prelude::*;
 use runnel_auth::{
     plain, CredentialTable, Exchange, Mechanism, ScramClient, ScramClientError, ScramCredential,
-    ScramMechanism, Step,
+    ScramMechanism, Step, Verifiers,
 };
+use std::time::SystemTime;
 
 fn table_with(user: &str, password: &str) -> CredentialTable {
     let mut table = CredentialTable::default();
@@ -18,6 +19,15 @@ fn table_with(user: &str, password: &str) -> CredentialTable {
         table.set(user, mechanism, credential);
     }
     table
+}
+
+/// Passwords only: no token validator, as on a broker without OAUTHBEARER settings.
+fn passwords(table: &CredentialTable) -> Verifiers<'_> {
+    Verifiers {
+        credentials: table,
+        tokens: None,
+        now: SystemTime::UNIX_EPOCH,
+    }
 }
 
 /// A SCRAM login with the client state machine against the server's; the client checks the
@@ -31,15 +41,20 @@ fn scram_login(
     let mut server = Exchange::new(Mechanism::Scram(mechanism), "srvnonce".into(), b"key");
     let (mut client, first) =
         ScramClient::new(mechanism, user, password.as_bytes(), "clinonce".into());
-    let Step::Challenge(server_first) = server.step(&first, table).map_err(|e| e.to_string())?
+    let Step::Challenge(server_first) = server
+        .step(&first, &passwords(table))
+        .map_err(|e| e.to_string())?
     else {
         panic!("no challenge");
     };
     let last = client
         .server_first(&server_first)
         .map_err(|e| e.to_string())?;
-    match server.step(&last, table).map_err(|e| e.to_string())? {
-        Step::Authenticated { user, response } => {
+    match server
+        .step(&last, &passwords(table))
+        .map_err(|e| e.to_string())?
+    {
+        Step::Authenticated { user, response, .. } => {
             client.server_final(&response).map_err(|e| e.to_string())?;
             Ok(user)
         }
@@ -58,9 +73,9 @@ proptest! {
         let table = table_with("alice", "secret");
         for mechanism in Mechanism::ALL {
             let mut exchange = Exchange::new(mechanism, "nonce".into(), b"key");
-            let authenticated = match exchange.step(&first, &table) {
+            let authenticated = match exchange.step(&first, &passwords(&table)) {
                 Ok(Step::Challenge(_)) => matches!(
-                    exchange.step(&second, &table),
+                    exchange.step(&second, &passwords(&table)),
                     Ok(Step::Authenticated { .. })
                 ),
                 Ok(Step::Authenticated { .. }) => true,
@@ -74,7 +89,7 @@ proptest! {
     fn arbitrary_client_first_texts_are_refused_or_challenged(text in "[nya=,r0-9A-Z\\\\x00]{0,40}") {
         let table = table_with("alice", "secret");
         let mut exchange = Exchange::new(Mechanism::Scram(ScramMechanism::Sha256), "n".into(), b"k");
-        let _ = exchange.step(text.as_bytes(), &table);
+        let _ = exchange.step(text.as_bytes(), &passwords(&table));
     }
 }
 
@@ -97,10 +112,10 @@ proptest! {
         }
         let plain = |password: &str| {
             let mut exchange = Exchange::new(Mechanism::Plain, String::new(), b"k");
-            exchange.step(&plain::client_message(&user, password), &table)
+            exchange.step(&plain::client_message(&user, password), &passwords(&table))
         };
         let plain_user = plain(&password).unwrap();
-        prop_assert_eq!(plain_user, Step::Authenticated { user: user.clone(), response: Vec::new() });
+        prop_assert_eq!(plain_user, Step::Authenticated { user: user.clone(), response: Vec::new(), expires_at: None });
         if wrong != password {
             prop_assert!(plain(&wrong).is_err());
         }

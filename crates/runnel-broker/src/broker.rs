@@ -192,7 +192,18 @@ impl Broker {
         getrandom::fill(&mut decoy_key).map_err(|e| BrokerError::Random(e.to_string()))?;
         // Half the cores at most hash passwords for logins; the others keep serving.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let sasl = SaslShared::new(decoy_key, cores / 2);
+        let offers_oauthbearer = specs.iter().any(|s| {
+            s.protocol.uses_sasl()
+                && config
+                    .sasl
+                    .mechanisms_of(&s.name)
+                    .contains(&runnel_auth::Mechanism::OAuthBearer)
+        });
+        let tokens = match offers_oauthbearer {
+            true => Some(config.sasl.oauthbearer.load()?),
+            false => None,
+        };
+        let sasl = SaslShared::new(decoy_key, cores / 2, tokens);
         let state = Arc::new(BrokerState {
             config,
             cluster_id,

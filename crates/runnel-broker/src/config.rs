@@ -358,8 +358,8 @@ impl BrokerConfig {
             | "connection.failed.authentication.delay.ms" => {
                 self.sasl.set(name, value).map_err(|_| bad())?;
             }
-            listener if listener.starts_with("listener.name.") => {
-                if !self.sasl.set(listener, value).map_err(|_| bad())? {
+            sasl if sasl.starts_with("listener.name.") || sasl.starts_with("sasl.oauthbearer.") => {
+                if !self.sasl.set(sasl, value).map_err(|_| bad())? {
                     return Err(ConfigError::Unknown(name.to_owned()));
                 }
             }

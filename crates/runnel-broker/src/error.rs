@@ -36,6 +36,8 @@ pub enum BrokerError {
     Task(String),
     #[error("no randomness from the operating system: {0}")]
     Random(String),
+    #[error(transparent)]
+    OAuthBearer(#[from] crate::sasl::OAuthBearerError),
 }
 
 /// Why a request was not answered; the connection is closed after the responses before it.

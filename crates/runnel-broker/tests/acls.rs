@@ -849,3 +849,81 @@ async fn heartbeats_need_describe_on_every_subscribed_topic() {
     assert_eq!(h.error_code, 0, "{:?}", h.error_message);
     broker.shutdown().await.unwrap();
 }
+
+/// A KIP-848 regular-expression subscription is given only the topics the member may
+/// describe: an unauthorized topic the pattern matches is never assigned, and is once
+/// DESCRIBE on it is granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regex_subscriptions_see_only_describable_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start_authorized(dir.path()).await;
+    let mut raw = Raw::connect(&broker).await;
+    set(
+        &broker,
+        &allow(
+            ResourceType::Cluster,
+            runnel_acl::CLUSTER_NAME,
+            Operation::Create,
+        ),
+        true,
+    );
+    for name in ["orders-eu", "orders-us"] {
+        let create = CreateTopicsRequest::default()
+            .with_topics(vec![create_topics_request::CreatableTopic::default()
+                .with_name(TopicName(s(name)))
+                .with_num_partitions(1)
+                .with_replication_factor(1)])
+            .with_timeout_ms(5_000);
+        let created: CreateTopicsResponse = raw.call(ApiKey::CreateTopics, 5, &create).await;
+        assert_eq!(created.topics[0].error_code, 0, "{name}");
+    }
+    let id_of = |name: &str| broker.state().topics.get(name).unwrap().id;
+    set(
+        &broker,
+        &allow(ResourceType::Group, "next", Operation::Read),
+        true,
+    );
+    set(
+        &broker,
+        &allow(ResourceType::Topic, "orders-eu", Operation::Describe),
+        true,
+    );
+    let assigned = |response: &ConsumerGroupHeartbeatResponse| -> Vec<uuid::Uuid> {
+        let mut ids: Vec<_> = response
+            .assignment
+            .iter()
+            .flat_map(|a| a.topic_partitions.iter().map(|t| t.topic_id))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let join = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("next")))
+        .with_member_id(s("m"))
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_regex(Some(s("orders-.*")))
+        .with_topic_partitions(Some(vec![]));
+    let joined: ConsumerGroupHeartbeatResponse =
+        raw.call(ApiKey::ConsumerGroupHeartbeat, 1, &join).await;
+    assert_eq!(joined.error_code, 0, "{:?}", joined.error_message);
+    assert_eq!(assigned(&joined), [id_of("orders-eu")]);
+
+    set(
+        &broker,
+        &allow(ResourceType::Topic, "orders-us", Operation::Describe),
+        true,
+    );
+    let beat = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("next")))
+        .with_member_id(s("m"))
+        .with_member_epoch(joined.member_epoch)
+        .with_rebalance_timeout_ms(-1);
+    let next: ConsumerGroupHeartbeatResponse =
+        raw.call(ApiKey::ConsumerGroupHeartbeat, 1, &beat).await;
+    assert_eq!(next.error_code, 0, "{:?}", next.error_message);
+    assert!(next.member_epoch > joined.member_epoch);
+    let mut both = vec![id_of("orders-eu"), id_of("orders-us")];
+    both.sort();
+    assert_eq!(assigned(&next), both);
+    broker.shutdown().await.unwrap();
+}

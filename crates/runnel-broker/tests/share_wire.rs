@@ -843,3 +843,163 @@ async fn share_group_offsets_show_only_describable_topics() {
     drop(producer);
     broker.shutdown().await.unwrap();
 }
+
+/// With an authorizer, ShareFetch and ShareAcknowledge answer TOPIC_AUTHORIZATION_FAILED for
+/// the partitions of a topic the member may not read and serve the others, as Kafka does;
+/// the refused partitions stay in the share session and are served once READ is granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_requests_refuse_only_the_topics_without_read() {
+    use runnel_acl::{AclBinding, Operation, PatternType, Permission, ResourcePattern};
+    use runnel_acl::{ResourceType, CLUSTER_NAME};
+    const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    let grant = |resource_type, name: &str, operation| AclBinding {
+        pattern: ResourcePattern {
+            resource_type,
+            pattern_type: PatternType::Literal,
+            name: name.to_owned(),
+        },
+        principal: "User:ANONYMOUS".to_owned(),
+        host: "*".to_owned(),
+        operation,
+        permission: Permission::Allow,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path(), |c| {
+        c.set(
+            "authorizer.class.name",
+            runnel_broker::acls::STANDARD_AUTHORIZER,
+        )
+        .unwrap();
+    })
+    .await;
+    let acls = &broker.state().acls;
+    for binding in [
+        grant(ResourceType::Cluster, CLUSTER_NAME, Operation::All),
+        grant(ResourceType::Group, "workers", Operation::All),
+        grant(ResourceType::Topic, "jobs", Operation::All),
+        grant(ResourceType::Topic, "secret", Operation::Describe),
+        grant(ResourceType::Topic, "secret", Operation::Write),
+    ] {
+        acls.change(|a| a.add(binding)).unwrap().unwrap();
+    }
+    let jobs = create_jobs(&broker, 1).await;
+    create_topic_at(&bootstrap(&broker), "secret", 1).await;
+    let secret = broker.state().topics.get("secret").unwrap().id;
+    let mut a = Raw::connect(&broker).await;
+    assert_eq!(join(&mut a, "workers", "a", "jobs").await.error_code, 0);
+
+    let both = |epoch: i32, acks: Vec<(i64, i64, i8)>| {
+        let mut request = fetch("a", epoch, jobs, acks.clone());
+        let mut other = request.topics[0].clone();
+        other.topic_id = secret;
+        request.topics.push(other);
+        request
+    };
+    // (topic, partition error, acknowledgement error, acquired ranges) of each partition.
+    let by_topic = |response: &ShareFetchResponse| -> Vec<(Uuid, i16, i16, usize)> {
+        let mut rows: Vec<_> = response
+            .responses
+            .iter()
+            .flat_map(|t| {
+                t.partitions.iter().map(|p| {
+                    (
+                        t.topic_id,
+                        p.error_code,
+                        p.acknowledge_error_code,
+                        p.acquired_records.len(),
+                    )
+                })
+            })
+            .collect();
+        rows.sort_by_key(|row| row.0 != jobs);
+        rows
+    };
+    let response: ShareFetchResponse = a.call(ApiKey::ShareFetch, 1, &both(0, vec![])).await;
+    assert_eq!(response.error_code, 0);
+    // A share group starts at the log end: records come after the session opened.
+    let producer = producer(&broker, &[("acks", "all"), ("linger.ms", "0")]);
+    produce_jobs(&producer, 0, 2).await;
+    for i in 0..2 {
+        producer
+            .send(
+                FutureRecord::to("secret")
+                    .partition(0)
+                    .key("k")
+                    .payload(&format!("secret-{i}")),
+                std::time::Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let response: ShareFetchResponse = a.call(ApiKey::ShareFetch, 1, &both(1, vec![])).await;
+    assert_eq!(response.error_code, 0);
+    assert_eq!(acquired(&response), vec![(0, 1, 1)]);
+    assert_eq!(
+        by_topic(&response),
+        [(jobs, 0, 0, 1), (secret, TOPIC_AUTHORIZATION_FAILED, 0, 0)]
+    );
+
+    // Acknowledgements: those of `jobs` apply, those of `secret` are refused.
+    let response: ShareFetchResponse = a
+        .call(ApiKey::ShareFetch, 1, &both(2, vec![(0, 0, ACCEPT)]))
+        .await;
+    assert_eq!(response.error_code, 0);
+    assert_eq!(
+        by_topic(&response),
+        [
+            (jobs, 0, 0, 0),
+            (
+                secret,
+                TOPIC_AUTHORIZATION_FAILED,
+                TOPIC_AUTHORIZATION_FAILED,
+                0
+            )
+        ]
+    );
+    let mut ack = acknowledge("a", 3, jobs, &[(1, 1, ACCEPT)]);
+    let mut other = ack.topics[0].clone();
+    other.topic_id = secret;
+    ack.topics.push(other);
+    let response: ShareAcknowledgeResponse = a.call(ApiKey::ShareAcknowledge, 1, &ack).await;
+    assert_eq!(response.error_code, 0);
+    let mut codes: Vec<(Uuid, i16)> = response
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| (t.topic_id, p.error_code)))
+        .collect();
+    codes.sort_by_key(|row| row.0 != jobs);
+    assert_eq!(codes, [(jobs, 0), (secret, TOPIC_AUTHORIZATION_FAILED)]);
+
+    // Once READ is granted, the session's `secret` partition is served: it starts at the
+    // log end when first read, as any share partition.
+    acls.change(|a| a.add(grant(ResourceType::Topic, "secret", Operation::Read)))
+        .unwrap()
+        .unwrap();
+    let incremental = |epoch: i32| {
+        ShareFetchRequest::default()
+            .with_group_id(Some(GroupId(s("workers"))))
+            .with_member_id(Some(s("a")))
+            .with_share_session_epoch(epoch)
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_max_records(100)
+            .with_batch_size(100)
+    };
+    let response: ShareFetchResponse = a.call(ApiKey::ShareFetch, 1, &incremental(4)).await;
+    assert_eq!((response.error_code, by_topic(&response)), (0, vec![]));
+    producer
+        .send(
+            FutureRecord::to("secret")
+                .partition(0)
+                .key("k")
+                .payload("secret-2"),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let response: ShareFetchResponse = a.call(ApiKey::ShareFetch, 1, &incremental(5)).await;
+    assert_eq!(response.error_code, 0);
+    assert_eq!(by_topic(&response), [(secret, 0, 0, 1)]);
+    drop(producer);
+    broker.shutdown().await.unwrap();
+}

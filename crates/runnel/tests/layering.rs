@@ -147,12 +147,14 @@ fn the_web_console_is_a_kafka_client_the_admin_server_does_not_know() {
 fn the_authentication_crate_depends_on_no_runtime_network_or_broker_crate() {
     assert_layered(
         "runnel-auth",
-        "sha2",
+        "jsonwebtoken",
         &[
             "tokio",
             "mio",
             "socket2",
             "futures",
+            "hyper",
+            "reqwest",
             "rdkafka",
             "runnel-broker",
             "runnel-log",

@@ -908,6 +908,15 @@ pub(crate) fn consumer_group_heartbeat(
         }),
         client_id: client.id.to_owned(),
         client_host: format!("/{}", client.host.ip()),
+        describable: access.enabled().then(|| {
+            state
+                .topics
+                .all()
+                .iter()
+                .filter(|t| !t.internal && access.topic(Operation::Describe, &t.name))
+                .map(|t| t.name.clone())
+                .collect()
+        }),
     };
     let image = topic_image(state);
     let outcome = state

@@ -3,6 +3,7 @@
 //! `dispatch` answers them ILLEGAL_SASL_STATE.)
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -12,6 +13,7 @@ use kafka_protocol::messages::{
     SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use runnel_auth::Verifiers;
 
 use super::{decode, respond, supported};
 use crate::broker::BrokerState;
@@ -151,11 +153,13 @@ async fn authenticate(
     };
     let step_state = Arc::clone(state);
     let stepped = tokio::task::spawn_blocking(move || {
-        let answer = connection.authenticate(
-            &request.auth_bytes,
-            &step_state.scram_credentials,
-            tokio::time::Instant::now(),
-        );
+        let verifiers = Verifiers {
+            credentials: &step_state.scram_credentials,
+            tokens: step_state.sasl.tokens.as_ref(),
+            now: SystemTime::now(),
+        };
+        let answer =
+            connection.authenticate(&request.auth_bytes, &verifiers, tokio::time::Instant::now());
         (connection, answer)
     })
     .await;

@@ -210,22 +210,26 @@ fn leader(state: &BrokerState) -> (i32, i32) {
     (state.config.node_id, 0)
 }
 
-/// The code refusing a share fetch or acknowledgement: READ on the group, then on every
-/// topic named (by id; an unknown id is answered as unknown later).
-fn share_read_refusal(
-    state: &BrokerState,
+/// READ on each of these topics, as the code a partition of it is answered with (0 when
+/// allowed). Without READ on the group the whole request is refused; without READ on a
+/// topic, Kafka answers TOPIC_AUTHORIZATION_FAILED for that topic's partitions and serves
+/// the others.
+fn topic_read_codes<'n>(
     access: &Access<'_>,
-    group: &str,
-    topic_ids: impl Iterator<Item = Uuid>,
-) -> i16 {
-    match access.group_code(Operation::Read, group) {
-        0 => topic_ids
-            .filter_map(|id| topic_name(state, id))
-            .map(|name| access.topic_code(Operation::Read, &name))
-            .find(|code| *code != 0)
-            .unwrap_or(0),
-        refused => refused,
+    topics: impl Iterator<Item = &'n str>,
+) -> BTreeMap<String, i16> {
+    let mut codes = BTreeMap::new();
+    for topic in topics {
+        if !codes.contains_key(topic) {
+            codes.insert(topic.to_owned(), access.topic_code(Operation::Read, topic));
+        }
     }
+    codes
+}
+
+/// The code of `topic` in `codes` (0 for a topic not looked up).
+fn read_code(codes: &BTreeMap<String, i16>, topic: &str) -> i16 {
+    codes.get(topic).copied().unwrap_or(0)
 }
 
 pub(crate) async fn share_fetch(
@@ -236,12 +240,7 @@ pub(crate) async fn share_fetch(
 ) -> ShareFetchResponse {
     let mut response = ShareFetchResponse::default();
     let (group, member) = identity(&request.group_id, &request.member_id);
-    let refused = share_read_refusal(
-        state,
-        access,
-        &group,
-        request.topics.iter().map(|t| t.topic_id),
-    );
+    let refused = access.group_code(Operation::Read, &group);
     if refused != 0 {
         return response.with_error_code(refused);
     }
@@ -309,6 +308,18 @@ pub(crate) async fn share_fetch(
                 return response;
             }
         };
+    // Partitions of topics without READ stay in the session (the client asked for them) but
+    // are neither acknowledged nor acquired while the right is missing.
+    let codes = topic_read_codes(
+        access,
+        session
+            .iter()
+            .map(|(topic, _)| topic.as_str())
+            .chain(acks.iter().map(|a| a.topic.as_str())),
+    );
+    let (acks, denied_acks): (Vec<PartitionAcks>, Vec<PartitionAcks>) = acks
+        .into_iter()
+        .partition(|a| read_code(&codes, &a.topic) == 0);
     let mut settled = Settled::default();
     let ack_codes = fetch::acknowledge(state, &group, &member, &acks, None, &mut settled);
     let forgotten: BTreeSet<(String, i32)> = forget.into_iter().collect();
@@ -325,7 +336,11 @@ pub(crate) async fn share_fetch(
     let mut acquired = Vec::new();
     if !closing && request.max_records > 0 {
         let partitions = fetch::in_fetch_order(
-            session.iter().cloned().collect(),
+            session
+                .iter()
+                .filter(|(topic, _)| read_code(&codes, topic) == 0)
+                .cloned()
+                .collect(),
             request.share_session_epoch,
         );
         let budget = Budget {
@@ -345,6 +360,16 @@ pub(crate) async fn share_fetch(
     for ((topic, partition), code) in ack_codes {
         fetch_entry(&mut by_topic, &topic, partition, leader).acknowledge_error_code =
             store_error.unwrap_or(code);
+    }
+    for denied in &denied_acks {
+        fetch_entry(&mut by_topic, &denied.topic, denied.partition, leader)
+            .acknowledge_error_code = read_code(&codes, &denied.topic);
+    }
+    for (topic, partition) in session.iter() {
+        let code = read_code(&codes, topic);
+        if code != 0 {
+            fetch_entry(&mut by_topic, topic, *partition, leader).error_code = code;
+        }
     }
     for got in acquired {
         if got.error == 0 && got.ranges.is_empty() {
@@ -434,12 +459,7 @@ pub(crate) async fn share_acknowledge(
 ) -> Acknowledged {
     let (group, _) = identity(&request.group_id, &request.member_id);
     let lock_ms = state.shares.settings(&group).limits.lock_ms;
-    let refused = share_read_refusal(
-        state,
-        access,
-        &group,
-        request.topics.iter().map(|t| t.topic_id),
-    );
+    let refused = access.group_code(Operation::Read, &group);
     if refused != 0 {
         return Acknowledged {
             body: ShareAcknowledgeResponse::default().with_error_code(refused),
@@ -448,13 +468,14 @@ pub(crate) async fn share_acknowledge(
     }
     let renew_until = renew.then(|| state.shares.now_ms() + lock_ms);
     Acknowledged {
-        body: acknowledge(state, request, renew_until).await,
+        body: acknowledge(state, access, request, renew_until).await,
         lock_ms: i32::try_from(lock_ms).unwrap_or(i32::MAX),
     }
 }
 
 async fn acknowledge(
     state: &Arc<BrokerState>,
+    access: &Access<'_>,
     request: ShareAcknowledgeRequest,
     renew_until: Option<i64>,
 ) -> ShareAcknowledgeResponse {
@@ -493,6 +514,10 @@ async fn acknowledge(
             return response;
         }
     };
+    let read_codes = topic_read_codes(access, acks.iter().map(|a| a.topic.as_str()));
+    let (acks, denied): (Vec<PartitionAcks>, Vec<PartitionAcks>) = acks
+        .into_iter()
+        .partition(|a| read_code(&read_codes, &a.topic) == 0);
     let mut settled = Settled::default();
     let codes = fetch::acknowledge(state, &group, &member, &acks, renew_until, &mut settled);
     if request.share_session_epoch == -1 {
@@ -501,14 +526,21 @@ async fn acknowledge(
             .close_session(&group, &member, &session, &mut settled);
     }
     let store_error = finish(state, settled).await.err();
+    let codes = codes
+        .into_iter()
+        .map(|(at, code)| (at, store_error.unwrap_or(code)));
+    let denied = denied.into_iter().map(|a| {
+        let code = read_code(&read_codes, &a.topic);
+        ((a.topic, a.partition), code)
+    });
     let (leader_id, leader_epoch) = leader(state);
     let mut by_topic: BTreeMap<String, Vec<share_acknowledge_response::PartitionData>> =
         BTreeMap::new();
-    for ((topic, partition), code) in codes {
+    for ((topic, partition), code) in codes.chain(denied) {
         by_topic.entry(topic).or_default().push(
             share_acknowledge_response::PartitionData::default()
                 .with_partition_index(partition)
-                .with_error_code(store_error.unwrap_or(code))
+                .with_error_code(code)
                 .with_current_leader(
                     share_acknowledge_response::LeaderIdAndEpoch::default()
                         .with_leader_id(leader_id)

@@ -12,6 +12,7 @@
 //! `sasl.enabled.mechanisms`, and nothing here changes (a mechanism whose credential expires
 //! would also cap the session lifetime computed in [`SaslConnection::authenticate`]).
 
+mod oauthbearer;
 mod settings;
 
 use std::sync::Arc;
@@ -19,12 +20,13 @@ use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::ApiKey;
-use runnel_auth::{CredentialSource, Exchange, Mechanism, Step};
+use runnel_auth::{Exchange, Mechanism, Step, TokenValidator, Verifiers};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::session::Principal;
 
+pub use oauthbearer::{OAuthBearerError, OAuthBearerSettings};
 pub use settings::{InvalidValue, SaslSettings};
 
 /// What every SASL connection of a broker shares.
@@ -36,13 +38,16 @@ pub struct SaslShared {
     /// Bounds the exchange steps computed at once: a PLAIN step hashes a password thousands
     /// of times, and a flood of logins must leave the other cores to authenticated clients.
     pub(crate) steps: Arc<Semaphore>,
+    /// What OAUTHBEARER tokens are checked against; `None` when no listener offers it.
+    pub(crate) tokens: Option<TokenValidator>,
 }
 
 impl SaslShared {
-    pub fn new(decoy_key: Vec<u8>, parallel_steps: usize) -> Self {
+    pub fn new(decoy_key: Vec<u8>, parallel_steps: usize, tokens: Option<TokenValidator>) -> Self {
         SaslShared {
             decoy_key,
             steps: Arc::new(Semaphore::new(parallel_steps.max(1))),
+            tokens,
         }
     }
 }
@@ -201,12 +206,13 @@ impl SaslConnection {
         }
     }
 
-    /// Answers a SaslAuthenticate carrying `message`, at `now`. May cost a password hash
-    /// (PLAIN): run it off the async workers.
+    /// Answers a SaslAuthenticate carrying `message`, checked against `verifiers` (whose
+    /// `now` is the wall clock tokens are checked at), at the monotonic `now`. May cost a
+    /// password hash (PLAIN): run it off the async workers.
     pub(crate) fn authenticate(
         &mut self,
         message: &[u8],
-        credentials: &dyn CredentialSource,
+        verifiers: &Verifiers<'_>,
         now: Instant,
     ) -> AuthenticateAnswer {
         let Phase::Exchanging {
@@ -232,7 +238,7 @@ impl SaslConnection {
         };
         let mechanism = *mechanism;
         let reauthenticating = self.identity.is_some();
-        let (user, auth_bytes) = match exchange.step(message, credentials) {
+        let (user, auth_bytes, credential_expiry) = match exchange.step(message, verifiers) {
             Ok(Step::Challenge(auth_bytes)) => {
                 return AuthenticateAnswer::Continue {
                     auth_bytes,
@@ -240,7 +246,11 @@ impl SaslConnection {
                     session_lifetime_ms: 0,
                 }
             }
-            Ok(Step::Authenticated { user, response }) => (user, response),
+            Ok(Step::Authenticated {
+                user,
+                response,
+                expires_at,
+            }) => (user, response, expires_at),
             Err(error) => {
                 self.phase = Phase::Idle;
                 return refused(error.client_message(reauthenticating));
@@ -256,12 +266,24 @@ impl SaslConnection {
             }
         }
         self.identity = Some((principal.clone(), mechanism));
-        self.expires_at = self.max_reauth.map(|lifetime| now + lifetime);
+        // KIP-368: the session ends with the credential (an OAUTHBEARER token's `exp`) when
+        // that comes before `connections.max.reauth.ms`, even when re-authentication is
+        // otherwise off. A token accepted within the clock skew after its `exp` gets the
+        // shortest lifetime, so the client re-authenticates at once.
+        let credential_left = credential_expiry.map(|at| {
+            at.duration_since(verifiers.now)
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_millis(1))
+        });
+        let lifetime = match (self.max_reauth, credential_left) {
+            (Some(reauth), Some(left)) => Some(reauth.min(left)),
+            (reauth, left) => reauth.or(left),
+        };
+        self.expires_at = lifetime.map(|lifetime| now + lifetime);
         AuthenticateAnswer::Continue {
             auth_bytes,
             principal: Some(principal),
-            session_lifetime_ms: self
-                .max_reauth
+            session_lifetime_ms: lifetime
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         }
     }
@@ -298,6 +320,15 @@ mod tests {
         table
     }
 
+    /// Password checks only: no token validator.
+    fn passwords(table: &CredentialTable) -> Verifiers<'_> {
+        Verifiers {
+            credentials: table,
+            tokens: None,
+            now: std::time::SystemTime::UNIX_EPOCH,
+        }
+    }
+
     fn connection(max_reauth_ms: u64) -> SaslConnection {
         SaslConnection::new(vec![SCRAM, PLAIN], Duration::from_millis(max_reauth_ms))
     }
@@ -312,7 +343,7 @@ mod tests {
         let answer = sasl.handshake("PLAIN", "nonce".to_owned(), b"key");
         assert_eq!(answer.error, None);
         let message = format!("\0{user}\0{password}");
-        match sasl.authenticate(message.as_bytes(), &users(), now) {
+        match sasl.authenticate(message.as_bytes(), &passwords(&users()), now) {
             AuthenticateAnswer::Continue {
                 principal: Some(principal),
                 session_lifetime_ms,
@@ -368,7 +399,11 @@ mod tests {
     #[test]
     fn authenticate_before_the_handshake_is_an_illegal_state() {
         let mut sasl = connection(0);
-        let answer = sasl.authenticate(b"\0alice\0alice-secret", &users(), Instant::now());
+        let answer = sasl.authenticate(
+            b"\0alice\0alice-secret",
+            &passwords(&users()),
+            Instant::now(),
+        );
         assert!(matches!(
             answer,
             AuthenticateAnswer::Refused {
@@ -455,8 +490,9 @@ mod tests {
     fn a_wrong_scram_proof_is_refused_at_the_last_message() {
         let now = Instant::now();
         let mut sasl = SaslConnection::new(vec![SCRAM], Duration::ZERO);
-        let exchange =
-            |sasl: &mut SaslConnection, message: &[u8]| sasl.authenticate(message, &users(), now);
+        let exchange = |sasl: &mut SaslConnection, message: &[u8]| {
+            sasl.authenticate(message, &passwords(&users()), now)
+        };
         sasl.handshake("SCRAM-SHA-256", "server".to_owned(), b"k");
         let first = exchange(&mut sasl, b"n,,n=alice,r=client");
         assert!(matches!(
@@ -474,5 +510,70 @@ mod tests {
             message,
             "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256"
         );
+    }
+    /// An OAUTHBEARER login with an ES256 token for alice that expires `expires_in` seconds
+    /// after `wall`, on a connection with `max_reauth_ms`; the session lifetime it is given.
+    fn token_login(max_reauth_ms: u64, wall: std::time::SystemTime, expires_in: u64) -> i64 {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+        use base64::Engine as _;
+        use p256::elliptic_curve::Generate as _;
+        use p256::pkcs8::EncodePrivateKey as _;
+        use rand::SeedableRng as _;
+        let key = p256::SecretKey::generate_from_rng(&mut rand::rngs::StdRng::seed_from_u64(7));
+        let point = key.public_key().to_sec1_bytes();
+        let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256",
+            "x": B64URL.encode(&point[1..33]), "y": B64URL.encode(&point[33..])}]});
+        let validator = TokenValidator::new(
+            &serde_json::to_vec(&jwks).unwrap(),
+            runnel_auth::TokenRules::default(),
+        )
+        .unwrap();
+        let now = wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({"sub": "alice", "iat": now, "exp": now + expires_in});
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(key.to_pkcs8_der().unwrap().as_bytes()),
+        )
+        .unwrap();
+        let mut sasl = SaslConnection::new(
+            vec![Mechanism::OAuthBearer],
+            Duration::from_millis(max_reauth_ms),
+        );
+        assert_eq!(
+            sasl.handshake("OAUTHBEARER", String::new(), b"k").error,
+            None
+        );
+        let table = CredentialTable::default();
+        let verifiers = Verifiers {
+            credentials: &table,
+            tokens: Some(&validator),
+            now: wall,
+        };
+        let message = format!("n,,\x01auth=Bearer {token}\x01\x01");
+        match sasl.authenticate(message.as_bytes(), &verifiers, Instant::now()) {
+            AuthenticateAnswer::Continue {
+                principal: Some(principal),
+                session_lifetime_ms,
+                ..
+            } => {
+                assert_eq!(principal, Principal::user("alice".to_owned()));
+                session_lifetime_ms
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_session_ends_with_the_token_even_without_reauthentication() {
+        let wall = std::time::UNIX_EPOCH + Duration::from_secs(1_796_601_600);
+        // Re-authentication off: the token's 60 s are the session.
+        assert_eq!(token_login(0, wall, 60), 60_000);
+        // The shorter of the two wins.
+        assert_eq!(token_login(3_600_000, wall, 60), 60_000);
+        assert_eq!(token_login(10_000, wall, 60), 10_000);
     }
 }

@@ -24,6 +24,8 @@ pub struct SaslSettings {
     /// `connection.failed.authentication.delay.ms`: how long the answer to a failed
     /// authentication, and the close after it, are held back.
     pub failed_authentication_delay_ms: u64,
+    /// `sasl.oauthbearer.*`: how OAUTHBEARER tokens are validated.
+    pub oauthbearer: super::OAuthBearerSettings,
 }
 
 impl Default for SaslSettings {
@@ -36,6 +38,7 @@ impl Default for SaslSettings {
             listener_mechanisms: BTreeMap::new(),
             max_reauth_ms: 0,
             failed_authentication_delay_ms: 100,
+            oauthbearer: super::OAuthBearerSettings::default(),
         }
     }
 }
@@ -50,6 +53,9 @@ impl SaslSettings {
             "connections.max.reauth.ms" => self.max_reauth_ms = millis()?,
             "connection.failed.authentication.delay.ms" => {
                 self.failed_authentication_delay_ms = millis()?
+            }
+            oauthbearer if oauthbearer.starts_with("sasl.oauthbearer.") => {
+                return self.oauthbearer.set(name, value);
             }
             _ => {
                 let Some(listener) = name

@@ -1,5 +1,7 @@
 //! A ConsumerGroupHeartbeat as the group sees it, its answer, and why it can be refused.
 
+use std::collections::BTreeSet;
+
 use kafka_protocol::error::ResponseError;
 
 use super::{Assignment, LEAVE_EPOCH, STATIC_LEAVE_EPOCH};
@@ -28,6 +30,10 @@ pub struct Heartbeat {
     pub owned: Option<Assignment>,
     pub client_id: String,
     pub client_host: String,
+    /// The existing topics the member's principal may DESCRIBE when an authorizer is
+    /// configured; `None` without one. A regular-expression subscription sees only these, as
+    /// in Kafka, so an unauthorized topic is never assigned through a pattern.
+    pub describable: Option<BTreeSet<String>>,
 }
 
 impl Heartbeat {

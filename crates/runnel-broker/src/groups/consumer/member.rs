@@ -89,6 +89,10 @@ pub struct ConsumerMember {
     pub topic_names: BTreeSet<String>,
     /// Topics subscribed by pattern; internal topics never match.
     pub topic_regex: Option<TopicRegex>,
+    /// The topics the pattern may match: those the member could DESCRIBE at its last
+    /// heartbeat (`None`: no authorizer, any topic). A topic created since is left out until
+    /// the member's next heartbeat.
+    pub regex_visible: Option<BTreeSet<String>>,
     /// The assignor the member asked for, if any.
     pub assignor: Option<Assignor>,
     pub rebalance_timeout: Duration,
@@ -115,6 +119,7 @@ impl ConsumerMember {
             client_host: String::new(),
             topic_names: BTreeSet::new(),
             topic_regex: None,
+            regex_visible: None,
             assignor: None,
             rebalance_timeout: Duration::ZERO,
             epoch: 0,
@@ -129,8 +134,27 @@ impl ConsumerMember {
 
     /// Whether the member subscribes to this existing topic.
     pub fn subscribes(&self, name: &str, topic: &TopicInfo) -> bool {
-        self.topic_names.contains(name)
-            || (!topic.internal && self.topic_regex.as_ref().is_some_and(|r| r.is_match(name)))
+        self.topic_names.contains(name) || self.regex_subscribes(name, topic)
+    }
+
+    /// Whether the member's regular expression gives it this existing topic.
+    fn regex_subscribes(&self, name: &str, topic: &TopicInfo) -> bool {
+        !topic.internal
+            && self.regex_visible.as_ref().is_none_or(|v| v.contains(name))
+            && self.topic_regex.as_ref().is_some_and(|r| r.is_match(name))
+    }
+
+    /// The existing topics the member's regular expression gives it.
+    pub fn regex_topics<'i>(&self, image: &'i super::TopicImage) -> BTreeSet<&'i str> {
+        if self.topic_regex.is_none() {
+            return BTreeSet::new();
+        }
+        image
+            .by_name
+            .iter()
+            .filter(|(name, topic)| self.regex_subscribes(name, topic))
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     /// Whether the member holds the partition, assigned or still revoking.

@@ -247,6 +247,13 @@ impl ConsumerGroup {
                 changed = true;
             }
         }
+        if member.regex_visible != request.describable {
+            let before = member.regex_topics(image);
+            member.regex_visible.clone_from(&request.describable);
+            if member.regex_topics(image) != before {
+                changed = true;
+            }
+        }
         if assignor.is_some() && member.assignor != assignor {
             member.assignor = assignor;
             changed = true;

@@ -433,3 +433,34 @@ fn commits_need_a_member_at_its_current_epoch() {
     assert_eq!(f.group.check_fetch(Some("a"), 2).unwrap_err().code(), 113);
     assert_eq!(f.group.check_fetch(Some("z"), 1).unwrap_err().code(), 25);
 }
+
+#[test]
+fn a_regex_subscription_sees_only_the_topics_the_member_may_describe() {
+    let mut f = Fixture::new(image(&[("orders", ORDERS, 1), ("payments", PAYMENTS, 1)]));
+    let mut request = join("a", &[]);
+    request.subscribed_topic_regex = Some(".*".into());
+    request.describable = Some(["orders".to_owned()].into());
+    let joined = f.ok(request);
+    assert_eq!(joined.assignment, Some(tps(ORDERS, &[0])));
+    assert_eq!(f.group.subscribed_topics().collect::<Vec<_>>(), ["orders"]);
+
+    // A heartbeat with the same rights changes nothing.
+    let mut request = beat("a", 1, Some(tps(ORDERS, &[0])));
+    request.describable = Some(["orders".to_owned()].into());
+    assert_eq!(f.ok(request).member_epoch, 1);
+
+    // DESCRIBE on payments granted: the next heartbeat brings it, with one epoch bump.
+    let mut request = beat("a", 1, Some(tps(ORDERS, &[0])));
+    request.describable = Some(["orders".to_owned(), "payments".to_owned()].into());
+    let a = f.ok(request);
+    assert_eq!(a.member_epoch, 2);
+    let mut all = tps(ORDERS, &[0]);
+    all.extend(tps(PAYMENTS, &[0]));
+    assert_eq!(a.assignment, Some(all));
+
+    // And taken back: payments is revoked.
+    let mut request = beat("a", 2, None);
+    request.describable = Some(["orders".to_owned()].into());
+    let a = f.ok(request);
+    assert_eq!(a.assignment, Some(tps(ORDERS, &[0])));
+}
