@@ -10,7 +10,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use runnel_auth::Mechanism;
+use runnel_auth::{Mechanism, ScramMechanism};
 
 /// The longest settings file read: a properties file of client settings is a few KiB.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -275,7 +275,7 @@ impl ClientSettings {
             .or_else(|| self.get("sasl.mechanisms"))
             .unwrap_or("GSSAPI");
         let mechanism =
-            Mechanism::from_name(name.trim()).ok_or_else(|| SettingsError::NotHonoured {
+            ClientMechanism::from_name(name.trim()).ok_or_else(|| SettingsError::NotHonoured {
                 key: format!("sasl.mechanism={name}"),
                 reason: "it speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
             })?;
@@ -382,9 +382,33 @@ pub struct ClientCertificate {
     pub key: PathBuf,
 }
 
+/// The SASL mechanisms the wire client speaks: those with a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientMechanism {
+    Plain,
+    Scram(ScramMechanism),
+}
+
+impl ClientMechanism {
+    fn from_name(name: &str) -> Option<ClientMechanism> {
+        match Mechanism::from_name(name)? {
+            Mechanism::Plain => Some(ClientMechanism::Plain),
+            Mechanism::Scram(scram) => Some(ClientMechanism::Scram(scram)),
+            Mechanism::OAuthBearer => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientMechanism::Plain => Mechanism::Plain.name(),
+            ClientMechanism::Scram(scram) => scram.name(),
+        }
+    }
+}
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct SaslClientSettings {
-    pub mechanism: Mechanism,
+    pub mechanism: ClientMechanism,
     pub username: String,
     pub password: String,
 }
@@ -510,7 +534,7 @@ mod tests {
         let sasl = security.sasl.unwrap();
         assert_eq!(
             sasl.mechanism,
-            Mechanism::Scram(runnel_auth::ScramMechanism::Sha512)
+            ClientMechanism::Scram(ScramMechanism::Sha512)
         );
         assert_eq!(
             (sasl.username.as_str(), sasl.password.as_str()),
@@ -537,6 +561,10 @@ mod tests {
             (
                 &[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "GSSAPI")],
                 "cannot honour sasl.mechanism=GSSAPI (it speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512)",
+            ),
+            (
+                &[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "OAUTHBEARER")],
+                "cannot honour sasl.mechanism=OAUTHBEARER (it speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512)",
             ),
             (
                 &[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "PLAIN")],

@@ -8,10 +8,10 @@ use kafka_protocol::messages::{
     SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::{StrBytes, VersionRange};
-use runnel_auth::{plain, Mechanism, ScramClient};
+use runnel_auth::{plain, ScramClient};
 
 use super::{BrokerConnection, WireError};
-use crate::settings::SaslClientSettings;
+use crate::settings::{ClientMechanism, SaslClientSettings};
 
 /// Kafka's UNSUPPORTED_SASL_MECHANISM.
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
@@ -47,12 +47,12 @@ pub(super) fn authenticate(
         code => return Err(WireError::SaslHandshake(code)),
     }
     match mechanism {
-        Mechanism::Plain => {
+        ClientMechanism::Plain => {
             let message = plain::client_message(&settings.username, &settings.password);
             send(connection, message)?;
             Ok(())
         }
-        Mechanism::Scram(scram) => {
+        ClientMechanism::Scram(scram) => {
             let (mut client, first) = ScramClient::new(
                 scram,
                 &settings.username,
