@@ -84,7 +84,7 @@ fn an_exactly_once_job_runs_against_a_mutual_tls_broker() {
         .enable_all()
         .build()
         .unwrap();
-    let mut config = BrokerConfig::new(&dir.path().join("broker"), "127.0.0.1:0");
+    let mut config = BrokerConfig::new(dir.path().join("broker"), "127.0.0.1:0");
     config.group_initial_rebalance_delay_ms = 0;
     let path = |name: &str| certificates.join(name).display().to_string();
     for (key, value) in [
