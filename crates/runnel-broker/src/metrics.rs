@@ -84,6 +84,12 @@ struct PartitionLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HandshakeLabels {
+    listener: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct GroupLabels {
     group: String,
 }
@@ -332,6 +338,7 @@ pub fn render(
     let mut registry = Registry::with_prefix("runnel");
     state.metrics.register(&mut registry);
     register_state(state, detail, &mut registry);
+    register_tls(state, &mut registry);
     register_lag_statuses(lag, detail, &mut registry);
     let mut text = String::new();
     prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
@@ -342,6 +349,25 @@ fn gauge(value: impl TryInto<i64>) -> Gauge {
     let gauge = Gauge::default();
     gauge.set(value.try_into().unwrap_or(i64::MAX));
     gauge
+}
+
+/// The SSL listeners' failed handshakes (no series without SSL listeners, and none for a
+/// listener and reason that never failed).
+fn register_tls(state: &BrokerState, registry: &mut Registry) {
+    let Some(tls) = &state.tls else { return };
+    let failures: Family<HandshakeLabels, Counter> = Family::default();
+    for (listener, reason, count) in tls.handshake_failures().snapshot() {
+        let labels = HandshakeLabels {
+            listener,
+            reason: reason.as_str(),
+        };
+        failures.get_or_create(&labels).inc_by(count);
+    }
+    registry.register(
+        "tls_handshake_failures",
+        "TLS handshakes of SSL listeners that failed, by listener and reason (no_certificate, bad_certificate, client_alert, protocol, closed, timeout)",
+        failures,
+    );
 }
 
 /// Registers the series read from the broker's state now.

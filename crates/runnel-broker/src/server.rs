@@ -38,7 +38,7 @@ use crate::response::Response;
 use crate::sasl::{Admission, SaslConnection};
 use crate::session::{Principal, Session};
 use crate::tls::principal::principal_of_certificate;
-use crate::tls::TlsContext;
+use crate::tls::{HandshakeFailure, TlsContext};
 
 /// How long a client of an SSL listener has to complete its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,10 +121,13 @@ async fn open(
         accepted = tokio::time::timeout(limit, acceptor.accept(stream)) => match accepted {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "TLS handshake failed; connection closed");
+                let reason = HandshakeFailure::of(&error);
+                tls.handshake_failures().count(&info.name, reason);
+                tracing::debug!(%peer, %error, %reason, "TLS handshake failed; connection closed");
                 return;
             }
             Err(_) => {
+                tls.handshake_failures().count(&info.name, HandshakeFailure::Timeout);
                 tracing::debug!(%peer, ?limit, "TLS handshake not completed in time; connection closed");
                 return;
             }

@@ -1,5 +1,7 @@
 //! SSL listeners with real clients: librdkafka and kcat produce and consume over TLS, mutual
-//! TLS refuses clients without a trusted certificate, a plaintext client or garbage on the
+//! TLS refuses clients without a trusted certificate, `ssl.client.auth=requested` names a
+//! client by its certificate and admits one without as anonymous, failed handshakes are
+//! counted by reason, a plaintext client or garbage on the
 //! TLS port is closed without harm to others, a replaced certificate is served without a
 //! restart, and the PLAINTEXT and SSL listeners each advertise their own endpoint;
 //! confluent-kafka (Python) produces and consumes with a client certificate. Every
@@ -13,9 +15,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse};
+use kafka_protocol::messages::create_acls_request::AclCreation;
+use kafka_protocol::messages::{
+    ApiKey, CreateAclsRequest, CreateAclsResponse, DescribeClusterRequest, DescribeClusterResponse,
+    MetadataRequest, MetadataResponse,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
 use rdkafka::producer::FutureRecord;
 use rdkafka::Offset;
+use runnel_broker::metrics::Detail;
 use runnel_broker::Broker;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -126,13 +137,15 @@ async fn tls_connect(
         .await
 }
 
-/// Sends a Metadata request over TLS and returns the response (or the I/O error: with TLS 1.3
-/// a refused client certificate shows at the first read, not in the handshake).
-async fn metadata_over(stream: &mut TlsStream<TcpStream>) -> std::io::Result<MetadataResponse> {
-    use kafka_protocol::protocol::Decodable;
-    stream
-        .write_all(&frame(ApiKey::Metadata, 12, 1, &MetadataRequest::default()))
-        .await?;
+/// Sends a request over TLS and returns the response (or the I/O error: with TLS 1.3 a
+/// refused client certificate shows at the first read, not in the handshake).
+async fn call_over<R: Decodable>(
+    stream: &mut TlsStream<TcpStream>,
+    api: ApiKey,
+    version: i16,
+    request: &impl Encodable,
+) -> std::io::Result<R> {
+    stream.write_all(&frame(api, version, 1, request)).await?;
     let size = tokio::time::timeout(WAIT, stream.read_i32())
         .await
         .expect("an answer or a close in time")?;
@@ -141,10 +154,14 @@ async fn metadata_over(stream: &mut TlsStream<TcpStream>) -> std::io::Result<Met
     let mut bytes = bytes::Bytes::from(buf);
     kafka_protocol::messages::ResponseHeader::decode(
         &mut bytes,
-        ApiKey::Metadata.response_header_version(12),
+        api.response_header_version(version),
     )
     .unwrap();
-    Ok(MetadataResponse::decode(&mut bytes, 12).unwrap())
+    Ok(R::decode(&mut bytes, version).unwrap())
+}
+
+async fn metadata_over(stream: &mut TlsStream<TcpStream>) -> std::io::Result<MetadataResponse> {
+    call_over(stream, ApiKey::Metadata, 12, &MetadataRequest::default()).await
 }
 
 /// Whether the broker closes `stream` (end of stream or a reset) within the wait.
@@ -266,6 +283,187 @@ async fn mutual_tls_admits_trusted_certificates_only() {
     .await
     .unwrap();
     assert_eq!(metadata_over(&mut stream).await.unwrap().brokers.len(), 1);
+    broker.shutdown().await.unwrap();
+}
+
+/// The rights a DescribeCluster over `stream` reports (Kafka's operation codes as bits), or
+/// its error code.
+async fn cluster_rights(stream: &mut TlsStream<TcpStream>) -> Result<i32, i16> {
+    let request =
+        DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);
+    let response: DescribeClusterResponse = call_over(stream, ApiKey::DescribeCluster, 1, &request)
+        .await
+        .unwrap();
+    match response.error_code {
+        0 => Ok(response.cluster_authorized_operations),
+        code => Err(code),
+    }
+}
+
+/// Kafka's ACL operation codes used below.
+const ALTER: i32 = 7;
+const DESCRIBE: i32 = 8;
+
+#[tokio::test]
+async fn requested_client_auth_names_certified_clients_and_admits_anonymous_ones() {
+    let (data, files) = (tempfile::tempdir().unwrap(), Files::new());
+    let broker = broker(
+        data.path(),
+        &files,
+        &[
+            ("ssl.client.auth", "requested"),
+            (
+                "authorizer.class.name",
+                runnel_broker::acls::STANDARD_AUTHORIZER,
+            ),
+            ("super.users", "User:CN=alice,O=Runnel"),
+        ],
+    )
+    .await;
+    let (certificate, key) = files.client(&files.authority, "alice");
+    let mut alice = tls_connect(
+        &connector(&files, Some((&certificate, &key))),
+        ssl_address(&broker),
+    )
+    .await
+    .unwrap();
+    // Alice is her certificate's subject, a super user: every right on the cluster.
+    let rights = cluster_rights(&mut alice).await.unwrap();
+    assert_ne!(rights & (1 << ALTER), 0, "{rights:b}");
+    // She lets User:ANONYMOUS describe the cluster, and nothing more.
+    let grant = AclCreation::default()
+        .with_resource_type(4)
+        .with_resource_name(StrBytes::from_static_str("kafka-cluster"))
+        .with_resource_pattern_type(3)
+        .with_principal(StrBytes::from_static_str("User:ANONYMOUS"))
+        .with_host(StrBytes::from_static_str("*"))
+        .with_operation(DESCRIBE as i8)
+        .with_permission_type(3);
+    let created: CreateAclsResponse = call_over(
+        &mut alice,
+        ApiKey::CreateAcls,
+        3,
+        &CreateAclsRequest::default().with_creations(vec![grant]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.results[0].error_code, 0);
+
+    // A client without a certificate is served, as User:ANONYMOUS.
+    let mut anonymous = tls_connect(&connector(&files, None), ssl_address(&broker))
+        .await
+        .unwrap();
+    assert_eq!(cluster_rights(&mut anonymous).await, Ok(1 << DESCRIBE));
+
+    // One whose certificate the truststore does not vouch for is refused.
+    let stranger = Authority::new("Somebody else's CA");
+    let (untrusted, untrusted_key) = files.client(&stranger, "mallory");
+    let refused = match tls_connect(
+        &connector(&files, Some((&untrusted, &untrusted_key))),
+        ssl_address(&broker),
+    )
+    .await
+    {
+        Err(_) => true,
+        Ok(mut stream) => metadata_over(&mut stream).await.is_err(),
+    };
+    assert!(refused, "an untrusted certificate was served");
+    broker.shutdown().await.unwrap();
+}
+
+/// The value of `runnel_tls_handshake_failures_total` for a listener and reason (0 without
+/// the series).
+fn handshake_failures(broker: &Broker, listener: &str, reason: &str) -> u64 {
+    let lag = runnel_lag::LagReport {
+        evaluated_at_ms: 0,
+        window_ms: 0,
+        untracked_observations: 0,
+        groups: Vec::new(),
+    };
+    let text = runnel_broker::metrics::render(broker.state(), Detail::Topics, &lag).unwrap();
+    let series = format!(
+        "runnel_tls_handshake_failures_total{{listener=\"{listener}\",reason=\"{reason}\"}} "
+    );
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.parse().unwrap())
+}
+
+#[tokio::test]
+async fn failed_handshakes_are_counted_by_listener_and_reason() {
+    let (data, files) = (tempfile::tempdir().unwrap(), Files::new());
+    let broker = broker(
+        data.path(),
+        &files,
+        &[
+            ("ssl.client.auth", "required"),
+            ("connections.max.idle.ms", "300"),
+        ],
+    )
+    .await;
+    let address = ssl_address(&broker);
+    let expect = |reason: &'static str, count: u64| {
+        let broker = &broker;
+        async move {
+            eventually(&format!("{count} {reason} failures"), WAIT, || {
+                handshake_failures(broker, "SSL", reason) == count
+            })
+            .await
+        }
+    };
+    let fails = |outcome: std::io::Result<TlsStream<TcpStream>>| async move {
+        match outcome {
+            Err(_) => true,
+            Ok(mut stream) => metadata_over(&mut stream).await.is_err(),
+        }
+    };
+
+    // No certificate where one is required.
+    assert!(fails(tls_connect(&connector(&files, None), address).await).await);
+    expect("no_certificate", 1).await;
+    // A certificate from an authority the broker does not trust.
+    let stranger = Authority::new("Somebody else's CA");
+    let (untrusted, untrusted_key) = files.client(&stranger, "mallory");
+    let mallory = connector(&files, Some((&untrusted, &untrusted_key)));
+    assert!(fails(tls_connect(&mallory, address).await).await);
+    expect("bad_certificate", 1).await;
+    // A client that does not trust the broker's certificate ends the handshake itself.
+    let strangers_roots = Files::new();
+    let (certificate, key) = files.client(&files.authority, "alice");
+    let doubting = connector(&strangers_roots, Some((&certificate, &key)));
+    assert!(tls_connect(&doubting, address).await.is_err());
+    expect("client_alert", 1).await;
+    // A plaintext Kafka request.
+    let mut plaintext = TcpStream::connect(address).await.unwrap();
+    plaintext
+        .write_all(&frame(ApiKey::Metadata, 12, 1, &MetadataRequest::default()))
+        .await
+        .unwrap();
+    assert!(closed_by_broker(&mut plaintext).await);
+    expect("protocol", 1).await;
+    // Silence until the handshake's time is up.
+    let mut silent = TcpStream::connect(address).await.unwrap();
+    assert!(closed_by_broker(&mut silent).await);
+    expect("timeout", 1).await;
+    // Nothing counted twice or under another reason; a trusted client is still served.
+    for (reason, count) in [
+        ("no_certificate", 1),
+        ("bad_certificate", 1),
+        ("client_alert", 1),
+        ("protocol", 1),
+        ("timeout", 1),
+        ("closed", 0),
+    ] {
+        assert_eq!(
+            handshake_failures(&broker, "SSL", reason),
+            count,
+            "{reason}"
+        );
+    }
+    let mut trusted = tls_connect(&connector(&files, Some((&certificate, &key))), address)
+        .await
+        .unwrap();
+    metadata_over(&mut trusted).await.unwrap();
     broker.shutdown().await.unwrap();
 }
 

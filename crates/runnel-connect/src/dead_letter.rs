@@ -8,7 +8,7 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 
-use crate::kafka::{KafkaSettings, ADMIN_TIMEOUT};
+use crate::kafka::{ClientRole, KafkaSettings, ADMIN_TIMEOUT};
 use crate::task::RawRecord;
 
 /// Where in the pipeline a record failed, with Kafka Connect's stage names.
@@ -65,7 +65,7 @@ impl DeadLetters {
         context_headers: bool,
     ) -> Result<DeadLetters, String> {
         let admin: AdminClient<DefaultClientContext> = kafka
-            .client_config()
+            .client_config(ClientRole::Admin)
             .create()
             .map_err(|e| format!("cannot create an admin client: {e}"))?;
         let new_topic = NewTopic::new(topic, 1, TopicReplication::Fixed(replication_factor));
@@ -85,7 +85,7 @@ impl DeadLetters {
             }
         }
         let producer = kafka
-            .client_config()
+            .client_config(ClientRole::Producer)
             .set("enable.idempotence", "true")
             .create()
             .map_err(|e| format!("cannot create the dead-letter producer: {e}"))?;

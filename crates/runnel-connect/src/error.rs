@@ -9,6 +9,8 @@ pub enum ConfigError {
     Invalid { key: String, reason: String },
     #[error("cannot read connector file {path}: {reason}")]
     File { path: String, reason: String },
+    #[error("worker properties {path}: {reason}")]
+    WorkerProperties { path: String, reason: String },
     #[error("unknown connector.class '{0}': neither a sink (postgres, redis, http, search) nor a source this worker registers (file, and postgres-cdc in the runnel binary)")]
     UnknownClass(String),
 }

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::config::{SinkSettings, Tolerance, Topics};
 use crate::dead_letter::{DeadLetters, Failure, Stage};
 use crate::error::SinkError;
-use crate::kafka::KafkaSettings;
+use crate::kafka::{ClientRole, KafkaSettings};
 use crate::record::SinkRecord;
 use crate::sink::{Positions, SinkTask};
 use crate::status::{Retrying, StatusCell};
@@ -105,7 +105,7 @@ impl SinkTaskRunner {
     }
 
     fn consumer(&self) -> Result<StreamConsumer, String> {
-        let mut config = self.kafka.client_config();
+        let mut config = self.kafka.client_config(ClientRole::Consumer);
         config
             .set("group.id", format!("connect-{}", self.connector))
             .set(

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{tasks_max, ConnectorConfig, SinkSettings, Topics};
 use crate::error::{ConfigError, ConnectError};
-use crate::kafka::{KafkaSettings, ADMIN_TIMEOUT};
+use crate::kafka::{ClientRole, KafkaSettings, ADMIN_TIMEOUT};
 use crate::sink;
 use crate::source::offsets::OffsetsTopic;
 use crate::source::runner::SourceTaskRunner;
@@ -391,7 +391,7 @@ impl Worker {
                 .collect());
         }
         let settings = SinkSettings::parse(&config)?;
-        let mut config = self.config.kafka.client_config();
+        let mut config = self.config.kafka.client_config(ClientRole::Consumer);
         config.set("group.id", group_id(name));
         let consumer: BaseConsumer = config.create()?;
         let committed =
@@ -420,8 +420,11 @@ impl Worker {
             let topic = OffsetsTopic::new(&self.config.kafka, &settings.offsets_topic);
             return topic.clear(name).await.map_err(ConnectError::Source);
         }
-        let admin: AdminClient<DefaultClientContext> =
-            self.config.kafka.client_config().create()?;
+        let admin: AdminClient<DefaultClientContext> = self
+            .config
+            .kafka
+            .client_config(ClientRole::Admin)
+            .create()?;
         let options = AdminOptions::new().request_timeout(Some(ADMIN_TIMEOUT));
         for result in admin.delete_groups(&[&group_id(name)], &options).await? {
             match result {

@@ -116,6 +116,14 @@ enum Command {
         /// Address of the REST API.
         #[arg(long, default_value = "127.0.0.1:8083")]
         listen: String,
+        /// A Kafka Connect worker properties file of librdkafka settings for the connectors'
+        /// clients (security.protocol, ssl.*, sasl.*, ...; prefixed producer., consumer. or
+        /// admin. for one kind of client only).
+        #[arg(long, value_name = "FILE")]
+        worker_config: Option<PathBuf>,
+        /// One more such setting, KEY=VALUE (repeatable; wins over the file).
+        #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = key_value)]
+        setting: Vec<(String, String)>,
     },
     /// Manage the connectors of a running worker through its REST API.
     Connector(ConnectorArgs),
@@ -241,7 +249,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bootstrap_server,
             connectors,
             listen,
-        } => runtime()?.block_on(connect(&bootstrap_server, connectors, &listen)),
+            worker_config: properties,
+            setting,
+        } => {
+            let mut config = worker_config(&bootstrap_server, connectors, &listen);
+            if let Some(path) = properties {
+                config.kafka.read_properties(&path)?;
+            }
+            for (key, value) in setting {
+                config.kafka.set(&key, &value);
+            }
+            runtime()?.block_on(connect(config, &listen))
+        }
         Command::Connector(args) => {
             let mut out = std::io::stdout().lock();
             runtime()?.block_on(runnel_connect::cli::run(&args, &mut out))?;
@@ -427,9 +446,9 @@ async fn serve(
     Ok(())
 }
 
-/// Runs the connectors of a directory against a Kafka cluster until SIGTERM or SIGINT.
-async fn connect(bootstrap: &str, dir: PathBuf, listen: &str) -> anyhow::Result<()> {
-    let runtime = ConnectRuntime::start(worker_config(bootstrap, dir, listen), listen).await?;
+/// Runs a worker's connectors against a Kafka cluster until SIGTERM or SIGINT.
+async fn connect(config: WorkerConfig, listen: &str) -> anyhow::Result<()> {
+    let runtime = ConnectRuntime::start(config, listen).await?;
     let signal = wait_for_signal().await?;
     tracing::info!("received {signal}");
     runtime.shutdown().await;
@@ -478,4 +497,14 @@ fn signals() -> anyhow::Result<impl std::future::Future<Output = &'static str>> 
             Err(_) => std::future::pending().await,
         }
     })
+}
+
+/// A `-X KEY=VALUE` argument.
+fn key_value(argument: &str) -> Result<(String, String), String> {
+    match argument.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {argument:?}")),
+    }
 }

@@ -9,6 +9,7 @@
 //! a key that does not match) leaves the previous configuration in place, is logged and
 //! counted ([`TlsContext::reload_failures`]), and is tried again at the next change.
 
+mod handshake_failures;
 pub mod principal;
 mod settings;
 
@@ -24,6 +25,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use tokio::time::Instant;
 
+pub use handshake_failures::{HandshakeFailure, HandshakeFailures};
 pub use settings::{ClientAuth, InvalidValue, TlsSettings, TlsVersion};
 
 /// How often, at most, the certificate files are looked at for changes.
@@ -57,6 +59,7 @@ pub struct TlsContext {
     loaded: Mutex<Loaded>,
     reload_failures: AtomicU64,
     reloads: AtomicU64,
+    handshake_failures: HandshakeFailures,
 }
 
 #[derive(Debug)]
@@ -88,6 +91,7 @@ impl TlsContext {
             }),
             reload_failures: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
+            handshake_failures: HandshakeFailures::default(),
         })
     }
 
@@ -130,6 +134,11 @@ impl TlsContext {
     /// Changed certificate files that did not load (the previous configuration stayed).
     pub fn reload_failures(&self) -> u64 {
         self.reload_failures.load(Ordering::Acquire)
+    }
+
+    /// The failed handshakes of the SSL listeners, per listener and reason.
+    pub fn handshake_failures(&self) -> &HandshakeFailures {
+        &self.handshake_failures
     }
 }
 

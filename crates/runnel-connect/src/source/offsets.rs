@@ -19,7 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 
 use super::SourceMap;
-use crate::kafka::{KafkaSettings, ADMIN_TIMEOUT};
+use crate::kafka::{ClientRole, KafkaSettings, ADMIN_TIMEOUT};
 
 /// Kafka Connect's default partition count of the offsets topic.
 const PARTITIONS: i32 = 25;
@@ -70,7 +70,7 @@ impl OffsetsTopic {
     pub async fn ensure(&self) -> Result<(), String> {
         let admin: AdminClient<DefaultClientContext> = self
             .kafka
-            .client_config()
+            .client_config(ClientRole::Admin)
             .create()
             .map_err(|e| format!("cannot create an admin client: {e}"))?;
         let new_topic = NewTopic::new(&self.topic, PARTITIONS, TopicReplication::Fixed(1))
@@ -97,7 +97,7 @@ impl OffsetsTopic {
     /// The committed offsets of `connector`'s source partitions: the topic read to its
     /// last stable offset, aborted transactions left out, the latest record per key kept.
     pub async fn read(&self, connector: &str) -> Result<Vec<(SourceMap, SourceMap)>, String> {
-        let mut config = self.kafka.client_config();
+        let mut config = self.kafka.client_config(ClientRole::Consumer);
         // librdkafka wants a group to assign partitions; assigned, not subscribed, the
         // reader never joins it, and it commits nothing.
         config
@@ -122,7 +122,7 @@ impl OffsetsTopic {
         let partitions = self.read(connector).await?;
         let producer: FutureProducer = self
             .kafka
-            .client_config()
+            .client_config(ClientRole::Producer)
             .set("enable.idempotence", "true")
             .set("partitioner", "murmur2_random")
             .create()

@@ -20,7 +20,7 @@ use super::offsets::{self, OffsetsTopic};
 use super::settings::{SourceSettings, TransactionBoundary};
 use super::{SourceMap, SourceRecord, SourceTask};
 use crate::config::Tolerance;
-use crate::kafka::{KafkaSettings, ADMIN_TIMEOUT};
+use crate::kafka::{ClientRole, KafkaSettings, ADMIN_TIMEOUT};
 use crate::record::SinkRecord;
 use crate::status::{State, StatusCell};
 
@@ -74,7 +74,7 @@ impl SourceTaskRunner {
     }
 
     fn producer(&self) -> Result<FutureProducer, String> {
-        let mut config = self.kafka.client_config();
+        let mut config = self.kafka.client_config(ClientRole::Producer);
         config
             .set(
                 "transactional.id",
@@ -255,7 +255,7 @@ impl SourceTaskRunner {
         }
         let admin: AdminClient<DefaultClientContext> = self
             .kafka
-            .client_config()
+            .client_config(ClientRole::Admin)
             .create()
             .map_err(|e| format!("cannot create an admin client: {e}"))?;
         let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
