@@ -21,9 +21,6 @@ use kafka_protocol::messages::{
     MetadataRequest, MetadataResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
 use rdkafka::producer::FutureRecord;
 use rdkafka::Offset;
 use runnel_broker::metrics::Detail;
