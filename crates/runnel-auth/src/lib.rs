@@ -116,11 +116,21 @@ impl Exchange {
     }
 
     /// Takes the client's next message. After an error or success the exchange is over.
+    /// Messages longer than [`MAX_MESSAGE_BYTES`] are refused before any parsing, whatever
+    /// the mechanism.
     pub fn step(
         &mut self,
         message: &[u8],
         credentials: &dyn CredentialSource,
     ) -> Result<Step, AuthError> {
+        if message.len() > MAX_MESSAGE_BYTES {
+            let mechanism = self.mechanism_name();
+            self.finish();
+            return Err(AuthError::Malformed {
+                mechanism,
+                reason: format!("message longer than {MAX_MESSAGE_BYTES} bytes"),
+            });
+        }
         match self {
             Exchange::Plain { finished: true, .. } => Err(AuthError::Finished),
             Exchange::Plain {
@@ -137,9 +147,56 @@ impl Exchange {
             Exchange::Scram(server) => server.step(message, credentials),
         }
     }
+
+    fn mechanism_name(&self) -> &'static str {
+        match self {
+            Exchange::Plain { .. } => Mechanism::Plain.name(),
+            Exchange::Scram(server) => server.mechanism().name(),
+        }
+    }
+
+    fn finish(&mut self) {
+        match self {
+            Exchange::Plain { finished, .. } => *finished = true,
+            Exchange::Scram(server) => server.finish(),
+        }
+    }
 }
 
 /// Compares secrets in time that depends on their length only.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn every_mechanism_refuses_a_long_message_before_parsing_it() {
+        let table = CredentialTable::default();
+        // Mostly separators: PLAIN must not split all of them, SCRAM must not parse them.
+        let long = vec![0u8; MAX_MESSAGE_BYTES + 1];
+        for mechanism in Mechanism::ALL {
+            let mut exchange = Exchange::new(mechanism, "nonce".into(), b"k");
+            let error = exchange.step(&long, &table).unwrap_err();
+            assert_eq!(
+                error,
+                AuthError::Malformed {
+                    mechanism: mechanism.name(),
+                    reason: format!("message longer than {MAX_MESSAGE_BYTES} bytes"),
+                },
+            );
+            assert_eq!(
+                exchange.step(b"\0alice\0secret", &table).unwrap_err(),
+                AuthError::Finished,
+                "{mechanism:?} goes on after a refused message",
+            );
+        }
+        let mut plain = Exchange::new(Mechanism::Plain, String::new(), b"k");
+        let at_bound = vec![0u8; MAX_MESSAGE_BYTES];
+        let error = plain.step(&at_bound, &table).unwrap_err();
+        assert!(error.to_string().contains("got more"), "{error}");
+    }
 }
