@@ -133,6 +133,12 @@ impl SaslConnection {
         }
     }
 
+    /// Whether the client has authenticated and is not in an exchange: until then its frames
+    /// are bounded by `sasl.server.max.receive.size`.
+    pub(crate) fn authenticated(&self) -> bool {
+        self.identity.is_some() && matches!(self.phase, Phase::Idle)
+    }
+
     fn expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
