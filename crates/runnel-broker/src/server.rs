@@ -278,7 +278,7 @@ async fn connection<R, W>(
             }
         };
         activity.request_received(Instant::now());
-        let admission = match &sasl {
+        let admission = match &mut sasl {
             Some(current) => current.admit(api, Instant::now()),
             None => Admission::Serve,
         };

@@ -385,6 +385,16 @@ async fn nothing_but_api_versions_and_the_exchange_is_served_before_authenticati
         .await;
     assert!(raw.closed_by_broker().await);
 
+    // Only once: a second ApiVersions closes the connection, as in Kafka.
+    let mut raw = Raw::connect_to(sasl_address).await;
+    let versions: ApiVersionsResponse = raw
+        .call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())
+        .await;
+    assert_eq!(versions.error_code, 0);
+    raw.send(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())
+        .await;
+    assert!(raw.closed_by_broker().await);
+
     // A mechanism the listener does not enable: UNSUPPORTED_SASL_MECHANISM with the list.
     let mut raw = Raw::connect_to(sasl_address).await;
     let refused = handshake(&mut raw, "SCRAM-SHA-256").await;
