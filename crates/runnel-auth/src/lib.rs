@@ -168,7 +168,13 @@ impl Exchange {
     }
 
     /// Takes the client's next message. After an error or success the exchange is over.
+    /// Password messages longer than [`MAX_MESSAGE_BYTES`] are refused before any parsing;
+    /// OAUTHBEARER bounds its own, larger (tokens carry claims), the same way.
     pub fn step(&mut self, message: &[u8], verifiers: &Verifiers<'_>) -> Result<Step, AuthError> {
+        let too_long = |mechanism| AuthError::Malformed {
+            mechanism,
+            reason: format!("message longer than {MAX_MESSAGE_BYTES} bytes"),
+        };
         match self {
             Exchange::Plain { finished: true, .. } => Err(AuthError::Finished),
             Exchange::Plain {
@@ -176,12 +182,19 @@ impl Exchange {
                 finished,
             } => {
                 *finished = true;
+                if message.len() > MAX_MESSAGE_BYTES {
+                    return Err(too_long(Mechanism::Plain.name()));
+                }
                 let user = plain::authenticate(message, verifiers.credentials, decoy_key)?;
                 Ok(Step::Authenticated {
                     user,
                     response: Vec::new(),
                     expires_at: None,
                 })
+            }
+            Exchange::Scram(server) if message.len() > MAX_MESSAGE_BYTES => {
+                server.finish();
+                Err(too_long(server.mechanism().name()))
             }
             Exchange::Scram(server) => server.step(message, verifiers.credentials),
             Exchange::OAuthBearer(server) => server.step(message, verifiers.tokens, verifiers.now),
@@ -192,4 +205,46 @@ impl Exchange {
 /// Compares secrets in time that depends on their length only.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn every_mechanism_refuses_a_long_message_before_parsing_it() {
+        let credentials = CredentialTable::default();
+        let table = Verifiers {
+            credentials: &credentials,
+            tokens: None,
+            now: SystemTime::UNIX_EPOCH,
+        };
+        // Mostly separators: PLAIN must not split all of them, SCRAM must not parse them.
+        // (OAUTHBEARER's own, larger bound is tested with its state machine.)
+        let long = vec![0u8; MAX_MESSAGE_BYTES + 1];
+        let passwords = Mechanism::ALL
+            .into_iter()
+            .filter(|m| *m != Mechanism::OAuthBearer);
+        for mechanism in passwords {
+            let mut exchange = Exchange::new(mechanism, "nonce".into(), b"k");
+            let error = exchange.step(&long, &table).unwrap_err();
+            assert_eq!(
+                error,
+                AuthError::Malformed {
+                    mechanism: mechanism.name(),
+                    reason: format!("message longer than {MAX_MESSAGE_BYTES} bytes"),
+                },
+            );
+            assert_eq!(
+                exchange.step(b"\0alice\0secret", &table).unwrap_err(),
+                AuthError::Finished,
+                "{mechanism:?} goes on after a refused message",
+            );
+        }
+        let mut plain = Exchange::new(Mechanism::Plain, String::new(), b"k");
+        let at_bound = vec![0u8; MAX_MESSAGE_BYTES];
+        let error = plain.step(&at_bound, &table).unwrap_err();
+        assert!(error.to_string().contains("got more"), "{error}");
+    }
 }

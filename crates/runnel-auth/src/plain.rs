@@ -21,11 +21,12 @@ pub fn authenticate(
         mechanism: "PLAIN",
         reason: reason.to_owned(),
     };
-    let fields: Vec<&[u8]> = message.split(|b| *b == 0).collect();
+    // At most four pieces: a fourth means too many separators, whatever follows it.
+    let fields: Vec<&[u8]> = message.splitn(4, |b| *b == 0).collect();
     let [authzid, user, password] = fields[..] else {
         return Err(malformed(&format!(
             "expected 3 NUL-separated fields, got {}",
-            fields.len()
+            if fields.len() > 3 { "more" } else { "fewer" }
         )));
     };
     if fields.iter().any(|f| f.len() > MAX_FIELD_BYTES) {
@@ -97,7 +98,14 @@ mod tests {
             (b"bob\0alice\0secret", "authorization id differs"),
             (b"\0\0secret", "user name not specified"),
             (b"\0alice\0", "password not specified"),
-            (b"alice\0secret", "expected 3 NUL-separated fields, got 2"),
+            (
+                b"alice\0secret",
+                "expected 3 NUL-separated fields, got fewer",
+            ),
+            (
+                b"\0alice\0secret\0",
+                "expected 3 NUL-separated fields, got more",
+            ),
             (b"\0\xff\0secret", "not UTF-8"),
         ];
         for (message, expected) in refused {

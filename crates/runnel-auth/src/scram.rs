@@ -12,7 +12,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::{constant_time_eq, AuthError, Step, MAX_MESSAGE_BYTES};
+use crate::{constant_time_eq, AuthError, Step};
 
 /// A SCRAM mechanism, named as Kafka names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -226,8 +226,18 @@ impl ScramServer {
         }
     }
 
-    /// Takes the client's next message and answers it.
-    pub fn step(
+    pub fn mechanism(&self) -> ScramMechanism {
+        self.mechanism
+    }
+
+    /// Ends the exchange: any further message is refused.
+    pub(crate) fn finish(&mut self) {
+        self.state = State::Finished;
+    }
+
+    /// Takes the client's next message and answers it. Reached through [`crate::Exchange`],
+    /// which bounds the message's length first.
+    pub(crate) fn step(
         &mut self,
         message: &[u8],
         credentials: &dyn CredentialSource,
@@ -237,10 +247,6 @@ impl ScramServer {
             mechanism: mechanism.name(),
             reason: reason.to_owned(),
         };
-        if message.len() > MAX_MESSAGE_BYTES {
-            self.state = State::Finished;
-            return Err(malformed("message too long"));
-        }
         let text = std::str::from_utf8(message).map_err(|_| malformed("not UTF-8"));
         match std::mem::replace(&mut self.state, State::Finished) {
             State::AwaitingClientFirst {

@@ -355,7 +355,8 @@ impl BrokerConfig {
             }
             "sasl.enabled.mechanisms"
             | "connections.max.reauth.ms"
-            | "connection.failed.authentication.delay.ms" => {
+            | "connection.failed.authentication.delay.ms"
+            | "sasl.server.max.receive.size" => {
                 self.sasl.set(name, value).map_err(|_| bad())?;
             }
             sasl if sasl.starts_with("listener.name.") || sasl.starts_with("sasl.oauthbearer.") => {

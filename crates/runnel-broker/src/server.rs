@@ -233,7 +233,14 @@ async fn connection<R, W>(
                 _ = tokio::time::sleep_until(mute.until()) => {}
             }
         }
-        let read = codec::read_frame(&mut reader, state.config.max_request_bytes);
+        // As Kafka, a client that has not authenticated gets a much smaller frame bound: the
+        // size prefix is checked before a byte of the body is read or buffered.
+        let authenticated = sasl.as_ref().is_none_or(SaslConnection::authenticated);
+        let max_frame = match authenticated {
+            true => state.config.max_request_bytes,
+            false => state.config.sasl.max_receive_bytes,
+        };
+        let read = codec::read_frame(&mut reader, max_frame);
         tokio::pin!(read);
         let frame = loop {
             // While a request is unanswered the connection is not idle; look again later.
@@ -256,6 +263,11 @@ async fn connection<R, W>(
         let frame = match frame {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
+            // Debug level before authentication: anyone can send bad frames.
+            Err(error) if !authenticated => {
+                tracing::debug!(%peer, %error, "bad frame before SASL authentication; closing connection");
+                break;
+            }
             Err(error) => {
                 tracing::warn!(%peer, %error, "bad frame; closing connection");
                 break;
@@ -269,7 +281,7 @@ async fn connection<R, W>(
             }
         };
         activity.request_received(Instant::now());
-        let admission = match &sasl {
+        let admission = match &mut sasl {
             Some(current) => current.admit(api, Instant::now()),
             None => Admission::Serve,
         };

@@ -385,6 +385,16 @@ async fn nothing_but_api_versions_and_the_exchange_is_served_before_authenticati
         .await;
     assert!(raw.closed_by_broker().await);
 
+    // Only once: a second ApiVersions closes the connection, as in Kafka.
+    let mut raw = Raw::connect_to(sasl_address).await;
+    let versions: ApiVersionsResponse = raw
+        .call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())
+        .await;
+    assert_eq!(versions.error_code, 0);
+    raw.send(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default())
+        .await;
+    assert!(raw.closed_by_broker().await);
+
     // A mechanism the listener does not enable: UNSUPPORTED_SASL_MECHANISM with the list.
     let mut raw = Raw::connect_to(sasl_address).await;
     let refused = handshake(&mut raw, "SCRAM-SHA-256").await;
@@ -415,6 +425,28 @@ async fn nothing_but_api_versions_and_the_exchange_is_served_before_authenticati
         handshake(&mut raw, "PLAIN").await.error_code,
         ResponseError::IllegalSaslState.code()
     );
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_large_frame_before_authentication_closes_the_connection_unread() {
+    let data = tempfile::tempdir().unwrap();
+    let broker = broker(data.path(), None, &[]).await;
+    let sasl_address = broker.listener_addr("SASL_PLAINTEXT").unwrap();
+    let one_mib: i32 = 1024 * 1024;
+    // Only the size prefix and a header's worth of bytes: the broker must close on the
+    // prefix alone, not wait for the MiB it announces.
+    let mut raw = Raw::connect_to(sasl_address).await;
+    let mut start = one_mib.to_be_bytes().to_vec();
+    start.extend_from_slice(&[0, 18, 0, 3, 0, 0, 0, 1]);
+    raw.send_bytes(&start).await;
+    assert!(raw.closed_by_broker().await);
+
+    // Mid-exchange too.
+    let mut raw = Raw::connect_to(sasl_address).await;
+    assert_eq!(handshake(&mut raw, "PLAIN").await.error_code, 0);
+    raw.send_bytes(&start).await;
+    assert!(raw.closed_by_broker().await);
     broker.shutdown().await.unwrap();
 }
 

@@ -104,6 +104,9 @@ pub(crate) struct SaslConnection {
     identity: Option<(Principal, Mechanism)>,
     /// When the current authentication stops holding.
     expires_at: Option<Instant>,
+    /// Whether ApiVersions was answered before authentication: as Kafka, only one is, so an
+    /// unauthenticated client cannot hold its connection open by asking again and again.
+    answered_api_versions: bool,
 }
 
 #[derive(Debug)]
@@ -127,6 +130,7 @@ impl SaslConnection {
             phase: Phase::Idle,
             identity: None,
             expires_at: None,
+            answered_api_versions: false,
         }
     }
 
@@ -138,15 +142,21 @@ impl SaslConnection {
         }
     }
 
+    /// Whether the client has authenticated and is not in an exchange: until then its frames
+    /// are bounded by `sasl.server.max.receive.size`.
+    pub(crate) fn authenticated(&self) -> bool {
+        self.identity.is_some() && matches!(self.phase, Phase::Idle)
+    }
+
     fn expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
 
     /// Whether a request of `api` arriving at `now` is served, answered by the SASL
     /// handlers or ends the connection. Before authentication only ApiVersions and the
-    /// exchange are served; during an exchange only SaslAuthenticate; once the session has
-    /// expired only a SaslHandshake starting a re-authentication.
-    pub(crate) fn admit(&self, api: ApiKey, now: Instant) -> Admission {
+    /// exchange are served, and ApiVersions once; during an exchange only SaslAuthenticate;
+    /// once the session has expired only a SaslHandshake starting a re-authentication.
+    pub(crate) fn admit(&mut self, api: ApiKey, now: Instant) -> Admission {
         match (&self.phase, api) {
             (Phase::Exchanging { .. }, ApiKey::SaslAuthenticate) => Admission::Exchange,
             (Phase::Exchanging { .. }, _) => {
@@ -154,7 +164,13 @@ impl SaslConnection {
             }
             (Phase::Idle, ApiKey::SaslHandshake) => Admission::Exchange,
             (Phase::Idle, _) if self.identity.is_none() => match api {
-                ApiKey::ApiVersions => Admission::Serve,
+                ApiKey::ApiVersions if self.answered_api_versions => {
+                    Admission::Close("a second ApiVersions before SASL authentication")
+                }
+                ApiKey::ApiVersions => {
+                    self.answered_api_versions = true;
+                    Admission::Serve
+                }
                 ApiKey::SaslAuthenticate => Admission::Exchange,
                 _ => Admission::Close("a request before SASL authentication"),
             },
@@ -364,6 +380,10 @@ mod tests {
             sasl.admit(ApiKey::Metadata, now),
             Admission::Close(_)
         ));
+        assert_eq!(
+            sasl.admit(ApiKey::ApiVersions, now),
+            Admission::Close("a second ApiVersions before SASL authentication")
+        );
         sasl.handshake("SCRAM-SHA-256", "nonce".to_owned(), b"key");
         assert_eq!(
             sasl.admit(ApiKey::SaslAuthenticate, now),
@@ -437,6 +457,10 @@ mod tests {
         let before = start + Duration::from_millis(999);
         let at = start + Duration::from_millis(1_000);
         assert_eq!(sasl.admit(ApiKey::Produce, before), Admission::Serve);
+        // Once authenticated, ApiVersions is served as often as asked.
+        for _ in 0..2 {
+            assert_eq!(sasl.admit(ApiKey::ApiVersions, before), Admission::Serve);
+        }
         assert!(matches!(
             sasl.admit(ApiKey::Produce, at),
             Admission::Close(_)

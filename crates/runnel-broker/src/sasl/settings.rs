@@ -9,7 +9,7 @@ use runnel_auth::{Mechanism, ScramMechanism};
 pub struct InvalidValue;
 
 /// `sasl.enabled.mechanisms` (and per listener), `connections.max.reauth.ms`,
-/// `connection.failed.authentication.delay.ms`.
+/// `connection.failed.authentication.delay.ms`, `sasl.server.max.receive.size`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaslSettings {
     /// `sasl.enabled.mechanisms`: what SASL listeners offer, unless their own setting says
@@ -26,6 +26,10 @@ pub struct SaslSettings {
     pub failed_authentication_delay_ms: u64,
     /// `sasl.oauthbearer.*`: how OAUTHBEARER tokens are validated.
     pub oauthbearer: super::OAuthBearerSettings,
+    /// `sasl.server.max.receive.size`: the largest frame read from a SASL connection that
+    /// is not authenticated (or is in an exchange); a larger one closes the connection
+    /// before its body is read.
+    pub max_receive_bytes: usize,
 }
 
 impl Default for SaslSettings {
@@ -39,6 +43,7 @@ impl Default for SaslSettings {
             max_reauth_ms: 0,
             failed_authentication_delay_ms: 100,
             oauthbearer: super::OAuthBearerSettings::default(),
+            max_receive_bytes: 524_288,
         }
     }
 }
@@ -53,6 +58,13 @@ impl SaslSettings {
             "connections.max.reauth.ms" => self.max_reauth_ms = millis()?,
             "connection.failed.authentication.delay.ms" => {
                 self.failed_authentication_delay_ms = millis()?
+            }
+            "sasl.server.max.receive.size" => {
+                self.max_receive_bytes = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|size| *size > 0)
+                    .ok_or(InvalidValue)?
             }
             oauthbearer if oauthbearer.starts_with("sasl.oauthbearer.") => {
                 return self.oauthbearer.set(name, value);
@@ -163,5 +175,21 @@ mod tests {
             settings.set("connections.max.reauth.ms", "-1"),
             Err(InvalidValue)
         );
+    }
+
+    #[test]
+    fn the_frame_bound_before_authentication_is_kafkas_by_default() {
+        let mut settings = SaslSettings::default();
+        assert_eq!(settings.max_receive_bytes, 524_288);
+        settings
+            .set("sasl.server.max.receive.size", "1024")
+            .unwrap();
+        assert_eq!(settings.max_receive_bytes, 1024);
+        for refused in ["0", "-1", "big"] {
+            assert_eq!(
+                settings.set("sasl.server.max.receive.size", refused),
+                Err(InvalidValue)
+            );
+        }
     }
 }

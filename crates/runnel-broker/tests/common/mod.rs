@@ -127,6 +127,12 @@ impl Raw {
         self.stream.write_all(&frame).await.unwrap();
     }
 
+    /// Sends bytes as they are, framed or not.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
     /// Whether the broker closes the connection (end of stream or a reset) within 10 s;
     /// whatever it sends before is skipped.
     pub async fn closed_by_broker(&mut self) -> bool {
