@@ -190,12 +190,12 @@ impl SaslConnection {
         server_nonce: String,
         decoy_key: &[u8],
     ) -> HandshakeAnswer {
-        let mechanisms = self.mechanisms.iter().map(|m| m.name()).collect();
-        let refuse = |error| HandshakeAnswer {
-            error: Some(error),
+        let answer = |error: Option<ResponseError>| HandshakeAnswer {
+            close: error.is_some(),
+            error,
             mechanisms: self.mechanisms.iter().map(|m| m.name()).collect(),
-            close: true,
         };
+        let refuse = |error| answer(Some(error));
         if matches!(self.phase, Phase::Exchanging { .. }) {
             return refuse(ResponseError::IllegalSaslState);
         }
@@ -211,15 +211,12 @@ impl SaslConnection {
         if self.identity.as_ref().is_some_and(|(_, m)| *m != chosen) {
             return refuse(ResponseError::UnsupportedSaslMechanism);
         }
+        let accepted = answer(None);
         self.phase = Phase::Exchanging {
             mechanism: chosen,
             exchange: Exchange::new(chosen, server_nonce, decoy_key),
         };
-        HandshakeAnswer {
-            error: None,
-            mechanisms,
-            close: false,
-        }
+        accepted
     }
 
     /// Answers a SaslAuthenticate carrying `message`, checked against `verifiers` (whose
